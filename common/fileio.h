@@ -1,0 +1,31 @@
+/* fileio.h - the one way berth writes state: atomic replacement of a file.
+ * fileio_write_atomic() writes a temp file in the same directory, fsyncs it,
+ *   renames it over the target and fsyncs the directory, so a reader (or a
+ *   restarted daemon) sees the old content or the new, never a mix.
+ * Threads: thread-safe as long as two threads don't write the same path.
+ * Errors: -errno from the failing syscall, message names the path; -EFBIG when
+ *   a file read with fileio_read_all() exceeds its limit. Calls block on disk. */
+#ifndef BERTH_COMMON_FILEIO_H
+#define BERTH_COMMON_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct berr;
+
+int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			struct berr **err);
+/* Reads a whole file of at most max bytes; *ret_data is NUL-terminated. */
+int fileio_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len,
+		    struct berr **err);
+/* mkdir -p with mode for the directories it creates; existing ones are fine. */
+int fileio_mkdir_p(const char *path, mode_t mode, struct berr **err);
+/* rm -rf that stays on one filesystem and never follows symlinks; a missing
+ * path is success. */
+int fileio_remove_tree(const char *path, struct berr **err);
+/* fsync of a directory by path. */
+int fileio_fsync_dir(const char *path, struct berr **err);
+/* write(2) of the whole buffer, retrying on EINTR and short writes; -errno. */
+int fileio_write_all(int fd, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what berth needs from Debian 12's packages.
+#   scripts/deps.sh         build and run dependencies
+#   scripts/deps.sh --test  also what the test suite and benchmarks need
+set -euo pipefail
+
+build_pkgs=(
+	build-essential cmake pkg-config
+	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
+	libjson-c-dev libcurl4-openssl-dev libarchive-dev libssl-dev
+	libnl-3-dev libnl-route-3-dev libseccomp-dev libcap-dev libsystemd-dev
+	runc containernetworking-plugins iptables iproute2
+)
+test_pkgs=(
+	libcmocka-dev
+	python3 python3-grpcio python3-protobuf python3-pytest protobuf-compiler
+	docker-registry skopeo umoci busybox-static apache2-utils jq
+	conmon util-linux procps clang-format
+)
+
+pkgs=("${build_pkgs[@]}")
+if [ "${1:-}" = "--test" ]; then
+	pkgs+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=600 update -qq
+	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+fi

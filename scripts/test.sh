@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the test dependencies, builds berth (ASan+UBSan, and TSan for the
+# stress tests) and runs every test: cmocka unit tests through CTest, then the
+# integration tests (pytest, a real gRPC client against a real berthd).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+bash scripts/deps.sh --test
+
+echo "== environment"
+uname -srm
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+	echo "cgroup: v2 (unified)"
+elif [ -d /sys/fs/cgroup/unified ]; then
+	echo "cgroup: v1 (hybrid, v2 at /sys/fs/cgroup/unified)"
+else
+	echo "cgroup: v1 (legacy)"
+fi
+runc --version | head -1
+echo "cni plugins: $(ls /usr/lib/cni | tr '\n' ' ')"
+dpkg-query -W -f='containernetworking-plugins ${Version}\n' containernetworking-plugins
+
+jobs=$(nproc)
+build() { # build DIR SANITIZE
+	cmake -S . -B "$1" -DSANITIZE="$2" -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build "$1" -j"$jobs"
+}
+
+echo "== build (address)"
+build build-asan address
+echo "== build (thread)"
+build build-tsan thread
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+echo "== unit tests (ASan+UBSan)"
+(cd build-asan && ctest --output-on-failure -LE tsan)
+echo "== unit tests (TSan)"
+(cd build-tsan && ctest --output-on-failure -L tsan)
+
+echo "== integration tests"
+export BERTH_BUILD="$top/build-asan"
+/usr/bin/python3 -m pytest -p no:cacheprovider -ra tests/integration "$@"

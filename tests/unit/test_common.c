@@ -1,0 +1,319 @@
+/* Unit tests of common/: errors, atomic files, IDs, spawn. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/spawn.h"
+
+static char *tmpdir;
+
+static int group_setup(void **state)
+{
+	char tpl[] = "/tmp/berth-test-common-XXXXXX";
+	tmpdir = xstrdup(mkdtemp(tpl));
+	signal(SIGPIPE, SIG_IGN);
+	return tmpdir ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	int r = fileio_remove_tree(tmpdir, NULL);
+	free(tmpdir);
+	return r;
+}
+
+static void test_err_set_and_wrap(void **state)
+{
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(berr_set(&e, ENOENT, "container '%s'", "abc"), -ENOENT);
+	assert_int_equal(berr_wrap(&e, "start"), -ENOENT);
+	assert_string_equal(e->msg, "start: container 'abc'");
+	assert_int_equal(e->code, ENOENT);
+	/* a zero code is never stored */
+	assert_int_equal(berr_set(&e, 0, "x"), -EIO);
+	assert_int_equal(e->code, EIO);
+	/* NULL err still returns the code */
+	assert_int_equal(berr_set(NULL, EINVAL, "y"), -EINVAL);
+	assert_string_equal(berr_msg(NULL), "");
+}
+
+static void test_err_set_errno_appends_strerror(void **state)
+{
+	_cleanup_berr_ struct berr *e = NULL;
+	berr_set_errno(&e, EACCES, "open '%s'", "/x");
+	assert_string_equal(e->msg, "open '/x': Permission denied");
+}
+
+static void test_err_move(void **state)
+{
+	_cleanup_berr_ struct berr *a = NULL, *b = NULL;
+	berr_set(&a, EBUSY, "busy");
+	assert_int_equal(berr_move(&b, &a), -EBUSY);
+	assert_null(a);
+	assert_string_equal(b->msg, "busy");
+}
+
+static void test_fileio_atomic_roundtrip(void **state)
+{
+	_cleanup_free_ char *p = xasprintf("%s/state.json", tmpdir);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(fileio_write_atomic(p, "{\"a\":1}", 7, 0600, &e), 0);
+	assert_int_equal(fileio_write_atomic(p, "{\"b\":2}", 7, 0600, &e), 0);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(fileio_read_all(p, 1024, &data, &len, &e), 0);
+	assert_int_equal(len, 7);
+	assert_string_equal(data, "{\"b\":2}");
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void test_fileio_read_limit(void **state)
+{
+	_cleanup_free_ char *p = xasprintf("%s/big", tmpdir);
+	char buf[10000];
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(fileio_write_atomic(p, buf, sizeof(buf), 0644, NULL), 0);
+	_cleanup_free_ char *data = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(fileio_read_all(p, 100, &data, NULL, &e), -EFBIG);
+	assert_non_null(strstr(e->msg, "larger than 100 bytes"));
+	assert_null(data);
+}
+
+static void test_fileio_read_missing(void **state)
+{
+	_cleanup_free_ char *data = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(fileio_read_all("/nonexistent/berth", 10, &data, NULL, &e), -ENOENT);
+	assert_non_null(strstr(e->msg, "'/nonexistent/berth'"));
+}
+
+static void test_fileio_mkdir_and_remove_tree(void **state)
+{
+	_cleanup_free_ char *p = xasprintf("%s/a/b/c", tmpdir);
+	_cleanup_free_ char *top = xasprintf("%s/a", tmpdir);
+	assert_int_equal(fileio_mkdir_p(p, 0755, NULL), 0);
+	assert_int_equal(fileio_mkdir_p(p, 0755, NULL), 0);
+	_cleanup_free_ char *f = xasprintf("%s/file", p);
+	assert_int_equal(fileio_write_atomic(f, "x", 1, 0644, NULL), 0);
+	_cleanup_free_ char *l = xasprintf("%s/link", p);
+	assert_int_equal(symlink("/etc", l), 0);
+	assert_int_equal(fileio_remove_tree(top, NULL), 0);
+	assert_int_equal(access(top, F_OK), -1);
+	assert_int_equal(access("/etc/passwd", F_OK), 0);
+	assert_int_equal(fileio_remove_tree(top, NULL), 0);
+}
+
+static void test_fileio_mkdir_over_file(void **state)
+{
+	_cleanup_free_ char *f = xasprintf("%s/plain", tmpdir);
+	assert_int_equal(fileio_write_atomic(f, "x", 1, 0644, NULL), 0);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(fileio_mkdir_p(f, 0755, &e), -ENOTDIR);
+}
+
+static void test_ids(void **state)
+{
+	char a[ID_LEN + 1], b[ID_LEN + 1];
+	assert_int_equal(id_generate(a, NULL), 0);
+	assert_int_equal(id_generate(b, NULL), 0);
+	assert_true(id_is_valid(a));
+	assert_string_not_equal(a, b);
+	assert_false(id_is_valid("abc"));
+	assert_true(id_is_prefix("abc"));
+	assert_false(id_is_prefix("ABC"));
+	assert_false(id_is_prefix(""));
+	assert_false(id_is_prefix("xyz"));
+}
+
+static void test_time_format(void **state)
+{
+	char buf[64];
+	assert_string_equal(time_format_rfc3339nano(1700000000123456789LL, buf, sizeof(buf)),
+			    "2023-11-14T22:13:20.123456789Z");
+}
+
+static void test_log_level_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		int r;
+		enum log_level l;
+	} cases[] = {{"debug", 0, LOG_LEVEL_DEBUG}, {"INFO", 0, LOG_LEVEL_INFO},
+		     {"warning", 0, LOG_LEVEL_WARN}, {"error", 0, LOG_LEVEL_ERROR},
+		     {"loud", -EINVAL, 0}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum log_level l = LOG_LEVEL_MAX;
+		assert_int_equal(log_level_parse(cases[i].in, &l), cases[i].r);
+		if (cases[i].r == 0)
+			assert_int_equal(l, cases[i].l);
+	}
+}
+
+static void test_spawn_run_captures(void **state)
+{
+	char *argv[] = {"/bin/sh", "-c", "cat; echo err >&2; exit 3", NULL};
+	struct spawn_opts o = SPAWN_OPTS_INIT;
+	o.argv = argv;
+	struct spawn_result r;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(spawn_run(&o, "hello", 5, 1024, 5000, &r, &e), 0);
+	assert_string_equal(r.out, "hello");
+	assert_string_equal(r.errout, "err\n");
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 3);
+	assert_false(r.timed_out);
+	spawn_result_done(&r);
+}
+
+static void test_spawn_run_large_input(void **state)
+{
+	/* more than a pipe buffer each way: must not deadlock */
+	size_t n = 1 << 20;
+	_cleanup_free_ char *in = xmalloc(n);
+	memset(in, 'a', n);
+	char *argv[] = {"/bin/cat", NULL};
+	struct spawn_opts o = SPAWN_OPTS_INIT;
+	o.argv = argv;
+	struct spawn_result r;
+	assert_int_equal(spawn_run(&o, in, n, 2 * n, 10000, &r, NULL), 0);
+	assert_int_equal(r.out_len, n);
+	assert_false(r.truncated);
+	spawn_result_done(&r);
+}
+
+static void test_spawn_run_truncates(void **state)
+{
+	char *argv[] = {"/bin/sh", "-c", "head -c 5000 /dev/zero", NULL};
+	struct spawn_opts o = SPAWN_OPTS_INIT;
+	o.argv = argv;
+	struct spawn_result r;
+	assert_int_equal(spawn_run(&o, NULL, 0, 100, 5000, &r, NULL), 0);
+	assert_int_equal(r.out_len, 100);
+	assert_true(r.truncated);
+	spawn_result_done(&r);
+}
+
+static void test_spawn_run_timeout_kills(void **state)
+{
+	char *argv[] = {"/bin/sleep", "30", NULL};
+	struct spawn_opts o = SPAWN_OPTS_INIT;
+	o.argv = argv;
+	o.setsid = true;
+	struct spawn_result r;
+	int64_t t0 = time_mono_ns();
+	assert_int_equal(spawn_run(&o, NULL, 0, 100, 200, &r, NULL), 0);
+	assert_true(r.timed_out);
+	assert_true(WIFSIGNALED(r.status));
+	assert_int_equal(WTERMSIG(r.status), SIGKILL);
+	/* returned long before the sleep would have ended */
+	assert_true(time_mono_ns() - t0 < 20LL * 1000000000LL);
+	spawn_result_done(&r);
+}
+
+static void test_spawn_run_background_child_holds_pipe(void **state)
+{
+	/* the grandchild keeps stdout open; spawn_run must return when sh exits */
+	char *argv[] = {"/bin/sh", "-c", "echo hi; sleep 30 & echo $! >&2; exit 0", NULL};
+	struct spawn_opts o = SPAWN_OPTS_INIT;
+	o.argv = argv;
+	o.setsid = true;
+	struct spawn_result r;
+	int64_t t0 = time_mono_ns();
+	assert_int_equal(spawn_run(&o, NULL, 0, 100, 20000, &r, NULL), 0);
+	assert_false(r.timed_out);
+	assert_string_equal(r.out, "hi\n");
+	assert_true(time_mono_ns() - t0 < 15LL * 1000000000LL);
+	pid_t bg = (pid_t)atoi(r.errout);
+	assert_true(bg > 1);
+	kill(bg, SIGKILL);
+	spawn_result_done(&r);
+}
+
+static void test_spawn_missing_program(void **state)
+{
+	char *argv[] = {"/nonexistent/prog", NULL};
+	struct spawn_opts o = SPAWN_OPTS_INIT;
+	o.argv = argv;
+	pid_t pid;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(spawn_start(&o, &pid, &e), -ENOENT);
+	assert_non_null(strstr(e->msg, "'/nonexistent/prog'"));
+}
+
+static void test_spawn_fd_map_and_cwd(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	char *argv[] = {"/bin/sh", "-c", "pwd >&3; ls /proc/self/fd | wc -l >&3", NULL};
+	struct spawn_opts o = SPAWN_OPTS_INIT;
+	o.argv = argv;
+	o.keep_fds = &p[1];
+	o.n_keep = 1;
+	o.cwd = "/tmp";
+	pid_t pid;
+	assert_int_equal(spawn_start(&o, &pid, NULL), 0);
+	close(p[1]);
+	int st;
+	assert_int_equal(spawn_wait(pid, &st, NULL), 0);
+	char buf[256] = {0};
+	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	assert_true(n > 0);
+	/* /tmp, then fds 0,1,2,3 plus the one ls opens */
+	assert_string_equal(buf, "/tmp\n5\n");
+}
+
+static void test_spawn_status_str(void **state)
+{
+	_cleanup_free_ char *a = spawn_status_str(3 << 8);
+	assert_string_equal(a, "exit status 3");
+	_cleanup_free_ char *b = spawn_status_str(SIGKILL);
+	assert_non_null(strstr(b, "killed by signal 9"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_err_set_and_wrap),
+		cmocka_unit_test(test_err_set_errno_appends_strerror),
+		cmocka_unit_test(test_err_move),
+		cmocka_unit_test(test_fileio_atomic_roundtrip),
+		cmocka_unit_test(test_fileio_read_limit),
+		cmocka_unit_test(test_fileio_read_missing),
+		cmocka_unit_test(test_fileio_mkdir_and_remove_tree),
+		cmocka_unit_test(test_fileio_mkdir_over_file),
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_time_format),
+		cmocka_unit_test(test_log_level_parse),
+		cmocka_unit_test(test_spawn_run_captures),
+		cmocka_unit_test(test_spawn_run_large_input),
+		cmocka_unit_test(test_spawn_run_truncates),
+		cmocka_unit_test(test_spawn_run_timeout_kills),
+		cmocka_unit_test(test_spawn_run_background_child_holds_pipe),
+		cmocka_unit_test(test_spawn_missing_program),
+		cmocka_unit_test(test_spawn_fd_map_and_cwd),
+		cmocka_unit_test(test_spawn_status_str),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
