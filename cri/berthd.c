@@ -23,7 +23,7 @@
 #include "common/fileio.h"
 #include "common/log.h"
 
-#define STOP_GRACE_MS 1500 /* in-flight calls get this long; exit within 2 s */
+#define STOP_GRACE_MS 1200 /* in-flight calls get this long; exit within 2 s */
 
 struct flags {
 	const char *config;

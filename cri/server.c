@@ -78,11 +78,12 @@ struct cri_server {
 	bool started;
 	char shutdown_tag;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;      /* work queued, inflight dropped or quit */
+	pthread_cond_t cond;      /* work queued, inflight dropped, quit or shutdown_done */
 	struct cri_call *head;    /* under lock */
 	struct cri_call *tail;    /* under lock */
 	int inflight;             /* under lock: dispatched, not yet finished */
 	bool quit;                /* under lock: workers exit once the queue is empty */
+	bool shutdown_done;       /* under lock: the shutdown tag arrived */
 	atomic_bool stopping;
 };
 
@@ -270,6 +271,9 @@ static int call_handle(struct cri_call *c, grpc_byte_buffer **ret_bb, struct ber
 	}
 	if (!c->m->handler)
 		return berr_set(err, ENOSYS, "method '%s' is not implemented", c->m->name);
+	/* A call that waited in the queue past its deadline is not worth starting. */
+	if (cri_call_remaining_ms(c) <= 0)
+		return berr_set(err, ETIMEDOUT, "deadline exceeded before '%s' started", c->m->name);
 	ProtobufCMessage *req = decode(c, err);
 	if (!req)
 		return -EINVAL;
@@ -418,6 +422,10 @@ static void *acceptor_main(void *arg)
 			continue;
 		if (ev.tag == &s->shutdown_tag) {
 			/* Every call is finished; drain the failed requests, then stop. */
+			pthread_mutex_lock(&s->lock);
+			s->shutdown_done = true;
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
 			grpc_completion_queue_shutdown(s->ncq);
 			continue;
 		}
@@ -485,7 +493,11 @@ struct cri_server *cri_server_new(struct berth *b, struct berr **err)
 	struct cri_server *s = xcalloc(1, sizeof(*s));
 	s->b = b;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* wait_shutdown() deadlines */
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	grpc_arg args[] = {
 		{.type = GRPC_ARG_INTEGER,
 		 .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
@@ -543,7 +555,10 @@ int cri_server_start(struct cri_server *s, struct berr **err)
 	return 0;
 }
 
-static void wait_idle(struct cri_server *s, int grace_ms)
+/* Waits for the shutdown tag: every call finished and every connection gone.
+ * A client that keeps a connection open after GOAWAY, or a call still running
+ * after grace_ms, is cut off with grpc_server_cancel_all_calls(). */
+static void wait_shutdown(struct cri_server *s, int grace_ms)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
@@ -555,12 +570,14 @@ static void wait_idle(struct cri_server *s, int grace_ms)
 	}
 	pthread_mutex_lock(&s->lock);
 	int r = 0;
-	while (s->inflight > 0 && r != ETIMEDOUT)
+	while (!s->shutdown_done && r != ETIMEDOUT)
 		r = pthread_cond_timedwait(&s->cond, &s->lock, &until);
+	bool done = s->shutdown_done;
 	int left = s->inflight;
 	pthread_mutex_unlock(&s->lock);
-	if (left > 0) {
-		log_warn("msg=\"%d calls still running after %d ms, cancelling\"", left, grace_ms);
+	if (!done) {
+		log_warn("msg=\"shutdown not complete after %d ms (%d calls running), cancelling\"",
+			 grace_ms, left);
 		grpc_server_cancel_all_calls(s->server);
 	}
 }
@@ -571,7 +588,7 @@ void cri_server_stop(struct cri_server *s, int grace_ms)
 		return;
 	atomic_store(&s->stopping, true);
 	grpc_server_shutdown_and_notify(s->server, s->ncq, &s->shutdown_tag);
-	wait_idle(s, grace_ms);
+	wait_shutdown(s, grace_ms);
 	pthread_join(s->acceptor, NULL);
 	pthread_mutex_lock(&s->lock);
 	s->quit = true;
