@@ -18,8 +18,8 @@
  *   borrows it) and leave *ret_resp NULL; returning ends the stream with OK.
  * - Failure: return -errno and set *err; cri_status_from_errno() picks the gRPC
  *   status, the message is sent verbatim. A response set on failure is freed.
- * - Long or blocking handlers poll cri_call_is_done() (client cancelled,
- *   deadline passed or daemon stopping) and then return -ECANCELED.
+ * - Long or blocking handlers poll cri_call_check() (client cancelled, deadline
+ *   passed or daemon stopping) and return its error.
  * Threads: handlers run on pool workers, any number at once; a call object is
  *   used only by the thread running its handler. */
 #ifndef BERTH_CRI_INTERNAL_H
@@ -71,11 +71,15 @@ ProtobufCMessage *cri_msg_new(const ProtobufCMessageDescriptor *d);
 /* Frees a message tree built per the ownership rule above; NULL is fine. */
 ProtobufCMessage *cri_msg_free(ProtobufCMessage *m);
 
-/* Sends one message of a server-streaming call; -ECANCELED when the client is
- * gone or the daemon stopping, -E2BIG over CRI_MSG_MAX. Blocks on flow control. */
+/* Sends one message of a server-streaming call; the errors of cri_call_check(),
+ * -ENOSPC over CRI_MSG_MAX. Blocks while the client doesn't read (flow control)
+ * until it reads, cancels, its deadline passes or the daemon stops. */
 int cri_call_send(struct cri_call *call, const ProtobufCMessage *msg, struct berr **err);
 /* True when the client cancelled, the deadline passed or the daemon is stopping. */
 bool cri_call_is_done(struct cri_call *call);
+/* 0 while the call is live; else -ETIMEDOUT (deadline) or -ECANCELED (client
+ * gone, daemon stopping) with *err saying which. Cheap: poll it in loops. */
+int cri_call_check(struct cri_call *call, struct berr **err);
 /* Milliseconds left before the client's deadline; INT64_MAX without one. */
 int64_t cri_call_remaining_ms(const struct cri_call *call);
 const struct cri_method *cri_call_method(const struct cri_call *call);

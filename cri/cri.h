@@ -58,9 +58,14 @@ struct berth_config {
 
 /* The daemon context passed to every handler. Fields are set before the
  * server starts and read-only afterwards unless their comment names a lock. */
+struct cri_method;
 struct berth {
 	struct berth_config cfg;
 	struct cri_server *server; /* for shutdown checks; NULL in unit tests */
+	/* Method table served; NULL: cri_methods (cri-internal.h). Tests set a
+	 * copy with fake handlers. */
+	const struct cri_method *methods;
+	size_t n_methods;
 };
 
 /* Defaults (see docs/server.md); runc is looked up in PATH, else /usr/sbin/runc. */

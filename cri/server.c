@@ -71,7 +71,9 @@ struct cri_server {
 	struct berth *b;
 	grpc_server *server;
 	grpc_completion_queue *ncq; /* new-call notifications */
-	void **reg;                 /* registered method handles, by table index */
+	const struct cri_method *methods; /* b->methods or cri_methods */
+	size_t n_methods;
+	void **reg; /* registered method handles, by table index */
 	pthread_t acceptor;
 	pthread_t *workers;
 	int n_workers;
@@ -149,7 +151,7 @@ static void arm(struct cri_server *s, size_t midx, bool registered)
 	struct cri_call *c = xcalloc(1, sizeof(*c));
 	c->srv = s;
 	c->midx = midx;
-	c->m = registered ? &cri_methods[midx] : NULL;
+	c->m = registered ? &s->methods[midx] : NULL;
 	c->cq = grpc_completion_queue_create_for_pluck(NULL);
 	grpc_metadata_array_init(&c->md);
 	grpc_call_error e;
@@ -189,6 +191,19 @@ int64_t cri_call_remaining_ms(const struct cri_call *call)
 	return gpr_time_to_millis(gpr_time_sub(d, gpr_now(GPR_CLOCK_MONOTONIC)));
 }
 
+int cri_call_check(struct cri_call *call, struct berr **err)
+{
+	if (!call)
+		return 0;
+	if (cri_call_remaining_ms(call) <= 0)
+		return berr_set(err, ETIMEDOUT, "deadline exceeded");
+	if (cri_server_stopping(call->srv))
+		return berr_set(err, ECANCELED, "berthd is shutting down");
+	if (cri_call_is_done(call))
+		return berr_set(err, ECANCELED, "cancelled by the client");
+	return 0;
+}
+
 bool cri_call_is_done(struct cri_call *call)
 {
 	if (!call)
@@ -220,10 +235,11 @@ static bool call_batch(struct cri_call *c, const grpc_op *ops, size_t n)
 
 int cri_call_send(struct cri_call *call, const ProtobufCMessage *msg, struct berr **err)
 {
-	if (cri_call_is_done(call))
-		return berr_set(err, ECANCELED, "call cancelled");
+	int r = cri_call_check(call, err);
+	if (r < 0)
+		return r;
 	grpc_byte_buffer *bb = NULL;
-	int r = msg_pack(msg, &bb, err);
+	r = msg_pack(msg, &bb, err);
 	if (r < 0)
 		return r;
 	grpc_op ops[2] = {0};
@@ -410,7 +426,7 @@ static void dispatch(struct cri_server *s, struct cri_call *c)
 static void *acceptor_main(void *arg)
 {
 	struct cri_server *s = arg;
-	for (size_t i = 0; i < cri_n_methods; i++)
+	for (size_t i = 0; i < s->n_methods; i++)
 		for (int k = 0; k < ARMED; k++)
 			arm(s, i, true);
 	arm(s, 0, false);
@@ -492,6 +508,8 @@ struct cri_server *cri_server_new(struct berth *b, struct berr **err)
 
 	struct cri_server *s = xcalloc(1, sizeof(*s));
 	s->b = b;
+	s->methods = b->methods ? b->methods : cri_methods;
+	s->n_methods = b->methods ? b->n_methods : cri_n_methods;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -510,13 +528,13 @@ struct cri_server *cri_server_new(struct berth *b, struct berr **err)
 	s->server = grpc_server_create(&ch, NULL);
 	s->ncq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(s->server, s->ncq, NULL);
-	s->reg = xcalloc(cri_n_methods, sizeof(void *));
-	for (size_t i = 0; i < cri_n_methods; i++) {
-		s->reg[i] = grpc_server_register_method(s->server, cri_methods[i].path, NULL,
+	s->reg = xcalloc(s->n_methods, sizeof(void *));
+	for (size_t i = 0; i < s->n_methods; i++) {
+		s->reg[i] = grpc_server_register_method(s->server, s->methods[i].path, NULL,
 							GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
 							0);
 		if (!s->reg[i]) {
-			berr_set(err, EINVAL, "register method '%s'", cri_methods[i].path);
+			berr_set(err, EINVAL, "register method '%s'", s->methods[i].path);
 			return cri_server_free(s);
 		}
 	}
