@@ -35,16 +35,16 @@ struct flags {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: berthd [OPTIONS]\n"
-		   "CRI v1 runtime daemon.\n\n"
-		   "  -c, --config FILE     config file (default " BERTH_DEFAULT_CONFIG
-		   ", optional)\n"
-		   "      --socket PATH     gRPC unix socket (default /run/berth/berth.sock)\n"
-		   "      --state-dir DIR   persistent state (default /var/lib/berth)\n"
-		   "      --run-dir DIR     runtime state (default /run/berth)\n"
-		   "      --log-level LVL   debug, info, warn or error (default info)\n"
-		   "  -h, --help            show this help\n"
-		   "  -v, --version         show the version\n");
+	fprintf(f,
+		"Usage: berthd [OPTIONS]\n"
+		"CRI v1 runtime daemon.\n\n"
+		"  -c, --config FILE     config file (default " BERTH_DEFAULT_CONFIG ", optional)\n"
+		"      --socket PATH     gRPC unix socket (default /run/berth/berth.sock)\n"
+		"      --state-dir DIR   persistent state (default /var/lib/berth)\n"
+		"      --run-dir DIR     runtime state (default /run/berth)\n"
+		"      --log-level LVL   debug, info, warn or error (default info)\n"
+		"  -h, --help            show this help\n"
+		"  -v, --version         show the version\n");
 }
 
 /* Returns 0 to run, 1 to exit 0 (help, version), -1 on a usage error. */
@@ -52,26 +52,42 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 {
 	enum { OPT_SOCKET = 256, OPT_STATE, OPT_RUN, OPT_LOG };
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"state-dir", required_argument, NULL, OPT_STATE},
-		{"run-dir", required_argument, NULL, OPT_RUN},
-		{"log-level", required_argument, NULL, OPT_LOG},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'v'},
-		{0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"state-dir", required_argument, NULL, OPT_STATE},
+	    {"run-dir", required_argument, NULL, OPT_RUN},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'v'},
+	    {0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:hv", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': f->config = optarg; break;
-		case OPT_SOCKET: f->socket = optarg; break;
-		case OPT_STATE: f->state_dir = optarg; break;
-		case OPT_RUN: f->run_dir = optarg; break;
-		case OPT_LOG: f->log_level = optarg; break;
-		case 'h': usage(stdout); return 1;
-		case 'v': printf("berthd %s\n", BERTH_VERSION); return 1;
-		default: usage(stderr); return -1;
+		case 'c':
+			f->config = optarg;
+			break;
+		case OPT_SOCKET:
+			f->socket = optarg;
+			break;
+		case OPT_STATE:
+			f->state_dir = optarg;
+			break;
+		case OPT_RUN:
+			f->run_dir = optarg;
+			break;
+		case OPT_LOG:
+			f->log_level = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'v':
+			printf("berthd %s\n", BERTH_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
 		}
 	}
 	if (optind < argc) {
@@ -130,9 +146,10 @@ static int lock_state_dir(const char *state_dir, int *ret_fd, struct berr **err)
 		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		return berr_set(err, EBUSY,
-				"state dir '%s' is in use: lock '%s' is held by another berthd (pid %s)",
-				state_dir, path, pid[0] ? pid : "unknown");
+		return berr_set(
+		    err, EBUSY,
+		    "state dir '%s' is in use: lock '%s' is held by another berthd (pid %s)",
+		    state_dir, path, pid[0] ? pid : "unknown");
 	}
 	char buf[32];
 	int len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());

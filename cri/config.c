@@ -95,17 +95,17 @@ static struct berth_registry *registry_get_or_add(struct berth_config *c, const 
 void cri_config_init(struct berth_config *c)
 {
 	*c = (struct berth_config){
-		.socket = xstrdup("/run/berth/berth.sock"),
-		.state_dir = xstrdup("/var/lib/berth"),
-		.run_dir = xstrdup("/run/berth"),
-		.log_level = LOG_LEVEL_INFO,
-		.workers = 8,
-		.cgroup_driver = BERTH_CGROUP_CGROUPFS,
-		.default_runtime = xstrdup("runc"),
-		.cni_conf_dir = xstrdup("/etc/cni/net.d"),
-		.cni_bin_dirs = strv_new((const char *const[]){"/opt/cni/bin", "/usr/lib/cni", NULL}),
-		.stream_address = xstrdup("127.0.0.1"),
-		.stream_port = 0,
+	    .socket = xstrdup("/run/berth/berth.sock"),
+	    .state_dir = xstrdup("/var/lib/berth"),
+	    .run_dir = xstrdup("/run/berth"),
+	    .log_level = LOG_LEVEL_INFO,
+	    .workers = 8,
+	    .cgroup_driver = BERTH_CGROUP_CGROUPFS,
+	    .default_runtime = xstrdup("runc"),
+	    .cni_conf_dir = xstrdup("/etc/cni/net.d"),
+	    .cni_bin_dirs = strv_new((const char *const[]){"/opt/cni/bin", "/usr/lib/cni", NULL}),
+	    .stream_address = xstrdup("127.0.0.1"),
+	    .stream_port = 0,
 	};
 	struct berth_runtime *r = runtime_get_or_add(c, "runc");
 	r->path = find_in_path("runc");
@@ -154,8 +154,9 @@ static int get_string(struct json_object *v, const char *origin, const char *key
 		return berr_set(err, EINVAL, "config '%s': '%s' too long (%zu >= %d)", origin, key,
 				strlen(s), PATH_MAX);
 	if (abs_path && s[0] != '/')
-		return berr_set(err, EINVAL, "config '%s': '%s' must be an absolute path (got '%s')",
-				origin, key, s);
+		return berr_set(err, EINVAL,
+				"config '%s': '%s' must be an absolute path (got '%s')", origin,
+				key, s);
 	free(*dst);
 	*dst = xstrdup(s);
 	return 0;
@@ -178,8 +179,8 @@ static int get_strv(struct json_object *v, const char *origin, const char *key, 
 		    char ***dst, struct berr **err)
 {
 	if (!json_object_is_type(v, json_type_array))
-		return berr_set(err, EINVAL, "config '%s': '%s' must be an array of strings", origin,
-				key);
+		return berr_set(err, EINVAL, "config '%s': '%s' must be an array of strings",
+				origin, key);
 	size_t n = json_object_array_length(v);
 	if (n > 64)
 		return berr_set(err, EINVAL, "config '%s': '%s' has too many entries (%zu > 64)",
@@ -187,8 +188,8 @@ static int get_strv(struct json_object *v, const char *origin, const char *key, 
 	_cleanup_strv_ char **out = xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *k = xasprintf("%s[%zu]", key, i);
-		int r = get_string(json_object_array_get_idx(v, i), origin, k, abs_path, &out[i],
-				   err);
+		int r =
+		    get_string(json_object_array_get_idx(v, i), origin, k, abs_path, &out[i], err);
 		if (r < 0)
 			return r;
 	}
@@ -207,8 +208,8 @@ static int expect_object(struct json_object *v, const char *origin, const char *
 
 static int unknown_key(const char *origin, const char *parent, const char *key, struct berr **err)
 {
-	return berr_set(err, EINVAL, "config '%s': unknown key '%s%s%s'", origin, parent ? parent : "",
-			parent ? "." : "", key);
+	return berr_set(err, EINVAL, "config '%s': unknown key '%s%s%s'", origin,
+			parent ? parent : "", parent ? "." : "", key);
 }
 
 static int parse_runtime(struct berth_config *c, const char *name, struct json_object *v,
@@ -258,9 +259,10 @@ static int parse_registry(struct berth_config *c, const char *host, struct json_
 			for (size_t i = 0; r >= 0 && reg->mirrors[i]; i++)
 				if (strncmp(reg->mirrors[i], "http://", 7) != 0 &&
 				    strncmp(reg->mirrors[i], "https://", 8) != 0)
-					r = berr_set(err, EINVAL,
-						     "config '%s': '%s' entry '%s' is not an http(s) URL",
-						     origin, k, reg->mirrors[i]);
+					r = berr_set(
+					    err, EINVAL,
+					    "config '%s': '%s' entry '%s' is not an http(s) URL",
+					    origin, k, reg->mirrors[i]);
 		} else if (strcmp(key, "insecure") == 0) {
 			if (!json_object_is_type(val, json_type_boolean))
 				r = berr_set(err, EINVAL, "config '%s': '%s' must be a boolean",
@@ -325,9 +327,10 @@ static int parse_top(struct berth_config *c, const char *key, struct json_object
 			return r;
 		if (key[0] == 'l') {
 			if (log_level_parse(s, &c->log_level) < 0)
-				return berr_set(err, EINVAL,
-						"config '%s': bad log_level '%s' (debug, info, warn, error)",
-						origin, s);
+				return berr_set(
+				    err, EINVAL,
+				    "config '%s': bad log_level '%s' (debug, info, warn, error)",
+				    origin, s);
 		} else if (strcmp(s, "cgroupfs") == 0) {
 			c->cgroup_driver = BERTH_CGROUP_CGROUPFS;
 		} else if (strcmp(s, "systemd") == 0) {
@@ -425,8 +428,8 @@ char *cri_config_to_json(const struct berth_config *c)
 	json_object_object_add(o, "workers", json_object_new_int(c->workers));
 	json_object_object_add(o, "cgroup_driver",
 			       json_object_new_string(c->cgroup_driver == BERTH_CGROUP_SYSTEMD
-							      ? "systemd"
-							      : "cgroupfs"));
+							  ? "systemd"
+							  : "cgroupfs"));
 	json_object_object_add(o, "default_runtime", json_object_new_string(c->default_runtime));
 	struct json_object *rts = json_object_new_object();
 	for (size_t i = 0; i < c->n_runtimes; i++) {
@@ -456,5 +459,6 @@ char *cri_config_to_json(const struct berth_config *c)
 	json_object_object_add(st, "address", json_object_new_string(c->stream_address));
 	json_object_object_add(st, "port", json_object_new_int(c->stream_port));
 	json_object_object_add(o, "stream", st);
-	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
 }

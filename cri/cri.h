@@ -19,22 +19,22 @@
 struct berr;
 
 #define BERTH_DEFAULT_CONFIG "/etc/berth/berth.json"
-#define BERTH_CONFIG_MAX (1 << 20) /* config file size limit */
-#define BERTH_WORKERS_MAX 64
+#define BERTH_CONFIG_MAX     (1 << 20) /* config file size limit */
+#define BERTH_WORKERS_MAX    64
 
 enum berth_cgroup_driver { BERTH_CGROUP_CGROUPFS, BERTH_CGROUP_SYSTEMD, BERTH_CGROUP_MAX };
 
 struct berth_runtime {
-	char *name;     /* handler name, the key of "runtimes" */
-	char *path;     /* OCI runtime binary */
-	char *root;     /* --root of the runtime; default <run_dir>/runtimes/<name> */
+	char *name;	/* handler name, the key of "runtimes" */
+	char *path;	/* OCI runtime binary */
+	char *root;	/* --root of the runtime; default <run_dir>/runtimes/<name> */
 	char **options; /* NULL-terminated extra global args, never NULL */
 };
 
 struct berth_registry {
-	char *host;     /* "docker.io", "localhost:5000" */
+	char *host;	/* "docker.io", "localhost:5000" */
 	char **mirrors; /* NULL-terminated URLs tried first, never NULL */
-	bool insecure;  /* plain http / unverified TLS allowed */
+	bool insecure;	/* plain http / unverified TLS allowed */
 };
 
 struct berth_config {
@@ -75,8 +75,7 @@ void cri_config_init(struct berth_config *c);
 int cri_config_parse(struct berth_config *c, const char *json, const char *origin,
 		     struct berr **err);
 /* Loads path; a missing file is success (c unchanged) when missing_ok. */
-int cri_config_load(struct berth_config *c, const char *path, bool missing_ok,
-		    struct berr **err);
+int cri_config_load(struct berth_config *c, const char *path, bool missing_ok, struct berr **err);
 /* Checks cross-key rules and fills derived values; call after all overrides. */
 int cri_config_finish(struct berth_config *c, struct berr **err);
 /* The config as a JSON object string (for Status verbose); caller frees. */

@@ -14,15 +14,15 @@
 #include "common/err.h"
 #include "common/fileio.h"
 
-#define CRI_API_VERSION "v1"
+#define CRI_API_VERSION	    "v1"
 #define KUBELET_API_VERSION "0.1.0"
-#define CNI_CONFIG_MAX (1 << 20)
+#define CNI_CONFIG_MAX	    (1 << 20)
 
 int cri_version(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 		ProtobufCMessage **ret_resp, struct berr **err)
 {
 	Runtime__V1__VersionResponse *r =
-		(void *)cri_msg_new(&runtime__v1__version_response__descriptor);
+	    (void *)cri_msg_new(&runtime__v1__version_response__descriptor);
 	r->version = xstrdup(KUBELET_API_VERSION);
 	r->runtime_name = xstrdup("berth");
 	r->runtime_version = xstrdup(BERTH_VERSION);
@@ -73,16 +73,16 @@ bool cri_cni_config_present(const char *conf_dir, char **ret_msg)
 	}
 	closedir(d);
 	if (!found)
-		*ret_msg = xasprintf("%s network config in '%s'", seen ? "no valid" : "no",
-				     conf_dir);
+		*ret_msg =
+		    xasprintf("%s network config in '%s'", seen ? "no valid" : "no", conf_dir);
 	return found;
 }
 
 static Runtime__V1__RuntimeCondition *condition(const char *type, bool ok, const char *reason,
-						 const char *msg)
+						const char *msg)
 {
 	Runtime__V1__RuntimeCondition *c =
-		(void *)cri_msg_new(&runtime__v1__runtime_condition__descriptor);
+	    (void *)cri_msg_new(&runtime__v1__runtime_condition__descriptor);
 	c->type = xstrdup(type);
 	c->status = ok;
 	if (reason)
@@ -97,10 +97,11 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 {
 	const Runtime__V1__StatusRequest *in = (const void *)req;
 	Runtime__V1__StatusResponse *r =
-		(void *)cri_msg_new(&runtime__v1__status_response__descriptor);
+	    (void *)cri_msg_new(&runtime__v1__status_response__descriptor);
 	*ret_resp = &r->base;
 
-	Runtime__V1__RuntimeStatus *st = (void *)cri_msg_new(&runtime__v1__runtime_status__descriptor);
+	Runtime__V1__RuntimeStatus *st =
+	    (void *)cri_msg_new(&runtime__v1__runtime_status__descriptor);
 	r->status = st;
 	st->conditions = xcalloc(2, sizeof(*st->conditions));
 	/* RuntimeReady: the server answers, so the runtime side is up; later issues
@@ -114,7 +115,7 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 	} else {
 		_cleanup_free_ char *msg = xasprintf("network plugin is not ready: %s", why);
 		st->conditions[st->n_conditions++] =
-			condition("NetworkReady", false, "NetworkPluginNotReady", msg);
+		    condition("NetworkReady", false, "NetworkPluginNotReady", msg);
 	}
 
 	r->runtime_handlers = xcalloc(b->cfg.n_runtimes + 1, sizeof(*r->runtime_handlers));
@@ -122,10 +123,11 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 	 * looks it up so for pods without a runtime class. */
 	for (size_t i = 0; i <= b->cfg.n_runtimes; i++) {
 		Runtime__V1__RuntimeHandler *h =
-			(void *)cri_msg_new(&runtime__v1__runtime_handler__descriptor);
+		    (void *)cri_msg_new(&runtime__v1__runtime_handler__descriptor);
 		if (i > 0)
 			h->name = xstrdup(b->cfg.runtimes[i - 1].name);
-		h->features = (void *)cri_msg_new(&runtime__v1__runtime_handler_features__descriptor);
+		h->features =
+		    (void *)cri_msg_new(&runtime__v1__runtime_handler_features__descriptor);
 		r->runtime_handlers[r->n_runtime_handlers++] = h;
 	}
 	r->features = (void *)cri_msg_new(&runtime__v1__runtime_features__descriptor);
@@ -133,7 +135,7 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 	if (in->verbose) {
 		r->info = xcalloc(1, sizeof(*r->info));
 		Runtime__V1__StatusResponse__InfoEntry *e =
-			(void *)cri_msg_new(&runtime__v1__status_response__info_entry__descriptor);
+		    (void *)cri_msg_new(&runtime__v1__status_response__info_entry__descriptor);
 		e->key = xstrdup("config");
 		e->value = cri_config_to_json(&b->cfg);
 		r->info[r->n_info++] = e;
@@ -145,11 +147,11 @@ int cri_runtime_config(struct berth *b, struct cri_call *call, const ProtobufCMe
 		       ProtobufCMessage **ret_resp, struct berr **err)
 {
 	Runtime__V1__RuntimeConfigResponse *r =
-		(void *)cri_msg_new(&runtime__v1__runtime_config_response__descriptor);
+	    (void *)cri_msg_new(&runtime__v1__runtime_config_response__descriptor);
 	r->linux = (void *)cri_msg_new(&runtime__v1__linux_runtime_configuration__descriptor);
 	r->linux->cgroup_driver = b->cfg.cgroup_driver == BERTH_CGROUP_SYSTEMD
-					  ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD
-					  : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
+				      ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD
+				      : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
 	*ret_resp = &r->base;
 	return 0;
 }

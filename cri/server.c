@@ -62,15 +62,15 @@ struct cri_call {
 	grpc_call_details details; /* unregistered calls only */
 	bool sent_initial_md;
 	bool close_done;
-	int cancelled; /* set by RECV_CLOSE_ON_SERVER */
+	int cancelled;		/* set by RECV_CLOSE_ON_SERVER */
 	char close_tag, op_tag; /* their addresses are the pluck tags */
-	struct cri_call *next;  /* work queue link, under srv->lock */
+	struct cri_call *next;	/* work queue link, under srv->lock */
 };
 
 struct cri_server {
 	struct berth *b;
 	grpc_server *server;
-	grpc_completion_queue *ncq; /* new-call notifications */
+	grpc_completion_queue *ncq;	  /* new-call notifications */
 	const struct cri_method *methods; /* b->methods or cri_methods */
 	size_t n_methods;
 	void **reg; /* registered method handles, by table index */
@@ -80,12 +80,12 @@ struct cri_server {
 	bool started;
 	char shutdown_tag;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;      /* work queued, inflight dropped, quit or shutdown_done */
-	struct cri_call *head;    /* under lock */
-	struct cri_call *tail;    /* under lock */
-	int inflight;             /* under lock: dispatched, not yet finished */
-	bool quit;                /* under lock: workers exit once the queue is empty */
-	bool shutdown_done;       /* under lock: the shutdown tag arrived */
+	pthread_cond_t cond;   /* work queued, inflight dropped, quit or shutdown_done */
+	struct cri_call *head; /* under lock */
+	struct cri_call *tail; /* under lock */
+	int inflight;	       /* under lock: dispatched, not yet finished */
+	bool quit;	       /* under lock: workers exit once the queue is empty */
+	bool shutdown_done;    /* under lock: the shutdown tag arrived */
 	atomic_bool stopping;
 };
 
@@ -213,7 +213,7 @@ bool cri_call_is_done(struct cri_call *call)
 	if (!call->close_done) {
 		/* The close completes before our status only if the client went away. */
 		grpc_event ev = grpc_completion_queue_pluck(
-			call->cq, &call->close_tag, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+		    call->cq, &call->close_tag, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
 		if (ev.type == GRPC_OP_COMPLETE)
 			call->close_done = true;
 	}
@@ -269,8 +269,8 @@ static ProtobufCMessage *decode(struct cri_call *c, struct berr **err)
 	}
 	grpc_slice sl = grpc_byte_buffer_reader_readall(&rd);
 	grpc_byte_buffer_reader_destroy(&rd);
-	ProtobufCMessage *req = protobuf_c_message_unpack(
-		c->m->req, NULL, GRPC_SLICE_LENGTH(sl), GRPC_SLICE_START_PTR(sl));
+	ProtobufCMessage *req = protobuf_c_message_unpack(c->m->req, NULL, GRPC_SLICE_LENGTH(sl),
+							  GRPC_SLICE_START_PTR(sl));
 	grpc_slice_unref(sl);
 	if (!req)
 		berr_set(err, EINVAL, "invalid %s payload for '%s'", c->m->req->short_name,
@@ -289,7 +289,8 @@ static int call_handle(struct cri_call *c, grpc_byte_buffer **ret_bb, struct ber
 		return berr_set(err, ENOSYS, "method '%s' is not implemented", c->m->name);
 	/* A call that waited in the queue past its deadline is not worth starting. */
 	if (cri_call_remaining_ms(c) <= 0)
-		return berr_set(err, ETIMEDOUT, "deadline exceeded before '%s' started", c->m->name);
+		return berr_set(err, ETIMEDOUT, "deadline exceeded before '%s' started",
+				c->m->name);
 	ProtobufCMessage *req = decode(c, err);
 	if (!req)
 		return -EINVAL;
@@ -517,12 +518,12 @@ struct cri_server *cri_server_new(struct berth *b, struct berr **err)
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	grpc_arg args[] = {
-		{.type = GRPC_ARG_INTEGER,
-		 .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-		 .value.integer = CRI_MSG_MAX},
-		{.type = GRPC_ARG_INTEGER,
-		 .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
-		 .value.integer = CRI_MSG_MAX},
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+	     .value.integer = CRI_MSG_MAX},
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+	     .value.integer = CRI_MSG_MAX},
 	};
 	grpc_channel_args ch = {.num_args = sizeof(args) / sizeof(args[0]), .args = args};
 	s->server = grpc_server_create(&ch, NULL);
@@ -530,9 +531,9 @@ struct cri_server *cri_server_new(struct berth *b, struct berr **err)
 	grpc_server_register_completion_queue(s->server, s->ncq, NULL);
 	s->reg = xcalloc(s->n_methods, sizeof(void *));
 	for (size_t i = 0; i < s->n_methods; i++) {
-		s->reg[i] = grpc_server_register_method(s->server, s->methods[i].path, NULL,
-							GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
-							0);
+		s->reg[i] =
+		    grpc_server_register_method(s->server, s->methods[i].path, NULL,
+						GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 		if (!s->reg[i]) {
 			berr_set(err, EINVAL, "register method '%s'", s->methods[i].path);
 			return cri_server_free(s);

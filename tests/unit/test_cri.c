@@ -42,8 +42,8 @@ static int group_teardown(void **state)
 /* --- method table ------------------------------------------------------- */
 
 static const ProtobufCServiceDescriptor *const services[] = {
-	&runtime__v1__runtime_service__descriptor,
-	&runtime__v1__image_service__descriptor,
+    &runtime__v1__runtime_service__descriptor,
+    &runtime__v1__image_service__descriptor,
 };
 
 static void test_methods_match_service_descriptors(void **state)
@@ -83,8 +83,9 @@ static void test_methods_streaming_flags_match_proto(void **state)
 	size_t n_rpcs = 0;
 	for (char *p = strstr(src, "rpc "); p; p = strstr(p + 1, "rpc ")) {
 		char name[128], req[128], ret[32], resp[128];
-		int n = sscanf(p, "rpc %127[A-Za-z0-9](%127[A-Za-z0-9]) returns (%31s %127[A-Za-z0-9]",
-			       name, req, ret, resp);
+		int n =
+		    sscanf(p, "rpc %127[A-Za-z0-9](%127[A-Za-z0-9]) returns (%31s %127[A-Za-z0-9]",
+			   name, req, ret, resp);
 		assert_true(n >= 3);
 		bool stream = strcmp(ret, "stream") == 0;
 		bool seen = false;
@@ -93,7 +94,8 @@ static void test_methods_streaming_flags_match_proto(void **state)
 				continue;
 			seen = true;
 			if (stream != !!(cri_methods[k].flags & CRI_METHOD_STREAM))
-				fail_msg("method '%s': streaming flag disagrees with api.proto", name);
+				fail_msg("method '%s': streaming flag disagrees with api.proto",
+					 name);
 		}
 		assert_true(seen);
 		n_rpcs++;
@@ -128,23 +130,23 @@ static void test_status_from_errno_table(void **state)
 		int code;
 		grpc_status_code want;
 	} cases[] = {
-		{ENOENT, GRPC_STATUS_NOT_FOUND},
-		{EEXIST, GRPC_STATUS_ALREADY_EXISTS},
-		{EINVAL, GRPC_STATUS_INVALID_ARGUMENT},
-		{E2BIG, GRPC_STATUS_INVALID_ARGUMENT},
-		{EBUSY, GRPC_STATUS_FAILED_PRECONDITION},
-		{ENOSYS, GRPC_STATUS_UNIMPLEMENTED},
-		{EOPNOTSUPP, GRPC_STATUS_UNIMPLEMENTED},
-		{ETIMEDOUT, GRPC_STATUS_DEADLINE_EXCEEDED},
-		{ECANCELED, GRPC_STATUS_CANCELLED},
-		{EPERM, GRPC_STATUS_PERMISSION_DENIED},
-		{EACCES, GRPC_STATUS_PERMISSION_DENIED},
-		{ENOSPC, GRPC_STATUS_RESOURCE_EXHAUSTED},
-		{EIO, GRPC_STATUS_INTERNAL},
-		{EPROTO, GRPC_STATUS_INTERNAL},
-		{ENOMEM, GRPC_STATUS_INTERNAL},
-		{0, GRPC_STATUS_INTERNAL},
-		{-ENOENT, GRPC_STATUS_NOT_FOUND}, /* a returned -errno works too */
+	    {ENOENT, GRPC_STATUS_NOT_FOUND},
+	    {EEXIST, GRPC_STATUS_ALREADY_EXISTS},
+	    {EINVAL, GRPC_STATUS_INVALID_ARGUMENT},
+	    {E2BIG, GRPC_STATUS_INVALID_ARGUMENT},
+	    {EBUSY, GRPC_STATUS_FAILED_PRECONDITION},
+	    {ENOSYS, GRPC_STATUS_UNIMPLEMENTED},
+	    {EOPNOTSUPP, GRPC_STATUS_UNIMPLEMENTED},
+	    {ETIMEDOUT, GRPC_STATUS_DEADLINE_EXCEEDED},
+	    {ECANCELED, GRPC_STATUS_CANCELLED},
+	    {EPERM, GRPC_STATUS_PERMISSION_DENIED},
+	    {EACCES, GRPC_STATUS_PERMISSION_DENIED},
+	    {ENOSPC, GRPC_STATUS_RESOURCE_EXHAUSTED},
+	    {EIO, GRPC_STATUS_INTERNAL},
+	    {EPROTO, GRPC_STATUS_INTERNAL},
+	    {ENOMEM, GRPC_STATUS_INTERNAL},
+	    {0, GRPC_STATUS_INTERNAL},
+	    {-ENOENT, GRPC_STATUS_NOT_FOUND}, /* a returned -errno works too */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (cri_status_from_errno(cases[i].code) != cases[i].want)
@@ -191,19 +193,20 @@ static void test_config_defaults(void **state)
 
 static void test_config_overrides(void **state)
 {
-	const char *json = "/* berth */\n"
-			   "{\n"
-			   "  // every key\n"
-			   "  \"socket\": \"/tmp/b.sock\", \"state_dir\": \"/tmp/st\",\n"
-			   "  \"run_dir\": \"/tmp/run\", \"log_level\": \"debug\", \"workers\": 3,\n"
-			   "  \"cgroup_driver\": \"systemd\", \"default_runtime\": \"crun\",\n"
-			   "  \"runtimes\": {\"crun\": {\"path\": \"/usr/bin/crun\",\n"
-			   "     \"root\": \"/run/crun\", \"options\": [\"--debug\"]}},\n"
-			   "  \"cni\": {\"conf_dir\": \"/tmp/net\", \"bin_dirs\": [\"/tmp/bin\"]},\n"
-			   "  \"registries\": {\"localhost:5000\": {\"mirrors\":\n"
-			   "     [\"http://127.0.0.1:5001\"], \"insecure\": true}},\n"
-			   "  \"stream\": {\"address\": \"127.0.0.1\", \"port\": 10010}\n"
-			   "}\n";
+	const char *json =
+	    "/* berth */\n"
+	    "{\n"
+	    "  // every key\n"
+	    "  \"socket\": \"/tmp/b.sock\", \"state_dir\": \"/tmp/st\",\n"
+	    "  \"run_dir\": \"/tmp/run\", \"log_level\": \"debug\", \"workers\": 3,\n"
+	    "  \"cgroup_driver\": \"systemd\", \"default_runtime\": \"crun\",\n"
+	    "  \"runtimes\": {\"crun\": {\"path\": \"/usr/bin/crun\",\n"
+	    "     \"root\": \"/run/crun\", \"options\": [\"--debug\"]}},\n"
+	    "  \"cni\": {\"conf_dir\": \"/tmp/net\", \"bin_dirs\": [\"/tmp/bin\"]},\n"
+	    "  \"registries\": {\"localhost:5000\": {\"mirrors\":\n"
+	    "     [\"http://127.0.0.1:5001\"], \"insecure\": true}},\n"
+	    "  \"stream\": {\"address\": \"127.0.0.1\", \"port\": 10010}\n"
+	    "}\n";
 	struct berth_config c;
 	cri_config_init(&c);
 	_cleanup_berr_ struct berr *e = NULL;
@@ -239,28 +242,32 @@ static void test_config_bad_values(void **state)
 		const char *json;
 		const char *msg;
 	} cases[] = {
-		{"{\"sockett\": \"/x\"}", "unknown key 'sockett'"},
-		{"{\"cni\": {\"confdir\": \"/x\"}}", "unknown key 'cni.confdir'"},
-		{"{\"runtimes\": {\"r\": {\"path\": \"/x\", \"opts\": []}}}",
-		 "unknown key 'runtimes.r.opts'"},
-		{"{\"registries\": {\"h\": {\"mirror\": []}}}", "unknown key 'registries.h.mirror'"},
-		{"{\"workers\": 0}", "'workers' out of range (0 not in 1..64)"},
-		{"{\"workers\": 65}", "'workers' out of range (65 not in 1..64)"},
-		{"{\"workers\": \"4\"}", "'workers' must be an integer"},
-		{"{\"socket\": \"run/b.sock\"}", "'socket' must be an absolute path (got 'run/b.sock')"},
-		{"{\"state_dir\": \"\"}", "'state_dir' must not be empty"},
-		{"{\"log_level\": \"loud\"}", "bad log_level 'loud'"},
-		{"{\"cgroup_driver\": \"cgroupv3\"}", "bad cgroup_driver 'cgroupv3'"},
-		{"{\"runtimes\": {\"r\": {\"root\": \"/x\"}}}", "'runtimes.r.path' is required"},
-		{"{\"runtimes\": {\"r\": []}}", "'runtimes.r' must be an object"},
-		{"{\"cni\": {\"bin_dirs\": [\"rel\"]}}", "'cni.bin_dirs[0]' must be an absolute path"},
-		{"{\"cni\": {\"bin_dirs\": \"/x\"}}", "'cni.bin_dirs' must be an array of strings"},
-		{"{\"registries\": {\"h\": {\"insecure\": 1}}}", "'registries.h.insecure' must be a boolean"},
-		{"{\"registries\": {\"h\": {\"mirrors\": [\"ftp://m\"]}}}", "entry 'ftp://m' is not an http(s) URL"},
-		{"{\"stream\": {\"port\": 70000}}", "'stream.port' out of range (70000 not in 0..65535)"},
-		{"{\"socket\": ", "invalid JSON"},
-		{"{} {}", "trailing data"},
-		{"[]", "top level must be an object"},
+	    {"{\"sockett\": \"/x\"}", "unknown key 'sockett'"},
+	    {"{\"cni\": {\"confdir\": \"/x\"}}", "unknown key 'cni.confdir'"},
+	    {"{\"runtimes\": {\"r\": {\"path\": \"/x\", \"opts\": []}}}",
+	     "unknown key 'runtimes.r.opts'"},
+	    {"{\"registries\": {\"h\": {\"mirror\": []}}}", "unknown key 'registries.h.mirror'"},
+	    {"{\"workers\": 0}", "'workers' out of range (0 not in 1..64)"},
+	    {"{\"workers\": 65}", "'workers' out of range (65 not in 1..64)"},
+	    {"{\"workers\": \"4\"}", "'workers' must be an integer"},
+	    {"{\"socket\": \"run/b.sock\"}",
+	     "'socket' must be an absolute path (got 'run/b.sock')"},
+	    {"{\"state_dir\": \"\"}", "'state_dir' must not be empty"},
+	    {"{\"log_level\": \"loud\"}", "bad log_level 'loud'"},
+	    {"{\"cgroup_driver\": \"cgroupv3\"}", "bad cgroup_driver 'cgroupv3'"},
+	    {"{\"runtimes\": {\"r\": {\"root\": \"/x\"}}}", "'runtimes.r.path' is required"},
+	    {"{\"runtimes\": {\"r\": []}}", "'runtimes.r' must be an object"},
+	    {"{\"cni\": {\"bin_dirs\": [\"rel\"]}}", "'cni.bin_dirs[0]' must be an absolute path"},
+	    {"{\"cni\": {\"bin_dirs\": \"/x\"}}", "'cni.bin_dirs' must be an array of strings"},
+	    {"{\"registries\": {\"h\": {\"insecure\": 1}}}",
+	     "'registries.h.insecure' must be a boolean"},
+	    {"{\"registries\": {\"h\": {\"mirrors\": [\"ftp://m\"]}}}",
+	     "entry 'ftp://m' is not an http(s) URL"},
+	    {"{\"stream\": {\"port\": 70000}}",
+	     "'stream.port' out of range (70000 not in 0..65535)"},
+	    {"{\"socket\": ", "invalid JSON"},
+	    {"{} {}", "trailing data"},
+	    {"[]", "top level must be an object"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct berth_config c;
@@ -441,7 +448,7 @@ static void test_msg_free_owned_tree(void **state)
 	/* A response per the ownership rule, with nested messages, repeated
 	 * strings and a map: cri_msg_free must release all of it (LSan checks). */
 	Runtime__V1__ListImagesResponse *r =
-		(void *)cri_msg_new(&runtime__v1__list_images_response__descriptor);
+	    (void *)cri_msg_new(&runtime__v1__list_images_response__descriptor);
 	r->images = xcalloc(2, sizeof(*r->images));
 	for (int i = 0; i < 2; i++) {
 		Runtime__V1__Image *img = (void *)cri_msg_new(&runtime__v1__image__descriptor);
@@ -458,22 +465,22 @@ static void test_msg_free_owned_tree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_methods_match_service_descriptors),
-		cmocka_unit_test(test_methods_streaming_flags_match_proto),
-		cmocka_unit_test(test_methods_find_unknown),
-		cmocka_unit_test(test_methods_implemented_now),
-		cmocka_unit_test(test_status_from_errno_table),
-		cmocka_unit_test(test_status_names),
-		cmocka_unit_test(test_config_defaults),
-		cmocka_unit_test(test_config_overrides),
-		cmocka_unit_test(test_config_bad_values),
-		cmocka_unit_test(test_config_default_runtime_unknown),
-		cmocka_unit_test(test_config_load_file),
-		cmocka_unit_test(test_config_json_roundtrip),
-		cmocka_unit_test(test_handler_version),
-		cmocka_unit_test(test_handler_status_network_ready),
-		cmocka_unit_test(test_handler_runtime_config),
-		cmocka_unit_test(test_msg_free_owned_tree),
+	    cmocka_unit_test(test_methods_match_service_descriptors),
+	    cmocka_unit_test(test_methods_streaming_flags_match_proto),
+	    cmocka_unit_test(test_methods_find_unknown),
+	    cmocka_unit_test(test_methods_implemented_now),
+	    cmocka_unit_test(test_status_from_errno_table),
+	    cmocka_unit_test(test_status_names),
+	    cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_config_overrides),
+	    cmocka_unit_test(test_config_bad_values),
+	    cmocka_unit_test(test_config_default_runtime_unknown),
+	    cmocka_unit_test(test_config_load_file),
+	    cmocka_unit_test(test_config_json_roundtrip),
+	    cmocka_unit_test(test_handler_version),
+	    cmocka_unit_test(test_handler_status_network_ready),
+	    cmocka_unit_test(test_handler_runtime_config),
+	    cmocka_unit_test(test_msg_free_owned_tree),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -31,7 +31,7 @@
 #include "common/log.h"
 #include "cri/cri-internal.h"
 
-#define RT "/runtime.v1.RuntimeService/"
+#define RT	"/runtime.v1.RuntimeService/"
 #define WAIT_MS 10000 /* upper bound for anything awaited; never reached when green */
 
 static char *tmpdir;
@@ -53,9 +53,10 @@ static int fake_stream(struct berth *b, struct cri_call *call, const ProtobufCMe
 {
 	for (int i = 0; i < 3; i++) {
 		Runtime__V1__StreamContainersResponse *m =
-			(void *)cri_msg_new(&runtime__v1__stream_containers_response__descriptor);
+		    (void *)cri_msg_new(&runtime__v1__stream_containers_response__descriptor);
 		m->containers = xcalloc(1, sizeof(*m->containers));
-		Runtime__V1__Container *c = (void *)cri_msg_new(&runtime__v1__container__descriptor);
+		Runtime__V1__Container *c =
+		    (void *)cri_msg_new(&runtime__v1__container__descriptor);
 		c->id = xasprintf("c%d", i);
 		m->containers[m->n_containers++] = c;
 		int r = cri_call_send(call, &m->base, err);
@@ -165,9 +166,10 @@ static void ccall_start(struct ccall *c, grpc_channel *ch, const char *path,
 {
 	memset(c, 0, sizeof(*c));
 	c->cq = grpc_completion_queue_create_for_pluck(NULL);
-	gpr_timespec dl = timeout_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-							gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
-					 : gpr_inf_future(GPR_CLOCK_REALTIME);
+	gpr_timespec dl = timeout_ms > 0
+			      ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+					     gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
+			      : gpr_inf_future(GPR_CLOCK_REALTIME);
 	c->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
 					   grpc_slice_from_static_string(path), NULL, dl, NULL);
 	grpc_metadata_array_init(&c->init_md);
@@ -206,7 +208,7 @@ static bool ccall_recv(struct ccall *c)
 	ops[n++].data.recv_message.recv_message = &c->recv;
 	assert_int_equal(grpc_call_start_batch(c->call, ops, n, (void *)2, NULL), GRPC_CALL_OK);
 	grpc_event ev = grpc_completion_queue_pluck(
-		c->cq, (void *)2, gpr_time_from_millis(WAIT_MS, GPR_TIMESPAN), NULL);
+	    c->cq, (void *)2, gpr_time_from_millis(WAIT_MS, GPR_TIMESPAN), NULL);
 	assert_int_equal(ev.type, GRPC_OP_COMPLETE);
 	c->nrecv++;
 	return c->recv != NULL;
@@ -219,7 +221,7 @@ static ProtobufCMessage *ccall_decode(struct ccall *c, const ProtobufCMessageDes
 	grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
 	grpc_byte_buffer_reader_destroy(&rd);
 	ProtobufCMessage *m =
-		protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+	    protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
 	grpc_slice_unref(s);
 	assert_non_null(m);
 	return m;
@@ -231,7 +233,7 @@ static grpc_status_code ccall_finish(struct ccall *c, char **ret_details)
 	while (c->nrecv == 0 || c->recv)
 		(void)ccall_recv(c); /* drain what is left */
 	grpc_event ev = grpc_completion_queue_pluck(
-		c->cq, (void *)1, gpr_time_from_millis(WAIT_MS, GPR_TIMESPAN), NULL);
+	    c->cq, (void *)1, gpr_time_from_millis(WAIT_MS, GPR_TIMESPAN), NULL);
 	assert_int_equal(ev.type, GRPC_OP_COMPLETE);
 	if (ret_details)
 		*ret_details = grpc_slice_to_c_string(c->details);
@@ -264,7 +266,7 @@ static void test_server_unary_version(void **state)
 	ccall_start(&c, f->ch, RT "Version", &req.base, 0);
 	assert_true(ccall_recv(&c));
 	Runtime__V1__VersionResponse *v =
-		(void *)ccall_decode(&c, &runtime__v1__version_response__descriptor);
+	    (void *)ccall_decode(&c, &runtime__v1__version_response__descriptor);
 	assert_string_equal(v->runtime_name, "berth");
 	protobuf_c_message_free_unpacked(&v->base, NULL);
 	assert_int_equal(ccall_finish(&c, NULL), GRPC_STATUS_OK);
@@ -291,8 +293,8 @@ static void test_server_streaming(void **state)
 	ccall_start(&c, f->ch, RT "StreamContainers", &req.base, 0);
 	for (int i = 0; i < 3; i++) {
 		assert_true(ccall_recv(&c));
-		Runtime__V1__StreamContainersResponse *m = (void *)ccall_decode(
-			&c, &runtime__v1__stream_containers_response__descriptor);
+		Runtime__V1__StreamContainersResponse *m =
+		    (void *)ccall_decode(&c, &runtime__v1__stream_containers_response__descriptor);
 		assert_int_equal(m->n_containers, 1);
 		char want[8];
 		snprintf(want, sizeof(want), "c%d", i);
@@ -435,20 +437,17 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_server_unary_version, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_server_errno_reaches_client, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_server_streaming, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_server_cancel_seen_by_handler, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_server_deadline_seen_by_handler, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_server_slow_call_does_not_block_others, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_server_concurrent_clients, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_server_stop_lets_inflight_finish, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_server_stop_ends_polling_handler, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_server_socket_in_use, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_unary_version, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_errno_reaches_client, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_streaming, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_cancel_seen_by_handler, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_deadline_seen_by_handler, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_slow_call_does_not_block_others, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_server_concurrent_clients, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_stop_lets_inflight_finish, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_stop_ends_polling_handler, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_socket_in_use, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
