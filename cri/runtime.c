@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -104,9 +105,17 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 	    (void *)cri_msg_new(&runtime__v1__runtime_status__descriptor);
 	r->status = st;
 	st->conditions = xcalloc(2, sizeof(*st->conditions));
-	/* RuntimeReady: the server answers, so the runtime side is up; later issues
-	 * add checks of the state dir and the OCI runtime here. */
-	st->conditions[st->n_conditions++] = condition("RuntimeReady", true, NULL, NULL);
+	/* RuntimeReady: the server answers; what can still be missing is the OCI
+	 * runtime binary of the default handler (checked each call, like CNI). */
+	const struct berth_runtime *rt = cri_config_runtime(&b->cfg, b->cfg.default_runtime);
+	if (rt && access(rt->path, X_OK) == 0) {
+		st->conditions[st->n_conditions++] = condition("RuntimeReady", true, NULL, NULL);
+	} else {
+		_cleanup_free_ char *msg = xasprintf("default runtime '%s': '%s' is not executable",
+						     b->cfg.default_runtime, rt ? rt->path : "?");
+		st->conditions[st->n_conditions++] =
+		    condition("RuntimeReady", false, "RuntimeNotReady", msg);
+	}
 	/* Re-checked on every call: kubelet polls Status, and a CNI config dropped
 	 * in later must turn the node ready without a restart. */
 	_cleanup_free_ char *why = NULL;

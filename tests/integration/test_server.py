@@ -59,6 +59,14 @@ def test_status_conditions_and_verbose_config(berthd):
     assert cfg["workers"] == 4
 
 
+def test_status_runtime_not_ready_without_runtime_binary(berthd_factory):
+    d = berthd_factory({"runtimes": {"runc": {"path": "/nonexistent/runc"}}})
+    conds = {x.type: x for x in d.client().call("Status").status.conditions}
+    assert conds["RuntimeReady"].status is False
+    assert conds["RuntimeReady"].reason == "RuntimeNotReady"
+    assert "'/nonexistent/runc' is not executable" in conds["RuntimeReady"].message
+
+
 def test_status_network_ready_follows_cni_dir(berthd):
     c = berthd.client()
     ready = lambda: {x.type: x.status for x in c.call("Status").status.conditions}["NetworkReady"]

@@ -424,6 +424,25 @@ static void test_handler_status_network_ready(void **state)
 	cri_config_done(&b.cfg);
 }
 
+static void test_handler_status_runtime_not_ready(void **state)
+{
+	struct berth b;
+	berth_init_test(&b, tmpdir);
+	struct berth_runtime *rt = (struct berth_runtime *)cri_config_runtime(&b.cfg, "runc");
+	free(rt->path);
+	rt->path = xasprintf("%s/no-such-runc", tmpdir);
+	Runtime__V1__StatusRequest req = RUNTIME__V1__STATUS_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(cri_status(&b, NULL, &req.base, &resp, &e), 0);
+	const Runtime__V1__RuntimeCondition *c = find_cond((void *)resp, "RuntimeReady");
+	assert_false(c->status);
+	assert_string_equal(c->reason, "RuntimeNotReady");
+	assert_non_null(strstr(c->message, "no-such-runc' is not executable"));
+	cri_msg_free(resp);
+	cri_config_done(&b.cfg);
+}
+
 static void test_handler_runtime_config(void **state)
 {
 	struct berth b;
@@ -479,6 +498,7 @@ int main(void)
 	    cmocka_unit_test(test_config_json_roundtrip),
 	    cmocka_unit_test(test_handler_version),
 	    cmocka_unit_test(test_handler_status_network_ready),
+	    cmocka_unit_test(test_handler_status_runtime_not_ready),
 	    cmocka_unit_test(test_handler_runtime_config),
 	    cmocka_unit_test(test_msg_free_owned_tree),
 	};
