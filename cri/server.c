@@ -65,6 +65,7 @@ struct cri_call {
 	int cancelled;		/* set by RECV_CLOSE_ON_SERVER */
 	char close_tag, op_tag; /* their addresses are the pluck tags */
 	struct cri_call *next;	/* work queue link, under srv->lock */
+	int64_t t0;		/* arrival (monotonic ns): dur_ms includes queueing */
 };
 
 struct cri_server {
@@ -311,7 +312,6 @@ static int call_handle(struct cri_call *c, grpc_byte_buffer **ret_bb, struct ber
 
 static void call_run(struct cri_call *c)
 {
-	int64_t t0 = time_mono_ns();
 	grpc_op close_op = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
 	close_op.data.recv_close_on_server.cancelled = &c->cancelled;
 	if (grpc_call_start_batch(c->call, &close_op, 1, &c->close_tag, NULL) != GRPC_CALL_OK)
@@ -341,7 +341,7 @@ static void call_run(struct cri_call *c)
 	if (!c->close_done)
 		(void)grpc_completion_queue_pluck(c->cq, &c->close_tag, inf_future(), NULL);
 
-	long dur_ms = (long)((time_mono_ns() - t0) / 1000000);
+	long dur_ms = (long)((time_mono_ns() - c->t0) / 1000000);
 	_cleanup_free_ char *unknown = c->m ? NULL : grpc_slice_to_c_string(c->details.method);
 	const char *name = c->m ? c->m->name : unknown;
 	if (r < 0)
@@ -451,6 +451,7 @@ static void *acceptor_main(void *arg)
 			call_free(c);
 			continue;
 		}
+		c->t0 = time_mono_ns();
 		if (!atomic_load(&s->stopping))
 			arm(s, c->midx, c->m != NULL);
 		dispatch(s, c);
