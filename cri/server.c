@@ -310,6 +310,26 @@ static int call_handle(struct cri_call *c, grpc_byte_buffer **ret_bb, struct ber
 	return r;
 }
 
+/* A message as a log value inside msg="...": quotes, backslashes and control
+ * characters escaped, so one event stays one parseable line. */
+static char *log_escape(const char *s)
+{
+	char *out = xmalloc(strlen(s) * 4 + 1), *o = out;
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			*o++ = '\\';
+			*o++ = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			o += sprintf(o, "\\x%02x", ch);
+		} else {
+			*o++ = (char)ch;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 static void call_run(struct cri_call *c)
 {
 	grpc_op close_op = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
@@ -342,12 +362,14 @@ static void call_run(struct cri_call *c)
 		(void)grpc_completion_queue_pluck(c->cq, &c->close_tag, inf_future(), NULL);
 
 	long dur_ms = (long)((time_mono_ns() - c->t0) / 1000000);
-	_cleanup_free_ char *unknown = c->m ? NULL : grpc_slice_to_c_string(c->details.method);
+	_cleanup_free_ char *path = c->m ? NULL : grpc_slice_to_c_string(c->details.method);
+	_cleanup_free_ char *unknown = c->m ? NULL : log_escape(path); /* peer's text */
 	const char *name = c->m ? c->m->name : unknown;
-	if (r < 0)
+	if (r < 0) {
+		_cleanup_free_ char *msg = log_escape(err->msg);
 		log_warn("method=%s dur_ms=%ld status=%s msg=\"%s\"", name, dur_ms,
-			 cri_status_name(st), err->msg);
-	else if (!sent || c->cancelled)
+			 cri_status_name(st), msg);
+	} else if (!sent || c->cancelled)
 		log_debug("method=%s dur_ms=%ld status=CANCELLED msg=\"client went away\"", name,
 			  dur_ms);
 	else

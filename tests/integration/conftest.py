@@ -97,8 +97,9 @@ class Netns:
 
 
 class Berthd:
-    """One berthd: .socket, .state_dir, .run_dir, .cni_dir, .config_path, .proc,
-    .netns; client() opens a criapi.Client; stop()/kill()/start() control it."""
+    """One berthd: .socket, .state_dir, .run_dir, .cni_dir, .config (dict),
+    .config_path, .proc, .pid, .netns, .stderr(); call(name, req) or client()
+    for RPCs; stop()/kill()/start()/restart() control the process."""
 
     def __init__(self, pb, root, config, netns, state_dir=None, extra_args=()):
         self.pb = pb
@@ -166,6 +167,19 @@ class Berthd:
         c = criapi.Client(self.pb, self.socket, **kw)
         self._clients.append(c)
         return c
+
+    def call(self, name, req=None, timeout=10):
+        """One unary call on a shared client: d.call("Status").status..."""
+        if not self._clients:
+            self.client()
+        return self._clients[0].call(name, req, timeout=timeout)
+
+    def restart(self):
+        """SIGTERM (must exit 0), then start again on the same dirs and config."""
+        rc, _ = self.stop()
+        self.check_exit()
+        assert rc == 0
+        return self.start()
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

@@ -251,6 +251,13 @@ def test_second_berthd_same_state_dir_refused(berthd_factory):
     assert_serving(first)
 
 
+def test_restart_after_sigterm(berthd):
+    first = berthd.pid
+    berthd.restart()
+    assert berthd.pid != first
+    assert berthd.call("Version").runtime_name == "berth"
+
+
 def test_restart_after_kill_reuses_state_dir(berthd):
     berthd.kill()  # the kernel drops the flock; the stale socket is replaced
     assert os.path.exists(berthd.socket)
