@@ -68,8 +68,15 @@ const char *cri_status_name(grpc_status_code code);
 
 /* A new response/message of type d, initialised to its defaults. */
 ProtobufCMessage *cri_msg_new(const ProtobufCMessageDescriptor *d);
-/* Frees a message tree built per the ownership rule above; NULL is fine. */
+/* Frees a message tree built per the ownership rule above (or decoded by
+ * cri_msg_unpack()); NULL is fine. */
 ProtobufCMessage *cri_msg_free(ProtobufCMessage *m);
+/* Decodes a request of type d. -EINVAL for bad wire data; -ENOSPC when decoding
+ * would take more memory than CRI_DECODE_BUDGET(len) (a tiny message of many
+ * empty sub-messages inflates a hundredfold in memory). */
+ProtobufCMessage *cri_msg_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data,
+				 size_t len, struct berr **err);
+#define CRI_DECODE_BUDGET(len) ((size_t)32 * 1024 * 1024 + (size_t)8 * (len))
 
 /* Sends one message of a server-streaming call; the errors of cri_call_check(),
  * -ENOSPC over CRI_MSG_MAX. Blocks while the client doesn't read (flow control)

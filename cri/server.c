@@ -92,23 +92,6 @@ struct cri_server {
 
 /* --- messages ----------------------------------------------------------- */
 
-ProtobufCMessage *cri_msg_new(const ProtobufCMessageDescriptor *d)
-{
-	ProtobufCMessage *m = xmalloc(d->sizeof_message);
-	d->message_init(m);
-	return m;
-}
-
-ProtobufCMessage *cri_msg_free(ProtobufCMessage *m)
-{
-	/* protobuf-c frees a tree field by field with the allocator given (NULL:
-	 * malloc/free) and skips strings still at their default, which is exactly
-	 * the ownership rule of cri-internal.h. */
-	if (m)
-		protobuf_c_message_free_unpacked(m, NULL);
-	return NULL;
-}
-
 static int msg_pack(const ProtobufCMessage *msg, grpc_byte_buffer **ret, struct berr **err)
 {
 	size_t n = protobuf_c_message_get_packed_size(msg);
@@ -270,12 +253,11 @@ static ProtobufCMessage *decode(struct cri_call *c, struct berr **err)
 	}
 	grpc_slice sl = grpc_byte_buffer_reader_readall(&rd);
 	grpc_byte_buffer_reader_destroy(&rd);
-	ProtobufCMessage *req = protobuf_c_message_unpack(c->m->req, NULL, GRPC_SLICE_LENGTH(sl),
-							  GRPC_SLICE_START_PTR(sl));
+	ProtobufCMessage *req =
+	    cri_msg_unpack(c->m->req, GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl), err);
 	grpc_slice_unref(sl);
 	if (!req)
-		berr_set(err, EINVAL, "invalid %s payload for '%s'", c->m->req->short_name,
-			 c->m->name);
+		berr_wrap(err, "method '%s'", c->m->name);
 	return req;
 }
 
@@ -294,10 +276,10 @@ static int call_handle(struct cri_call *c, grpc_byte_buffer **ret_bb, struct ber
 				c->m->name);
 	ProtobufCMessage *req = decode(c, err);
 	if (!req)
-		return -EINVAL;
+		return -(*err)->code;
 	ProtobufCMessage *resp = NULL;
 	int r = c->m->handler(c->srv->b, c, req, &resp, err);
-	protobuf_c_message_free_unpacked(req, NULL);
+	cri_msg_free(req);
 	if (r >= 0 && !(c->m->flags & CRI_METHOD_STREAM)) {
 		if (resp)
 			r = msg_pack(resp, ret_bb, err);

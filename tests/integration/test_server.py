@@ -164,7 +164,7 @@ def test_garbage_and_truncated_payloads(berthd):
     for payload in (b"\xff\xff\xff\xff\xff", good[:-1], b"\x0a\x10abc", os.urandom(1) + b"\x80"):
         e = rpc_error(c.raw, RUNTIME + "Version", payload)
         assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, payload
-        assert "invalid VersionRequest payload for 'Version'" in e.details()
+        assert e.details() == "method 'Version': invalid VersionRequest payload"
     # an empty message is a valid (all-default) request
     assert pb.VersionResponse.FromString(c.raw(RUNTIME + "Version", b"")).runtime_name == "berth"
     assert_serving(berthd, c)

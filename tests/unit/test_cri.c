@@ -481,6 +481,68 @@ static void test_msg_free_owned_tree(void **state)
 	assert_null(cri_msg_free(NULL));
 }
 
+static void test_msg_unpack(void **state)
+{
+	_cleanup_berr_ struct berr *e = NULL;
+	/* valid */
+	Runtime__V1__VersionRequest vr = RUNTIME__V1__VERSION_REQUEST__INIT;
+	vr.version = "0.1.0";
+	uint8_t buf[64];
+	size_t n = protobuf_c_message_pack(&vr.base, buf);
+	Runtime__V1__VersionRequest *got =
+	    (void *)cri_msg_unpack(&runtime__v1__version_request__descriptor, buf, n, &e);
+	assert_non_null(got);
+	assert_string_equal(got->version, "0.1.0");
+	cri_msg_free(&got->base);
+	/* truncated and garbage */
+	assert_null(cri_msg_unpack(&runtime__v1__version_request__descriptor, buf, n - 1, &e));
+	assert_int_equal(e->code, EINVAL);
+	assert_string_equal(e->msg, "invalid VersionRequest payload");
+	const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff};
+	assert_null(cri_msg_unpack(&runtime__v1__version_request__descriptor, junk, 5, &e));
+	assert_int_equal(e->code, EINVAL);
+}
+
+/* CreateContainerRequest{config: ContainerConfig{mounts: [{} x n]}}: two bytes
+ * on the wire per mount, a whole Mount struct in memory. */
+static uint8_t *many_mounts(size_t n, size_t *ret_len)
+{
+	size_t body = 2 * n;
+	uint8_t *p = xmalloc(body + 16), *o = p;
+	*o++ = 0x12; /* field 2 (config), length-delimited */
+	for (size_t v = body;; v >>= 7) {
+		*o++ = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		if (v <= 0x7f)
+			break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		*o++ = 0x3a; /* field 7 (mounts), length-delimited */
+		*o++ = 0x00; /* empty Mount */
+	}
+	*ret_len = (size_t)(o - p);
+	return p;
+}
+
+static void test_msg_unpack_budget(void **state)
+{
+	const size_t big = 2 * 1024 * 1024, small = 1000;
+	size_t len;
+	_cleanup_free_ uint8_t *p = many_mounts(big, &len);
+	assert_true(big * sizeof(Runtime__V1__Mount) > CRI_DECODE_BUDGET(len));
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_null(cri_msg_unpack(&runtime__v1__create_container_request__descriptor, p, len, &e));
+	assert_int_equal(e->code, ENOSPC);
+	assert_non_null(strstr(e->msg, "CreateContainerRequest of"));
+	assert_non_null(strstr(e->msg, "bytes decoded"));
+	/* the same shape, small, decodes */
+	_cleanup_free_ uint8_t *q = many_mounts(small, &len);
+	Runtime__V1__CreateContainerRequest *r =
+	    (void *)cri_msg_unpack(&runtime__v1__create_container_request__descriptor, q, len, &e);
+	assert_non_null(r);
+	assert_int_equal(r->config->n_mounts, small);
+	cri_msg_free(&r->base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +563,8 @@ int main(void)
 	    cmocka_unit_test(test_handler_status_runtime_not_ready),
 	    cmocka_unit_test(test_handler_runtime_config),
 	    cmocka_unit_test(test_msg_free_owned_tree),
+	    cmocka_unit_test(test_msg_unpack),
+	    cmocka_unit_test(test_msg_unpack_budget),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
