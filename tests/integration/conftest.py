@@ -101,7 +101,7 @@ class Berthd:
     .config_path, .proc, .pid, .netns, .stderr(); call(name, req) or client()
     for RPCs; stop()/kill()/start()/restart() control the process."""
 
-    def __init__(self, pb, root, config, netns, state_dir=None, extra_args=()):
+    def __init__(self, pb, root, config, netns, state_dir=None, extra_args=(), env=None):
         self.pb = pb
         self.root = root
         self.netns = netns
@@ -116,6 +116,7 @@ class Berthd:
         with open(self.config_path, "w") as f:
             json.dump(self.config, f, indent=1)
         self.extra_args = list(extra_args)
+        self.env = None if env is None else {**os.environ, **env}
         self.proc = None
         self.stderr_path = None
         self.runs = 0
@@ -134,7 +135,7 @@ class Berthd:
         with open(self.stderr_path, "wb") as err:
             # nsenter --net execs berthd in place: self.proc.pid is berthd's pid.
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err)
+                                         stdout=subprocess.DEVNULL, stderr=err, env=self.env)
         self.expect_clean_exit = True
         if wait:
             self.wait_ready()
@@ -238,21 +239,23 @@ def _requirements():
 @pytest.fixture
 def berthd_factory(pb):
     """Returns start(config=None, *, state_dir=None, netns=None, wait=True,
-    start=True, extra_args=()) -> Berthd. With start=False the Berthd is only
-    prepared; with wait=False the caller watches the process itself."""
+    start=True, extra_args=(), env=None) -> Berthd. config is deep-merged into
+    the test defaults; env adds environment variables. With start=False the
+    Berthd is only prepared; with wait=False the caller watches the process."""
     made = []
     netnses = []
     roots = []
 
     def start(config=None, *, state_dir=None, netns=None, wait=True, start=True,
-              extra_args=()):
+              extra_args=(), env=None):
         # Short paths: a unix socket path must fit in 108 bytes.
         root = tempfile.mkdtemp(prefix="berth-", dir="/tmp")
         roots.append(root)
         if netns is None:
             netns = Netns()
             netnses.append(netns)
-        d = Berthd(pb, root, config, netns, state_dir=state_dir, extra_args=extra_args)
+        d = Berthd(pb, root, config, netns, state_dir=state_dir, extra_args=extra_args,
+                   env=env)
         made.append(d)
         if start:
             d.start(wait=wait)

@@ -282,3 +282,20 @@ def test_help(berthd_factory):
         assert flag in out.stdout
     bad = subprocess.run([berthd_path(), "--bogus"], capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+def test_sd_notify_ready_when_listening(berthd_factory):
+    d = berthd_factory(start=False)
+    path = os.path.join(d.root, "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(20)
+    try:
+        d.env = {**os.environ, "NOTIFY_SOCKET": path}
+        d.start(wait=False)
+        msg = s.recv(4096)
+        assert b"READY=1" in msg.split(b"\n")
+        # READY means listening: the first call after it is answered
+        assert d.call("Version").runtime_name == "berth"
+    finally:
+        s.close()
