@@ -56,9 +56,10 @@ struct berth_config {
 	int stream_port; /* 0: pick a free port */
 };
 
+struct cri_method;
+
 /* The daemon context passed to every handler. Fields are set before the
  * server starts and read-only afterwards unless their comment names a lock. */
-struct cri_method;
 struct berth {
 	struct berth_config cfg;
 	struct cri_server *server; /* for shutdown checks; NULL in unit tests */
@@ -88,8 +89,9 @@ struct cri_server;
 struct cri_server *cri_server_new(struct berth *b, struct berr **err);
 int cri_server_start(struct cri_server *s, struct berr **err);
 /* Stops accepting, lets in-flight calls finish for up to grace_ms, cancels the
- * rest, joins all threads and removes the socket. Blocks. */
+ * rest and joins all threads. Blocks. */
 void cri_server_stop(struct cri_server *s, int grace_ms);
+/* Destroys the server and removes the socket; returns NULL. */
 struct cri_server *cri_server_free(struct cri_server *s);
 /* True once cri_server_stop() began; long handlers poll it. */
 bool cri_server_stopping(const struct cri_server *s);
