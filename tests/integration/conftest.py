@@ -90,7 +90,11 @@ class Netns:
         self.name = f"berth-test-{uuid.uuid4().hex[:10]}"
         subprocess.run(["ip", "netns", "add", self.name], check=True)
         self.path = f"/run/netns/{self.name}"
-        subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
+        try:
+            subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
+        except BaseException:
+            self.delete()
+            raise
 
     def delete(self):
         subprocess.run(["ip", "netns", "delete", self.name], check=False)
