@@ -271,13 +271,17 @@ struct store_img_meta {
 };
 
 /* Guarded by the image's lock. Tags and digests change only through store_img_add() and
- * store_img_untag() (the tag index follows them); an update fn that changes them gets -EINVAL. */
+ * store_img_untag() (the tag index follows them); an update fn that changes them (or
+ * tagged_at) gets -EINVAL. */
 struct store_img_status {
 	char **repo_tags;    /* NULL-terminated, normalized "docker.io/library/busybox:latest" */
 	char **repo_digests; /* "docker.io/library/busybox@sha256:..." */
 	bool pinned;
 	struct store_kv *extra;
 	size_t n_extra;
+	/* ns when a tag or digest was last added (set by the store). A move writes the new holder
+	 * first; if a crash leaves a tag on two images, reload keeps it on the later one. */
+	int64_t tagged_at;
 };
 
 /* Adds the image, or merges tags/digests into the existing image with meta->id (its meta is
