@@ -231,10 +231,10 @@ void tbl_release_name(struct tbl *t, const char *name, const char *id)
 		return;
 	pthread_rwlock_wrlock(&t->lock);
 	const struct smap_ent *e = smap_find(&t->names, name);
-	const struct smap_ent *oe = smap_find(&t->ids, id);
-	/* a published object keeps its name until it is deleted */
-	bool published = oe && oe->val && strcmp(((struct sobj *)oe->val)->name, name) == 0;
-	if (e && strcmp(e->val, id) == 0 && !published)
+	/* an object being added or published keeps its name until it is deleted (a second,
+	 * failed add of the same ID must not free the first one's name) */
+	bool in_use = smap_find(&t->ids, id) != NULL;
+	if (e && strcmp(e->val, id) == 0 && !in_use)
 		free(smap_remove(&t->names, name));
 	pthread_rwlock_unlock(&t->lock);
 }
