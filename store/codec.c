@@ -313,11 +313,13 @@ int js_get_kv(struct json_object *o, const char *k, struct store_kv **ret, size_
 		return 0;
 	struct store_kv *kv = xcalloc(n, sizeof(*kv));
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *p = json_object_array_get_idx(a, i);
-		struct json_object *pk = json_object_array_get_idx(p, 0);
-		struct json_object *pv = json_object_array_get_idx(p, 1);
-		if (!json_object_is_type(p, json_type_array) || json_object_array_length(p) != 2 ||
-		    !json_object_is_type(pk, json_type_string) ||
+		struct json_object *p = json_object_array_get_idx(a, i), *pk = NULL, *pv = NULL;
+		/* json-c asserts on array calls on a non-array: check the type first */
+		if (json_object_is_type(p, json_type_array) && json_object_array_length(p) == 2) {
+			pk = json_object_array_get_idx(p, 0);
+			pv = json_object_array_get_idx(p, 1);
+		}
+		if (!json_object_is_type(pk, json_type_string) ||
 		    !json_object_is_type(pv, json_type_string)) {
 			kv_free(kv, n);
 			return bad_type(k, "a list of [key, value] pairs", err);

@@ -4,40 +4,6 @@
 
 #include <fcntl.h>
 
-struct fx {
-	char *dir;
-	struct store *s;
-	struct tst_warnings w;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = xcalloc(1, sizeof(*f));
-	f->dir = tst_mkdtemp();
-	f->s = tst_open(f->dir, &f->w);
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-	store_free(f->s);
-	tst_warnings_done(&f->w);
-	int r = fileio_remove_tree(f->dir, NULL);
-	free(f->dir);
-	free(f);
-	return r;
-}
-
-/* Closes and reopens the store of f, as a daemon restart does. */
-static void fx_restart(struct fx *f)
-{
-	f->s = store_free(f->s);
-	tst_warnings_done(&f->w);
-	f->s = tst_open(f->dir, &f->w);
-}
-
 static char *ctr_path(struct fx *f, const char *id)
 {
 	return xasprintf("%s/store/containers/%s.json", f->dir, id);
@@ -894,110 +860,6 @@ static void test_store_sb_list_filters(void **state)
 	store_sb_list_free(v, n);
 }
 
-/* ---- load: corrupt records ---- */
-
-static void write_file(const char *dir, const char *name, const char *data)
-{
-	_cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
-	assert_int_equal(fileio_write_atomic(p, data, strlen(data), 0600, NULL), 0);
-}
-
-static void test_store_load_corrupt_records(void **state)
-{
-	struct fx *f = *state;
-	char good[ID_LEN + 1], trunc[ID_LEN + 1], newer[ID_LEN + 1], misfiled[ID_LEN + 1],
-	    badfield[ID_LEN + 1];
-	tst_id(good, "a1", 1);
-	tst_id(trunc, "a2", 2);
-	tst_id(newer, "a3", 3);
-	tst_id(misfiled, "a4", 4);
-	tst_id(badfield, "a5", 5);
-	struct store_ctr *c = tst_add_ctr(f->s, good, "good", "sb", NULL, 0, 5);
-	int64_t t = 6;
-	assert_int_equal(store_ctr_update(f->s, c, set_started, &t, NULL), 0);
-	store_ctr_unref(c);
-	_cleanup_free_ char *dir = xasprintf("%s/store/containers", f->dir);
-	_cleanup_free_ char *gpath = ctr_path(f, good);
-	_cleanup_free_ char *grec = tst_read(gpath);
-
-	/* a half-written record: the first half of a good one */
-	_cleanup_free_ char *half = xstrndup(grec, strlen(grec) / 2);
-	_cleanup_free_ char *tname = xasprintf("%s.json", trunc);
-	write_file(dir, tname, half);
-	_cleanup_free_ char *nname = xasprintf("%s.json", newer);
-	_cleanup_free_ char *nrec = xasprintf("{\"version\":2,\"kind\":\"container\",\"meta\":"
-					      "{\"id\":\"%s\"},\"status\":{}}",
-					      newer);
-	write_file(dir, nname, nrec);
-	_cleanup_free_ char *mname = xasprintf("%s.json", misfiled);
-	write_file(dir, mname, grec);
-	_cleanup_free_ char *bname = xasprintf("%s.json", badfield);
-	_cleanup_free_ char *brec = xasprintf("{\"version\":1,\"kind\":\"container\",\"meta\":"
-					      "{\"id\":\"%s\",\"name\":\"b\",\"sandbox_id\":\"s\","
-					      "\"metadata\":{}},\"status\":{\"pid\":\"x\"}}",
-					      badfield);
-	write_file(dir, bname, brec);
-	write_file(dir, "garbage.json", "\x01\x02 not json at all");
-	write_file(dir, "README", "hello");
-	_cleanup_free_ char *tmpname = xasprintf("%s.json.tmp.Ab12Cd", good);
-	write_file(dir, tmpname, "{\"version\":1,");
-
-	fx_restart(f);
-	assert_int_equal(f->w.n, 7);
-	int i = tst_warning_for(&f->w, tname);
-	assert_true(i >= 0);
-	assert_int_equal(f->w.code[i], EIO);
-	assert_non_null(strstr(f->w.msg[i], "corrupt record"));
-	i = tst_warning_for(&f->w, nname);
-	assert_true(i >= 0);
-	assert_int_equal(f->w.code[i], EPROTONOSUPPORT);
-	assert_non_null(strstr(f->w.msg[i], "version 2 is newer than 1"));
-	i = tst_warning_for(&f->w, mname);
-	assert_true(i >= 0);
-	assert_non_null(strstr(f->w.msg[i], "in the file of"));
-	i = tst_warning_for(&f->w, bname);
-	assert_true(i >= 0);
-	assert_non_null(strstr(f->w.msg[i], "field 'pid' is not an integer"));
-	i = tst_warning_for(&f->w, "garbage.json");
-	assert_true(i >= 0);
-	assert_int_equal(f->w.code[i], EIO);
-	i = tst_warning_for(&f->w, "README");
-	assert_true(i >= 0);
-	assert_int_equal(f->w.code[i], EINVAL);
-	i = tst_warning_for(&f->w, tmpname);
-	assert_true(i >= 0);
-	assert_non_null(strstr(f->w.msg[i], "removed"));
-
-	/* the good record and its status survived; the temp file is gone; bad ones stay */
-	struct store_ctr **v;
-	size_t n;
-	assert_int_equal(store_ctr_list(f->s, NULL, &v, &n, NULL), 0);
-	assert_int_equal(n, 1);
-	assert_string_equal(store_ctr_id(v[0]), good);
-	struct store_ctr_status st;
-	store_ctr_status(v[0], &st);
-	assert_int_equal(st.started_at, 6);
-	store_ctr_status_done(&st);
-	store_ctr_list_free(v, n);
-	_cleanup_free_ char *tmppath = xasprintf("%s/%s", dir, tmpname);
-	assert_int_equal(access(tmppath, F_OK), -1);
-	_cleanup_free_ char *tpath = xasprintf("%s/%s", dir, tname);
-	assert_int_equal(access(tpath, F_OK), 0);
-}
-
-static void test_store_open_errors(void **state)
-{
-	struct fx *f = *state;
-	struct store *s = NULL;
-	_cleanup_berr_ struct berr *e = NULL;
-	assert_int_equal(store_open("", NULL, &s, &e), -EINVAL);
-	_cleanup_free_ char *file = xasprintf("%s/file", f->dir);
-	write_file(f->dir, "file", "x");
-	assert_int_equal(store_open(file, NULL, &s, &e), -ENOTDIR);
-	assert_non_null(strstr(e->msg, "open store in"));
-	assert_null(store_free(NULL));
-}
-
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
@@ -1019,8 +881,6 @@ int main(void)
 	    T(test_store_ctr_delete),
 	    T(test_store_ctr_list_filters),
 	    T(test_store_sb_list_filters),
-	    T(test_store_load_corrupt_records),
-	    T(test_store_open_errors),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,39 +2,6 @@
  * delete, the update restrictions and reload (including a move cut short by a crash). */
 #include "test_store_util.h"
 
-struct fx {
-	char *dir;
-	struct store *s;
-	struct tst_warnings w;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = xcalloc(1, sizeof(*f));
-	f->dir = tst_mkdtemp();
-	f->s = tst_open(f->dir, &f->w);
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-	store_free(f->s);
-	tst_warnings_done(&f->w);
-	int r = fileio_remove_tree(f->dir, NULL);
-	free(f->dir);
-	free(f);
-	return r;
-}
-
-static void fx_restart(struct fx *f)
-{
-	f->s = store_free(f->s);
-	tst_warnings_done(&f->w);
-	f->s = tst_open(f->dir, &f->w);
-}
-
 _Static_assert(sizeof(struct store_img_status) == 48, "store_img_status changed: extend the test");
 _Static_assert(sizeof(struct store_img_meta) == 128, "store_img_meta changed: extend the test");
 

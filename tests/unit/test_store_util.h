@@ -102,6 +102,41 @@ static inline char *tst_read(const char *path)
 	return data;
 }
 
+/* Per-test fixture: a fresh state dir with an open store. */
+struct fx {
+	char *dir;
+	struct store *s;
+	struct tst_warnings w;
+};
+
+static inline int fx_setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof(*f));
+	f->dir = tst_mkdtemp();
+	f->s = tst_open(f->dir, &f->w);
+	*state = f;
+	return 0;
+}
+
+static inline int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	store_free(f->s);
+	tst_warnings_done(&f->w);
+	int r = fileio_remove_tree(f->dir, NULL);
+	free(f->dir);
+	free(f);
+	return r;
+}
+
+/* Closes and reopens the store of f, as a daemon restart does. */
+static inline void fx_restart(struct fx *f)
+{
+	f->s = store_free(f->s);
+	tst_warnings_done(&f->w);
+	f->s = tst_open(f->dir, &f->w);
+}
+
 static inline struct store_ctr *tst_add_ctr(struct store *s, const char *id, const char *name,
 					    const char *sandbox_id, struct store_kv *labels,
 					    size_t n_labels, int64_t created_at)
