@@ -94,6 +94,101 @@ static double checkpoint_rate(const char *dir, size_t n)
 	return (double)n / ((double)dt / 1e9);
 }
 
+struct bench {
+	struct store *s;
+	size_t n;
+	char (*ids)[ID_LEN + 1];
+	int64_t *ns; /* per-operation samples, n of them */
+	unsigned seed;
+};
+
+/* 100 distinct "app" values, so a selector on one matches 1% of the containers. */
+static double bench_add(struct bench *b)
+{
+	struct berr *e = NULL;
+	char sb[ID_LEN + 1];
+	if (id_generate(sb, &e) < 0)
+		die("id", e);
+	int64_t t_all = time_mono_ns();
+	for (size_t i = 0; i < b->n; i++) {
+		if (id_generate(b->ids[i], &e) < 0)
+			die("id", e);
+		_cleanup_free_ char *name = xasprintf("k8s_c%zu_pod_ns_uid_0", i);
+		_cleanup_free_ char *app = xasprintf("app%zu", i % 100);
+		struct store_kv labels[] = {{"io.kubernetes.pod.namespace", "default"},
+					    {"app", app},
+					    {"tier", i % 2 ? "front" : "back"}};
+		struct store_ctr_meta m = {.id = b->ids[i],
+					   .name = name,
+					   .sandbox_id = sb,
+					   .labels = labels,
+					   .n_labels = 3,
+					   .created_at = time_now_ns()};
+		struct store_ctr_status st = {.created_at = m.created_at};
+		int64_t t0 = time_mono_ns();
+		if (store_ctr_add(b->s, &m, &st, NULL, &e) < 0)
+			die("add", e);
+		b->ns[i] = time_mono_ns() - t0;
+	}
+	double total = (double)(time_mono_ns() - t_all) / 1e9;
+	row("add container (incl. checkpoint)", b->n, stats_of(b->ns, b->n), "");
+	return (double)b->n / total;
+}
+
+/* Gets in a shuffled order, so the cache doesn't see a sequential walk; prefix_len 0 means
+ * the full ID. */
+static void bench_get(struct bench *b, size_t prefix_len, const char *what, const char *target)
+{
+	size_t ok = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		size_t k = (size_t)rand_r(&b->seed) % b->n;
+		char key[ID_LEN + 1];
+		snprintf(key, sizeof(key), "%.*s", (int)(prefix_len ? prefix_len : ID_LEN),
+			 b->ids[k]);
+		struct store_ctr *c = NULL;
+		int64_t t0 = time_mono_ns();
+		int r = store_ctr_get(b->s, key, &c, NULL);
+		b->ns[ok] = time_mono_ns() - t0;
+		if (r == 0)
+			ok++;
+		store_ctr_unref(c);
+	}
+	row(what, ok, stats_of(b->ns, ok), target);
+}
+
+static void bench_list(struct bench *b, const struct store_ctr_filter *f, const char *what,
+		       const char *target)
+{
+	size_t iters = 200, matched = 0;
+	for (size_t i = 0; i < iters; i++) {
+		struct store_ctr **v;
+		size_t nv;
+		int64_t t0 = time_mono_ns();
+		store_ctr_list(b->s, f, &v, &nv, NULL);
+		b->ns[i] = time_mono_ns() - t0;
+		store_ctr_list_free(v, nv);
+		matched = nv;
+	}
+	_cleanup_free_ char *label = xasprintf("%s (%zu match)", what, matched);
+	row(label, iters, stats_of(b->ns, iters), target);
+}
+
+static void bench_status(struct bench *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct store_ctr *c = NULL;
+		if (store_ctr_get(b->s, b->ids[i], &c, NULL) < 0)
+			continue;
+		int64_t t0 = time_mono_ns();
+		struct store_ctr_status st;
+		store_ctr_status(c, &st);
+		b->ns[i] = time_mono_ns() - t0;
+		store_ctr_status_done(&st);
+		store_ctr_unref(c);
+	}
+	row("status copy", b->n, stats_of(b->ns, b->n), "");
+}
+
 int main(int argc, char **argv)
 {
 	size_t n = 10000;
@@ -111,151 +206,51 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (n < 100)
-		n = 100;
+	if (n < 200)
+		n = 200;
 	_cleanup_free_ char *dir = make_dir(dir_arg, "/dev/shm");
 	_cleanup_free_ char *disk = make_dir(disk_arg, "/var/tmp");
 	struct berr *e = NULL;
-	struct store *s = NULL;
-	if (store_open(dir, NULL, &s, &e) < 0)
+	struct bench b = {
+	    .n = n, .ids = xcalloc(n, sizeof(*b.ids)), .ns = xcalloc(n, sizeof(*b.ns)), .seed = 42};
+	if (store_open(dir, NULL, &b.s, &e) < 0)
 		die("open", e);
-
-	char(*ids)[ID_LEN + 1] = xcalloc(n, sizeof(*ids));
-	int64_t *ns = xcalloc(n, sizeof(*ns));
-	char sb[ID_LEN + 1];
-	if (id_generate(sb, &e) < 0)
-		die("id", e);
 
 	printf("berth store benchmark: %zu containers, store in %s\n\n", n, dir);
 	printf("%-44s %8s %12s %12s %12s   %s\n", "operation", "count", "median us", "p99 us",
 	       "mean us", "target");
-
-	/* add: 100 distinct label values, so a selector on one matches 1% of the containers */
-	int64_t t_all = time_mono_ns();
-	for (size_t i = 0; i < n; i++) {
-		if (id_generate(ids[i], &e) < 0)
-			die("id", e);
-		_cleanup_free_ char *name = xasprintf("k8s_c%zu_pod_ns_uid_0", i);
-		_cleanup_free_ char *app = xasprintf("app%zu", i % 100);
-		struct store_kv labels[] = {{"io.kubernetes.pod.namespace", "default"},
-					    {"app", app},
-					    {"tier", i % 2 ? "front" : "back"}};
-		struct store_ctr_meta m = {.id = ids[i],
-					   .name = name,
-					   .sandbox_id = sb,
-					   .labels = labels,
-					   .n_labels = 3,
-					   .created_at = time_now_ns()};
-		struct store_ctr_status st = {.created_at = m.created_at};
-		int64_t t0 = time_mono_ns();
-		if (store_ctr_add(s, &m, &st, NULL, &e) < 0)
-			die("add", e);
-		ns[i] = time_mono_ns() - t0;
-	}
-	double add_total = (double)(time_mono_ns() - t_all) / 1e9;
-	row("add container (incl. checkpoint)", n, stats_of(ns, n), "");
-
-	/* gets in a shuffled order, so the cache doesn't see a sequential walk */
-	unsigned seed = 42;
-	for (size_t i = 0; i < n; i++) {
-		size_t k = (size_t)rand_r(&seed) % n;
-		struct store_ctr *c = NULL;
-		int64_t t0 = time_mono_ns();
-		if (store_ctr_get(s, ids[k], &c, &e) < 0)
-			die("get", e);
-		ns[i] = time_mono_ns() - t0;
-		store_ctr_unref(c);
-	}
-	row("get by full ID", n, stats_of(ns, n), "");
-
-	size_t ok = 0;
-	for (size_t i = 0; i < n; i++) {
-		size_t k = (size_t)rand_r(&seed) % n;
-		char prefix[13];
-		memcpy(prefix, ids[k], 12);
-		prefix[12] = '\0';
-		struct store_ctr *c = NULL;
-		int64_t t0 = time_mono_ns();
-		int r = store_ctr_get(s, prefix, &c, NULL);
-		ns[ok] = time_mono_ns() - t0;
-		if (r == 0)
-			ok++;
-		store_ctr_unref(c);
-	}
-	row("get by 12-char prefix", ok, stats_of(ns, ok), "< 5 us median");
-
-	size_t iters = 200, matched = 0;
+	double add_rate = bench_add(&b);
+	bench_get(&b, 0, "get by full ID", "");
+	bench_get(&b, 12, "get by 12-char prefix", "< 5 us median");
 	struct store_kv sel[] = {{"app", "app7"}};
 	struct store_ctr_filter f = {.labels = sel, .n_labels = 1};
-	for (size_t i = 0; i < iters; i++) {
-		struct store_ctr **v;
-		size_t nv;
-		int64_t t0 = time_mono_ns();
-		store_ctr_list(s, &f, &v, &nv, NULL);
-		ns[i] = time_mono_ns() - t0;
-		store_ctr_list_free(v, nv);
-		matched = nv;
-	}
-	_cleanup_free_ char *what =
-	    xasprintf("list, label selector (%zu of %zu match)", matched, n);
-	row(what, iters, stats_of(ns, iters), "< 2000 us median");
-
+	bench_list(&b, &f, "list, 1-label selector", "< 2000 us median");
 	struct store_kv sel2[] = {{"tier", "front"}, {"app", "app7"}};
 	f = (struct store_ctr_filter){
 	    .labels = sel2, .n_labels = 2, .has_state = true, .state = STORE_CTR_CREATED};
-	for (size_t i = 0; i < iters; i++) {
-		struct store_ctr **v;
-		size_t nv;
-		int64_t t0 = time_mono_ns();
-		store_ctr_list(s, &f, &v, &nv, NULL);
-		ns[i] = time_mono_ns() - t0;
-		store_ctr_list_free(v, nv);
-	}
-	row("list, 2 labels + state", iters, stats_of(ns, iters), "");
+	bench_list(&b, &f, "list, 2 labels + state", "");
+	bench_list(&b, NULL, "list, no filter", "");
+	bench_status(&b);
+	b.s = store_free(b.s);
 
-	for (size_t i = 0; i < iters; i++) {
-		struct store_ctr **v;
-		size_t nv;
-		int64_t t0 = time_mono_ns();
-		store_ctr_list(s, NULL, &v, &nv, NULL);
-		ns[i] = time_mono_ns() - t0;
-		store_ctr_list_free(v, nv);
-	}
-	row("list, no filter (all)", iters, stats_of(ns, iters), "");
-
-	for (size_t i = 0; i < n; i++) {
-		struct store_ctr *c = NULL;
-		store_ctr_get(s, ids[i], &c, NULL);
-		int64_t t0 = time_mono_ns();
-		struct store_ctr_status st;
-		store_ctr_status(c, &st);
-		ns[i] = time_mono_ns() - t0;
-		store_ctr_status_done(&st);
-		store_ctr_unref(c);
-	}
-	row("status copy", n, stats_of(ns, n), "");
-	store_free(s);
-
-	/* restart: reload of all N records */
 	int64_t t0 = time_mono_ns();
-	if (store_open(dir, NULL, &s, &e) < 0)
+	if (store_open(dir, NULL, &b.s, &e) < 0)
 		die("reopen", e);
 	double reload = (double)(time_mono_ns() - t0) / 1e9;
-	store_free(s);
+	b.s = store_free(b.s);
 
-	printf("\n%-44s %12.1f\n", "add throughput (containers/s)", (double)n / add_total);
+	printf("\n%-44s %12.0f\n", "add throughput (containers/s)", add_rate);
 	printf("%-44s %12.3f\n", "reload of all records at open (s)", reload);
-	double tmpfs_rate = checkpoint_rate(dir, 5000);
-	printf("%-44s %12.0f\n", "checkpoint writes/s (tmpfs, /dev/shm)", tmpfs_rate);
-	double disk_rate = checkpoint_rate(disk, 300);
-	printf("%-44s %12.0f   (%s, fsync file + dir)\n", "checkpoint writes/s (disk)", disk_rate,
-	       disk);
+	printf("%-44s %12.0f\n", "checkpoint writes/s (tmpfs, /dev/shm)",
+	       checkpoint_rate(dir, 5000));
+	printf("%-44s %12.0f   (%s, fsync file + dir)\n", "checkpoint writes/s (disk)",
+	       checkpoint_rate(disk, 300), disk);
 
 	if (!dir_arg)
 		(void)fileio_remove_tree(dir, NULL);
 	if (!disk_arg)
 		(void)fileio_remove_tree(disk, NULL);
-	free(ids);
-	free(ns);
+	free(b.ids);
+	free(b.ns);
 	return 0;
 }
