@@ -331,11 +331,9 @@ int store_ctr_get_by_name(struct store *s, const char *name, struct store_ctr **
 	return r;
 }
 
-static bool ctr_matches(struct store_ctr *c, const struct store_ctr_filter *f, const char *id,
+static bool ctr_matches(struct store_ctr *c, const struct store_ctr_filter *f,
 			const char *sandbox_id)
 {
-	if (id && strcmp(c->meta.id, id) != 0)
-		return false;
 	if (sandbox_id && strcmp(c->meta.sandbox_id, sandbox_id) != 0)
 		return false;
 	if (!kv_match(c->meta.labels, c->meta.n_labels, f->labels, f->n_labels))
@@ -353,27 +351,19 @@ static bool ctr_matches(struct store_ctr *c, const struct store_ctr_filter *f, c
 int store_ctr_list(struct store *s, const struct store_ctr_filter *f, struct store_ctr ***ret,
 		   size_t *ret_n, struct berr **err)
 {
-	_cleanup_free_ char *id = NULL, *sandbox_id = NULL;
-	if (f && f->id && *f->id) {
-		/* as containerd: a unique prefix is resolved, anything else matches nothing */
-		id = tbl_resolve(&s->ctr, f->id);
-		if (!id) {
-			*ret = xcalloc(1, sizeof(**ret));
-			*ret_n = 0;
-			return 0;
-		}
-	}
+	_cleanup_free_ char *sandbox_id = NULL;
 	if (f && f->sandbox_id && *f->sandbox_id) {
-		/* a sandbox already deleted still names its leftover containers exactly */
+		/* resolved like the ID; if it doesn't resolve (say, the sandbox is already gone)
+		 * it is compared exactly, so leftover containers are still found */
 		sandbox_id = tbl_resolve(&s->sb, f->sandbox_id);
 		if (!sandbox_id)
 			sandbox_id = xstrdup(f->sandbox_id);
 	}
 	struct sobj **v;
 	size_t n, out = 0;
-	tbl_snapshot(&s->ctr, &v, &n);
+	tbl_select(&s->ctr, f ? f->id : NULL, &v, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (!f || ctr_matches((struct store_ctr *)v[i], f, id, sandbox_id))
+		if (!f || ctr_matches((struct store_ctr *)v[i], f, sandbox_id))
 			v[out++] = v[i];
 		else
 			sobj_unref(v[i]);

@@ -204,6 +204,23 @@ void tbl_snapshot(struct tbl *t, struct sobj ***ret, size_t *ret_n)
 	*ret_n = n;
 }
 
+void tbl_select(struct tbl *t, const char *id, struct sobj ***ret, size_t *ret_n)
+{
+	if (!id || !*id) {
+		tbl_snapshot(t, ret, ret_n);
+		return;
+	}
+	/* as containerd's normalizeContainerFilter: a full ID or unique prefix selects that
+	 * object; an unknown or ambiguous one selects nothing */
+	size_t n;
+	struct sobj **v = xcalloc(2, sizeof(*v));
+	pthread_rwlock_rdlock(&t->lock);
+	v[0] = sobj_ref(resolve_locked(t, id, true, &n));
+	pthread_rwlock_unlock(&t->lock);
+	*ret = v;
+	*ret_n = v[0] ? 1 : 0;
+}
+
 static int name_taken(struct tbl *t, const char *name, const char *holder, struct berr **err)
 {
 	return berr_set(err, EEXIST, "name '%s' is reserved for %s '%s'", name, t->kind->noun,

@@ -314,10 +314,8 @@ int store_sb_get_by_name(struct store *s, const char *name, struct store_sb **re
 	return r;
 }
 
-static bool sb_matches(struct store_sb *sb, const struct store_sb_filter *f, const char *id)
+static bool sb_matches(struct store_sb *sb, const struct store_sb_filter *f)
 {
-	if (id && strcmp(sb->meta.id, id) != 0)
-		return false;
 	if (!kv_match(sb->meta.labels, sb->meta.n_labels, f->labels, f->n_labels))
 		return false;
 	if (f->has_state) {
@@ -335,19 +333,9 @@ int store_sb_list(struct store *s, const struct store_sb_filter *f, struct store
 {
 	struct sobj **v;
 	size_t n, out = 0;
-	_cleanup_free_ char *id = NULL;
-	if (f && f->id && *f->id) {
-		/* as containerd: a unique prefix is resolved, anything else matches nothing */
-		id = tbl_resolve(&s->sb, f->id);
-		if (!id) {
-			*ret = xcalloc(1, sizeof(**ret));
-			*ret_n = 0;
-			return 0;
-		}
-	}
-	tbl_snapshot(&s->sb, &v, &n);
+	tbl_select(&s->sb, f ? f->id : NULL, &v, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (!f || sb_matches((struct store_sb *)v[i], f, id))
+		if (!f || sb_matches((struct store_sb *)v[i], f))
 			v[out++] = v[i];
 		else
 			sobj_unref(v[i]);

@@ -118,6 +118,9 @@ int tbl_get(struct tbl *t, const char *key, bool prefix, struct sobj **ret, stru
 int tbl_get_by_name(struct tbl *t, const char *name, struct sobj **ret, struct berr **err);
 /* References to every published object, sorted by ID. */
 void tbl_snapshot(struct tbl *t, struct sobj ***ret, size_t *ret_n);
+/* The object an ID filter names (full or unique prefix; none if unknown or ambiguous), or
+ * every object when id is NULL or empty. */
+void tbl_select(struct tbl *t, const char *id, struct sobj ***ret, size_t *ret_n);
 void sobj_list_free(struct sobj **v, size_t n);
 /* unindex, if set, runs under t->lock (write) after o left the ID index. */
 int tbl_delete(struct store *s, struct tbl *t, const char *id,
