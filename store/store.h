@@ -286,7 +286,9 @@ struct store_img_status {
 
 /* Adds the image, or merges tags/digests into the existing image with meta->id (its meta is
  * kept). A tag or digest held by another image moves to this one; the other image keeps its
- * remaining tags (an image left with none is not deleted: the caller decides). */
+ * remaining tags (an image left with none is not deleted: the caller decides). ret may be
+ * NULL. If the old holder's checkpoint fails, the error is returned but the tag already
+ * resolves to the new image (a reload resolves the leftover by tagged_at). */
 int store_img_add(struct store *s, const struct store_img_meta *meta, const char *const *repo_tags,
 		  const char *const *repo_digests, struct store_img **ret, struct berr **err);
 /* "sha256:<hex>", a unique prefix of it, or a prefix of <hex> alone. */
