@@ -255,12 +255,15 @@ struct tag_change {
 	const char *const *tags;
 	const char *const *digests;
 	int64_t tagged_at;
+	char **stale; /* refs the image lists but the index gives to another image */
 };
 
 static int img_add_tags_fn(void *p, void *arg, struct berr **err)
 {
 	struct store_img_status *st = p;
 	const struct tag_change *c = arg;
+	strv_subtract(st->repo_tags, (const char *const *)c->stale);
+	strv_subtract(st->repo_digests, (const char *const *)c->stale);
 	size_t added = strv_merge(&st->repo_tags, c->tags);
 	added += strv_merge(&st->repo_digests, c->digests);
 	if (added)
@@ -307,6 +310,32 @@ static void prev_holders(struct store *s, const char *const *refs, const struct 
 	pthread_rwlock_unlock(&s->img.lock);
 }
 
+/* Refs o's status still lists although the index gives them to another image: left over
+ * when an earlier move could not rewrite o. Dropped with o's next tag change, before a newer
+ * tagged_at would make them win at reload. */
+static char **stale_refs(struct store *s, struct sobj *o)
+{
+	struct store_img_status st;
+	sobj_status_get(o, &st);
+	char **stale = NULL;
+	size_t n = 0;
+	char **lists[2] = {st.repo_tags, st.repo_digests};
+	pthread_rwlock_rdlock(&s->img.lock);
+	for (size_t l = 0; l < 2; l++) {
+		for (size_t k = 0; lists[l] && lists[l][k]; k++) {
+			const struct smap_ent *e = smap_find(&s->tags, lists[l][k]);
+			if (e && e->val == o)
+				continue;
+			stale = xreallocarray(stale, n + 2, sizeof(*stale));
+			stale[n++] = xstrdup(lists[l][k]);
+			stale[n] = NULL;
+		}
+	}
+	pthread_rwlock_unlock(&s->img.lock);
+	store_img_status_done(&st);
+	return stale;
+}
+
 static int img_add_locked(struct store *s, const struct store_img_meta *meta,
 			  const char *const *tags, const char *const *digests, struct sobj **ret,
 			  struct berr **err)
@@ -331,7 +360,10 @@ static int img_add_locked(struct store *s, const struct store_img_meta *meta,
 	}
 
 	if (o) {
+		c.stale = stale_refs(s, o);
 		r = sobj_update(s, &s->img, o, img_add_tags_fn, &c, err);
+		strv_free(c.stale);
+		c.stale = NULL;
 	} else {
 		struct store_img *img = xcalloc(1, sizeof(*img));
 		store_img_meta_copy(&img->meta, meta);

@@ -325,6 +325,48 @@ static void test_store_img_crash_mid_move(void **state)
 	assert_string_equal(resolve(f->s, t, buf), b);
 }
 
+static const char *fail_path; /* the record the hook refuses to write */
+
+static int fail_one(const char *path, const void *data, size_t len, struct berr **err)
+{
+	if (strcmp(path, fail_path) == 0)
+		return berr_set(err, EIO, "injected failure writing '%s'", path);
+	return fileio_write_atomic(path, data, len, 0600, err);
+}
+
+/* The old holder's record can't be rewritten during a move: the add reports it, the tag
+ * still resolves to the new image, and the old image's next tag change drops the stale tag
+ * so that a reload doesn't give it back. */
+static void test_store_img_move_old_holder_write_fails(void **state)
+{
+	struct fx *f = *state;
+	char a[ID_LEN + 8], b[ID_LEN + 8], buf[ID_LEN + 8];
+	img_id(a, "aa", 1);
+	img_id(b, "bb", 2);
+	const char *t = "r/x:latest", *t2 = "r/x:other";
+	store_img_unref(add_img(f->s, a, (const char *[]){t, NULL}, NULL));
+	_cleanup_free_ char *pa = xasprintf("%s/store/images/%s.json", f->dir, a);
+	fail_path = pa;
+	f->s->write_hook = fail_one;
+	struct store_img_meta m = {.id = b};
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(store_img_add(f->s, &m, (const char *[]){t, NULL}, NULL, NULL, &e), -EIO);
+	assert_non_null(strstr(e->msg, "move tags from image"));
+	f->s->write_hook = NULL;
+	assert_string_equal(resolve(f->s, t, buf), b);
+
+	/* a's next tag change (which makes a's tagged_at the newest) drops the stale tag */
+	store_img_unref(add_img(f->s, a, (const char *[]){t2, NULL}, NULL));
+	struct store_img *ia = NULL;
+	assert_int_equal(store_img_get(f->s, a, &ia, NULL), 0);
+	tags_are(ia, (const char *[]){t2, NULL}, (const char *[]){NULL});
+	store_img_unref(ia);
+	fx_restart(f);
+	assert_int_equal(f->w.n, 0);
+	assert_string_equal(resolve(f->s, t, buf), b);
+	assert_string_equal(resolve(f->s, t2, buf), a);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
@@ -335,6 +377,7 @@ int main(void)
 	    T(test_store_img_untag_and_delete),
 	    T(test_store_img_update),
 	    T(test_store_img_crash_mid_move),
+	    T(test_store_img_move_old_holder_write_fails),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
