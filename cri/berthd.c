@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "store/store.h"
 
 #define STOP_GRACE_MS 1200 /* in-flight calls get this long; exit within 2 s */
 
@@ -198,6 +199,12 @@ static int wait_for_stop(int sfd)
 	}
 }
 
+/* A record the store could not load is skipped, never fatal: say which and why. */
+static void store_warn(void *userdata, const char *path, const struct berr *e)
+{
+	log_warn("path=%s msg=\"skipped state record: %s\"", path, berr_msg(e));
+}
+
 static int run(struct berth *b, struct berr **err)
 {
 	sigset_t handled;
@@ -213,9 +220,15 @@ static int run(struct berth *b, struct berr **err)
 	r = lock_state_dir(b->cfg.state_dir, &lock_fd, err);
 	if (r < 0)
 		return r;
+	const struct store_opts so = {.warn = store_warn};
+	r = store_open(b->cfg.state_dir, &so, &b->store, err);
+	if (r < 0)
+		return berr_wrap(err, "open state in '%s'", b->cfg.state_dir);
 	b->server = cri_server_new(b, err);
-	if (!b->server)
+	if (!b->server) {
+		b->store = store_free(b->store);
 		return -(*err)->code;
+	}
 	r = cri_server_start(b->server, err);
 	if (r >= 0) {
 		log_info("version=%s socket=%s state_dir=%s workers=%d msg=\"berthd listening\"",
@@ -227,6 +240,7 @@ static int run(struct berth *b, struct berr **err)
 	}
 	cri_server_stop(b->server, STOP_GRACE_MS);
 	b->server = cri_server_free(b->server);
+	b->store = store_free(b->store);
 	return r;
 }
 

@@ -57,12 +57,14 @@ struct berth_config {
 };
 
 struct cri_method;
+struct store;
 
 /* The daemon context passed to every handler. Fields are set before the
  * server starts and read-only afterwards unless their comment names a lock. */
 struct berth {
 	struct berth_config cfg;
 	struct cri_server *server; /* for shutdown checks; NULL in unit tests */
+	struct store *store;	   /* sandboxes, containers, images; thread-safe (store.h) */
 	/* Method table served; NULL: cri_methods (cri-internal.h). Tests set a
 	 * copy with fake handlers. */
 	const struct cri_method *methods;

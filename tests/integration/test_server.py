@@ -299,3 +299,18 @@ def test_sd_notify_ready_when_listening(berthd_factory):
         assert d.call("Version").runtime_name == "berth"
     finally:
         s.close()
+
+
+def test_corrupt_state_record_is_skipped_with_warning(berthd):
+    """A half-written record left by a crash never stops berthd: it is reported
+    by path and skipped, and the daemon serves."""
+    berthd.stop()
+    cdir = os.path.join(berthd.state_dir, "store", "containers")
+    assert os.path.isdir(cdir), "berthd keeps its store under <state>/store"
+    bad = os.path.join(cdir, "ab" * 32 + ".json")
+    with open(bad, "w") as f:
+        f.write('{"version":1,"kind":"container","meta":{"id":')
+    berthd.start()
+    assert_serving(berthd)
+    log = berthd.stderr()
+    assert "skipped state record" in log and bad in log
