@@ -155,6 +155,7 @@ struct oci_runtime_handler {
 	bool systemd_cgroup;      /* --systemd-cgroup */
 	char *const *extra_args;  /* more global options, NULL-terminated */
 	int timeout_ms;           /* per call (not exec); <= 0: 60 s */
+	const char *exec_helper;  /* berth-exec; NULL: BERTH_LIBEXECDIR/berth-exec */
 };
 
 enum oci_runtime_cmd {

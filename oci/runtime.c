@@ -302,16 +302,28 @@ void oci_exec_result_done(struct oci_exec_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* ExecSync. runc exec (without a tty) neither makes a new session nor a new
- * process group for the process it starts in the container, so spawning runc
- * in a new session puts runc, the exec'd process and every child that does not
- * leave the group into one process group. On timeout spawn_run() SIGKILLs that
- * group: killing runc alone would leave the process running inside the
- * container, as runc only forwards signals it can catch. A child that calls
- * setsid()/setpgid() itself escapes; it lives on in the container. spawn_run()
- * returns once runc exits even if a backgrounded child keeps the output pipes
- * open. The pid file tells an exit code of the process (written once it
- * started) from a failure of runc itself. */
+/* Reads a small decimal number from a file; -1 if absent or bad. */
+static long read_num(const char *path)
+{
+	_cleanup_free_ char *s = NULL;
+	if (fileio_read_all(path, 64, &s, NULL, NULL) < 0)
+		return -1;
+	char *end;
+	long v = strtol(s, &end, 10);
+	return end == s ? -1 : v;
+}
+
+/* ExecSync through berth-exec (oci/exec_helper.c), which runs `runc exec
+ * --detach` and reaps the process as its subreaper: runc without --detach
+ * would wait for every holder of the output pipes, so a backgrounded child
+ * would block the call. spawn_run() returns when the helper exits even if such
+ * a child still holds the pipes; the child lives on in the container.
+ * Timeout: spawn_run() SIGKILLs the helper's session, but the exec'd process
+ * is not in it (runc's nsexec calls setsid() in the container), so it and the
+ * children in its process group are killed through the pid from the pid file:
+ * kill(-pid). A child that made a session or group of its own escapes, as it
+ * would under containerd. The pid could in theory be reused between the exit
+ * and the kill; the window is the few microseconds after the helper died. */
 static int runc_exec(const struct oci_runtime_handler *h, const struct oci_exec_request *req,
 		     struct oci_exec_result *ret, struct berr **err)
 {
@@ -321,24 +333,39 @@ static int runc_exec(const struct oci_runtime_handler *h, const struct oci_exec_
 		return berr_set_errno(err, errno, "create exec dir in '%s'", req->work_dir);
 	_cleanup_free_ char *proc = xasprintf("%s/process.json", tpl);
 	_cleanup_free_ char *pidf = xasprintf("%s/pid", tpl);
+	_cleanup_free_ char *statf = xasprintf("%s/status", tpl);
 	int r = write_file(proc, req->process_json, err);
 	struct oci_runtime_args a = {.cmd = OCI_RUNTIME_CMD_EXEC,
 				     .id = req->id,
 				     .process_path = proc,
-				     .pid_file = pidf};
-	_cleanup_strv_ char **argv = r < 0 ? NULL : oci_runtime_argv(h, &a, err);
+				     .pid_file = pidf,
+				     .detach = true};
+	_cleanup_strv_ char **rargv = r < 0 ? NULL : oci_runtime_argv(h, &a, err);
 	struct spawn_result res = {0};
-	if (argv) {
+	long pid = -1, status = -1;
+	if (rargv) {
+		size_t n = 0;
+		while (rargv[n])
+			n++;
+		_cleanup_free_ char **argv = xcalloc(n + 4, sizeof(char *));
+		argv[0] = (char *)(h->exec_helper ? h->exec_helper : BERTH_LIBEXECDIR "/berth-exec");
+		argv[1] = pidf;
+		argv[2] = statf;
+		memcpy(argv + 3, rargv, n * sizeof(char *));
 		struct spawn_opts o = SPAWN_OPTS_INIT;
 		o.argv = argv;
-		o.path = h->path;
 		o.setsid = true;
 		r = spawn_run(&o, NULL, 0, req->max_out ? req->max_out : OCI_MAX_OUT_DEFAULT,
 			      req->timeout_ms, &res, err);
+		pid = read_num(pidf);
+		status = read_num(statf);
+		if (r == 0 && res.timed_out && pid > 0) {
+			kill(-(pid_t)pid, SIGKILL);
+			kill((pid_t)pid, SIGKILL);
+		}
 	} else if (r == 0) {
 		r = -EINVAL;
 	}
-	bool started = r == 0 && access(pidf, F_OK) == 0;
 	(void)fileio_remove_tree(tpl, NULL);
 	const char *name = h->name ? h->name : (h->path ? h->path : "runc");
 	if (r < 0)
@@ -349,7 +376,7 @@ static int runc_exec(const struct oci_runtime_handler *h, const struct oci_exec_
 				"exec in container '%s' timed out after %d ms; process killed",
 				req->id, req->timeout_ms);
 	}
-	if (!started || !WIFEXITED(res.status)) {
+	if (status < 0) {
 		_cleanup_free_ char *why = oci_runtime_error_text(res.errout);
 		if (!why)
 			why = spawn_status_str(res.status);
@@ -357,7 +384,9 @@ static int runc_exec(const struct oci_runtime_handler *h, const struct oci_exec_
 		spawn_result_done(&res);
 		return berr_set(err, code, "%s exec in '%s': %s", name, req->id, why);
 	}
-	ret->exit_code = WEXITSTATUS(res.status);
+	int st = (int)status;
+	/* A process killed by a signal reports 128+signal, as shells and runc do. */
+	ret->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	ret->out = TAKE_PTR(res.out);
 	ret->out_len = res.out_len;
 	ret->errout = TAKE_PTR(res.errout);

@@ -281,14 +281,24 @@ int oci_spec_mounts(const struct oci_spec_input *in, struct json_object *spec, s
 		 "devpts",
 		 {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
 		{"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}},
+		/* Only without a pod /dev/shm (a container alone, e.g. in tests). */
+		{"/dev/shm",
+		 "tmpfs",
+		 "shm",
+		 {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", priv ? "rw" : "ro"}},
 		{"/sys/fs/cgroup",
 		 "cgroup",
 		 "cgroup",
 		 {"nosuid", "noexec", "nodev", "relatime", priv ? "rw" : "ro"}},
 	};
+	const char *shm = sb ? sb->shm_dir : NULL;
+	if (!shm && ipc == RUNTIME__V1__NAMESPACE_MODE__NODE)
+		shm = "/dev/shm";
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
 		if (default_overridden(c, defaults[i].dst))
+			continue;
+		if (shm && strcmp(defaults[i].dst, "/dev/shm") == 0)
 			continue;
 		mount_add(arr, defaults[i].dst, defaults[i].type, defaults[i].src,
 			  (char *const *)defaults[i].opts);
@@ -298,9 +308,6 @@ int oci_spec_mounts(const struct oci_spec_input *in, struct json_object *spec, s
 	 * by depth so a parent is mounted before what lies under it. */
 	size_t nb = 0;
 	_cleanup_free_ struct bind *b = xcalloc(c->n_mounts + 4, sizeof(*b));
-	const char *shm = sb ? sb->shm_dir : NULL;
-	if (!shm && ipc == RUNTIME__V1__NAMESPACE_MODE__NODE)
-		shm = "/dev/shm";
 	struct {
 		const char *dst, *src;
 		bool ro;

@@ -293,7 +293,11 @@ int oci_user_resolve(const struct oci_user_request *req, struct oci_user *ret, s
 			gid = g.found_id;
 		}
 	}
+	/* The primary group leads the list, so that a setgid() alone does not
+	 * shed it and gain "other" access to files that deny access to that
+	 * group (containerd's fix of CVE-2023-25173). */
 	struct members m = {.user = pw_name};
+	gids_add(&m.gids, &m.n, gid);
 	const Runtime__V1__LinuxContainerSecurityContext *sc = req->sc;
 	bool strict = sc && sc->supplemental_groups_policy ==
 				    RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;

@@ -709,18 +709,18 @@ static void test_user_resolve_table(void **state)
 		const char *want_gids; /* "10,50" */
 		const char *msg;
 	} t[] = {
-		{-1, -1, NULL, NULL, -1, false, 0, 0, 0, "10", NULL},
-		{-1, -1, NULL, "", -1, false, 0, 0, 0, "10", NULL},
-		{-1, -1, NULL, "app", -1, false, 0, 1000, 1001, "10,50", NULL},
-		{-1, -1, NULL, "1000", -1, false, 0, 1000, 1001, "10,50", NULL},
-		{-1, -1, NULL, "1000:60", -1, false, 0, 1000, 60, "10,50", NULL},
-		{-1, -1, NULL, "app:staff", 7, false, 0, 1000, 50, "10,50,7", NULL},
-		{-1, -1, NULL, "4242", -1, false, 0, 4242, 0, "", NULL},
-		{-1, -1, NULL, "4242:wheel", -1, false, 0, 4242, 10, "", NULL},
-		{1000, -1, NULL, "nobody", -1, false, 0, 1000, 1001, "10,50", NULL},
-		{1000, 5, NULL, NULL, 10, true, 0, 1000, 5, "10", NULL},
-		{0, -1, "app", NULL, -1, false, 0, 1000, 1001, "10,50", NULL},
-		{-1, -1, "nobody", "app", -1, false, 0, 65534, 65534, "", NULL},
+		{-1, -1, NULL, NULL, -1, false, 0, 0, 0, "0,10", NULL},
+		{-1, -1, NULL, "", -1, false, 0, 0, 0, "0,10", NULL},
+		{-1, -1, NULL, "app", -1, false, 0, 1000, 1001, "1001,10,50", NULL},
+		{-1, -1, NULL, "1000", -1, false, 0, 1000, 1001, "1001,10,50", NULL},
+		{-1, -1, NULL, "1000:60", -1, false, 0, 1000, 60, "60,10,50", NULL},
+		{-1, -1, NULL, "app:staff", 7, false, 0, 1000, 50, "50,10,7", NULL},
+		{-1, -1, NULL, "4242", -1, false, 0, 4242, 0, "0", NULL},
+		{-1, -1, NULL, "4242:wheel", -1, false, 0, 4242, 10, "10", NULL},
+		{1000, -1, NULL, "nobody", -1, false, 0, 1000, 1001, "1001,10,50", NULL},
+		{1000, 5, NULL, NULL, 10, true, 0, 1000, 5, "5,10", NULL},
+		{0, -1, "app", NULL, -1, false, 0, 1000, 1001, "1001,10,50", NULL},
+		{-1, -1, "nobody", "app", -1, false, 0, 65534, 65534, "65534", NULL},
 		{-1, -1, NULL, "ghost", -1, false, -ENOENT, 0, 0, NULL,
 		 "user 'ghost' not found in the image's /etc/passwd"},
 		{-1, -1, NULL, "app:ghosts", -1, false, -ENOENT, 0, 0, NULL,
@@ -797,8 +797,9 @@ static void test_user_resolve_stays_in_rootfs(void **state)
 	assert_int_equal(oci_user_resolve(&req, &u, &e), 0);
 	assert_int_equal(u.uid, 77);
 	assert_int_equal(u.gid, 88);
-	assert_int_equal(u.n_additional_gids, 1);
-	assert_int_equal(u.additional_gids[0], 99);
+	assert_int_equal(u.n_additional_gids, 2);
+	assert_int_equal(u.additional_gids[0], 88);
+	assert_int_equal(u.additional_gids[1], 99);
 	oci_user_done(&u);
 	/* "root" exists in the host's /etc/passwd but not in this image */
 	req.image_user = "root";
