@@ -98,7 +98,8 @@ static int read_counter(const char *file, const char *key, uint64_t *ret, struct
 	if (r < 0)
 		return r;
 	size_t klen = strlen(key);
-	for (char *line = s; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	for (char *line = s; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
 			*ret = strtoull(line + klen + 1, NULL, 10);
 			return 0;
@@ -124,9 +125,8 @@ int oci_cgroup_oom_kills(const char *cgroup_root, enum oci_cgroup_mode mode,
 	}
 	if (strstr(rel, ".."))
 		return berr_set(err, EINVAL, "cgroups path '%s' contains '..'", cgroups_path);
-	_cleanup_free_ char *file =
-		mode == OCI_CGROUP_MODE_V2
-			? xasprintf("%s/%s/memory.events", root, rel)
-			: xasprintf("%s/memory/%s/memory.oom_control", root, rel);
+	_cleanup_free_ char *file = mode == OCI_CGROUP_MODE_V2
+					? xasprintf("%s/%s/memory.events", root, rel)
+					: xasprintf("%s/memory/%s/memory.oom_control", root, rel);
 	return read_counter(file, "oom_kill", ret, err);
 }

@@ -9,8 +9,8 @@
 
 struct berr;
 
-#define OCI_VERSION "1.0.2-dev"
-#define OCI_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define OCI_VERSION	    "1.0.2-dev"
+#define OCI_DEFAULT_PATH    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define OCI_MAX_OUT_DEFAULT (16u << 20)
 
 /* NULL-terminated capability names ("CAP_CHOWN", ...). */

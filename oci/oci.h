@@ -1,18 +1,17 @@
-/* oci.h - CRI config -> OCI runtime spec (pure), image user resolution, and the
- *   OCI runtime (runc CLI) driver behind an ops table.
- * Deciding vs doing (STYLE §2.6): oci_spec_build(), oci_exec_process_build(),
- *   oci_resources_build() and oci_runtime_argv() are pure (no I/O, no globals);
- *   oci_mounts_validate(), oci_devices_resolve(), oci_user_resolve() and the
- *   cgroup helpers read the filesystem; the ops in oci_runc_ops spawn the runtime
- *   through common/spawn.h and block until it exits or its timeout.
- * Ownership: every returned string/vector/struct is the caller's; free with
- *   free(), strv_free() or the matching *_done() function. Inputs are borrowed
- *   for the duration of the call only.
- * Threads: no shared state; everything is thread-safe.
- * Errors: -EINVAL bad CRI input (message names the field), -ENOENT missing
- *   mount source, device, user or container, -EOPNOTSUPP unsupported feature,
- *   -ETIMEDOUT runtime timeout, -EIO runtime failure (message carries its
- *   stderr), -EPROTO unparsable runtime output. */
+/* oci.h - CRI config -> OCI runtime spec, image user resolution, cgroup facts,
+ *   and the OCI runtime (runc CLI) driver behind struct oci_runtime_ops.
+ * Pure (no I/O, no globals): oci_spec_build, oci_exec_process_build,
+ *   oci_resources_build, oci_runtime_argv, oci_state_parse, oci_cgroups_path.
+ *   oci_mounts_validate, oci_devices_resolve, oci_user_resolve and the cgroup
+ *   readers read files; oci_runc_ops spawn the runtime (common/spawn.h) and
+ *   block until it exits or times out. See docs/oci.md.
+ * Ownership: returned strings/vectors/structs are the caller's: free(),
+ *   strv_free() or the matching _done() or _free() function. Inputs are only borrowed.
+ * Threads: no shared state; every call is thread-safe.
+ * Errors: -EINVAL bad CRI input (the message names it), -ENOENT missing mount
+ *   source, device, user, group or container, -EOPNOTSUPP unsupported feature,
+ *   -ETIMEDOUT runtime or exec timeout, -EIO runtime failure (message carries
+ *   the runtime's own error), -EPROTO unparsable runtime output. */
 #ifndef BERTH_OCI_OCI_H
 #define BERTH_OCI_OCI_H
 
@@ -25,30 +24,36 @@
 
 struct berr;
 
-enum oci_cgroup_driver { OCI_CGROUP_DRIVER_CGROUPFS, OCI_CGROUP_DRIVER_SYSTEMD, OCI_CGROUP_DRIVER_MAX };
+enum oci_cgroup_driver {
+	OCI_CGROUP_DRIVER_CGROUPFS,
+	OCI_CGROUP_DRIVER_SYSTEMD,
+	OCI_CGROUP_DRIVER_MAX
+};
 
 enum oci_cgroup_mode {
-	OCI_CGROUP_MODE_V1,     /* legacy: v1 controllers only */
+	OCI_CGROUP_MODE_V1,	/* legacy: v1 controllers only */
 	OCI_CGROUP_MODE_HYBRID, /* v1 controllers + an (almost empty) v2 at /unified */
-	OCI_CGROUP_MODE_V2,     /* unified */
+	OCI_CGROUP_MODE_V2,	/* unified */
 	OCI_CGROUP_MODE_MAX
 };
 
 /* What the pod (sandbox) gives its containers. Paths are host paths. A
  * namespace whose pod mode is POD must have its path; NODE ones are ignored. */
 struct oci_sandbox_info {
-	const char *id;            /* sandbox ID, for annotations */
-	const char *hostname;      /* HOSTNAME env; spec hostname when UTS is new */
-	const char *netns_path;    /* pinned network ns */
-	const char *ipcns_path;    /* pinned IPC ns */
-	const char *utsns_path;    /* pinned UTS ns */
-	const char *pidns_path;    /* pod PID ns (NamespaceMode POD), e.g. /proc/<init>/ns/pid */
+	const char *id;		/* sandbox ID, for annotations */
+	const char *hostname;	/* HOSTNAME env; spec hostname when UTS is new */
+	const char *netns_path; /* pinned network ns */
+	const char *ipcns_path; /* pinned IPC ns */
+	const char *utsns_path; /* pinned UTS ns */
+	const char *pidns_path; /* pod PID ns (NamespaceMode POD), e.g. /proc/<init>/ns/pid */
 	const char *target_pidns_path; /* NamespaceMode TARGET: the target container's PID ns */
-	const char *hostname_file; /* bound at /etc/hostname when set */
-	const char *hosts_file;    /* bound at /etc/hosts when set */
-	const char *resolv_file;   /* bound at /etc/resolv.conf when set */
-	const char *shm_dir;       /* bound at /dev/shm; NULL: host /dev/shm if IPC is NODE */
-	const char *cgroup_parent; /* cgroupfs: "/kubepods/pod1"; systemd: "x.slice"; NULL: default */
+	const char *hostname_file;     /* bound at /etc/hostname when set */
+	const char *hosts_file;	       /* bound at /etc/hosts when set */
+	const char *resolv_file;       /* bound at /etc/resolv.conf when set */
+	const char *shm_dir;	       /* bound at /dev/shm; NULL: host /dev/shm if IPC is NODE */
+	/* cgroupfs: "/kubepods/pod1" (NULL: "/berth"); systemd: a slice name
+	 * "x.slice" (NULL: "system.slice") */
+	const char *cgroup_parent;
 };
 
 /* The parts of the image config a container spec uses. Vectors are
@@ -66,15 +71,15 @@ struct oci_image_config {
 struct oci_runtime_opts {
 	enum oci_cgroup_driver cgroup_driver;
 	enum oci_cgroup_mode cgroup_mode;
-	int oom_score_adj_min;     /* the daemon's own /proc/self/oom_score_adj */
+	int oom_score_adj_min;	   /* the daemon's own /proc/self/oom_score_adj */
 	char *const *default_caps; /* NULL: containerd's default set */
-	char *const *all_caps;     /* privileged set (the daemon's bounding set); NULL: all known */
-	const char *rootfs;        /* container rootfs path (required) */
-	bool rootfs_readonly;      /* e.g. a read-only image mount */
-	bool swap_supported;       /* v1 memory.memsw.* or v2 memory.swap.max exists */
-	bool hugetlb_supported;    /* hugetlb controller usable by the runtime */
-	bool rro_supported;        /* recursive read-only mounts (kernel >= 5.12) */
-	int64_t pids_limit;        /* > 0: linux.resources.pids.limit */
+	char *const *all_caps;	   /* privileged set (the daemon's bounding set); NULL: all known */
+	const char *rootfs;	   /* container rootfs path (required) */
+	bool rootfs_readonly;	   /* e.g. a read-only image mount */
+	bool swap_supported;	   /* v1 memory.memsw.* or v2 memory.swap.max exists */
+	bool hugetlb_supported;	   /* hugetlb controller usable by the runtime */
+	bool rro_supported;	   /* recursive read-only mounts (kernel >= 5.12) */
+	int64_t pids_limit;	   /* > 0: linux.resources.pids.limit */
 };
 
 /* A resolved process user. */
@@ -91,7 +96,7 @@ struct oci_device {
 	char *host_path;
 	char *container_path;
 	char *permissions; /* "rwm" subset */
-	char type;         /* 'c', 'b' or 'p' */
+	char type;	   /* 'c', 'b' or 'p' */
 	int64_t major, minor;
 	uint32_t file_mode; /* permission bits */
 	uint32_t uid, gid;
@@ -142,20 +147,19 @@ int oci_caps_bounding_self(char ***ret, struct berr **err);
 struct oci_user_request {
 	const char *rootfs;
 	const Runtime__V1__LinuxContainerSecurityContext *sc; /* may be NULL */
-	const char *image_user;                               /* may be NULL */
+	const char *image_user;				      /* may be NULL */
 };
-int oci_user_resolve(const struct oci_user_request *req, struct oci_user *ret,
-		     struct berr **err);
+int oci_user_resolve(const struct oci_user_request *req, struct oci_user *ret, struct berr **err);
 
 /* ---- OCI runtime driver ---- */
 struct oci_runtime_handler {
-	const char *name;         /* runtime handler name, for messages */
-	const char *path;         /* runtime binary ("/usr/bin/runc"); NULL: "runc" in PATH */
-	const char *root;         /* --root state dir; NULL: the runtime's default */
-	bool systemd_cgroup;      /* --systemd-cgroup */
-	char *const *extra_args;  /* more global options, NULL-terminated */
-	int timeout_ms;           /* per call (not exec); <= 0: 60 s */
-	const char *exec_helper;  /* berth-exec; NULL: BERTH_LIBEXECDIR/berth-exec */
+	const char *name;	 /* runtime handler name, for messages */
+	const char *path;	 /* runtime binary ("/usr/bin/runc"); NULL: "runc" in PATH */
+	const char *root;	 /* --root state dir; NULL: the runtime's default */
+	bool systemd_cgroup;	 /* --systemd-cgroup */
+	char *const *extra_args; /* more global options, NULL-terminated */
+	int timeout_ms;		 /* per call (not exec); <= 0: 60 s */
+	const char *exec_helper; /* berth-exec; NULL: BERTH_LIBEXECDIR/berth-exec */
 };
 
 enum oci_runtime_cmd {
@@ -174,15 +178,15 @@ enum oci_runtime_cmd {
 struct oci_runtime_args {
 	enum oci_runtime_cmd cmd;
 	const char *id;
-	const char *log_path;       /* global --log <file> --log-format json */
-	const char *bundle;         /* create */
-	const char *pid_file;       /* create, exec */
+	const char *log_path;	    /* global --log <file> --log-format json */
+	const char *bundle;	    /* create */
+	const char *pid_file;	    /* create, exec */
 	const char *console_socket; /* create, exec (tty) */
 	const char *process_path;   /* exec --process */
-	bool detach;                /* exec -d */
-	int signal;                 /* kill; 0: SIGTERM */
-	bool all;                   /* kill --all */
-	bool force;                 /* delete --force */
+	bool detach;		    /* exec -d */
+	int signal;		    /* kill; 0: SIGTERM */
+	bool all;		    /* kill --all */
+	bool force;		    /* delete --force */
 	const char *resources_path; /* update --resources ("-": stdin) */
 };
 
@@ -213,9 +217,9 @@ char *oci_runtime_error_text(const char *out);
 struct oci_exec_request {
 	const char *id;
 	const char *process_json; /* from oci_exec_process_build() */
-	const char *work_dir;     /* private dir for process.json and the pid file */
-	int timeout_ms;           /* <= 0: no timeout */
-	size_t max_out;           /* per stream; 0: 16 MiB */
+	const char *work_dir;	  /* private dir for process.json and the pid file */
+	int timeout_ms;		  /* <= 0: no timeout */
+	size_t max_out;		  /* per stream; 0: 16 MiB */
 };
 
 struct oci_exec_result {

@@ -37,10 +37,11 @@ int oci_resources_object(const Runtime__V1__LinuxContainerResources *res,
 	if (!res)
 		return 0;
 	if (res->cpu_shares < 0 || res->cpu_period < 0 || res->memory_limit_in_bytes < 0)
-		return berr_set(err, EINVAL,
-				"negative cpu shares, cpu period or memory limit (%lld, %lld, %lld)",
-				(long long)res->cpu_shares, (long long)res->cpu_period,
-				(long long)res->memory_limit_in_bytes);
+		return berr_set(
+		    err, EINVAL,
+		    "negative cpu shares, cpu period or memory limit (%lld, %lld, %lld)",
+		    (long long)res->cpu_shares, (long long)res->cpu_period,
+		    (long long)res->memory_limit_in_bytes);
 	bool cpu = res->cpu_shares || res->cpu_quota || res->cpu_period ||
 		   (res->cpuset_cpus && res->cpuset_cpus[0]) ||
 		   (res->cpuset_mems && res->cpuset_mems[0]);
@@ -93,7 +94,8 @@ int oci_resources_object(const Runtime__V1__LinuxContainerResources *res,
 		for (size_t i = 0; i < res->n_unified; i++) {
 			const char *k = res->unified[i]->key;
 			if (!k || !k[0] || strchr(k, '/'))
-				return berr_set(err, EINVAL, "invalid unified key '%s'", k ? k : "");
+				return berr_set(err, EINVAL, "invalid unified key '%s'",
+						k ? k : "");
 			oci_json_str(u, k, res->unified[i]->value);
 		}
 	}
@@ -108,7 +110,7 @@ int oci_resources_build(const Runtime__V1__LinuxContainerResources *res,
 	if (r < 0)
 		return r;
 	*ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
 	return 0;
 }
 

@@ -19,15 +19,15 @@
 #include "oci/oci-internal.h"
 
 #define RUNTIME_TIMEOUT_MS_DEFAULT 60000
-#define RUNTIME_OUT_MAX (1u << 20)
-#define ERROR_TEXT_MAX 4096
+#define RUNTIME_OUT_MAX		   (1u << 20)
+#define ERROR_TEXT_MAX		   4096
 
 static const char *const cmd_names[OCI_RUNTIME_CMD_MAX] = {
-	[OCI_RUNTIME_CMD_CREATE] = "create", [OCI_RUNTIME_CMD_START] = "start",
-	[OCI_RUNTIME_CMD_STATE] = "state",   [OCI_RUNTIME_CMD_KILL] = "kill",
-	[OCI_RUNTIME_CMD_DELETE] = "delete", [OCI_RUNTIME_CMD_EXEC] = "exec",
-	[OCI_RUNTIME_CMD_UPDATE] = "update", [OCI_RUNTIME_CMD_PAUSE] = "pause",
-	[OCI_RUNTIME_CMD_RESUME] = "resume",
+    [OCI_RUNTIME_CMD_CREATE] = "create", [OCI_RUNTIME_CMD_START] = "start",
+    [OCI_RUNTIME_CMD_STATE] = "state",	 [OCI_RUNTIME_CMD_KILL] = "kill",
+    [OCI_RUNTIME_CMD_DELETE] = "delete", [OCI_RUNTIME_CMD_EXEC] = "exec",
+    [OCI_RUNTIME_CMD_UPDATE] = "update", [OCI_RUNTIME_CMD_PAUSE] = "pause",
+    [OCI_RUNTIME_CMD_RESUME] = "resume",
 };
 
 struct argv_buf {
@@ -57,8 +57,7 @@ char **oci_runtime_argv(const struct oci_runtime_handler *h, const struct oci_ru
 		return berr_set(err, EINVAL, "unknown runtime command %d", (int)a->cmd), NULL;
 	/* An id starting with '-' would be read as an option. */
 	if (!a->id || !a->id[0] || a->id[0] == '-' || strchr(a->id, '/'))
-		return berr_set(err, EINVAL, "invalid container id '%s'", a->id ? a->id : ""),
-		       NULL;
+		return berr_set(err, EINVAL, "invalid container id '%s'", a->id ? a->id : ""), NULL;
 	if (a->cmd == OCI_RUNTIME_CMD_CREATE && !a->bundle)
 		return berr_set(err, EINVAL, "create needs a bundle"), NULL;
 	if (a->cmd == OCI_RUNTIME_CMD_EXEC && !a->process_path)
@@ -264,7 +263,8 @@ static int runc_state(const struct oci_runtime_handler *h, const char *id, struc
 static int runc_kill(const struct oci_runtime_handler *h, const char *id, int sig, bool all,
 		     struct berr **err)
 {
-	struct oci_runtime_args a = {.cmd = OCI_RUNTIME_CMD_KILL, .id = id, .signal = sig, .all = all};
+	struct oci_runtime_args a = {
+	    .cmd = OCI_RUNTIME_CMD_KILL, .id = id, .signal = sig, .all = all};
 	return run_simple(h, &a, NULL, err);
 }
 
@@ -282,7 +282,8 @@ static int runc_delete(const struct oci_runtime_handler *h, const char *id, bool
 static int runc_update(const struct oci_runtime_handler *h, const char *id,
 		       const char *resources_json, struct berr **err)
 {
-	struct oci_runtime_args a = {.cmd = OCI_RUNTIME_CMD_UPDATE, .id = id, .resources_path = "-"};
+	struct oci_runtime_args a = {
+	    .cmd = OCI_RUNTIME_CMD_UPDATE, .id = id, .resources_path = "-"};
 	return run_simple(h, &a, resources_json, err);
 }
 
@@ -348,7 +349,8 @@ static int runc_exec(const struct oci_runtime_handler *h, const struct oci_exec_
 		while (rargv[n])
 			n++;
 		_cleanup_free_ char **argv = xcalloc(n + 4, sizeof(char *));
-		argv[0] = (char *)(h->exec_helper ? h->exec_helper : BERTH_LIBEXECDIR "/berth-exec");
+		argv[0] =
+		    (char *)(h->exec_helper ? h->exec_helper : BERTH_LIBEXECDIR "/berth-exec");
 		argv[1] = pidf;
 		argv[2] = statf;
 		memcpy(argv + 3, rargv, n * sizeof(char *));
@@ -396,10 +398,10 @@ static int runc_exec(const struct oci_runtime_handler *h, const struct oci_exec_
 }
 
 const struct oci_runtime_ops oci_runc_ops = {
-	.start = runc_start,
-	.state = runc_state,
-	.kill = runc_kill,
-	.delete = runc_delete,
-	.exec = runc_exec,
-	.update = runc_update,
+    .start = runc_start,
+    .state = runc_state,
+    .kill = runc_kill,
+    .delete = runc_delete,
+    .exec = runc_exec,
+    .update = runc_update,
 };

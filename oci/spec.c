@@ -121,8 +121,9 @@ static int process_env(const Runtime__V1__ContainerConfig *c, const struct oci_i
 			return berr_set(err, EINVAL, "invalid env name '%s'", key);
 		if (kv->value.len && memchr(kv->value.data, '\0', kv->value.len))
 			return berr_set(err, EINVAL, "env '%s' holds a NUL byte", key);
-		_cleanup_free_ char *s = xasprintf("%s=%.*s", key, (int)kv->value.len,
-						   kv->value.len ? (const char *)kv->value.data : "");
+		_cleanup_free_ char *s =
+		    xasprintf("%s=%.*s", key, (int)kv->value.len,
+			      kv->value.len ? (const char *)kv->value.data : "");
 		env_set(&env, &n, s);
 	}
 	json_object_object_add(proc, "env", oci_json_strv(env));
@@ -143,7 +144,8 @@ static int process_user(const struct oci_user *u, struct json_object *proc)
 	return 0;
 }
 
-static const Runtime__V1__LinuxContainerSecurityContext *sec_ctx(const Runtime__V1__ContainerConfig *c)
+static const Runtime__V1__LinuxContainerSecurityContext *
+sec_ctx(const Runtime__V1__ContainerConfig *c)
 {
 	return c->linux ? c->linux->security_context : NULL;
 }
@@ -198,7 +200,7 @@ static int spec_process(const struct oci_spec_input *in, struct json_object *spe
 	const Runtime__V1__LinuxContainerResources *res = c->linux ? c->linux->resources : NULL;
 	json_object_object_add(proc, "oomScoreAdj",
 			       json_object_new_int(oci_oom_score_adj_clamp(
-				       res ? res->oom_score_adj : 0, in->opts->oom_score_adj_min)));
+				   res ? res->oom_score_adj : 0, in->opts->oom_score_adj_min)));
 	return 0;
 }
 
@@ -238,9 +240,9 @@ int oci_spec_build(const struct oci_spec_input *in, char **ret_json, struct berr
 		return r;
 	struct json_object *root = oci_json_obj(spec, "root");
 	oci_json_str(root, "path", in->opts->rootfs);
-	json_object_object_add(root, "readonly",
-			       json_object_new_boolean(in->opts->rootfs_readonly ||
-						       (sc && sc->readonly_rootfs)));
+	json_object_object_add(
+	    root, "readonly",
+	    json_object_new_boolean(in->opts->rootfs_readonly || (sc && sc->readonly_rootfs)));
 	r = oci_spec_mounts(in, spec, err);
 	if (r < 0)
 		return r;
@@ -252,7 +254,7 @@ int oci_spec_build(const struct oci_spec_input *in, char **ret_json, struct berr
 		return r;
 	spec_annotations(in, spec);
 	*ret_json = xstrdup(json_object_to_json_string_ext(
-		spec, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	    spec, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	return 0;
 }
 
@@ -275,6 +277,6 @@ int oci_exec_process_build(const char *spec_json, char *const *argv, char **ret_
 	json_object_object_add(p, "terminal", json_object_new_boolean(false));
 	json_object_object_del(p, "consoleSize");
 	*ret_json = xstrdup(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
 	return 0;
 }

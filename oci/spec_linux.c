@@ -14,34 +14,80 @@
 
 /* containerd's default capability set (oci/spec.go defaultUnixCaps). */
 const char *const oci_caps_default[] = {
-	"CAP_CHOWN",	  "CAP_DAC_OVERRIDE",	  "CAP_FSETID",	    "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW",	  "CAP_SETGID",		  "CAP_SETUID",	    "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",	    "CAP_AUDIT_WRITE", NULL,
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+    NULL,
 };
 
 /* Every capability up to CAP_CHECKPOINT_RESTORE (40, Linux 5.9), in number order. */
 const char *const oci_caps_known[] = {
-	"CAP_CHOWN",	      "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-	"CAP_FSETID",	      "CAP_KILL",	    "CAP_SETGID",	   "CAP_SETUID",
-	"CAP_SETPCAP",	      "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-	"CAP_NET_ADMIN",      "CAP_NET_RAW",	    "CAP_IPC_LOCK",	   "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE",     "CAP_SYS_RAWIO",	    "CAP_SYS_CHROOT",	   "CAP_SYS_PTRACE",
-	"CAP_SYS_PACCT",      "CAP_SYS_ADMIN",	    "CAP_SYS_BOOT",	   "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE",   "CAP_SYS_TIME",	    "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-	"CAP_LEASE",	      "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-	"CAP_MAC_OVERRIDE",   "CAP_MAC_ADMIN",	    "CAP_SYSLOG",	   "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND",  "CAP_AUDIT_READ",	    "CAP_PERFMON",	   "CAP_BPF",
-	"CAP_CHECKPOINT_RESTORE", NULL,
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+    NULL,
 };
 
 /* containerd's defaults (oci/spec.go populateDefaultUnixSpec). */
 const char *const oci_masked_paths_default[] = {
-	"/proc/acpi",	   "/proc/asound",    "/proc/kcore",	    "/proc/keys",
-	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-	"/sys/firmware",   "/sys/devices/virtual/powercap", "/proc/scsi", NULL,
+    "/proc/acpi",	   "/proc/asound",
+    "/proc/kcore",	   "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats",   "/proc/sched_debug",
+    "/sys/firmware",	   "/sys/devices/virtual/powercap",
+    "/proc/scsi",	   NULL,
 };
 const char *const oci_readonly_paths_default[] = {
-	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
 /* ---- capabilities ---- */
@@ -103,10 +149,9 @@ int oci_spec_caps(const Runtime__V1__LinuxContainerSecurityContext *sc,
 	if (sc && sc->privileged) {
 		memcpy(set, all, sizeof(set));
 	} else {
-		r = caps_add_list(set,
-				  opts->default_caps ? opts->default_caps
-						     : (char *const *)oci_caps_default,
-				  "the default set", err);
+		r = caps_add_list(
+		    set, opts->default_caps ? opts->default_caps : (char *const *)oci_caps_default,
+		    "the default set", err);
 		if (r < 0)
 			return r;
 		const Runtime__V1__Capability *cp = sc ? sc->capabilities : NULL;
@@ -263,7 +308,7 @@ int oci_spec_mounts(const struct oci_spec_input *in, struct json_object *spec, s
 	const Runtime__V1__ContainerConfig *c = in->config;
 	const struct oci_sandbox_info *sb = in->sandbox;
 	const Runtime__V1__LinuxContainerSecurityContext *sc =
-		c->linux ? c->linux->security_context : NULL;
+	    c->linux ? c->linux->security_context : NULL;
 	bool priv = sc && sc->privileged, ro_root = sc && sc->readonly_rootfs;
 	Runtime__V1__NamespaceMode net, pid, ipc;
 	oci_ns_modes(c, in->sandbox_config, &net, &pid, &ipc);
@@ -274,23 +319,20 @@ int oci_spec_mounts(const struct oci_spec_input *in, struct json_object *spec, s
 		const char *dst, *type, *src;
 		const char *opts[7];
 	} defaults[] = {
-		{"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}},
-		{"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
-		{"/dev/pts",
-		 "devpts",
-		 "devpts",
-		 {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
-		{"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}},
-		/* Only without a pod /dev/shm (a container alone, e.g. in tests). */
-		{"/dev/shm",
-		 "tmpfs",
-		 "shm",
-		 {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-		{"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", priv ? "rw" : "ro"}},
-		{"/sys/fs/cgroup",
-		 "cgroup",
-		 "cgroup",
-		 {"nosuid", "noexec", "nodev", "relatime", priv ? "rw" : "ro"}},
+	    {"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}},
+	    {"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
+	    {"/dev/pts",
+	     "devpts",
+	     "devpts",
+	     {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+	    {"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}},
+	    /* Only without a pod /dev/shm (a container alone, e.g. in tests). */
+	    {"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+	    {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", priv ? "rw" : "ro"}},
+	    {"/sys/fs/cgroup",
+	     "cgroup",
+	     "cgroup",
+	     {"nosuid", "noexec", "nodev", "relatime", priv ? "rw" : "ro"}},
 	};
 	const char *shm = sb ? sb->shm_dir : NULL;
 	if (!shm && ipc == RUNTIME__V1__NAMESPACE_MODE__NODE)
@@ -312,10 +354,10 @@ int oci_spec_mounts(const struct oci_spec_input *in, struct json_object *spec, s
 		const char *dst, *src;
 		bool ro;
 	} pod[] = {
-		{"/etc/hostname", sb ? sb->hostname_file : NULL, ro_root},
-		{"/etc/hosts", sb ? sb->hosts_file : NULL, ro_root},
-		{"/etc/resolv.conf", sb ? sb->resolv_file : NULL, ro_root},
-		{"/dev/shm", shm, false},
+	    {"/etc/hostname", sb ? sb->hostname_file : NULL, ro_root},
+	    {"/etc/hosts", sb ? sb->hosts_file : NULL, ro_root},
+	    {"/etc/resolv.conf", sb ? sb->resolv_file : NULL, ro_root},
+	    {"/dev/shm", shm, false},
 	};
 	for (size_t i = 0; i < sizeof(pod) / sizeof(pod[0]); i++) {
 		if (!pod[i].src || default_overridden(c, pod[i].dst))
@@ -391,7 +433,8 @@ static int spec_namespaces(const struct oci_spec_input *in, struct json_object *
 	int r = 0;
 	if (pid == RUNTIME__V1__NAMESPACE_MODE__TARGET) {
 		if (!sb->target_pidns_path || !sb->target_pidns_path[0])
-			return berr_set(err, EINVAL, "no pid namespace path for the target container");
+			return berr_set(err, EINVAL,
+					"no pid namespace path for the target container");
 		ns_add(arr, "pid", sb->target_pidns_path);
 	} else {
 		r = ns_mode(arr, "pid", pid, sb->pidns_path, err);
@@ -408,7 +451,7 @@ static int spec_namespaces(const struct oci_spec_input *in, struct json_object *
 		return r;
 	ns_add(arr, "mount", NULL);
 	const Runtime__V1__LinuxContainerSecurityContext *sc =
-		in->config->linux ? in->config->linux->security_context : NULL;
+	    in->config->linux ? in->config->linux->security_context : NULL;
 	/* cgroup v2 gets a private cgroup ns as containerd gives it; on v1 the
 	 * runtime bind-mounts the container's cgroups instead. */
 	if (in->opts->cgroup_mode == OCI_CGROUP_MODE_V2 && !(sc && sc->privileged))
@@ -466,8 +509,9 @@ static void spec_sysctls(const struct oci_spec_input *in, struct json_object *lx
 	struct json_object *o = json_object_new_object();
 	for (size_t i = 0; i < p->linux->n_sysctls; i++) {
 		const char *k = p->linux->sysctls[i]->key, *v = p->linux->sysctls[i]->value;
-		bool is_ipc = strncmp(k, "kernel.shm", 10) == 0 || strncmp(k, "kernel.msg", 10) == 0 ||
-			      strcmp(k, "kernel.sem") == 0 || strncmp(k, "fs.mqueue.", 10) == 0;
+		bool is_ipc = strncmp(k, "kernel.shm", 10) == 0 ||
+			      strncmp(k, "kernel.msg", 10) == 0 || strcmp(k, "kernel.sem") == 0 ||
+			      strncmp(k, "fs.mqueue.", 10) == 0;
 		bool is_net = strncmp(k, "net.", 4) == 0;
 		if ((is_ipc && ipc != RUNTIME__V1__NAMESPACE_MODE__NODE) ||
 		    (is_net && net != RUNTIME__V1__NAMESPACE_MODE__NODE))
@@ -497,7 +541,7 @@ int oci_spec_linux(const struct oci_spec_input *in, struct json_object *spec, st
 {
 	const Runtime__V1__ContainerConfig *c = in->config;
 	const Runtime__V1__LinuxContainerSecurityContext *sc =
-		c->linux ? c->linux->security_context : NULL;
+	    c->linux ? c->linux->security_context : NULL;
 	bool priv = sc && sc->privileged;
 	struct json_object *lx = oci_json_obj(spec, "linux");
 	bool new_uts = false;
@@ -512,8 +556,8 @@ int oci_spec_linux(const struct oci_spec_input *in, struct json_object *spec, st
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *cg = NULL;
-	r = oci_cgroups_path(in->opts->cgroup_driver, in->sandbox ? in->sandbox->cgroup_parent : NULL,
-			     in->id, &cg, err);
+	r = oci_cgroups_path(in->opts->cgroup_driver,
+			     in->sandbox ? in->sandbox->cgroup_parent : NULL, in->id, &cg, err);
 	if (r < 0)
 		return r;
 	oci_json_str(lx, "cgroupsPath", cg);

@@ -17,8 +17,8 @@
 #include "common/err.h"
 #include "oci/oci-internal.h"
 
-#define DB_MAX (4u << 20)  /* bound on an image's passwd/group file */
-#define GIDS_MAX 65536     /* NGROUPS_MAX */
+#define DB_MAX	 (4u << 20) /* bound on an image's passwd/group file */
+#define GIDS_MAX 65536	    /* NGROUPS_MAX */
 
 void oci_user_done(struct oci_user *u)
 {
@@ -34,13 +34,14 @@ void oci_user_done(struct oci_user *u)
 static int open_in_root(int rootfd, const char *rel)
 {
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	    .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
 	int fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
 	if (fd >= 0 || errno != ENOSYS)
 		return fd;
-	_cleanup_close_ int dir = openat(rootfd, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int dir =
+	    openat(rootfd, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
 		return -1;
 	return openat(dir, rel + 4, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
@@ -163,8 +164,7 @@ static bool gr_match(const char *line, size_t n, void *arg)
 	const char *f0, *f2;
 	size_t l0, l2;
 	uint32_t gid;
-	if (!field(line, n, 0, &f0, &l0) || !field(line, n, 2, &f2, &l2) ||
-	    !parse_id(f2, l2, &gid))
+	if (!field(line, n, 0, &f0, &l0) || !field(line, n, 2, &f2, &l2) || !parse_id(f2, l2, &gid))
 		return false;
 	if (strlen(l->name) == l0 && memcmp(l->name, f0, l0) == 0) {
 		l->found = true;
@@ -289,7 +289,8 @@ int oci_user_resolve(const struct oci_user_request *req, struct oci_user *ret, s
 			each_line(group, gr_match, &g);
 			if (!g.found)
 				return berr_set(err, ENOENT,
-						"group '%s' not found in the image's /etc/group", gpart);
+						"group '%s' not found in the image's /etc/group",
+						gpart);
 			gid = g.found_id;
 		}
 	}
@@ -299,8 +300,8 @@ int oci_user_resolve(const struct oci_user_request *req, struct oci_user *ret, s
 	struct members m = {.user = pw_name};
 	gids_add(&m.gids, &m.n, gid);
 	const Runtime__V1__LinuxContainerSecurityContext *sc = req->sc;
-	bool strict = sc && sc->supplemental_groups_policy ==
-				    RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
+	bool strict =
+	    sc && sc->supplemental_groups_policy == RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
 	if (pw_name && !strict)
 		each_line(group, gr_member, &m);
 	for (size_t i = 0; sc && i < sc->n_supplemental_groups; i++) {
@@ -312,7 +313,8 @@ int oci_user_resolve(const struct oci_user_request *req, struct oci_user *ret, s
 		}
 		if (m.n >= GIDS_MAX) {
 			free(m.gids);
-			return berr_set(err, E2BIG, "too many supplemental groups (> %d)", GIDS_MAX);
+			return berr_set(err, E2BIG, "too many supplemental groups (> %d)",
+					GIDS_MAX);
 		}
 		gids_add(&m.gids, &m.n, (uint32_t)g);
 	}

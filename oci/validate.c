@@ -95,10 +95,11 @@ int oci_mounts_validate(const Runtime__V1__ContainerConfig *config, const char *
 					"bidirectional propagation",
 					src);
 		if (!shared && !slave)
-			return berr_set(err, EINVAL,
-					"mount source '%s' is not on a shared or slave mount, needed "
-					"for host-to-container propagation",
-					src);
+			return berr_set(
+			    err, EINVAL,
+			    "mount source '%s' is not on a shared or slave mount, needed "
+			    "for host-to-container propagation",
+			    src);
 	}
 	return 0;
 }
@@ -137,22 +138,25 @@ static int dev_add(struct devlist *l, const char *hp, const char *cp, const char
 			return berr_set(err, ENOENT, "device '%s' does not exist", hp);
 		return berr_set_errno(err, errno, "stat device '%s'", hp);
 	}
-	char type = S_ISCHR(st.st_mode) ? 'c' : S_ISBLK(st.st_mode) ? 'b' : S_ISFIFO(st.st_mode) ? 'p' : 0;
+	char type = S_ISCHR(st.st_mode)	   ? 'c'
+		    : S_ISBLK(st.st_mode)  ? 'b'
+		    : S_ISFIFO(st.st_mode) ? 'p'
+					   : 0;
 	if (!type || dev_present(l, cp))
 		return 0;
 	if (l->n >= DEVICES_MAX)
 		return berr_set(err, E2BIG, "too many devices (> %d)", DEVICES_MAX);
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
 	l->v[l->n++] = (struct oci_device){
-		.host_path = xstrdup(hp),
-		.container_path = xstrdup(cp),
-		.permissions = xstrdup(perms),
-		.type = type,
-		.major = type == 'p' ? 0 : (int64_t)major(st.st_rdev),
-		.minor = type == 'p' ? 0 : (int64_t)minor(st.st_rdev),
-		.file_mode = st.st_mode & 07777,
-		.uid = st.st_uid,
-		.gid = st.st_gid,
+	    .host_path = xstrdup(hp),
+	    .container_path = xstrdup(cp),
+	    .permissions = xstrdup(perms),
+	    .type = type,
+	    .major = type == 'p' ? 0 : (int64_t)major(st.st_rdev),
+	    .minor = type == 'p' ? 0 : (int64_t)minor(st.st_rdev),
+	    .file_mode = st.st_mode & 07777,
+	    .uid = st.st_uid,
+	    .gid = st.st_gid,
 	};
 	return 1;
 }
@@ -161,8 +165,8 @@ static int dev_add(struct devlist *l, const char *hp, const char *cp, const char
  * runtime mounts itself (containerd's HostDevices). */
 static int host_devices(struct devlist *l, const char *dir, int depth, struct berr **err)
 {
-	static const char *const skip[] = {"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts",
-					   ".udev", "console", NULL};
+	static const char *const skip[] = {"pts",	  "shm",   "fd",      "mqueue", ".lxc",
+					   ".lxd-mounts", ".udev", "console", NULL};
 	if (depth > 8)
 		return 0;
 	DIR *d = opendir(dir);
@@ -170,7 +174,8 @@ static int host_devices(struct devlist *l, const char *dir, int depth, struct be
 		return berr_set_errno(err, errno, "open '%s'", dir);
 	int r = 0;
 	for (struct dirent *e; r >= 0 && (e = readdir(d));) {
-		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+		if (e->d_name[0] == '.' &&
+		    (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
 			continue;
 		bool skipped = false;
 		for (const char *const *s = skip; *s && depth == 0; s++)

@@ -103,33 +103,33 @@ static void fx_init(struct fx *f)
 	f->pl.security_context = &f->psc;
 	f->p.hostname = "pod1";
 	f->sb = (struct oci_sandbox_info){
-		.id = "pod1id",
-		.hostname = "pod1",
-		.netns_path = "/run/berth/ns/pod1id/net",
-		.ipcns_path = "/run/berth/ns/pod1id/ipc",
-		.utsns_path = "/run/berth/ns/pod1id/uts",
-		.pidns_path = "/proc/4242/ns/pid",
-		.hostname_file = "/run/berth/pods/pod1id/hostname",
-		.hosts_file = "/run/berth/pods/pod1id/hosts",
-		.resolv_file = "/run/berth/pods/pod1id/resolv.conf",
-		.shm_dir = "/run/berth/pods/pod1id/shm",
-		.cgroup_parent = "/kubepods/pod1",
+	    .id = "pod1id",
+	    .hostname = "pod1",
+	    .netns_path = "/run/berth/ns/pod1id/net",
+	    .ipcns_path = "/run/berth/ns/pod1id/ipc",
+	    .utsns_path = "/run/berth/ns/pod1id/uts",
+	    .pidns_path = "/proc/4242/ns/pid",
+	    .hostname_file = "/run/berth/pods/pod1id/hostname",
+	    .hosts_file = "/run/berth/pods/pod1id/hosts",
+	    .resolv_file = "/run/berth/pods/pod1id/resolv.conf",
+	    .shm_dir = "/run/berth/pods/pod1id/shm",
+	    .cgroup_parent = "/kubepods/pod1",
 	};
 	f->img = (struct oci_image_config){.env = img_env, .cmd = img_cmd};
 	f->opts = (struct oci_runtime_opts){
-		.cgroup_driver = OCI_CGROUP_DRIVER_CGROUPFS,
-		.cgroup_mode = OCI_CGROUP_MODE_HYBRID,
-		.rootfs = "/var/lib/berth/ctr/c1/rootfs",
-		.swap_supported = true,
+	    .cgroup_driver = OCI_CGROUP_DRIVER_CGROUPFS,
+	    .cgroup_mode = OCI_CGROUP_MODE_HYBRID,
+	    .rootfs = "/var/lib/berth/ctr/c1/rootfs",
+	    .swap_supported = true,
 	};
 	f->in = (struct oci_spec_input){
-		.id = "c1",
-		.config = &f->c,
-		.sandbox_config = &f->p,
-		.sandbox = &f->sb,
-		.image = &f->img,
-		.opts = &f->opts,
-		.user = &f->user,
+	    .id = "c1",
+	    .config = &f->c,
+	    .sandbox_config = &f->p,
+	    .sandbox = &f->sb,
+	    .image = &f->img,
+	    .opts = &f->opts,
+	    .user = &f->user,
 	};
 }
 
@@ -144,8 +144,8 @@ static void fx_env(struct fx *f, int i, const char *k, const char *v)
 	f->c.n_envs = (size_t)i + 1;
 }
 
-static Runtime__V1__Mount *fx_mount(struct fx *f, int i, const char *host, const char *ctr,
-				    bool ro, Runtime__V1__MountPropagation prop)
+static Runtime__V1__Mount *fx_mount(struct fx *f, int i, const char *host, const char *ctr, bool ro,
+				    Runtime__V1__MountPropagation prop)
 {
 	runtime__v1__mount__init(&f->mnt[i]);
 	f->mnt[i].host_path = (char *)host;
@@ -205,7 +205,7 @@ static const char *jget(struct json_object *o, const char *path)
 			o = NULL;
 	}
 	return o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							   JSON_C_TO_STRING_NOSLASHESCAPE)
+							 JSON_C_TO_STRING_NOSLASHESCAPE)
 		 : NULL;
 }
 
@@ -353,8 +353,8 @@ static void test_spec_golden_readonly_rootfs(void **state)
 	f.sc.n_masked_paths = 1;
 	f.sc.readonly_paths = ro;
 	f.sc.n_readonly_paths = 1;
-	f.user = (struct oci_user){.uid = 1000, .gid = 1000, .additional_gids = f.gids,
-				   .n_additional_gids = 2};
+	f.user = (struct oci_user){
+	    .uid = 1000, .gid = 1000, .additional_gids = f.gids, .n_additional_gids = 2};
 	f.gids[0] = 10;
 	f.gids[1] = 2000;
 	runtime__v1__container_config__annotations_entry__init(&f.ann);
@@ -376,16 +376,16 @@ static void test_spec_command_args_table(void **state)
 		bool img_ep, img_cmd, c_cmd, c_args;
 		const char *want; /* JSON of process.args, NULL: EINVAL */
 	} t[] = {
-		{true, true, false, false, "[\"/entry\",\"-x\",\"cmd1\",\"cmd2\"]"},
-		{true, true, false, true, "[\"/entry\",\"-x\",\"a1\",\"a2\"]"},
-		{true, true, true, false, "[\"/bin/app\"]"},
-		{true, true, true, true, "[\"/bin/app\",\"a1\",\"a2\"]"},
-		{false, true, false, false, "[\"cmd1\",\"cmd2\"]"},
-		{false, true, false, true, "[\"a1\",\"a2\"]"},
-		{true, false, false, false, "[\"/entry\",\"-x\"]"},
-		{false, false, true, false, "[\"/bin/app\"]"},
-		{false, false, false, true, "[\"a1\",\"a2\"]"},
-		{false, false, false, false, NULL},
+	    {true, true, false, false, "[\"/entry\",\"-x\",\"cmd1\",\"cmd2\"]"},
+	    {true, true, false, true, "[\"/entry\",\"-x\",\"a1\",\"a2\"]"},
+	    {true, true, true, false, "[\"/bin/app\"]"},
+	    {true, true, true, true, "[\"/bin/app\",\"a1\",\"a2\"]"},
+	    {false, true, false, false, "[\"cmd1\",\"cmd2\"]"},
+	    {false, true, false, true, "[\"a1\",\"a2\"]"},
+	    {true, false, false, false, "[\"/entry\",\"-x\"]"},
+	    {false, false, true, false, "[\"/bin/app\"]"},
+	    {false, false, false, true, "[\"a1\",\"a2\"]"},
+	    {false, false, false, false, NULL},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct fx f;
@@ -423,8 +423,9 @@ static void test_spec_env_merge(void **state)
 	fx_env(&f, 2, "HOSTNAME", "override");
 	_cleanup_json_ struct json_object *o = build_ok(&f);
 	/* HOSTNAME first, image order kept, overrides in place, new keys last */
-	assert_string_equal(jget(o, "process.env"),
-			    "[\"HOSTNAME=override\",\"PATH=/usr/bin:/bin\",\"LANG=de_DE\",\"NEW=x=y\"]");
+	assert_string_equal(
+	    jget(o, "process.env"),
+	    "[\"HOSTNAME=override\",\"PATH=/usr/bin:/bin\",\"LANG=de_DE\",\"NEW=x=y\"]");
 
 	/* no PATH in the image: the default one */
 	struct fx g;
@@ -433,8 +434,9 @@ static void test_spec_env_merge(void **state)
 	g.img.env = env2;
 	g.sb.hostname = NULL;
 	_cleanup_json_ struct json_object *o2 = build_ok(&g);
-	assert_string_equal(jget(o2, "process.env"),
-			    "[\"A=1\",\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"]");
+	assert_string_equal(
+	    jget(o2, "process.env"),
+	    "[\"A=1\",\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"]");
 
 	/* a bad name */
 	struct fx h;
@@ -451,10 +453,10 @@ static void test_spec_workdir(void **state)
 	struct {
 		const char *cfg, *img, *want;
 	} t[] = {
-		{NULL, NULL, "\"/\""},
-		{"", "/img", "\"/img\""},
-		{"/cfg", "/img", "\"/cfg\""},
-		{"rel", NULL, NULL},
+	    {NULL, NULL, "\"/\""},
+	    {"", "/img", "\"/img\""},
+	    {"/cfg", "/img", "\"/cfg\""},
+	    {"rel", NULL, NULL},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct fx f;
@@ -478,8 +480,8 @@ static void test_spec_oom_clamp(void **state)
 	struct {
 		int64_t req;
 		int floor, want;
-	} t[] = {{0, 0, 0}, {-999, 0, 0}, {-999, -500, -500}, {500, 0, 500},
-		 {1000, 900, 1000}, {2000, 0, 1000}, {100, 900, 900}, {-2000, -1000, -1000}};
+	} t[] = {{0, 0, 0},	    {-999, 0, 0},    {-999, -500, -500}, {500, 0, 500},
+		 {1000, 900, 1000}, {2000, 0, 1000}, {100, 900, 900},	 {-2000, -1000, -1000}};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		assert_int_equal(oci_oom_score_adj_clamp(t[i].req, t[i].floor), t[i].want);
 	struct fx f;
@@ -559,7 +561,7 @@ static void test_spec_errors(void **state)
 	assert_string_equal(e->msg, "mount source 'rel' is not absolute");
 	fx_init(&f);
 	fx_mount(&f, 0, "/a", "/x", true, RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE)
-		->recursive_read_only = true;
+	    ->recursive_read_only = true;
 	assert_int_equal(oci_spec_build(&f.in, &json, &e), -EOPNOTSUPP);
 	f.opts.rro_supported = true;
 	f.mnt[0].readonly = false;
@@ -631,11 +633,11 @@ static void test_resources_build(void **state)
 		bool swap_ok;
 		const char *want;
 	} t[] = {
-		{0, 0, true, "{}"},
-		{1000, 0, true, "{\"memory\":{\"limit\":1000,\"swap\":1000}}"},
-		{1000, 3000, true, "{\"memory\":{\"limit\":1000,\"swap\":3000}}"},
-		{1000, -1, true, "{\"memory\":{\"limit\":1000,\"swap\":-1}}"},
-		{1000, 3000, false, "{\"memory\":{\"limit\":1000}}"},
+	    {0, 0, true, "{}"},
+	    {1000, 0, true, "{\"memory\":{\"limit\":1000,\"swap\":1000}}"},
+	    {1000, 3000, true, "{\"memory\":{\"limit\":1000,\"swap\":3000}}"},
+	    {1000, -1, true, "{\"memory\":{\"limit\":1000,\"swap\":-1}}"},
+	    {1000, 3000, false, "{\"memory\":{\"limit\":1000}}"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		r.memory_limit_in_bytes = t[i].limit;
@@ -691,48 +693,48 @@ static char *fake_rootfs(const char *name, const char *passwd, const char *group
 
 static void test_user_resolve_table(void **state)
 {
-	_cleanup_free_ char *root = fake_rootfs(
-		"users",
-		"root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\n"
-		"app:x:1000:1001::/home/app:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n",
-		"root:x:0:\nwheel:x:10:root,app\nstaff:x:50:app\napp:x:1001:\n"
-		"other:x:60:appx,bob\n");
+	_cleanup_free_ char *root =
+	    fake_rootfs("users",
+			"root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\n"
+			"app:x:1000:1001::/home/app:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n",
+			"root:x:0:\nwheel:x:10:root,app\nstaff:x:50:app\napp:x:1001:\n"
+			"other:x:60:appx,bob\n");
 	Runtime__V1__Int64Value uid = RUNTIME__V1__INT64_VALUE__INIT,
 				gid = RUNTIME__V1__INT64_VALUE__INIT;
 	struct {
 		int64_t uid, gid; /* -1: unset */
 		const char *username, *image_user;
-		int64_t supp;   /* -1: none */
+		int64_t supp; /* -1: none */
 		bool strict;
-		int code;       /* 0 or -errno */
+		int code; /* 0 or -errno */
 		uint32_t want_uid, want_gid;
 		const char *want_gids; /* "10,50" */
 		const char *msg;
 	} t[] = {
-		{-1, -1, NULL, NULL, -1, false, 0, 0, 0, "0,10", NULL},
-		{-1, -1, NULL, "", -1, false, 0, 0, 0, "0,10", NULL},
-		{-1, -1, NULL, "app", -1, false, 0, 1000, 1001, "1001,10,50", NULL},
-		{-1, -1, NULL, "1000", -1, false, 0, 1000, 1001, "1001,10,50", NULL},
-		{-1, -1, NULL, "1000:60", -1, false, 0, 1000, 60, "60,10,50", NULL},
-		{-1, -1, NULL, "app:staff", 7, false, 0, 1000, 50, "50,10,7", NULL},
-		{-1, -1, NULL, "4242", -1, false, 0, 4242, 0, "0", NULL},
-		{-1, -1, NULL, "4242:wheel", -1, false, 0, 4242, 10, "10", NULL},
-		{1000, -1, NULL, "nobody", -1, false, 0, 1000, 1001, "1001,10,50", NULL},
-		{1000, 5, NULL, NULL, 10, true, 0, 1000, 5, "5,10", NULL},
-		{0, -1, "app", NULL, -1, false, 0, 1000, 1001, "1001,10,50", NULL},
-		{-1, -1, "nobody", "app", -1, false, 0, 65534, 65534, "65534", NULL},
-		{-1, -1, NULL, "ghost", -1, false, -ENOENT, 0, 0, NULL,
-		 "user 'ghost' not found in the image's /etc/passwd"},
-		{-1, -1, NULL, "app:ghosts", -1, false, -ENOENT, 0, 0, NULL,
-		 "group 'ghosts' not found in the image's /etc/group"},
-		{-1, 5, NULL, "app", -1, false, -EINVAL, 0, 0, NULL,
-		 "run_as_group is specified without a user"},
-		{-1, -1, NULL, "app:", -1, false, -EINVAL, 0, 0, NULL, "invalid user 'app:'"},
-		{-2, -1, NULL, NULL, -1, false, -EINVAL, 0, 0, NULL, "run_as_user -2 out of range"},
+	    {-1, -1, NULL, NULL, -1, false, 0, 0, 0, "0,10", NULL},
+	    {-1, -1, NULL, "", -1, false, 0, 0, 0, "0,10", NULL},
+	    {-1, -1, NULL, "app", -1, false, 0, 1000, 1001, "1001,10,50", NULL},
+	    {-1, -1, NULL, "1000", -1, false, 0, 1000, 1001, "1001,10,50", NULL},
+	    {-1, -1, NULL, "1000:60", -1, false, 0, 1000, 60, "60,10,50", NULL},
+	    {-1, -1, NULL, "app:staff", 7, false, 0, 1000, 50, "50,10,7", NULL},
+	    {-1, -1, NULL, "4242", -1, false, 0, 4242, 0, "0", NULL},
+	    {-1, -1, NULL, "4242:wheel", -1, false, 0, 4242, 10, "10", NULL},
+	    {1000, -1, NULL, "nobody", -1, false, 0, 1000, 1001, "1001,10,50", NULL},
+	    {1000, 5, NULL, NULL, 10, true, 0, 1000, 5, "5,10", NULL},
+	    {0, -1, "app", NULL, -1, false, 0, 1000, 1001, "1001,10,50", NULL},
+	    {-1, -1, "nobody", "app", -1, false, 0, 65534, 65534, "65534", NULL},
+	    {-1, -1, NULL, "ghost", -1, false, -ENOENT, 0, 0, NULL,
+	     "user 'ghost' not found in the image's /etc/passwd"},
+	    {-1, -1, NULL, "app:ghosts", -1, false, -ENOENT, 0, 0, NULL,
+	     "group 'ghosts' not found in the image's /etc/group"},
+	    {-1, 5, NULL, "app", -1, false, -EINVAL, 0, 0, NULL,
+	     "run_as_group is specified without a user"},
+	    {-1, -1, NULL, "app:", -1, false, -EINVAL, 0, 0, NULL, "invalid user 'app:'"},
+	    {-2, -1, NULL, NULL, -1, false, -EINVAL, 0, 0, NULL, "run_as_user -2 out of range"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		Runtime__V1__LinuxContainerSecurityContext sc =
-			RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
+		    RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
 		int64_t supp = t[i].supp;
 		if (t[i].uid != -1) {
 			uid.value = t[i].uid;
@@ -749,9 +751,9 @@ static void test_user_resolve_table(void **state)
 		}
 		if (t[i].strict)
 			sc.supplemental_groups_policy =
-				RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
-		struct oci_user_request req = {.rootfs = root, .sc = &sc,
-					       .image_user = t[i].image_user};
+			    RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
+		struct oci_user_request req = {
+		    .rootfs = root, .sc = &sc, .image_user = t[i].image_user};
 		struct oci_user u;
 		_cleanup_berr_ struct berr *e = NULL;
 		int r = oci_user_resolve(&req, &u, &e);
@@ -826,37 +828,44 @@ static void test_runtime_argv_table(void **state)
 		struct oci_runtime_args a;
 		const char *want; /* space-joined; NULL: EINVAL */
 	} t[] = {
-		{&full,
-		 {.cmd = OCI_RUNTIME_CMD_CREATE, .id = "c1", .bundle = "/b", .pid_file = "/b/pid",
-		  .console_socket = "/b/tty.sock", .log_path = "/b/log.json"},
-		 "/usr/sbin/crun --root /run/berth/runc --log /b/log.json --log-format json "
-		 "--systemd-cgroup --debug create --bundle /b --pid-file /b/pid --console-socket "
-		 "/b/tty.sock c1"},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_START, .id = "c1"}, "/usr/bin/runc start c1"},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_STATE, .id = "c1"}, "/usr/bin/runc state c1"},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_KILL, .id = "c1"}, "/usr/bin/runc kill c1 15"},
-		{&plain,
-		 {.cmd = OCI_RUNTIME_CMD_KILL, .id = "c1", .signal = 9, .all = true},
-		 "/usr/bin/runc kill --all c1 9"},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_DELETE, .id = "c1"}, "/usr/bin/runc delete c1"},
-		{&plain,
-		 {.cmd = OCI_RUNTIME_CMD_DELETE, .id = "c1", .force = true},
-		 "/usr/bin/runc delete --force c1"},
-		{&plain,
-		 {.cmd = OCI_RUNTIME_CMD_EXEC, .id = "c1", .process_path = "/p.json",
-		  .pid_file = "/pid", .detach = true},
-		 "/usr/bin/runc exec --process /p.json --pid-file /pid --detach c1"},
-		{&plain,
-		 {.cmd = OCI_RUNTIME_CMD_UPDATE, .id = "c1", .resources_path = "-"},
-		 "/usr/bin/runc update --resources - c1"},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_PAUSE, .id = "c1"}, "/usr/bin/runc pause c1"},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_RESUME, .id = "c1"}, "/usr/bin/runc resume c1"},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_START, .id = "-rf"}, NULL},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_START, .id = ""}, NULL},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_CREATE, .id = "c1"}, NULL},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_EXEC, .id = "c1"}, NULL},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_UPDATE, .id = "c1"}, NULL},
-		{&plain, {.cmd = OCI_RUNTIME_CMD_MAX, .id = "c1"}, NULL},
+	    {&full,
+	     {.cmd = OCI_RUNTIME_CMD_CREATE,
+	      .id = "c1",
+	      .bundle = "/b",
+	      .pid_file = "/b/pid",
+	      .console_socket = "/b/tty.sock",
+	      .log_path = "/b/log.json"},
+	     "/usr/sbin/crun --root /run/berth/runc --log /b/log.json --log-format json "
+	     "--systemd-cgroup --debug create --bundle /b --pid-file /b/pid --console-socket "
+	     "/b/tty.sock c1"},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_START, .id = "c1"}, "/usr/bin/runc start c1"},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_STATE, .id = "c1"}, "/usr/bin/runc state c1"},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_KILL, .id = "c1"}, "/usr/bin/runc kill c1 15"},
+	    {&plain,
+	     {.cmd = OCI_RUNTIME_CMD_KILL, .id = "c1", .signal = 9, .all = true},
+	     "/usr/bin/runc kill --all c1 9"},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_DELETE, .id = "c1"}, "/usr/bin/runc delete c1"},
+	    {&plain,
+	     {.cmd = OCI_RUNTIME_CMD_DELETE, .id = "c1", .force = true},
+	     "/usr/bin/runc delete --force c1"},
+	    {&plain,
+	     {.cmd = OCI_RUNTIME_CMD_EXEC,
+	      .id = "c1",
+	      .process_path = "/p.json",
+	      .pid_file = "/pid",
+	      .detach = true},
+	     "/usr/bin/runc exec --process /p.json --pid-file /pid --detach c1"},
+	    {&plain,
+	     {.cmd = OCI_RUNTIME_CMD_UPDATE, .id = "c1", .resources_path = "-"},
+	     "/usr/bin/runc update --resources - c1"},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_PAUSE, .id = "c1"}, "/usr/bin/runc pause c1"},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_RESUME, .id = "c1"}, "/usr/bin/runc resume c1"},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_START, .id = "-rf"}, NULL},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_START, .id = ""}, NULL},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_CREATE, .id = "c1"}, NULL},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_EXEC, .id = "c1"}, NULL},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_UPDATE, .id = "c1"}, NULL},
+	    {&plain, {.cmd = OCI_RUNTIME_CMD_MAX, .id = "c1"}, NULL},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		_cleanup_berr_ struct berr *e = NULL;
@@ -889,19 +898,20 @@ static void test_state_parse_table(void **state)
 		enum oci_status st;
 		pid_t pid;
 	} t[] = {
-		{"{\"ociVersion\":\"1.0.2-dev\",\"id\":\"c1\",\"pid\":4711,\"status\":\"running\","
-		 "\"bundle\":\"/b\",\"rootfs\":\"/r\",\"created\":\"2026-11-23T10:00:00Z\",\"owner\":\"\"}",
-		 0, OCI_STATUS_RUNNING, 4711},
-		{"{\"pid\":12,\"status\":\"created\"}", 0, OCI_STATUS_CREATED, 12},
-		{"{\"pid\":12,\"status\":\"paused\"}", 0, OCI_STATUS_PAUSED, 12},
-		{"{\"pid\":0,\"status\":\"stopped\"}", 0, OCI_STATUS_STOPPED, 0},
-		{"{\"pid\":99,\"status\":\"stopped\"}", 0, OCI_STATUS_STOPPED, 0},
-		{"{\"status\":\"creating\"}", 0, OCI_STATUS_CREATING, 0},
-		{"{\"pid\":1,\"status\":\"zombie\"}", -EPROTO, 0, 0},
-		{"{\"pid\":\"1\",\"status\":\"running\"}", -EPROTO, 0, 0},
-		{"{\"pid\":-1,\"status\":\"running\"}", -EPROTO, 0, 0},
-		{"not json", -EPROTO, 0, 0},
-		{"", -EPROTO, 0, 0},
+	    {"{\"ociVersion\":\"1.0.2-dev\",\"id\":\"c1\",\"pid\":4711,\"status\":\"running\","
+	     "\"bundle\":\"/b\",\"rootfs\":\"/"
+	     "r\",\"created\":\"2026-11-23T10:00:00Z\",\"owner\":\"\"}",
+	     0, OCI_STATUS_RUNNING, 4711},
+	    {"{\"pid\":12,\"status\":\"created\"}", 0, OCI_STATUS_CREATED, 12},
+	    {"{\"pid\":12,\"status\":\"paused\"}", 0, OCI_STATUS_PAUSED, 12},
+	    {"{\"pid\":0,\"status\":\"stopped\"}", 0, OCI_STATUS_STOPPED, 0},
+	    {"{\"pid\":99,\"status\":\"stopped\"}", 0, OCI_STATUS_STOPPED, 0},
+	    {"{\"status\":\"creating\"}", 0, OCI_STATUS_CREATING, 0},
+	    {"{\"pid\":1,\"status\":\"zombie\"}", -EPROTO, 0, 0},
+	    {"{\"pid\":\"1\",\"status\":\"running\"}", -EPROTO, 0, 0},
+	    {"{\"pid\":-1,\"status\":\"running\"}", -EPROTO, 0, 0},
+	    {"not json", -EPROTO, 0, 0},
+	    {"", -EPROTO, 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct oci_state s = {0};
@@ -923,15 +933,16 @@ static void test_runtime_error_text(void **state)
 	struct {
 		const char *in, *want;
 	} t[] = {
-		{"", NULL},
-		{"\n\n", NULL},
-		{"container \"x\" does not exist\n", "container \"x\" does not exist"},
-		{"first\nsecond\n", "second"},
-		{"{\"level\":\"info\",\"msg\":\"hi\",\"time\":\"t\"}\n"
-		 "{\"level\":\"error\",\"msg\":\"runc create failed: unable to start\",\"time\":\"t\"}\n"
-		 "{\"level\":\"warning\",\"msg\":\"later\",\"time\":\"t\"}\n",
-		 "runc create failed: unable to start"},
-		{"{\"level\":\"info\",\"msg\":\"only info\"}\nplain tail\n", "plain tail"},
+	    {"", NULL},
+	    {"\n\n", NULL},
+	    {"container \"x\" does not exist\n", "container \"x\" does not exist"},
+	    {"first\nsecond\n", "second"},
+	    {"{\"level\":\"info\",\"msg\":\"hi\",\"time\":\"t\"}\n"
+	     "{\"level\":\"error\",\"msg\":\"runc create failed: unable to "
+	     "start\",\"time\":\"t\"}\n"
+	     "{\"level\":\"warning\",\"msg\":\"later\",\"time\":\"t\"}\n",
+	     "runc create failed: unable to start"},
+	    {"{\"level\":\"info\",\"msg\":\"only info\"}\nplain tail\n", "plain tail"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		_cleanup_free_ char *got = oci_runtime_error_text(t[i].in);
@@ -949,22 +960,22 @@ static void test_mounts_validate(void **state)
 	struct fx f;
 	fx_init(&f);
 	_cleanup_berr_ struct berr *e = NULL;
-	fx_mount(&f, 0, tmpdir, "/data", false, RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE);
+	fx_mount(&f, 0, tmpdir, "/data", false,
+		 RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE);
 	assert_int_equal(oci_mounts_validate(&f.c, NULL, &e), 0);
 	_cleanup_free_ char *missing = xasprintf("%s/no-such-dir", tmpdir);
 	fx_mount(&f, 1, missing, "/missing", false,
 		 RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE);
 	assert_int_equal(oci_mounts_validate(&f.c, NULL, &e), -ENOENT);
 	_cleanup_free_ char *want =
-		xasprintf("mount source '%s' for '/missing' does not exist", missing);
+	    xasprintf("mount source '%s' for '/missing' does not exist", missing);
 	assert_string_equal(e->msg, want);
 
 	/* propagation needs the source's mount to be shared (or slave) */
 	_cleanup_free_ char *mi_path = xasprintf("%s/mountinfo", tmpdir);
-	_cleanup_free_ char *mi = xasprintf(
-		"1 0 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
-		"2 1 0:5 / %s rw,relatime - tmpfs tmpfs rw\n",
-		tmpdir);
+	_cleanup_free_ char *mi = xasprintf("1 0 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+					    "2 1 0:5 / %s rw,relatime - tmpfs tmpfs rw\n",
+					    tmpdir);
 	assert_int_equal(fileio_write_atomic(mi_path, mi, strlen(mi), 0644, NULL), 0);
 	fx_init(&f);
 	fx_mount(&f, 0, "/", "/host", false,
@@ -1030,20 +1041,20 @@ static void test_cgroups_path_table(void **state)
 		enum oci_cgroup_driver d;
 		const char *parent, *id, *want;
 	} t[] = {
-		{OCI_CGROUP_DRIVER_CGROUPFS, "/kubepods/burstable/pod1", "c1",
-		 "/kubepods/burstable/pod1/c1"},
-		{OCI_CGROUP_DRIVER_CGROUPFS, "/kubepods/", "c1", "/kubepods/c1"},
-		{OCI_CGROUP_DRIVER_CGROUPFS, NULL, "c1", "/berth/c1"},
-		{OCI_CGROUP_DRIVER_CGROUPFS, "/", "c1", "/c1"},
-		{OCI_CGROUP_DRIVER_CGROUPFS, "kubepods", "c1", NULL},
-		{OCI_CGROUP_DRIVER_CGROUPFS, "/a/../b", "c1", NULL},
-		{OCI_CGROUP_DRIVER_CGROUPFS, "/a", "../c1", NULL},
-		{OCI_CGROUP_DRIVER_SYSTEMD, "kubepods-pod1.slice", "c1",
-		 "kubepods-pod1.slice:berth:c1"},
-		{OCI_CGROUP_DRIVER_SYSTEMD, "/kubepods.slice/kubepods-pod1.slice", "c1",
-		 "kubepods-pod1.slice:berth:c1"},
-		{OCI_CGROUP_DRIVER_SYSTEMD, NULL, "c1", "system.slice:berth:c1"},
-		{OCI_CGROUP_DRIVER_SYSTEMD, "kubepods", "c1", NULL},
+	    {OCI_CGROUP_DRIVER_CGROUPFS, "/kubepods/burstable/pod1", "c1",
+	     "/kubepods/burstable/pod1/c1"},
+	    {OCI_CGROUP_DRIVER_CGROUPFS, "/kubepods/", "c1", "/kubepods/c1"},
+	    {OCI_CGROUP_DRIVER_CGROUPFS, NULL, "c1", "/berth/c1"},
+	    {OCI_CGROUP_DRIVER_CGROUPFS, "/", "c1", "/c1"},
+	    {OCI_CGROUP_DRIVER_CGROUPFS, "kubepods", "c1", NULL},
+	    {OCI_CGROUP_DRIVER_CGROUPFS, "/a/../b", "c1", NULL},
+	    {OCI_CGROUP_DRIVER_CGROUPFS, "/a", "../c1", NULL},
+	    {OCI_CGROUP_DRIVER_SYSTEMD, "kubepods-pod1.slice", "c1",
+	     "kubepods-pod1.slice:berth:c1"},
+	    {OCI_CGROUP_DRIVER_SYSTEMD, "/kubepods.slice/kubepods-pod1.slice", "c1",
+	     "kubepods-pod1.slice:berth:c1"},
+	    {OCI_CGROUP_DRIVER_SYSTEMD, NULL, "c1", "system.slice:berth:c1"},
+	    {OCI_CGROUP_DRIVER_SYSTEMD, "kubepods", "c1", NULL},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		_cleanup_free_ char *got = NULL;
@@ -1066,21 +1077,20 @@ static void test_cgroup_oom_kills(void **state)
 	struct {
 		const char *dir, *file, *text;
 	} files[] = {
-		{"kubepods/pod1/c1", "memory.events",
-		 "low 0\nhigh 0\nmax 4\noom 2\noom_kill 1\noom_group_kill 0\n"},
-		{"memory/kubepods/pod1/c1", "memory.oom_control",
-		 "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"},
-		{"memory/old/c1", "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n"},
-		{"kubepods.slice/kubepods-pod1.slice/berth-c1.scope", "memory.events",
-		 "oom 1\noom_kill 2\n"},
+	    {"kubepods/pod1/c1", "memory.events",
+	     "low 0\nhigh 0\nmax 4\noom 2\noom_kill 1\noom_group_kill 0\n"},
+	    {"memory/kubepods/pod1/c1", "memory.oom_control",
+	     "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"},
+	    {"memory/old/c1", "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n"},
+	    {"kubepods.slice/kubepods-pod1.slice/berth-c1.scope", "memory.events",
+	     "oom 1\noom_kill 2\n"},
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		_cleanup_free_ char *d = xasprintf("%s/%s", root, files[i].dir);
 		_cleanup_free_ char *p = xasprintf("%s/%s", d, files[i].file);
 		assert_int_equal(fileio_mkdir_p(d, 0755, NULL), 0);
-		assert_int_equal(fileio_write_atomic(p, files[i].text, strlen(files[i].text), 0644,
-						     NULL),
-				 0);
+		assert_int_equal(
+		    fileio_write_atomic(p, files[i].text, strlen(files[i].text), 0644, NULL), 0);
 	}
 	uint64_t n = 99;
 	_cleanup_berr_ struct berr *e = NULL;
@@ -1127,32 +1137,32 @@ static void test_self_facts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spec_golden_minimal),
-		cmocka_unit_test(test_spec_golden_full_resources),
-		cmocka_unit_test(test_spec_golden_privileged),
-		cmocka_unit_test(test_spec_golden_host_namespaces),
-		cmocka_unit_test(test_spec_golden_pod_pidns),
-		cmocka_unit_test(test_spec_golden_mounts),
-		cmocka_unit_test(test_spec_golden_readonly_rootfs),
-		cmocka_unit_test(test_spec_command_args_table),
-		cmocka_unit_test(test_spec_env_merge),
-		cmocka_unit_test(test_spec_workdir),
-		cmocka_unit_test(test_spec_oom_clamp),
-		cmocka_unit_test(test_spec_caps_all),
-		cmocka_unit_test(test_spec_errors),
-		cmocka_unit_test(test_spec_new_namespaces_hostname),
-		cmocka_unit_test(test_exec_process_build),
-		cmocka_unit_test(test_resources_build),
-		cmocka_unit_test(test_user_resolve_table),
-		cmocka_unit_test(test_user_resolve_stays_in_rootfs),
-		cmocka_unit_test(test_runtime_argv_table),
-		cmocka_unit_test(test_state_parse_table),
-		cmocka_unit_test(test_runtime_error_text),
-		cmocka_unit_test(test_mounts_validate),
-		cmocka_unit_test(test_devices_resolve),
-		cmocka_unit_test(test_cgroups_path_table),
-		cmocka_unit_test(test_cgroup_oom_kills),
-		cmocka_unit_test(test_self_facts),
+	    cmocka_unit_test(test_spec_golden_minimal),
+	    cmocka_unit_test(test_spec_golden_full_resources),
+	    cmocka_unit_test(test_spec_golden_privileged),
+	    cmocka_unit_test(test_spec_golden_host_namespaces),
+	    cmocka_unit_test(test_spec_golden_pod_pidns),
+	    cmocka_unit_test(test_spec_golden_mounts),
+	    cmocka_unit_test(test_spec_golden_readonly_rootfs),
+	    cmocka_unit_test(test_spec_command_args_table),
+	    cmocka_unit_test(test_spec_env_merge),
+	    cmocka_unit_test(test_spec_workdir),
+	    cmocka_unit_test(test_spec_oom_clamp),
+	    cmocka_unit_test(test_spec_caps_all),
+	    cmocka_unit_test(test_spec_errors),
+	    cmocka_unit_test(test_spec_new_namespaces_hostname),
+	    cmocka_unit_test(test_exec_process_build),
+	    cmocka_unit_test(test_resources_build),
+	    cmocka_unit_test(test_user_resolve_table),
+	    cmocka_unit_test(test_user_resolve_stays_in_rootfs),
+	    cmocka_unit_test(test_runtime_argv_table),
+	    cmocka_unit_test(test_state_parse_table),
+	    cmocka_unit_test(test_runtime_error_text),
+	    cmocka_unit_test(test_mounts_validate),
+	    cmocka_unit_test(test_devices_resolve),
+	    cmocka_unit_test(test_cgroups_path_table),
+	    cmocka_unit_test(test_cgroup_oom_kills),
+	    cmocka_unit_test(test_self_facts),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

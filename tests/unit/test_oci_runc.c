@@ -34,8 +34,8 @@ static char *tmpdir, *rootfs, *runc_root, *cg_parent, *hosts_file;
 static struct oci_runtime_handler handler;
 static struct oci_runtime_opts ropts;
 static char **host_caps;
-static const char *const applets[] = {"sh", "sleep", "cat", "echo", "id", "hostname",
-				      "head", "tr", "true", NULL};
+static const char *const applets[] = {"sh",	  "sleep", "cat", "echo", "id",
+				      "hostname", "head",  "tr",  "true", NULL};
 
 static int write_text(const char *path, const char *text)
 {
@@ -87,12 +87,11 @@ static int group_setup(void **state)
 	if (build_rootfs() < 0 || id_generate(id, NULL) < 0)
 		return -1;
 	cg_parent = xasprintf("/berth-test-%.12s", id);
-	handler = (struct oci_runtime_handler){
-		.name = "runc",
-		.path = "/usr/bin/runc",
-		.root = runc_root,
-		.timeout_ms = 30000,
-		.exec_helper = OCI_EXEC_HELPER};
+	handler = (struct oci_runtime_handler){.name = "runc",
+					       .path = "/usr/bin/runc",
+					       .root = runc_root,
+					       .timeout_ms = 30000,
+					       .exec_helper = OCI_EXEC_HELPER};
 	_cleanup_berr_ struct berr *e = NULL;
 	int adj = 0;
 	if (oci_oom_score_adj_self(&adj, &e) < 0 || oci_caps_bounding_self(&host_caps, &e) < 0)
@@ -105,8 +104,8 @@ static int group_setup(void **state)
 		return -1;
 	/* v2 always accounts swap; v1 only with swapaccount=1 (memsw files). */
 	ropts.swap_supported =
-		ropts.cgroup_mode == OCI_CGROUP_MODE_V2 ||
-		access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0;
+	    ropts.cgroup_mode == OCI_CGROUP_MODE_V2 ||
+	    access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0;
 	return 0;
 }
 
@@ -117,8 +116,8 @@ static void cgroups_remove(const char *id)
 	bool v2 = ropts.cgroup_mode == OCI_CGROUP_MODE_V2;
 	DIR *d = v2 ? NULL : opendir(root);
 	for (int pass = 0; pass < 2; pass++) {
-		_cleanup_free_ char *rel = pass == 0 && id ? xasprintf("%s/%s", cg_parent, id)
-							    : xstrdup(cg_parent);
+		_cleanup_free_ char *rel =
+		    pass == 0 && id ? xasprintf("%s/%s", cg_parent, id) : xstrdup(cg_parent);
 		if (v2) {
 			_cleanup_free_ char *p = xasprintf("%s%s", root, rel);
 			(void)rmdir(p);
@@ -189,7 +188,7 @@ static void ctr_create(struct ctr *c, char **args)
 	Runtime__V1__ContainerMetadata meta = RUNTIME__V1__CONTAINER_METADATA__INIT;
 	Runtime__V1__LinuxContainerConfig lc = RUNTIME__V1__LINUX_CONTAINER_CONFIG__INIT;
 	Runtime__V1__LinuxContainerSecurityContext sc =
-		RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
+	    RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
 	Runtime__V1__NamespaceOption ns = RUNTIME__V1__NAMESPACE_OPTION__INIT;
 	Runtime__V1__PodSandboxConfig pod = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
 	meta.name = "test";
@@ -203,9 +202,8 @@ static void ctr_create(struct ctr *c, char **args)
 		n++;
 	cfg.command = args;
 	cfg.n_command = n;
-	struct oci_sandbox_info sb = {.hostname = "berth-test",
-				      .hosts_file = hosts_file,
-				      .cgroup_parent = cg_parent};
+	struct oci_sandbox_info sb = {
+	    .hostname = "berth-test", .hosts_file = hosts_file, .cgroup_parent = cg_parent};
 	static char *env[] = {"PATH=/bin", "FROM_IMAGE=1", NULL};
 	struct oci_image_config img = {.user = "app", .env = env};
 	_cleanup_berr_ struct berr *e = NULL;
@@ -283,7 +281,7 @@ static void exec_ok(struct ctr *c, char **argv, int timeout_ms, struct oci_exec_
 	assert_int_equal(fileio_read_all(cfgp, 1 << 20, &spec, NULL, &e), 0);
 	assert_int_equal(oci_exec_process_build(spec, argv, &proc, &e), 0);
 	struct oci_exec_request req = {
-		.id = c->id, .process_json = proc, .work_dir = c->bundle, .timeout_ms = timeout_ms};
+	    .id = c->id, .process_json = proc, .work_dir = c->bundle, .timeout_ms = timeout_ms};
 	if (oci_runc_ops.exec(&handler, &req, res, &e) < 0)
 		fail_msg("exec %s: %s", argv[0], berr_msg(e));
 }
@@ -333,8 +331,8 @@ static void test_runc_lifecycle(void **state)
 	if (oci_runc_ops.update(&handler, c->id, rj, &e) < 0)
 		fail_msg("update: %s", berr_msg(e));
 	_cleanup_free_ char *limf = cgroup_file(
-		c, "memory",
-		ropts.cgroup_mode == OCI_CGROUP_MODE_V2 ? "memory.max" : "memory.limit_in_bytes");
+	    c, "memory",
+	    ropts.cgroup_mode == OCI_CGROUP_MODE_V2 ? "memory.max" : "memory.limit_in_bytes");
 	_cleanup_free_ char *lim = NULL;
 	assert_int_equal(fileio_read_all(limf, 64, &lim, NULL, &e), 0);
 	assert_string_equal(lim, "67108864\n");
@@ -377,7 +375,7 @@ static void test_runc_exec_timeout_kills_children(void **state)
 	char *argv[] = {"sh", "-c", "sleep 1000 & sleep 1001 & echo started; wait", NULL};
 	assert_int_equal(oci_exec_process_build(spec, argv, &proc, &e), 0);
 	struct oci_exec_request req = {
-		.id = c->id, .process_json = proc, .work_dir = c->bundle, .timeout_ms = 1000};
+	    .id = c->id, .process_json = proc, .work_dir = c->bundle, .timeout_ms = 1000};
 	struct oci_exec_result r;
 	assert_int_equal(oci_runc_ops.exec(&handler, &req, &r, &e), -ETIMEDOUT);
 	assert_non_null(strstr(e->msg, "timed out after 1000 ms"));
@@ -448,9 +446,10 @@ static void test_runc_errors(void **state)
 	assert_int_equal(oci_runc_ops.start(&handler, c->id, &e), -ENOENT);
 	assert_non_null(strstr(e->msg, "runc start"));
 	assert_int_equal(oci_runc_ops.delete(&handler, c->id, true, &e), 0);
-	struct oci_exec_request req = {
-		.id = c->id, .process_json = "{\"args\":[\"true\"],\"cwd\":\"/\"}",
-		.work_dir = c->bundle, .timeout_ms = 5000};
+	struct oci_exec_request req = {.id = c->id,
+				       .process_json = "{\"args\":[\"true\"],\"cwd\":\"/\"}",
+				       .work_dir = c->bundle,
+				       .timeout_ms = 5000};
 	struct oci_exec_result r;
 	assert_int_equal(oci_runc_ops.exec(&handler, &req, &r, &e), -ENOENT);
 	/* exec of a missing program in a running container: runc fails, the
@@ -471,14 +470,13 @@ static void test_runc_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_runc_lifecycle, ctr_setup, ctr_teardown),
-		cmocka_unit_test_setup_teardown(test_runc_exec_timeout_kills_children, ctr_setup,
-						ctr_teardown),
-		cmocka_unit_test_setup_teardown(test_runc_exec_background_child_does_not_block,
-						ctr_setup, ctr_teardown),
-		cmocka_unit_test_setup_teardown(test_runc_oom_kill_counted, ctr_setup,
-						ctr_teardown),
-		cmocka_unit_test_setup_teardown(test_runc_errors, ctr_setup, ctr_teardown),
+	    cmocka_unit_test_setup_teardown(test_runc_lifecycle, ctr_setup, ctr_teardown),
+	    cmocka_unit_test_setup_teardown(test_runc_exec_timeout_kills_children, ctr_setup,
+					    ctr_teardown),
+	    cmocka_unit_test_setup_teardown(test_runc_exec_background_child_does_not_block,
+					    ctr_setup, ctr_teardown),
+	    cmocka_unit_test_setup_teardown(test_runc_oom_kill_counted, ctr_setup, ctr_teardown),
+	    cmocka_unit_test_setup_teardown(test_runc_errors, ctr_setup, ctr_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
