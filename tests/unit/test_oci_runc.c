@@ -155,34 +155,46 @@ struct ctr {
 	char *cgpath;
 };
 
+/* Each test gets two container slots (most use only the first). */
+#define CTRS 2
+
 static int ctr_setup(void **state)
 {
 	static unsigned n;
-	struct ctr *c = xcalloc(1, sizeof(*c));
-	snprintf(c->id, sizeof(c->id), "berth-test-%d-%u", (int)getpid(), ++n);
-	c->bundle = xasprintf("%s/%s", tmpdir, c->id);
-	c->cgpath = xasprintf("%s/%s", cg_parent, c->id);
+	struct ctr *c = xcalloc(CTRS, sizeof(*c));
+	n++;
+	for (int i = 0; i < CTRS; i++) {
+		snprintf(c[i].id, sizeof(c[i].id), "berth-test-%d-%u%c", (int)getpid(), n, 'a' + i);
+		c[i].bundle = xasprintf("%s/%s", tmpdir, c[i].id);
+		c[i].cgpath = xasprintf("%s/%s", cg_parent, c[i].id);
+		if (fileio_mkdir_p(c[i].bundle, 0700, NULL) < 0)
+			return -1;
+	}
 	*state = c;
-	return fileio_mkdir_p(c->bundle, 0700, NULL);
+	return 0;
 }
 
 static int ctr_teardown(void **state)
 {
 	struct ctr *c = *state;
-	_cleanup_berr_ struct berr *e = NULL;
-	if (oci_runc_ops.delete(&handler, c->id, true, &e) < 0)
-		fprintf(stderr, "teardown: %s\n", berr_msg(e));
-	cgroups_remove(c->id);
-	(void)fileio_remove_tree(c->bundle, NULL);
-	free(c->bundle);
-	free(c->cgpath);
+	for (int i = CTRS - 1; i >= 0; i--) {
+		_cleanup_berr_ struct berr *e = NULL;
+		if (oci_runc_ops.delete(&handler, c[i].id, true, &e) < 0)
+			fprintf(stderr, "teardown: %s\n", berr_msg(e));
+		cgroups_remove(c[i].id);
+		(void)fileio_remove_tree(c[i].bundle, NULL);
+		free(c[i].bundle);
+		free(c[i].cgpath);
+	}
 	free(c);
 	return 0;
 }
 
 /* Writes config.json for args (a NULL-terminated vector) running as the
- * image user "app", in new namespaces (no pod), and runs `runc create`. */
-static void ctr_create(struct ctr *c, char **args)
+ * image user "app" and runs `runc create`. pod NULL: new namespaces of its
+ * own; else join pod's network, IPC and UTS namespaces (mode POD). */
+/* Returns NULL once created, else runc's error (from its JSON log). */
+static char *ctr_try_create(struct ctr *c, char **args, const struct oci_sandbox_info *pod_sb)
 {
 	Runtime__V1__ContainerConfig cfg = RUNTIME__V1__CONTAINER_CONFIG__INIT;
 	Runtime__V1__ContainerMetadata meta = RUNTIME__V1__CONTAINER_METADATA__INIT;
@@ -197,6 +209,8 @@ static void ctr_create(struct ctr *c, char **args)
 	lc.security_context = &sc;
 	sc.namespace_options = &ns;
 	ns.network = ns.pid = ns.ipc = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+	if (pod_sb)
+		ns.network = ns.ipc = RUNTIME__V1__NAMESPACE_MODE__POD;
 	size_t n = 0;
 	while (args[n])
 		n++;
@@ -204,6 +218,8 @@ static void ctr_create(struct ctr *c, char **args)
 	cfg.n_command = n;
 	struct oci_sandbox_info sb = {
 	    .hostname = "berth-test", .hosts_file = hosts_file, .cgroup_parent = cg_parent};
+	if (pod_sb)
+		sb = *pod_sb;
 	static char *env[] = {"PATH=/bin", "FROM_IMAGE=1", NULL};
 	struct oci_image_config img = {.user = "app", .env = env};
 	_cleanup_berr_ struct berr *e = NULL;
@@ -244,12 +260,24 @@ static void ctr_create(struct ctr *c, char **args)
 	int st = -1;
 	assert_int_equal(spawn_start(&so, &pid, &e), 0);
 	assert_int_equal(spawn_wait(pid, &st, &e), 0);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		_cleanup_free_ char *log = NULL;
-		(void)fileio_read_all(logf, 1 << 20, &log, NULL, NULL);
-		_cleanup_free_ char *why = log ? oci_runtime_error_text(log) : NULL;
-		fail_msg("runc create: %s", why ? why : "no log");
-	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return NULL;
+	_cleanup_free_ char *log = NULL;
+	(void)fileio_read_all(logf, 1 << 20, &log, NULL, NULL);
+	char *why = log ? oci_runtime_error_text(log) : NULL;
+	return why ? why : xstrdup("no log");
+}
+
+static void ctr_create_in(struct ctr *c, char **args, const struct oci_sandbox_info *pod_sb)
+{
+	_cleanup_free_ char *why = ctr_try_create(c, args, pod_sb);
+	if (why)
+		fail_msg("runc create: %s", why);
+}
+
+static void ctr_create(struct ctr *c, char **args)
+{
+	ctr_create_in(c, args, NULL);
 }
 
 static struct oci_state ctr_state(struct ctr *c)
@@ -467,6 +495,92 @@ static void test_runc_errors(void **state)
 	assert_non_null(strstr(e->msg, "no-such-program"));
 }
 
+static void test_runc_pod_namespaces_joined(void **state)
+{
+	/* The first container stands in for the pod: the second joins its
+	 * network, IPC and UTS namespaces by path, as containers join a pod's
+	 * pinned namespaces, and keeps a mount namespace of its own. */
+	struct ctr *c = *state;
+	char *args[] = {"sleep", "1000", NULL};
+	ctr_create(&c[0], args);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(oci_runc_ops.start(&handler, c[0].id, &e), 0);
+	pid_t pod = ctr_state(&c[0]).pid;
+	_cleanup_free_ char *net = xasprintf("/proc/%d/ns/net", (int)pod);
+	_cleanup_free_ char *ipc = xasprintf("/proc/%d/ns/ipc", (int)pod);
+	_cleanup_free_ char *uts = xasprintf("/proc/%d/ns/uts", (int)pod);
+	struct oci_sandbox_info sb = {.hostname = "berth-test",
+				      .netns_path = net,
+				      .ipcns_path = ipc,
+				      .utsns_path = uts,
+				      .hosts_file = hosts_file,
+				      .cgroup_parent = cg_parent};
+	ctr_create_in(&c[1], args, &sb);
+	assert_int_equal(oci_runc_ops.start(&handler, c[1].id, &e), 0);
+	char *argv[] = {"sh", "-c",
+			"for n in net ipc uts mnt; do readlink /proc/self/ns/$n; done; hostname",
+			NULL};
+	struct oci_exec_result a, b;
+	exec_ok(&c[0], argv, 10000, &a);
+	exec_ok(&c[1], argv, 10000, &b);
+	char *sa = NULL, *sb_ = NULL;
+	char *la[5], *lb[5];
+	int i = 0;
+	for (char *t = strtok_r(a.out, "\n", &sa); t && i < 5; t = strtok_r(NULL, "\n", &sa))
+		la[i++] = t;
+	assert_int_equal(i, 5);
+	i = 0;
+	for (char *t = strtok_r(b.out, "\n", &sb_); t && i < 5; t = strtok_r(NULL, "\n", &sb_))
+		lb[i++] = t;
+	assert_int_equal(i, 5);
+	assert_string_equal(la[0], lb[0]);     /* net */
+	assert_string_equal(la[1], lb[1]);     /* ipc */
+	assert_string_equal(la[2], lb[2]);     /* uts */
+	assert_string_not_equal(la[3], lb[3]); /* mnt */
+	assert_string_equal(lb[4], "berth-test");
+	oci_exec_result_done(&a);
+	oci_exec_result_done(&b);
+}
+
+static void test_runc_exec_output_capped(void **state)
+{
+	struct ctr *c = *state;
+	char *args[] = {"sleep", "1000", NULL};
+	ctr_create(c, args);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(oci_runc_ops.start(&handler, c->id, &e), 0);
+	_cleanup_free_ char *spec = NULL, *proc = NULL;
+	_cleanup_free_ char *cfgp = xasprintf("%s/config.json", c->bundle);
+	assert_int_equal(fileio_read_all(cfgp, 1 << 20, &spec, NULL, &e), 0);
+	char *argv[] = {"sh", "-c", "head -c 5000 /dev/zero | tr '\\0' x; echo done >&2", NULL};
+	assert_int_equal(oci_exec_process_build(spec, argv, &proc, &e), 0);
+	struct oci_exec_request req = {.id = c->id,
+				       .process_json = proc,
+				       .work_dir = c->bundle,
+				       .timeout_ms = 10000,
+				       .max_out = 1000};
+	struct oci_exec_result r;
+	if (oci_runc_ops.exec(&handler, &req, &r, &e) < 0)
+		fail_msg("exec: %s", berr_msg(e));
+	assert_int_equal(r.exit_code, 0);
+	assert_true(r.truncated);
+	assert_int_equal(r.out_len, 1000);
+	assert_int_equal(strspn(r.out, "x"), 1000);
+	assert_string_equal(r.errout, "done\n");
+	oci_exec_result_done(&r);
+}
+
+static void test_runc_create_failure_message(void **state)
+{
+	/* A command missing from the image: runc create fails, and its JSON log
+	 * yields a message naming the command. */
+	struct ctr *c = *state;
+	char *args[] = {"/bin/no-such-command", NULL};
+	_cleanup_free_ char *why = ctr_try_create(c, args, NULL);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "no-such-command"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -477,6 +591,11 @@ int main(void)
 					    ctr_setup, ctr_teardown),
 	    cmocka_unit_test_setup_teardown(test_runc_oom_kill_counted, ctr_setup, ctr_teardown),
 	    cmocka_unit_test_setup_teardown(test_runc_errors, ctr_setup, ctr_teardown),
+	    cmocka_unit_test_setup_teardown(test_runc_pod_namespaces_joined, ctr_setup,
+					    ctr_teardown),
+	    cmocka_unit_test_setup_teardown(test_runc_exec_output_capped, ctr_setup, ctr_teardown),
+	    cmocka_unit_test_setup_teardown(test_runc_create_failure_message, ctr_setup,
+					    ctr_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
