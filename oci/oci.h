@@ -190,7 +190,11 @@ struct oci_runtime_args {
 	const char *resources_path; /* update --resources ("-": stdin) */
 };
 
-/* Pure: the full argv (runtime path, global args, command, args, id). */
+/* Pure: the runtime path and its global options (--root, --log FILE
+ * --log-format json when log_path is set, --systemd-cgroup, extra_args). */
+char **oci_runtime_global_argv(const struct oci_runtime_handler *h, const char *log_path);
+/* Pure: the full argv: the global part, the command, its options, the id
+ * (and the signal for kill). */
 char **oci_runtime_argv(const struct oci_runtime_handler *h, const struct oci_runtime_args *a,
 			struct berr **err);
 

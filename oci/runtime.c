@@ -50,6 +50,28 @@ static void push_opt(struct argv_buf *b, const char *flag, const char *val)
 	}
 }
 
+static void global_args(struct argv_buf *b, const struct oci_runtime_handler *h,
+			const char *log_path)
+{
+	push(b, h->path ? h->path : "runc");
+	push_opt(b, "--root", h->root);
+	if (log_path) {
+		push_opt(b, "--log", log_path);
+		push_opt(b, "--log-format", "json");
+	}
+	if (h->systemd_cgroup)
+		push(b, "--systemd-cgroup");
+	for (char *const *e = h->extra_args; e && *e; e++)
+		push(b, *e);
+}
+
+char **oci_runtime_global_argv(const struct oci_runtime_handler *h, const char *log_path)
+{
+	struct argv_buf b = {0};
+	global_args(&b, h, log_path);
+	return b.v;
+}
+
 char **oci_runtime_argv(const struct oci_runtime_handler *h, const struct oci_runtime_args *a,
 			struct berr **err)
 {
@@ -65,16 +87,7 @@ char **oci_runtime_argv(const struct oci_runtime_handler *h, const struct oci_ru
 	if (a->cmd == OCI_RUNTIME_CMD_UPDATE && !a->resources_path)
 		return berr_set(err, EINVAL, "update needs a resources file"), NULL;
 	struct argv_buf b = {0};
-	push(&b, h->path ? h->path : "runc");
-	push_opt(&b, "--root", h->root);
-	if (a->log_path) {
-		push_opt(&b, "--log", a->log_path);
-		push_opt(&b, "--log-format", "json");
-	}
-	if (h->systemd_cgroup)
-		push(&b, "--systemd-cgroup");
-	for (char *const *e = h->extra_args; e && *e; e++)
-		push(&b, *e);
+	global_args(&b, h, a->log_path);
 	push(&b, cmd_names[a->cmd]);
 	switch (a->cmd) {
 	case OCI_RUNTIME_CMD_CREATE:

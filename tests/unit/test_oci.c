@@ -883,6 +883,12 @@ static void test_runtime_argv_table(void **state)
 		if (strcmp(buf, t[i].want) != 0)
 			fail_msg("case %zu: '%s', want '%s'", i, buf, t[i].want);
 	}
+	_cleanup_strv_ char **g = oci_runtime_global_argv(&full, "/b/log.json");
+	assert_string_equal(g[0], "/usr/sbin/crun");
+	assert_string_equal(g[6], "json");
+	assert_string_equal(g[7], "--systemd-cgroup");
+	assert_string_equal(g[8], "--debug");
+	assert_null(g[9]);
 	/* no path: "runc" from PATH */
 	struct oci_runtime_handler none = {0};
 	struct oci_runtime_args a = {.cmd = OCI_RUNTIME_CMD_START, .id = "x"};
