@@ -42,15 +42,4 @@ int oci_resources_object(const Runtime__V1__LinuxContainerResources *res,
 			 const struct oci_runtime_opts *opts, struct json_object *out,
 			 struct berr **err);
 
-/* user.c: parsing of one passwd/group file held in memory (exposed for tests). */
-struct oci_pwent {
-	char *name;
-	uint32_t uid, gid;
-};
-struct oci_grent {
-	char *name;
-	uint32_t gid;
-	char **members;
-};
-
 #endif

@@ -303,18 +303,11 @@ static int cri_bind(const Runtime__V1__Mount *m, const struct oci_runtime_opts *
 	return 0;
 }
 
-int oci_spec_mounts(const struct oci_spec_input *in, struct json_object *spec, struct berr **err)
+/* The kernel filesystems every container gets (containerd's defaults, plus
+ * the cgroup mount), except where a CRI mount takes their place. */
+static void default_mounts(const Runtime__V1__ContainerConfig *c, bool priv, bool pod_shm,
+			   struct json_object *arr)
 {
-	const Runtime__V1__ContainerConfig *c = in->config;
-	const struct oci_sandbox_info *sb = in->sandbox;
-	const Runtime__V1__LinuxContainerSecurityContext *sc =
-	    c->linux ? c->linux->security_context : NULL;
-	bool priv = sc && sc->privileged, ro_root = sc && sc->readonly_rootfs;
-	Runtime__V1__NamespaceMode net, pid, ipc;
-	oci_ns_modes(c, in->sandbox_config, &net, &pid, &ipc);
-	struct json_object *arr = json_object_new_array();
-	json_object_object_add(spec, "mounts", arr);
-
 	struct {
 		const char *dst, *type, *src;
 		const char *opts[7];
@@ -334,17 +327,31 @@ int oci_spec_mounts(const struct oci_spec_input *in, struct json_object *spec, s
 	     "cgroup",
 	     {"nosuid", "noexec", "nodev", "relatime", priv ? "rw" : "ro"}},
 	};
-	const char *shm = sb ? sb->shm_dir : NULL;
-	if (!shm && ipc == RUNTIME__V1__NAMESPACE_MODE__NODE)
-		shm = "/dev/shm";
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
 		if (default_overridden(c, defaults[i].dst))
 			continue;
-		if (shm && strcmp(defaults[i].dst, "/dev/shm") == 0)
+		if (pod_shm && strcmp(defaults[i].dst, "/dev/shm") == 0)
 			continue;
 		mount_add(arr, defaults[i].dst, defaults[i].type, defaults[i].src,
 			  (char *const *)defaults[i].opts);
 	}
+}
+
+int oci_spec_mounts(const struct oci_spec_input *in, struct json_object *spec, struct berr **err)
+{
+	const Runtime__V1__ContainerConfig *c = in->config;
+	const struct oci_sandbox_info *sb = in->sandbox;
+	const Runtime__V1__LinuxContainerSecurityContext *sc =
+	    c->linux ? c->linux->security_context : NULL;
+	bool ro_root = sc && sc->readonly_rootfs;
+	Runtime__V1__NamespaceMode net, pid, ipc;
+	oci_ns_modes(c, in->sandbox_config, &net, &pid, &ipc);
+	const char *shm = sb ? sb->shm_dir : NULL;
+	if (!shm && ipc == RUNTIME__V1__NAMESPACE_MODE__NODE)
+		shm = "/dev/shm";
+	struct json_object *arr = json_object_new_array();
+	json_object_object_add(spec, "mounts", arr);
+	default_mounts(c, sc && sc->privileged, shm != NULL, arr);
 
 	/* The pod's files and /dev/shm, then the CRI mounts, all binds, sorted
 	 * by depth so a parent is mounted before what lies under it. */

@@ -210,6 +210,40 @@ static bool gr_member(const char *line, size_t n, void *arg)
 	return false;
 }
 
+/* The primary gid, the user's /etc/group memberships (unless the policy is
+ * Strict), then the CRI supplemental groups, without duplicates. */
+static int additional_gids(const char *group_db, const char *pw_name, uint32_t gid,
+			   const Runtime__V1__LinuxContainerSecurityContext *sc,
+			   struct oci_user *ret, struct berr **err)
+{
+	/* The primary group leads the list, so that a setgid() alone does not
+	 * shed it and gain "other" access to files that deny access to that
+	 * group (containerd's fix of CVE-2023-25173). */
+	struct members m = {.user = pw_name};
+	gids_add(&m.gids, &m.n, gid);
+	bool strict =
+	    sc && sc->supplemental_groups_policy == RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
+	if (pw_name && !strict)
+		each_line(group_db, gr_member, &m);
+	for (size_t i = 0; sc && i < sc->n_supplemental_groups; i++) {
+		int64_t g = sc->supplemental_groups[i];
+		if (g < 0 || g >= UINT32_MAX) {
+			free(m.gids);
+			return berr_set(err, EINVAL, "supplemental group %lld out of range",
+					(long long)g);
+		}
+		if (m.n >= GIDS_MAX) {
+			free(m.gids);
+			return berr_set(err, E2BIG, "too many supplemental groups (> %d)",
+					GIDS_MAX);
+		}
+		gids_add(&m.gids, &m.n, (uint32_t)g);
+	}
+	ret->additional_gids = m.gids;
+	ret->n_additional_gids = m.n;
+	return 0;
+}
+
 /* containerd's generateUserString: the username beats the uid, the group
  * needs a user; nothing set falls back to the image's USER. */
 static int user_string(const struct oci_user_request *req, char **ret, struct berr **err)
@@ -294,33 +328,10 @@ int oci_user_resolve(const struct oci_user_request *req, struct oci_user *ret, s
 			gid = g.found_id;
 		}
 	}
-	/* The primary group leads the list, so that a setgid() alone does not
-	 * shed it and gain "other" access to files that deny access to that
-	 * group (containerd's fix of CVE-2023-25173). */
-	struct members m = {.user = pw_name};
-	gids_add(&m.gids, &m.n, gid);
-	const Runtime__V1__LinuxContainerSecurityContext *sc = req->sc;
-	bool strict =
-	    sc && sc->supplemental_groups_policy == RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
-	if (pw_name && !strict)
-		each_line(group, gr_member, &m);
-	for (size_t i = 0; sc && i < sc->n_supplemental_groups; i++) {
-		int64_t g = sc->supplemental_groups[i];
-		if (g < 0 || g >= UINT32_MAX) {
-			free(m.gids);
-			return berr_set(err, EINVAL, "supplemental group %lld out of range",
-					(long long)g);
-		}
-		if (m.n >= GIDS_MAX) {
-			free(m.gids);
-			return berr_set(err, E2BIG, "too many supplemental groups (> %d)",
-					GIDS_MAX);
-		}
-		gids_add(&m.gids, &m.n, (uint32_t)g);
-	}
+	r = additional_gids(group, pw_name, gid, req->sc, ret, err);
+	if (r < 0)
+		return r;
 	ret->uid = uid;
 	ret->gid = gid;
-	ret->additional_gids = m.gids;
-	ret->n_additional_gids = m.n;
 	return 0;
 }
