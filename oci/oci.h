@@ -239,6 +239,10 @@ void oci_exec_result_done(struct oci_exec_result *r);
 
 /* The seam cri/ is tested through. delete: a missing container is success. */
 struct oci_runtime_ops {
+	/* The argv the shim runs for create (see docs/oci.md); a fake can
+	 * point it at a stand-in program. */
+	char **(*create_argv)(const struct oci_runtime_handler *h, const struct oci_runtime_args *a,
+			      struct berr **err);
 	int (*start)(const struct oci_runtime_handler *h, const char *id, struct berr **err);
 	int (*state)(const struct oci_runtime_handler *h, const char *id, struct oci_state *ret,
 		     struct berr **err);

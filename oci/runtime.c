@@ -410,7 +410,18 @@ static int runc_exec(const struct oci_runtime_handler *h, const struct oci_exec_
 	return 0;
 }
 
+static char **runc_create_argv(const struct oci_runtime_handler *h,
+			       const struct oci_runtime_args *a, struct berr **err)
+{
+	if (a->cmd != OCI_RUNTIME_CMD_CREATE)
+		return berr_set(err, EINVAL, "create_argv called for '%s'",
+				(unsigned)a->cmd < OCI_RUNTIME_CMD_MAX ? cmd_names[a->cmd] : "?"),
+		       NULL;
+	return oci_runtime_argv(h, a, err);
+}
+
 const struct oci_runtime_ops oci_runc_ops = {
+    .create_argv = runc_create_argv,
     .start = runc_start,
     .state = runc_state,
     .kill = runc_kill,

@@ -251,7 +251,7 @@ static char *ctr_try_create(struct ctr *c, char **args, const struct oci_sandbox
 				     .bundle = c->bundle,
 				     .pid_file = pidf,
 				     .log_path = logf};
-	_cleanup_strv_ char **argv = oci_runtime_argv(&handler, &a, &e);
+	_cleanup_strv_ char **argv = oci_runc_ops.create_argv(&handler, &a, &e);
 	assert_non_null(argv);
 	struct spawn_opts so = SPAWN_OPTS_INIT;
 	so.argv = argv;
