@@ -139,6 +139,11 @@ int shim_start(const struct shim_opts *o, struct shim_info *ret, struct berr **e
 		argv[n++] = "--stdin";
 	if (o->stdin_once)
 		argv[n++] = "--stdin-once";
+	_cleanup_free_ char *partial = xasprintf("%d", o->partial_ms);
+	if (o->partial_ms > 0) {
+		argv[n++] = "--partial-ms";
+		argv[n++] = partial;
+	}
 	argv[n] = NULL;
 
 	_cleanup_close_ int log_fd = -1, sync_r = -1, sync_w = -1;

@@ -299,7 +299,7 @@ static int listen_unix(const char *path, int type, struct berr **err)
 	if (fd < 0)
 		return berr_set_errno(err, errno, "socket");
 	(void)unlink(path);
-	mode_t old = umask(0077); /* 0600: only root talks to the shim */
+	mode_t old = umask(0177); /* 0600: only root talks to the shim */
 	r = bind(fd, (struct sockaddr *)&sa, sl);
 	umask(old);
 	if (r < 0)

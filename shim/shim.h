@@ -53,6 +53,7 @@ struct shim_opts {
 	bool stdin_once;                   /* close stdin after the first attach ends */
 	size_t log_max_line;               /* 0: SHIM_LOG_MAX_LINE_DEFAULT */
 	int timeout_ms;                    /* create deadline; <= 0: 240 s */
+	int partial_ms;                    /* unfinished line logged as P after; 0: 200 */
 };
 
 struct shim_info {

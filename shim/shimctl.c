@@ -37,6 +37,7 @@ static int cmd_start(int argc, char **argv)
 		{"exit-dir", required_argument, NULL, 'x'},	{"state-dir", required_argument, NULL, 'd'},
 		{"terminal", no_argument, NULL, 't'},		{"stdin", no_argument, NULL, 'I'},
 		{"stdin-once", no_argument, NULL, 'O'},	{"log-max-line", required_argument, NULL, 'm'},
+		{"partial-ms", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	struct shim_opts o = {0};
@@ -61,6 +62,7 @@ static int cmd_start(int argc, char **argv)
 		case 't': o.terminal = true; break;
 		case 'I': o.open_stdin = true; break;
 		case 'O': o.stdin_once = true; break;
+		case 'P': o.partial_ms = atoi(optarg); break;
 		case 'm': o.log_max_line = strtoul(optarg, NULL, 10); break;
 		default: fprintf(stderr, "berth-shimctl: bad start option\n"); return 2;
 		}
