@@ -122,7 +122,7 @@ int shim_config_parse(int argc, char **argv, struct shim_config *ret, struct ber
 		.partial_ms = 200,
 		.log_level = "info",
 	};
-	long v;
+	long v = 0;
 	int opt, r = 0;
 
 	c.runtime_args = xcalloc(RUNTIME_ARGS_MAX + 1, sizeof(char *));
