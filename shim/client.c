@@ -37,8 +37,9 @@ static int check_opts(const struct shim_opts *o, struct berr **err)
 	if (!o->id || !shim_id_is_valid(o->id))
 		return berr_set(err, EINVAL, "invalid container id '%s'", o->id ? o->id : "");
 	if (!o->bundle || !o->runtime || !o->log_path || !o->exit_dir || !o->state_dir)
-		return berr_set(err, EINVAL, "shim options: bundle, runtime, log, exit and state "
-					     "paths are required");
+		return berr_set(err, EINVAL,
+				"shim options: bundle, runtime, log, exit and state "
+				"paths are required");
 	if (o->log_max_line > SHIM_LOG_MAX_LINE_LIMIT)
 		return berr_set(err, EINVAL, "log line limit too large (%zu > %d)", o->log_max_line,
 				SHIM_LOG_MAX_LINE_LIMIT);
@@ -49,8 +50,8 @@ static int check_opts(const struct shim_opts *o, struct berr **err)
 static int parse_sync(const char *msg, struct shim_info *ret, struct berr **err)
 {
 	int version, code, spid, cpid, off = -1;
-	if (sscanf(msg, SHIM_SYNC_MAGIC " %d %d %d %d %n", &version, &code, &spid, &cpid,
-		   &off) != 4 ||
+	if (sscanf(msg, SHIM_SYNC_MAGIC " %d %d %d %d %n", &version, &code, &spid, &cpid, &off) !=
+		4 ||
 	    off < 0)
 		return berr_set(err, EPROTO, "malformed shim sync message");
 	if (version != SHIM_SYNC_VERSION)
@@ -106,8 +107,8 @@ int shim_start(const struct shim_opts *o, struct shim_info *ret, struct berr **e
 		return r;
 	int timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 240000;
 	const char *path = o->shim_path ? o->shim_path : BERTH_LIBEXECDIR "/berth-shim";
-	_cleanup_free_ char *maxline = xasprintf("%zu", o->log_max_line ? o->log_max_line
-									: SHIM_LOG_MAX_LINE_DEFAULT);
+	_cleanup_free_ char *maxline =
+	    xasprintf("%zu", o->log_max_line ? o->log_max_line : SHIM_LOG_MAX_LINE_DEFAULT);
 	_cleanup_free_ char *timeout = xasprintf("%d", (timeout_ms + 999) / 1000);
 	const char *argv[ARGV_MAX];
 	size_t n = 0;
@@ -182,8 +183,7 @@ int shim_start(const struct shim_opts *o, struct shim_info *ret, struct berr **e
 		return berr_wrap(err, "shim for '%s'", o->id);
 	if (!*msg) {
 		_cleanup_free_ char *st = spawn_status_str(status);
-		return berr_set(err, EIO, "shim for '%s' exited without reporting (%s)", o->id,
-				st);
+		return berr_set(err, EIO, "shim for '%s' exited without reporting (%s)", o->id, st);
 	}
 	struct shim_info info = {0};
 	r = parse_sync(msg, &info, err);

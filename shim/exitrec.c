@@ -17,15 +17,15 @@
 #include "common/fileio.h"
 
 #define EXIT_RECORD_VERSION 1
-#define EXIT_RECORD_MAX 4096
+#define EXIT_RECORD_MAX	    4096
 
 size_t shim_exit_encode(const struct shim_exit *e, char *buf, size_t size)
 {
 	int n = snprintf(buf, size,
 			 "version=%d\npid=%d\nexit_code=%d\nsignal=%d\nfinished_ns=%" PRId64
 			 "\noom_killed=%d\n",
-			 EXIT_RECORD_VERSION, (int)e->pid, e->exit_code, e->signal,
-			 e->finished_ns, e->oom_killed ? 1 : 0);
+			 EXIT_RECORD_VERSION, (int)e->pid, e->exit_code, e->signal, e->finished_ns,
+			 e->oom_killed ? 1 : 0);
 	if (n < 0)
 		return 0;
 	return (size_t)n < size ? (size_t)n : size - 1;
@@ -52,8 +52,8 @@ int shim_exit_decode(const char *text, struct shim_exit *ret, struct berr **err)
 	struct shim_exit e = {0};
 	int64_t version = -1;
 	unsigned seen = 0;
-	static const char *const keys[] = {"version", "pid", "exit_code", "signal", "finished_ns",
-					   "oom_killed"};
+	static const char *const keys[] = {"version", "pid",	     "exit_code",
+					   "signal",  "finished_ns", "oom_killed"};
 
 	for (const char *p = text; *p;) {
 		const char *nl = strchr(p, '\n');
@@ -62,19 +62,32 @@ int shim_exit_decode(const char *text, struct shim_exit *ret, struct berr **err)
 		if (len > 0 && !eq)
 			return berr_set(err, EPROTO, "exit record: line without '='");
 		for (unsigned i = 0; eq && i < sizeof(keys) / sizeof(keys[0]); i++) {
-			if ((size_t)(eq - p) != strlen(keys[i]) || memcmp(p, keys[i], strlen(keys[i])))
+			if ((size_t)(eq - p) != strlen(keys[i]) ||
+			    memcmp(p, keys[i], strlen(keys[i])))
 				continue;
 			int64_t v;
 			if (parse_i64(eq + 1, len - (size_t)(eq - p) - 1, &v) < 0)
 				return berr_set(err, EPROTO, "exit record: bad value of '%s'",
 						keys[i]);
 			switch (i) {
-			case 0: version = v; break;
-			case 1: e.pid = (pid_t)v; break;
-			case 2: e.exit_code = (int)v; break;
-			case 3: e.signal = (int)v; break;
-			case 4: e.finished_ns = v; break;
-			case 5: e.oom_killed = v != 0; break;
+			case 0:
+				version = v;
+				break;
+			case 1:
+				e.pid = (pid_t)v;
+				break;
+			case 2:
+				e.exit_code = (int)v;
+				break;
+			case 3:
+				e.signal = (int)v;
+				break;
+			case 4:
+				e.finished_ns = v;
+				break;
+			case 5:
+				e.oom_killed = v != 0;
+				break;
 			}
 			seen |= 1u << i;
 		}

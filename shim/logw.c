@@ -86,7 +86,8 @@ static void out_append(struct logw *w, const void *data, size_t n)
 	if (w->niov > 0) {
 		struct iovec *last = &w->iov[w->niov - 1];
 		uintptr_t base = (uintptr_t)last->iov_base, out = (uintptr_t)w->out;
-		if (base >= out && base < out + LOGW_OUT_CAP && base + last->iov_len == (uintptr_t)dst) {
+		if (base >= out && base < out + LOGW_OUT_CAP &&
+		    base + last->iov_len == (uintptr_t)dst) {
 			last->iov_len += n;
 			return;
 		}
@@ -117,7 +118,8 @@ static int emit(struct logw *w, enum log_stream stream, char tag, const char *te
 		out_append(w, text, len);
 		out_append(w, "\n", 1);
 	} else {
-		w->iov[w->niov++] = (struct iovec){.iov_base = (void *)text, .iov_len = len + has_nl};
+		w->iov[w->niov++] =
+		    (struct iovec){.iov_base = (void *)text, .iov_len = len + has_nl};
 		if (!has_nl)
 			out_append(w, "\n", 1);
 	}

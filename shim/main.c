@@ -38,25 +38,25 @@
 
 extern char **environ;
 
-#define MAX_CLIENTS 16
-#define EXIT_CACHE 64
+#define MAX_CLIENTS  16
+#define EXIT_CACHE   64
 #define CONSOLE_SOCK "console.sock"
-#define PIPE_SIZE (1024 * 1024)
+#define PIPE_SIZE    (1024 * 1024)
 
 enum tag { TAG_SIGNAL, TAG_STDOUT, TAG_STDERR, TAG_LISTEN, TAG_CLIENT };
 
 struct shim {
 	struct shim_config cfg;
 	int sync_fd;
-	int sfd;                       /* signalfd: CHLD, TERM, INT, HUP */
+	int sfd; /* signalfd: CHLD, TERM, INT, HUP */
 	int epfd;
-	int listen_fd;                 /* control socket */
+	int listen_fd; /* control socket */
 	char *ctl_path;
 	int clients[MAX_CLIENTS];
-	char *ctl_buf;                 /* SHIM_CTL_MAX bytes, allocated on first use */
-	int stdin_w;                   /* write end of the container's stdin, or -1 */
-	int out_fd[LOG_STREAM_MAX];    /* read ends (tty: master in [STDOUT]) */
-	int tty_fd;                    /* pty master or -1 */
+	char *ctl_buf;		    /* SHIM_CTL_MAX bytes, allocated on first use */
+	int stdin_w;		    /* write end of the container's stdin, or -1 */
+	int out_fd[LOG_STREAM_MAX]; /* read ends (tty: master in [STDOUT]) */
+	int tty_fd;		    /* pty master or -1 */
 	int log_fd;
 	struct logw logw;
 	struct logw_stream streams[LOG_STREAM_MAX];
@@ -65,17 +65,17 @@ struct shim {
 	bool runtime_done;
 	pid_t container_pid;
 	bool exited;
-	int exit_status;               /* raw wait status */
+	int exit_status; /* raw wait status */
 	int64_t finished_ns;
 	char *oom_path;
 	uint64_t oom_start;
 	bool oom_known, oom_killed;
-	int64_t drain_deadline;        /* monotonic ns, 0 until the container exited */
+	int64_t drain_deadline; /* monotonic ns, 0 until the container exited */
 	struct {
 		pid_t pid;
 		int status;
 		int64_t when_ns;
-	} cache[EXIT_CACHE];           /* exits of pids not known yet */
+	} cache[EXIT_CACHE]; /* exits of pids not known yet */
 	int ncache;
 };
 
@@ -161,8 +161,8 @@ static int read_signals(struct shim *s)
 
 struct child_args {
 	char **argv;
-	int fds[3];  /* become 0, 1, 2 */
-	int err_fd;  /* CLOEXEC pipe: errno of a failed exec */
+	int fds[3]; /* become 0, 1, 2 */
+	int err_fd; /* CLOEXEC pipe: errno of a failed exec */
 	pid_t parent;
 };
 
@@ -272,7 +272,9 @@ static int recv_console(struct shim *s, int lfd, struct berr **err)
 		char buf[CMSG_SPACE(sizeof(int))];
 	} c;
 	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = c.buf,
 			   .msg_controllen = sizeof(c.buf)};
 	ssize_t n = recvmsg(cfd, &m, MSG_CMSG_CLOEXEC);
 	if (n < 0)
@@ -363,10 +365,10 @@ static int create_container(struct shim *s, struct berr **err)
 
 	char **argv = runtime_argv(s, console);
 	struct child_args a = {
-		.argv = argv,
-		.fds = {in_r, s->cfg.terminal ? cap_w : out_w, s->cfg.terminal ? cap_w : err_w},
-		.err_fd = ep_w,
-		.parent = getpid(),
+	    .argv = argv,
+	    .fds = {in_r, s->cfg.terminal ? cap_w : out_w, s->cfg.terminal ? cap_w : err_w},
+	    .err_fd = ep_w,
+	    .parent = getpid(),
 	};
 	pid_t pid = fork();
 	if (pid == 0)
@@ -393,12 +395,12 @@ static int create_container(struct shim *s, struct berr **err)
 	if (n == (ssize_t)sizeof(exec_errno))
 		return berr_set_errno(err, exec_errno, "execute runtime '%s'", s->cfg.runtime);
 	if (!WIFEXITED(s->runtime_status) || WEXITSTATUS(s->runtime_status) != 0) {
-		_cleanup_free_ char *text = s->cfg.terminal
-						    ? drain_text(cap_r, -1)
-						    : drain_text(s->out_fd[LOG_STREAM_STDERR],
-								 s->out_fd[LOG_STREAM_STDOUT]);
+		_cleanup_free_ char *text =
+		    s->cfg.terminal
+			? drain_text(cap_r, -1)
+			: drain_text(s->out_fd[LOG_STREAM_STDERR], s->out_fd[LOG_STREAM_STDOUT]);
 		int code = WIFEXITED(s->runtime_status) ? WEXITSTATUS(s->runtime_status)
-							 : 128 + WTERMSIG(s->runtime_status);
+							: 128 + WTERMSIG(s->runtime_status);
 		return berr_set(err, EIO, "runtime create failed (exit %d): %s", code,
 				*text ? text : "no error output");
 	}
@@ -500,7 +502,8 @@ static void ctl_handle(struct shim *s, int fd, char *req, size_t len)
 	} else if (IS("attach")) {
 		ctl_reply(fd, "err %d attach is not implemented yet", EOPNOTSUPP);
 	} else {
-		ctl_reply(fd, "err %d unknown command '%.*s'", EINVAL, (int)(cl < 64 ? cl : 64), req);
+		ctl_reply(fd, "err %d unknown command '%.*s'", EINVAL, (int)(cl < 64 ? cl : 64),
+			  req);
 	}
 #undef IS
 }
@@ -663,9 +666,9 @@ static int run_loop(struct shim *s, struct berr **err)
 static int write_exit_record(struct shim *s, struct berr **err)
 {
 	struct shim_exit e = {
-		.pid = s->container_pid,
-		.finished_ns = s->finished_ns,
-		.oom_killed = s->oom_killed,
+	    .pid = s->container_pid,
+	    .finished_ns = s->finished_ns,
+	    .oom_killed = s->oom_killed,
 	};
 	if (WIFSIGNALED(s->exit_status)) {
 		e.signal = WTERMSIG(s->exit_status);
@@ -732,9 +735,15 @@ static bool is_abs(const char *p)
 /* The sync fd number from argv, so option errors can be reported too. */
 static int find_sync_fd(int argc, char **argv)
 {
-	for (int i = 1; i + 1 < argc; i++)
-		if (strcmp(argv[i], "--sync-fd") == 0)
-			return atoi(argv[i + 1]) >= 3 ? atoi(argv[i + 1]) : -1;
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+		if (strcmp(argv[i], "--sync-fd") == 0 && i + 1 < argc)
+			v = argv[i + 1];
+		else if (strncmp(argv[i], "--sync-fd=", 10) == 0)
+			v = argv[i] + 10;
+		if (v)
+			return atoi(v) >= 3 ? atoi(v) : -1;
+	}
 	return -1;
 }
 
@@ -753,8 +762,14 @@ static void fix_std_fds(void)
 
 int main(int argc, char **argv)
 {
-	struct shim s = {.sync_fd = -1, .sfd = -1, .epfd = -1, .listen_fd = -1, .stdin_w = -1,
-			 .out_fd = {-1, -1}, .tty_fd = -1, .log_fd = -1};
+	struct shim s = {.sync_fd = -1,
+			 .sfd = -1,
+			 .epfd = -1,
+			 .listen_fd = -1,
+			 .stdin_w = -1,
+			 .out_fd = {-1, -1},
+			 .tty_fd = -1,
+			 .log_fd = -1};
 	_cleanup_berr_ struct berr *e = NULL;
 	enum log_level lvl = LOG_LEVEL_INFO;
 

@@ -18,8 +18,8 @@ enum log_stream { LOG_STREAM_STDOUT, LOG_STREAM_STDERR, LOG_STREAM_MAX };
 
 /* Bytes read per read(2) from a container pipe. */
 #define LOGW_READ_CHUNK (64 * 1024)
-#define LOGW_IOV_MAX 256
-#define LOGW_OUT_CAP (64 * 1024)
+#define LOGW_IOV_MAX	256
+#define LOGW_OUT_CAP	(64 * 1024)
 /* Text shorter than this is copied into the output buffer; longer text is
  * written from the input buffer through its own iovec. */
 #define LOGW_COPY_MAX 2048
@@ -34,17 +34,17 @@ struct logw_stream {
 };
 
 struct logw {
-	int fd;          /* log file, O_APPEND; -1 discards */
+	int fd;		 /* log file, O_APPEND; -1 discards */
 	size_t max_line; /* longest text of one record; longer lines become P chunks */
-	int64_t ts_ns;   /* timestamp of the current batch */
-	char ts[48];     /* its RFC 3339 text */
+	int64_t ts_ns;	 /* timestamp of the current batch */
+	char ts[48];	 /* its RFC 3339 text */
 	size_t ts_len;
 	struct iovec iov[LOGW_IOV_MAX];
 	int niov;
-	char *out;       /* copied prefixes and short texts */
+	char *out; /* copied prefixes and short texts */
 	size_t out_len;
 	int write_errno; /* first write error, 0 if none */
-	uint64_t bytes;  /* record bytes written */
+	uint64_t bytes;	 /* record bytes written */
 };
 
 void logw_init(struct logw *w, int fd, size_t max_line);
@@ -56,7 +56,8 @@ void logw_stream_done(struct logw_stream *s);
  * logw_feed() writes every complete line of s (and P chunks of lines longer than max_line)
  * stamped with now_ns; with eof also the unfinished rest, as an F record. With
  * flush_partial the unfinished rest is written as a P record. Keeps the rest
- * in s otherwise (partial_mono says since when). Returns -errno of a failed write (the data is dropped). */
+ * in s otherwise (partial_mono says since when). Returns -errno of a failed write (the data is
+ * dropped). */
 int logw_feed(struct logw *w, struct logw_stream *s, int64_t now_ns, int64_t now_mono, bool eof,
 	      bool flush_partial);
 
@@ -71,10 +72,10 @@ struct shim_config {
 	const char *state_dir;
 	bool terminal, open_stdin, stdin_once;
 	size_t log_max_line;
-	int sync_fd;        /* -1: none */
-	int timeout_s;      /* create deadline */
-	int drain_ms;       /* after the container exits, wait this long for EOF */
-	int partial_ms;     /* an unfinished line is written as P after this */
+	int sync_fd;	/* -1: none */
+	int timeout_s;	/* create deadline */
+	int drain_ms;	/* after the container exits, wait this long for EOF */
+	int partial_ms; /* an unfinished line is written as P after this */
 	const char *log_level;
 };
 

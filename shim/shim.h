@@ -26,34 +26,34 @@ struct berr;
  * "ok[ <data>]" or "err <errno> <message>". Commands: ping, state,
  * reopen-log, resize <cols> <rows>, close-stdin, stdin <bytes...>.
  * `attach` is reserved (docs/shim.md describes its framing). */
-#define SHIM_CTL_SOCK "ctl.sock"
-#define SHIM_EXIT_FILE "exit"
-#define SHIM_PID_FILE "container.pid"
-#define SHIM_CTL_MAX 65536
-#define SHIM_CTL_TIMEOUT_MS 5000
+#define SHIM_CTL_SOCK		  "ctl.sock"
+#define SHIM_EXIT_FILE		  "exit"
+#define SHIM_PID_FILE		  "container.pid"
+#define SHIM_CTL_MAX		  65536
+#define SHIM_CTL_TIMEOUT_MS	  5000
 #define SHIM_LOG_MAX_LINE_DEFAULT (16 * 1024)
-#define SHIM_LOG_MAX_LINE_LIMIT (1024 * 1024)
+#define SHIM_LOG_MAX_LINE_LIMIT	  (1024 * 1024)
 /* Sync pipe message, written once then closed by the shim:
  * "berth-shim 1 <errno> <shim_pid> <container_pid> <message>" */
-#define SHIM_SYNC_MAGIC "berth-shim"
+#define SHIM_SYNC_MAGIC	  "berth-shim"
 #define SHIM_SYNC_VERSION 1
 
 struct shim_opts {
-	const char *shim_path;             /* NULL: BERTH_LIBEXECDIR/berth-shim */
-	const char *id;                    /* container ID, [A-Za-z0-9_.-], no ".tmp." */
-	const char *bundle;                /* OCI bundle dir */
-	const char *runtime;               /* runtime executable (runc) */
-	const char *const *runtime_args;   /* global runtime options, NULL-terminated */
-	const char *log_path;              /* CRI log file, parent dirs created */
-	const char *exit_dir;              /* shared dir watched by shim_exit_watch */
-	const char *state_dir;             /* per-container dir, created */
-	const char *shim_log_path;         /* shim's own stderr (append); NULL: /dev/null */
-	bool terminal;                     /* pty via --console-socket */
-	bool open_stdin;                   /* keep a stdin pipe open for attach */
-	bool stdin_once;                   /* close stdin after the first attach ends */
-	size_t log_max_line;               /* 0: SHIM_LOG_MAX_LINE_DEFAULT */
-	int timeout_ms;                    /* create deadline; <= 0: 240 s */
-	int partial_ms;                    /* unfinished line logged as P after; 0: 200 */
+	const char *shim_path;		 /* NULL: BERTH_LIBEXECDIR/berth-shim */
+	const char *id;			 /* container ID, [A-Za-z0-9_.-], no ".tmp." */
+	const char *bundle;		 /* OCI bundle dir */
+	const char *runtime;		 /* runtime executable (runc) */
+	const char *const *runtime_args; /* global runtime options, NULL-terminated */
+	const char *log_path;		 /* CRI log file, parent dirs created */
+	const char *exit_dir;		 /* shared dir watched by shim_exit_watch */
+	const char *state_dir;		 /* per-container dir, created */
+	const char *shim_log_path;	 /* shim's own stderr (append); NULL: /dev/null */
+	bool terminal;			 /* pty via --console-socket */
+	bool open_stdin;		 /* keep a stdin pipe open for attach */
+	bool stdin_once;		 /* close stdin after the first attach ends */
+	size_t log_max_line;		 /* 0: SHIM_LOG_MAX_LINE_DEFAULT */
+	int timeout_ms;			 /* create deadline; <= 0: 240 s */
+	int partial_ms;			 /* unfinished line logged as P after; 0: 200 */
 };
 
 struct shim_info {
@@ -75,9 +75,9 @@ int shim_close_stdin(const char *ctl_path, struct berr **err);
 
 /* Exit record, a versioned key=value text file written atomically. */
 struct shim_exit {
-	pid_t pid;           /* container init pid */
-	int exit_code;       /* 128+signal when killed by a signal (CRI convention) */
-	int signal;          /* 0 unless killed by a signal */
+	pid_t pid;	     /* container init pid */
+	int exit_code;	     /* 128+signal when killed by a signal (CRI convention) */
+	int signal;	     /* 0 unless killed by a signal */
 	int64_t finished_ns; /* CLOCK_REALTIME */
 	bool oom_killed;     /* memory cgroup oom_kill count rose during its life */
 };

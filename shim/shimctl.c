@@ -30,15 +30,22 @@ static int fail(struct berr *e)
 static int cmd_start(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"shim", required_argument, NULL, 's'},	{"shim-log", required_argument, NULL, 'L'},
-		{"timeout-ms", required_argument, NULL, 'T'}, {"id", required_argument, NULL, 'i'},
-		{"bundle", required_argument, NULL, 'b'},	{"runtime", required_argument, NULL, 'r'},
-		{"runtime-arg", required_argument, NULL, 'a'}, {"log-path", required_argument, NULL, 'l'},
-		{"exit-dir", required_argument, NULL, 'x'},	{"state-dir", required_argument, NULL, 'd'},
-		{"terminal", no_argument, NULL, 't'},		{"stdin", no_argument, NULL, 'I'},
-		{"stdin-once", no_argument, NULL, 'O'},	{"log-max-line", required_argument, NULL, 'm'},
-		{"partial-ms", required_argument, NULL, 'P'},
-		{NULL, 0, NULL, 0},
+	    {"shim", required_argument, NULL, 's'},
+	    {"shim-log", required_argument, NULL, 'L'},
+	    {"timeout-ms", required_argument, NULL, 'T'},
+	    {"id", required_argument, NULL, 'i'},
+	    {"bundle", required_argument, NULL, 'b'},
+	    {"runtime", required_argument, NULL, 'r'},
+	    {"runtime-arg", required_argument, NULL, 'a'},
+	    {"log-path", required_argument, NULL, 'l'},
+	    {"exit-dir", required_argument, NULL, 'x'},
+	    {"state-dir", required_argument, NULL, 'd'},
+	    {"terminal", no_argument, NULL, 't'},
+	    {"stdin", no_argument, NULL, 'I'},
+	    {"stdin-once", no_argument, NULL, 'O'},
+	    {"log-max-line", required_argument, NULL, 'm'},
+	    {"partial-ms", required_argument, NULL, 'P'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct shim_opts o = {0};
 	const char *rargs[65];
@@ -46,25 +53,55 @@ static int cmd_start(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': o.shim_path = optarg; break;
-		case 'L': o.shim_log_path = optarg; break;
-		case 'T': o.timeout_ms = atoi(optarg); break;
-		case 'i': o.id = optarg; break;
-		case 'b': o.bundle = optarg; break;
-		case 'r': o.runtime = optarg; break;
+		case 's':
+			o.shim_path = optarg;
+			break;
+		case 'L':
+			o.shim_log_path = optarg;
+			break;
+		case 'T':
+			o.timeout_ms = atoi(optarg);
+			break;
+		case 'i':
+			o.id = optarg;
+			break;
+		case 'b':
+			o.bundle = optarg;
+			break;
+		case 'r':
+			o.runtime = optarg;
+			break;
 		case 'a':
 			if (nr < 64)
 				rargs[nr++] = optarg;
 			break;
-		case 'l': o.log_path = optarg; break;
-		case 'x': o.exit_dir = optarg; break;
-		case 'd': o.state_dir = optarg; break;
-		case 't': o.terminal = true; break;
-		case 'I': o.open_stdin = true; break;
-		case 'O': o.stdin_once = true; break;
-		case 'P': o.partial_ms = atoi(optarg); break;
-		case 'm': o.log_max_line = strtoul(optarg, NULL, 10); break;
-		default: fprintf(stderr, "berth-shimctl: bad start option\n"); return 2;
+		case 'l':
+			o.log_path = optarg;
+			break;
+		case 'x':
+			o.exit_dir = optarg;
+			break;
+		case 'd':
+			o.state_dir = optarg;
+			break;
+		case 't':
+			o.terminal = true;
+			break;
+		case 'I':
+			o.open_stdin = true;
+			break;
+		case 'O':
+			o.stdin_once = true;
+			break;
+		case 'P':
+			o.partial_ms = atoi(optarg);
+			break;
+		case 'm':
+			o.log_max_line = strtoul(optarg, NULL, 10);
+			break;
+		default:
+			fprintf(stderr, "berth-shimctl: bad start option\n");
+			return 2;
 		}
 	}
 	rargs[nr] = NULL;
@@ -73,8 +110,8 @@ static int cmd_start(int argc, char **argv)
 	struct shim_info info;
 	if (shim_start(&o, &info, &e) < 0)
 		return fail(e);
-	printf("shim_pid=%d container_pid=%d ctl=%s\n", (int)info.shim_pid,
-	       (int)info.container_pid, info.ctl_path);
+	printf("shim_pid=%d container_pid=%d ctl=%s\n", (int)info.shim_pid, (int)info.container_pid,
+	       info.ctl_path);
 	shim_info_done(&info);
 	return 0;
 }
@@ -136,9 +173,9 @@ int main(int argc, char **argv)
 		return shim_close_stdin(argv[2], &e) < 0 ? fail(e) : 0;
 	if (strcmp(cmd, "resize") == 0 && argc == 5)
 		return shim_resize(argv[2], (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]), &e) <
-				       0
-			       ? fail(e)
-			       : 0;
+			       0
+			   ? fail(e)
+			   : 0;
 	if (strcmp(cmd, "read-exit") == 0 && argc == 3) {
 		struct shim_exit x;
 		if (shim_read_exit(argv[2], &x, &e) < 0)

@@ -80,8 +80,8 @@ static char *run_logw(size_t max, enum log_stream stream, const struct chunk *ch
 		memcpy(s.buf + s.len, chunks[i].data, len);
 		s.len += len;
 		bool last = i + 1 == n;
-		assert_int_equal(logw_feed(&w, &s, ts + (int64_t)i, 1000 + (int64_t)i,
-					   last && eof, chunks[i].flush_partial),
+		assert_int_equal(logw_feed(&w, &s, ts + (int64_t)i, 1000 + (int64_t)i, last && eof,
+					   chunks[i].flush_partial),
 				 0);
 		assert_true(s.len <= max);
 		if (s.len)
@@ -123,30 +123,67 @@ static void expect_record(char **p, const struct rec *want)
 static void test_logw_table(void **state)
 {
 	static const struct log_case cases[] = {
-		{"two lines", 16, LOG_STREAM_STDOUT, {{"a\nb\n", false}}, false,
-		 {{"stdout", 'F', "a"}, {"stdout", 'F', "b"}}},
-		{"empty line", 16, LOG_STREAM_STDERR, {{"\n", false}}, false,
-		 {{"stderr", 'F', ""}}},
-		{"long line split", 4, LOG_STREAM_STDOUT, {{"abcdefghij\n", false}}, false,
-		 {{"stdout", 'P', "abcd"}, {"stdout", 'P', "efgh"}, {"stdout", 'F', "ij"}}},
-		{"exactly max", 4, LOG_STREAM_STDOUT, {{"abcd\n", false}}, false,
-		 {{"stdout", 'F', "abcd"}}},
-		{"max plus one", 4, LOG_STREAM_STDOUT, {{"abcde\n", false}}, false,
-		 {{"stdout", 'P', "abcd"}, {"stdout", 'F', "e"}}},
-		{"no newline at eof", 16, LOG_STREAM_STDOUT, {{"abc", false}}, true,
-		 {{"stdout", 'F', "abc"}}},
-		{"line across reads", 16, LOG_STREAM_STDOUT,
-		 {{"ab", false}, {"c\nd", false}, {"", false}}, true,
-		 {{"stdout", 'F', "abc"}, {"stdout", 'F', "d"}}},
-		{"partial flushed by timer", 16, LOG_STREAM_STDOUT,
-		 {{"abc", true}, {"def\n", false}}, false,
-		 {{"stdout", 'P', "abc"}, {"stdout", 'F', "def"}}},
-		{"long tail at eof", 4, LOG_STREAM_STDERR, {{"abcdef", false}, {"", false}}, true,
-		 {{"stderr", 'P', "abcd"}, {"stderr", 'F', "ef"}}},
-		{"partial kept", 16, LOG_STREAM_STDOUT, {{"x\nyz", false}}, false,
-		 {{"stdout", 'F', "x"}}},
-		{"crlf kept in text", 16, LOG_STREAM_STDOUT, {{"a\r\n", false}}, false,
-		 {{"stdout", 'F', "a\r"}}},
+	    {"two lines",
+	     16,
+	     LOG_STREAM_STDOUT,
+	     {{"a\nb\n", false}},
+	     false,
+	     {{"stdout", 'F', "a"}, {"stdout", 'F', "b"}}},
+	    {"empty line", 16, LOG_STREAM_STDERR, {{"\n", false}}, false, {{"stderr", 'F', ""}}},
+	    {"long line split",
+	     4,
+	     LOG_STREAM_STDOUT,
+	     {{"abcdefghij\n", false}},
+	     false,
+	     {{"stdout", 'P', "abcd"}, {"stdout", 'P', "efgh"}, {"stdout", 'F', "ij"}}},
+	    {"exactly max",
+	     4,
+	     LOG_STREAM_STDOUT,
+	     {{"abcd\n", false}},
+	     false,
+	     {{"stdout", 'F', "abcd"}}},
+	    {"max plus one",
+	     4,
+	     LOG_STREAM_STDOUT,
+	     {{"abcde\n", false}},
+	     false,
+	     {{"stdout", 'P', "abcd"}, {"stdout", 'F', "e"}}},
+	    {"no newline at eof",
+	     16,
+	     LOG_STREAM_STDOUT,
+	     {{"abc", false}},
+	     true,
+	     {{"stdout", 'F', "abc"}}},
+	    {"line across reads",
+	     16,
+	     LOG_STREAM_STDOUT,
+	     {{"ab", false}, {"c\nd", false}, {"", false}},
+	     true,
+	     {{"stdout", 'F', "abc"}, {"stdout", 'F', "d"}}},
+	    {"partial flushed by timer",
+	     16,
+	     LOG_STREAM_STDOUT,
+	     {{"abc", true}, {"def\n", false}},
+	     false,
+	     {{"stdout", 'P', "abc"}, {"stdout", 'F', "def"}}},
+	    {"long tail at eof",
+	     4,
+	     LOG_STREAM_STDERR,
+	     {{"abcdef", false}, {"", false}},
+	     true,
+	     {{"stderr", 'P', "abcd"}, {"stderr", 'F', "ef"}}},
+	    {"partial kept",
+	     16,
+	     LOG_STREAM_STDOUT,
+	     {{"x\nyz", false}},
+	     false,
+	     {{"stdout", 'F', "x"}}},
+	    {"crlf kept in text",
+	     16,
+	     LOG_STREAM_STDOUT,
+	     {{"a\r\n", false}},
+	     false,
+	     {{"stdout", 'F', "a\r"}}},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct log_case *c = &cases[i];
@@ -246,8 +283,11 @@ static void test_logw_write_error_reported(void **state)
 
 static void test_exit_record_round_trip(void **state)
 {
-	struct shim_exit in = {.pid = 4242, .exit_code = 137, .signal = 9,
-			       .finished_ns = 1795430439123456789LL, .oom_killed = true};
+	struct shim_exit in = {.pid = 4242,
+			       .exit_code = 137,
+			       .signal = 9,
+			       .finished_ns = 1795430439123456789LL,
+			       .oom_killed = true};
 	char buf[256];
 	size_t n = shim_exit_encode(&in, buf, sizeof(buf));
 	assert_true(n > 0 && n < sizeof(buf));
@@ -274,11 +314,11 @@ static void test_exit_record_decode_errors(void **state)
 		const char *text;
 		const char *msg;
 	} cases[] = {
-		{"pid=1\nexit_code=0\nfinished_ns=1\n", "unsupported version -1"},
-		{"version=2\npid=1\nexit_code=0\nfinished_ns=1\n", "unsupported version 2"},
-		{"version=1\npid=1\nfinished_ns=1\n", "missing keys"},
-		{"version=1\npid=x\nexit_code=0\nfinished_ns=1\n", "bad value of 'pid'"},
-		{"version=1\ngarbage\n", "line without '='"},
+	    {"pid=1\nexit_code=0\nfinished_ns=1\n", "unsupported version -1"},
+	    {"version=2\npid=1\nexit_code=0\nfinished_ns=1\n", "unsupported version 2"},
+	    {"version=1\npid=1\nfinished_ns=1\n", "missing keys"},
+	    {"version=1\npid=x\nexit_code=0\nfinished_ns=1\n", "bad value of 'pid'"},
+	    {"version=1\ngarbage\n", "line without '='"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		_cleanup_berr_ struct berr *e = NULL;
@@ -309,14 +349,24 @@ static void test_exit_read_missing_file(void **state)
 /* ---- options ---- */
 
 #define BASE_ARGS                                                                                  \
-	"berth-shim", "--id", "c1", "--bundle", "/b", "--runtime", "/usr/sbin/runc",             \
-		"--log-path", "/l/c.log", "--exit-dir", "/x", "--state-dir", "/s"
+	"berth-shim", "--id", "c1", "--bundle", "/b", "--runtime", "/usr/sbin/runc", "--log-path", \
+	    "/l/c.log", "--exit-dir", "/x", "--state-dir", "/s"
 
 static void test_config_parse_full(void **state)
 {
-	char *argv[] = {BASE_ARGS, "--runtime-arg", "--root=/r", "--runtime-arg", "--debug",
-			"--terminal", "--stdin", "--stdin-once", "--log-max-line", "100",
-			"--sync-fd", "3", NULL};
+	char *argv[] = {BASE_ARGS,
+			"--runtime-arg",
+			"--root=/r",
+			"--runtime-arg",
+			"--debug",
+			"--terminal",
+			"--stdin",
+			"--stdin-once",
+			"--log-max-line",
+			"100",
+			"--sync-fd",
+			"3",
+			NULL};
 	struct shim_config c;
 	_cleanup_berr_ struct berr *e = NULL;
 	assert_int_equal(shim_config_parse((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, &c, &e),
@@ -333,9 +383,8 @@ static void test_config_parse_full(void **state)
 	shim_config_done(&c);
 
 	char *argv2[] = {BASE_ARGS, NULL};
-	assert_int_equal(shim_config_parse((int)(sizeof(argv2) / sizeof(argv2[0])) - 1, argv2, &c,
-					   &e),
-			 0);
+	assert_int_equal(
+	    shim_config_parse((int)(sizeof(argv2) / sizeof(argv2[0])) - 1, argv2, &c, &e), 0);
 	assert_int_equal(c.log_max_line, SHIM_LOG_MAX_LINE_DEFAULT);
 	assert_int_equal(c.sync_fd, -1);
 	assert_false(c.terminal);
@@ -348,14 +397,14 @@ static void test_config_parse_errors(void **state)
 		const char *args[4];
 		const char *msg;
 	} cases[] = {
-		{{"--log-max-line", "0"}, "'--log-max-line': '0' is not a number in 1..1048576"},
-		{{"--log-max-line", "2000000"}, "not a number in 1..1048576"},
-		{{"--sync-fd", "1"}, "'--sync-fd'"},
-		{{"--stdin-once"}, "'--stdin-once' needs '--stdin'"},
-		{{"--bogus"}, "unknown option '--bogus'"},
-		{{"extra"}, "unexpected argument 'extra'"},
-		{{"--id", "../evil"}, "invalid container id '../evil'"},
-		{{"--id", "a.tmp.b"}, "invalid container id"},
+	    {{"--log-max-line", "0"}, "'--log-max-line': '0' is not a number in 1..1048576"},
+	    {{"--log-max-line", "2000000"}, "not a number in 1..1048576"},
+	    {{"--sync-fd", "1"}, "'--sync-fd'"},
+	    {{"--stdin-once"}, "'--stdin-once' needs '--stdin'"},
+	    {{"--bogus"}, "unknown option '--bogus'"},
+	    {{"extra"}, "unexpected argument 'extra'"},
+	    {{"--id", "../evil"}, "invalid container id '../evil'"},
+	    {{"--id", "a.tmp.b"}, "invalid container id"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *argv[20] = {BASE_ARGS};
@@ -395,16 +444,16 @@ static void test_runtime_error_text(void **state)
 	static const struct {
 		const char *out, *want;
 	} cases[] = {
-		{"time=\"2026-11-23T10:37:44Z\" level=error msg=\"runc create failed: chdir "
-		 "/x: no such file\"\n",
-		 "runc create failed: chdir /x: no such file"},
-		{"warning\ntime=\"t\" level=error msg=\"say \\\"hi\\\"\"\n\n", "say \"hi\""},
-		{"plain error line\n", "plain error line"},
-		{"", ""},
+	    {"time=\"2026-11-23T10:37:44Z\" level=error msg=\"runc create failed: chdir "
+	     "/x: no such file\"\n",
+	     "runc create failed: chdir /x: no such file"},
+	    {"warning\ntime=\"t\" level=error msg=\"say \\\"hi\\\"\"\n\n", "say \"hi\""},
+	    {"plain error line\n", "plain error line"},
+	    {"", ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		_cleanup_free_ char *t =
-			shim_runtime_error_text(cases[i].out, strlen(cases[i].out));
+		    shim_runtime_error_text(cases[i].out, strlen(cases[i].out));
 		assert_string_equal(t, cases[i].want);
 	}
 }
@@ -477,8 +526,12 @@ static void test_start_rejects_bad_options(void **state)
 {
 	_cleanup_berr_ struct berr *e = NULL;
 	struct shim_info info;
-	struct shim_opts o = {.id = "bad/id", .bundle = "/b", .runtime = "/r", .log_path = "/l",
-			      .exit_dir = "/x", .state_dir = "/s"};
+	struct shim_opts o = {.id = "bad/id",
+			      .bundle = "/b",
+			      .runtime = "/r",
+			      .log_path = "/l",
+			      .exit_dir = "/x",
+			      .state_dir = "/s"};
 	assert_int_equal(shim_start(&o, &info, &e), -EINVAL);
 	assert_string_equal(e->msg, "invalid container id 'bad/id'");
 	o.id = "ok";
@@ -490,20 +543,20 @@ static void test_start_rejects_bad_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_logw_table),
-		cmocka_unit_test(test_logw_many_lines_and_big_line),
-		cmocka_unit_test(test_logw_write_error_reported),
-		cmocka_unit_test(test_exit_record_round_trip),
-		cmocka_unit_test(test_exit_record_decode_errors),
-		cmocka_unit_test(test_exit_read_missing_file),
-		cmocka_unit_test(test_config_parse_full),
-		cmocka_unit_test(test_config_parse_errors),
-		cmocka_unit_test(test_id_validity),
-		cmocka_unit_test(test_runtime_error_text),
-		cmocka_unit_test(test_exit_watch_reports_renamed_records),
-		cmocka_unit_test(test_ctl_errors),
-		cmocka_unit_test(test_sockaddr_long_path),
-		cmocka_unit_test(test_start_rejects_bad_options),
+	    cmocka_unit_test(test_logw_table),
+	    cmocka_unit_test(test_logw_many_lines_and_big_line),
+	    cmocka_unit_test(test_logw_write_error_reported),
+	    cmocka_unit_test(test_exit_record_round_trip),
+	    cmocka_unit_test(test_exit_record_decode_errors),
+	    cmocka_unit_test(test_exit_read_missing_file),
+	    cmocka_unit_test(test_config_parse_full),
+	    cmocka_unit_test(test_config_parse_errors),
+	    cmocka_unit_test(test_id_validity),
+	    cmocka_unit_test(test_runtime_error_text),
+	    cmocka_unit_test(test_exit_watch_reports_renamed_records),
+	    cmocka_unit_test(test_ctl_errors),
+	    cmocka_unit_test(test_sockaddr_long_path),
+	    cmocka_unit_test(test_start_rejects_bad_options),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
