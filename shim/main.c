@@ -41,7 +41,7 @@ extern char **environ;
 #define MAX_CLIENTS  16
 #define EXIT_CACHE   64
 #define CONSOLE_SOCK "console.sock"
-#define PIPE_SIZE    (1024 * 1024)
+#define PIPE_SIZE    (256 * 1024)
 
 enum tag { TAG_SIGNAL, TAG_STDOUT, TAG_STDERR, TAG_LISTEN, TAG_CLIENT };
 

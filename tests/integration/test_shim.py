@@ -290,6 +290,15 @@ def test_unfinished_line_flushed_as_partial_while_running(env):
     assert recs == [("stdout", "P", b"name? "), ("stdout", "F", b"hi bob")]
 
 
+def test_created_container_deleted_before_start(env):
+    info = env.start("never", ["echo", "never printed"])
+    assert env.ctl(info["ctl"], "ctl", "state").stdout.strip() == f"pid={info['pid']} status=running"
+    env.runc("delete", "-f", "never")
+    ex = env.wait_exit("never")
+    assert ex["exit_code"] == 137 and ex["signal"] == 9 and ex["pid"] == info["pid"]
+    assert parse_log(info["log"]) == []
+
+
 def test_nonzero_exit_code(env):
     env.run("exit3", ["sh", "-c", "echo bye; exit 3"])
     ex = env.wait_exit("exit3")
