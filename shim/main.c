@@ -196,7 +196,7 @@ static int open_devnull(int flags, struct berr **err)
 	return fd;
 }
 
-static char **runtime_argv(const struct shim *s, const char *console)
+static char **runtime_argv(const struct shim *s, const char *pidfile, const char *console)
 {
 	size_t n = 0;
 	char **argv = xcalloc(s->cfg.n_runtime_args + 12, sizeof(char *));
@@ -207,7 +207,7 @@ static char **runtime_argv(const struct shim *s, const char *console)
 	argv[n++] = "--bundle";
 	argv[n++] = (char *)s->cfg.bundle;
 	argv[n++] = "--pid-file";
-	argv[n++] = xasprintf("%s/" SHIM_PID_FILE, s->cfg.state_dir);
+	argv[n++] = (char *)pidfile;
 	if (console) {
 		argv[n++] = "--console-socket";
 		argv[n++] = (char *)console;
@@ -312,77 +312,101 @@ static int listen_unix(const char *path, int type, struct berr **err)
 	return TAKE_FD(fd);
 }
 
-/* Runs `runtime create`; on success s->container_pid is set. */
-static int create_container(struct shim *s, struct berr **err)
-{
-	_cleanup_close_ int in_r = -1, out_w = -1, err_w = -1, cap_r = -1, cap_w = -1;
-	_cleanup_close_ int console_fd = -1, ep_r = -1, ep_w = -1;
-	_cleanup_free_ char *console = NULL;
-	int p[2], r;
+/* The runtime's stdio during create, and the console socket for a tty. */
+struct runtime_io {
+	int in_r, out_w, err_w; /* become the runtime's (and container's) 0, 1, 2 */
+	int cap_r, cap_w;	/* tty: the runtime's own output */
+	int console_fd;		/* tty: listening console socket */
+	char *console;		/* its path */
+};
 
+static void runtime_io_done(struct runtime_io *io)
+{
+	safe_close(io->in_r);
+	safe_close(io->out_w);
+	safe_close(io->err_w);
+	safe_close(io->cap_r);
+	safe_close(io->cap_w);
+	safe_close(io->console_fd);
+	if (io->console)
+		(void)unlink(io->console);
+	free(io->console);
+}
+
+static int make_pipe(int *ret_r, int *ret_w, struct berr **err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return berr_set_errno(err, errno, "pipe");
+	*ret_r = p[0];
+	*ret_w = p[1];
+	return 0;
+}
+
+static int prepare_stdio(struct shim *s, struct runtime_io *io, struct berr **err)
+{
+	int r;
 	if (s->cfg.open_stdin && !s->cfg.terminal) {
-		if (pipe2(p, O_CLOEXEC) < 0)
-			return berr_set_errno(err, errno, "pipe");
-		in_r = p[0];
-		s->stdin_w = p[1];
+		if ((r = make_pipe(&io->in_r, &s->stdin_w, err)) < 0)
+			return r;
 		fcntl(s->stdin_w, F_SETFL, O_NONBLOCK);
-	} else if ((in_r = open_devnull(O_RDONLY, err)) < 0) {
-		return in_r;
+	} else if ((io->in_r = open_devnull(O_RDONLY, err)) < 0) {
+		return io->in_r;
 	}
 	if (s->cfg.terminal) {
 		/* The runtime's own output only: the container gets the pty. */
-		if (pipe2(p, O_CLOEXEC) < 0)
-			return berr_set_errno(err, errno, "pipe");
-		cap_r = p[0];
-		cap_w = p[1];
-		console = xasprintf("%s/" CONSOLE_SOCK, s->cfg.state_dir);
+		if ((r = make_pipe(&io->cap_r, &io->cap_w, err)) < 0)
+			return r;
+		char *console = xasprintf("%s/" CONSOLE_SOCK, s->cfg.state_dir);
 		/* The runtime connects by path, so no /proc/self/fd detour here. */
-		if (strlen(console) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		if (strlen(console) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			free(console);
 			return berr_set(err, ENAMETOOLONG, "state dir '%s' too long for a socket",
 					s->cfg.state_dir);
-		console_fd = listen_unix(console, SOCK_STREAM, err);
-		if (console_fd < 0)
-			return console_fd;
-	} else {
-		for (int i = 0; i < LOG_STREAM_MAX; i++) {
-			if (pipe2(p, O_CLOEXEC) < 0)
-				return berr_set_errno(err, errno, "pipe");
-			s->out_fd[i] = p[0];
-			/* A deeper pipe lets a chatty container keep writing while the
-			 * shim writes the log: fewer sleeps and wakeups on both sides.
-			 * Pages are only used while data is in flight. Best effort. */
-			(void)fcntl(p[0], F_SETPIPE_SZ, PIPE_SIZE);
-			if (i == LOG_STREAM_STDOUT)
-				out_w = p[1];
-			else
-				err_w = p[1];
 		}
+		io->console_fd = listen_unix(console, SOCK_STREAM, err);
+		io->console = console;
+		return io->console_fd < 0 ? io->console_fd : 0;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return berr_set_errno(err, errno, "pipe");
-	ep_r = p[0];
-	ep_w = p[1];
+	for (int i = 0; i < LOG_STREAM_MAX; i++) {
+		int *w = i == LOG_STREAM_STDOUT ? &io->out_w : &io->err_w;
+		if ((r = make_pipe(&s->out_fd[i], w, err)) < 0)
+			return r;
+		/* A deeper pipe lets a chatty container keep writing while the shim
+		 * writes the log: fewer sleeps and wakeups on both sides. Pages are
+		 * only used while data is in flight. Best effort. */
+		(void)fcntl(s->out_fd[i], F_SETPIPE_SZ, PIPE_SIZE);
+	}
+	return 0;
+}
 
-	char **argv = runtime_argv(s, console);
+/* Forks and execs the runtime; returns once it has exited. */
+static int run_runtime(struct shim *s, struct runtime_io *io, const char *pidfile,
+		       struct berr **err)
+{
+	_cleanup_close_ int ep_r = -1, ep_w = -1;
+	int r = make_pipe(&ep_r, &ep_w, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char **argv = runtime_argv(s, pidfile, io->console);
 	struct child_args a = {
 	    .argv = argv,
-	    .fds = {in_r, s->cfg.terminal ? cap_w : out_w, s->cfg.terminal ? cap_w : err_w},
+	    .fds = {io->in_r, s->cfg.terminal ? io->cap_w : io->out_w,
+		    s->cfg.terminal ? io->cap_w : io->err_w},
 	    .err_fd = ep_w,
 	    .parent = getpid(),
 	};
 	pid_t pid = fork();
 	if (pid == 0)
 		runtime_child(&a);
-	free(argv[s->cfg.n_runtime_args + 5]); /* the --pid-file value */
-	free(argv);
 	if (pid < 0)
 		return berr_set_errno(err, errno, "fork");
 	s->runtime_pid = pid;
 	/* Only the runtime (and then the container) may hold the write ends. */
-	in_r = safe_close(in_r);
-	out_w = safe_close(out_w);
-	err_w = safe_close(err_w);
-	cap_w = safe_close(cap_w);
+	io->in_r = safe_close(io->in_r);
+	io->out_w = safe_close(io->out_w);
+	io->err_w = safe_close(io->err_w);
+	io->cap_w = safe_close(io->cap_w);
 	ep_w = safe_close(ep_w);
 
 	int exec_errno = 0;
@@ -397,16 +421,26 @@ static int create_container(struct shim *s, struct berr **err)
 	if (!WIFEXITED(s->runtime_status) || WEXITSTATUS(s->runtime_status) != 0) {
 		_cleanup_free_ char *text =
 		    s->cfg.terminal
-			? drain_text(cap_r, -1)
+			? drain_text(io->cap_r, -1)
 			: drain_text(s->out_fd[LOG_STREAM_STDERR], s->out_fd[LOG_STREAM_STDOUT]);
 		int code = WIFEXITED(s->runtime_status) ? WEXITSTATUS(s->runtime_status)
 							: 128 + WTERMSIG(s->runtime_status);
 		return berr_set(err, EIO, "runtime create failed (exit %d): %s", code,
 				*text ? text : "no error output");
 	}
+	return 0;
+}
 
+/* Runs `runtime create`; on success s->container_pid is set. */
+static int create_container(struct shim *s, struct berr **err)
+{
+	_cleanup_(runtime_io_done) struct runtime_io io = {-1, -1, -1, -1, -1, -1, NULL};
 	_cleanup_free_ char *pidfile = xasprintf("%s/" SHIM_PID_FILE, s->cfg.state_dir);
 	_cleanup_free_ char *pidtext = NULL;
+	int r;
+
+	if ((r = prepare_stdio(s, &io, err)) < 0 || (r = run_runtime(s, &io, pidfile, err)) < 0)
+		return r;
 	r = fileio_read_all(pidfile, 64, &pidtext, NULL, err);
 	if (r < 0)
 		return berr_wrap(err, "runtime create");
@@ -415,8 +449,7 @@ static int create_container(struct shim *s, struct berr **err)
 		return berr_set(err, EPROTO, "bad pid file '%s'", pidfile);
 	s->container_pid = (pid_t)v;
 	if (s->cfg.terminal) {
-		r = recv_console(s, console_fd, err);
-		(void)unlink(console);
+		r = recv_console(s, io.console_fd, err);
 		if (r < 0)
 			return r;
 		s->out_fd[LOG_STREAM_STDOUT] = s->tty_fd;
@@ -719,6 +752,15 @@ static int setup(struct shim *s, struct berr **err)
 	}
 	if ((r = reopen_log(s, err)) < 0)
 		return r;
+	/* Leftovers of an earlier container with this ID must not be mistaken
+	 * for this one's. */
+	const char *const stale[] = {SHIM_PID_FILE, SHIM_EXIT_FILE};
+	for (size_t i = 0; i < 2; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", s->cfg.state_dir, stale[i]);
+		(void)unlink(p);
+	}
+	_cleanup_free_ char *old_exit = xasprintf("%s/%s", s->cfg.exit_dir, s->cfg.id);
+	(void)unlink(old_exit);
 
 	s->ctl_path = xasprintf("%s/" SHIM_CTL_SOCK, s->cfg.state_dir);
 	s->listen_fd = listen_unix(s->ctl_path, SOCK_SEQPACKET, err);
@@ -758,6 +800,28 @@ static void fix_std_fds(void)
 	for (int fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0)
 			(void)open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY); /* lowest free */
+}
+
+static void shim_done(struct shim *s)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		safe_close(s->clients[i]);
+	for (int i = 0; i < LOG_STREAM_MAX; i++) {
+		if (s->out_fd[i] != s->tty_fd)
+			safe_close(s->out_fd[i]);
+		logw_stream_done(&s->streams[i]);
+	}
+	logw_done(&s->logw);
+	safe_close(s->stdin_w != s->tty_fd ? s->stdin_w : -1);
+	safe_close(s->tty_fd);
+	safe_close(s->log_fd);
+	safe_close(s->listen_fd);
+	safe_close(s->epfd);
+	safe_close(s->sfd);
+	free(s->ctl_buf);
+	free(s->ctl_path);
+	free(s->oom_path);
+	shim_config_done(&s->cfg);
 }
 
 int main(int argc, char **argv)
@@ -816,6 +880,7 @@ int main(int argc, char **argv)
 		sync_report(&s, e->code, e->msg);
 		if (s.ctl_path)
 			(void)unlink(s.ctl_path);
+		shim_done(&s);
 		return 1;
 	}
 	_cleanup_berr_ struct berr *oe = NULL;
@@ -837,21 +902,6 @@ int main(int argc, char **argv)
 		log_warn("id=%.12s msg=\"log writes failed: %s\"", s.cfg.id,
 			 strerror(s.logw.write_errno));
 	(void)unlink(s.ctl_path);
-
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		safe_close(s.clients[i]);
-	for (int i = 0; i < LOG_STREAM_MAX; i++)
-		logw_stream_done(&s.streams[i]);
-	logw_done(&s.logw);
-	safe_close(s.stdin_w != s.tty_fd ? s.stdin_w : -1);
-	safe_close(s.tty_fd);
-	safe_close(s.log_fd);
-	safe_close(s.listen_fd);
-	safe_close(s.epfd);
-	safe_close(s.sfd);
-	free(s.ctl_buf);
-	free(s.ctl_path);
-	free(s.oom_path);
-	shim_config_done(&s.cfg);
+	shim_done(&s);
 	return r < 0 ? 1 : 0;
 }
