@@ -414,6 +414,33 @@ def test_create_error_carries_runtime_message(env):
     assert not os.path.exists(os.path.join(state, "ctl.sock"))
 
 
+def test_long_state_dir_control_socket(env):
+    # the control socket path exceeds sun_path (108): bind and connect go
+    # through /proc/self/fd/<dirfd>/ctl.sock
+    cid = "longstate"
+    info = env.start(cid, ["cat"], stdin=True,
+                     extra=["--state-dir", os.path.join(env.tmp, "s" * 60, "t" * 60, cid)])
+    assert len(info["ctl"]) > 108
+    env.runc("start", cid)
+    env.ctl(info["ctl"], "ctl", "stdin via long path\n")
+    wait_for(lambda: parse_log(info["log"]), 10, "echo")
+    assert parse_log(info["log"]) == [("stdout", "F", b"via long path")]
+    env.ctl(info["ctl"], "close-stdin")
+    assert env.wait_exit(cid)["exit_code"] == 0
+
+
+def test_option_errors_reported_to_starter(env):
+    b = env.bundle("relpath", ["true"])
+    log, state = env.paths("relpath")
+    p = subprocess.run([SHIMCTL, "start", "--shim", SHIM, "--id", "relpath", "--bundle",
+                        os.path.relpath(b), "--runtime", RUNC, "--log-path", log,
+                        "--exit-dir", env.exit_dir, "--state-dir", state],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1
+    assert "paths must be absolute" in p.stderr and "errno 22" in p.stderr
+    assert not os.path.exists(state)
+
+
 def test_bad_runtime_path(env):
     b = env.bundle("norun", ["true"])
     log, state = env.paths("norun")
