@@ -145,6 +145,11 @@ int shim_start(const struct shim_opts *o, struct shim_info *ret, struct berr **e
 		argv[n++] = "--partial-ms";
 		argv[n++] = partial;
 	}
+	_cleanup_free_ char *drain = xasprintf("%d", o->drain_ms > 0 ? o->drain_ms : 0);
+	if (o->drain_ms != 0) {
+		argv[n++] = "--drain-ms";
+		argv[n++] = drain;
+	}
 	argv[n] = NULL;
 
 	_cleanup_close_ int log_fd = -1, sync_r = -1, sync_w = -1;

@@ -588,16 +588,17 @@ static void stream_close(struct shim *s, int i)
 static void stream_read(struct shim *s, int i, bool final)
 {
 	struct logw_stream *st = &s->streams[i];
-	for (int round = 0; round < 4 && s->out_fd[i] >= 0; round++) {
+	/* A few reads per wakeup keep one busy stream from starving the other.
+	 * The final drain empties the pipe (bounded: a writer outside the
+	 * container may still be filling it). */
+	int rounds = final ? 64 : 4;
+	for (int round = 0; round < rounds && s->out_fd[i] >= 0; round++) {
 		size_t room = st->cap - st->len;
 		ssize_t n = read(s->out_fd[i], st->buf + st->len, room);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN) {
-			if (final)
-				logw_feed(&s->logw, st, time_now_ns(), time_mono_ns(), true, false);
-			return;
-		}
+		if (n < 0 && errno == EAGAIN)
+			break;
 		if (n > 0) {
 			st->len += (size_t)n;
 			logw_feed(&s->logw, st, time_now_ns(), time_mono_ns(), false, false);
@@ -608,7 +609,10 @@ static void stream_read(struct shim *s, int i, bool final)
 		/* EOF, or EIO from a pty master whose slave side is all closed. */
 		logw_feed(&s->logw, st, time_now_ns(), time_mono_ns(), true, false);
 		stream_close(s, i);
+		return;
 	}
+	if (final) /* the unfinished rest ends the log as at EOF */
+		logw_feed(&s->logw, st, time_now_ns(), time_mono_ns(), true, false);
 }
 
 static bool streams_open(const struct shim *s)

@@ -54,6 +54,7 @@ struct shim_opts {
 	size_t log_max_line;		 /* 0: SHIM_LOG_MAX_LINE_DEFAULT */
 	int timeout_ms;			 /* create deadline; <= 0: 240 s */
 	int partial_ms;			 /* unfinished line logged as P after; 0: 200 */
+	int drain_ms;			 /* wait for pipe EOF after the exit; 0: 1000, < 0: none */
 };
 
 struct shim_info {

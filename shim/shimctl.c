@@ -45,6 +45,7 @@ static int cmd_start(int argc, char **argv)
 	    {"stdin-once", no_argument, NULL, 'O'},
 	    {"log-max-line", required_argument, NULL, 'm'},
 	    {"partial-ms", required_argument, NULL, 'P'},
+	    {"drain-ms", required_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct shim_opts o = {0};
@@ -92,6 +93,9 @@ static int cmd_start(int argc, char **argv)
 			break;
 		case 'O':
 			o.stdin_once = true;
+			break;
+		case 'D':
+			o.drain_ms = atoi(optarg);
 			break;
 		case 'P':
 			o.partial_ms = atoi(optarg);

@@ -104,7 +104,7 @@ class Env:
         return subprocess.run([RUNC, f"--root={self.runc_root}", *args], check=check,
                               capture_output=True, text=True, timeout=60)
 
-    def bundle(self, cid, args, terminal=False, memory=None):
+    def bundle(self, cid, args, terminal=False, memory=None, pidns=True):
         b = os.path.join(self.tmp, "bundles", cid)
         os.makedirs(b)
         c = json.loads(json.dumps(self.spec))
@@ -114,6 +114,8 @@ class Env:
         c["linux"]["cgroupsPath"] = f"{self.cgroup_parent}/{cid}"
         if memory:
             c["linux"].setdefault("resources", {})["memory"] = {"limit": memory, "swap": memory}
+        if not pidns:
+            c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
         with open(os.path.join(b, "config.json"), "w") as f:
             json.dump(c, f)
         return b
@@ -122,9 +124,10 @@ class Env:
         return (os.path.join(self.tmp, "logs", cid, "0.log"),
                 os.path.join(self.tmp, "state", cid))
 
-    def start(self, cid, args, terminal=False, stdin=False, memory=None, extra=(), check=True):
+    def start(self, cid, args, terminal=False, stdin=False, memory=None, extra=(), check=True,
+              pidns=True):
         """Creates the container through the shim; returns shimctl's fields."""
-        b = self.bundle(cid, args, terminal=terminal, memory=memory)
+        b = self.bundle(cid, args, terminal=terminal, memory=memory, pidns=pidns)
         log, state = self.paths(cid)
         cmd = [SHIMCTL, "start", "--shim", SHIM, "--shim-log", os.path.join(self.tmp, "shim.log"),
                "--id", cid, "--bundle", b, "--runtime", RUNC,
@@ -297,6 +300,17 @@ def test_created_container_deleted_before_start(env):
     ex = env.wait_exit("never")
     assert ex["exit_code"] == 137 and ex["signal"] == 9 and ex["pid"] == info["pid"]
     assert parse_log(info["log"]) == []
+
+
+def test_exit_recorded_while_a_leftover_process_holds_stdout(env):
+    # Without a pid namespace the init's background child survives it and
+    # keeps the stdout pipe open: the shim stops waiting after --drain-ms.
+    info = env.run("drain", ["sh", "-c", "sleep 1000 & echo parent done"], pidns=False,
+                   extra=["--drain-ms", "200"])
+    ex = env.wait_exit("drain")
+    assert ex["exit_code"] == 0 and ex["pid"] == info["pid"]
+    assert parse_log(info["log"]) == [("stdout", "F", b"parent done")]
+    wait_for(lambda: not pid_alive(info["shim_pid"]), 10, "shim exit")
 
 
 def test_nonzero_exit_code(env):
