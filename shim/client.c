@@ -183,7 +183,9 @@ int shim_start(const struct shim_opts *o, struct shim_info *ret, struct berr **e
 		return r;
 
 	_cleanup_free_ char *msg = NULL;
-	r = read_sync(sync_r, timeout_ms + 10000, &msg, err);
+	/* The shim kills the runtime at its own (whole-second) deadline and
+	 * reports at once; allow it a little more. */
+	r = read_sync(sync_r, (timeout_ms + 999) / 1000 * 1000 + 2000, &msg, err);
 	if (r < 0)
 		return berr_wrap(err, "shim for '%s'", o->id);
 	if (!*msg) {

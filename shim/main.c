@@ -625,8 +625,12 @@ static int loop_timeout(const struct shim *s, int64_t now)
 {
 	int64_t next = INT64_MAX;
 	for (int i = 0; i < LOG_STREAM_MAX; i++)
-		if (s->streams[i].partial_mono)
-			next = s->streams[i].partial_mono + (int64_t)s->cfg.partial_ms * 1000000;
+		if (s->streams[i].partial_mono) {
+			int64_t t =
+			    s->streams[i].partial_mono + (int64_t)s->cfg.partial_ms * 1000000;
+			if (t < next)
+				next = t;
+		}
 	if (s->drain_deadline && s->drain_deadline < next)
 		next = s->drain_deadline;
 	if (next == INT64_MAX)

@@ -540,6 +540,85 @@ static void test_start_rejects_bad_options(void **state)
 	assert_non_null(strstr(e->msg, "log line limit too large"));
 }
 
+/* A fake berth-shim: a shell script that answers on the sync fd (3). */
+static char *fake_shim(const char *name, const char *body)
+{
+	char *path = xasprintf("%s/%s", tmpdir, name);
+	_cleanup_free_ char *text = xasprintf("#!/bin/sh\n%s\n", body);
+	assert_int_equal(fileio_write_atomic(path, text, strlen(text), 0755, NULL), 0);
+	return path;
+}
+
+static int start_fake(const char *shim, struct shim_info *info, struct berr **e)
+{
+	struct shim_opts o = {.shim_path = shim,
+			      .id = "c1",
+			      .bundle = "/b",
+			      .runtime = "/r",
+			      .log_path = "/l",
+			      .exit_dir = "/x",
+			      .state_dir = "/s",
+			      .timeout_ms = 1};
+	return shim_start(&o, info, e);
+}
+
+static void test_start_sync_protocol(void **state)
+{
+	_cleanup_berr_ struct berr *e = NULL;
+	struct shim_info info;
+
+	_cleanup_free_ char *ok = fake_shim("ok.sh", "echo 'berth-shim 1 0 123 456 ok' >&3");
+	assert_int_equal(start_fake(ok, &info, &e), 0);
+	assert_int_equal(info.shim_pid, 123);
+	assert_int_equal(info.container_pid, 456);
+	assert_string_equal(info.ctl_path, "/s/ctl.sock");
+	shim_info_done(&info);
+
+	_cleanup_free_ char *fail =
+	    fake_shim("fail.sh", "echo 'berth-shim 1 5 123 0 runtime create failed: boom' >&3");
+	assert_int_equal(start_fake(fail, &info, &e), -EIO);
+	assert_string_equal(e->msg, "create container 'c1': runtime create failed: boom");
+
+	_cleanup_free_ char *silent = fake_shim("silent.sh", "exit 3");
+	assert_int_equal(start_fake(silent, &info, &e), -EIO);
+	assert_non_null(strstr(e->msg, "exited without reporting (exit status 3)"));
+
+	_cleanup_free_ char *garbage = fake_shim("garbage.sh", "echo 'hello' >&3");
+	assert_int_equal(start_fake(garbage, &info, &e), -EPROTO);
+	assert_non_null(strstr(e->msg, "malformed shim sync message"));
+
+	_cleanup_free_ char *v2 = fake_shim("v2.sh", "echo 'berth-shim 2 0 1 2 ok' >&3");
+	assert_int_equal(start_fake(v2, &info, &e), -EPROTO);
+	assert_non_null(strstr(e->msg, "version 2 unsupported"));
+
+	/* the first process exits, a daemon keeps the pipe open and never reports */
+	_cleanup_free_ char *pidf = xasprintf("%s/hang.pid", tmpdir);
+	_cleanup_free_ char *body = xasprintf("sleep 30 >/dev/null 2>&1 & echo $! > %s", pidf);
+	_cleanup_free_ char *hang = fake_shim("hang.sh", body);
+	int r = start_fake(hang, &info, &e);
+	_cleanup_free_ char *pidtext = NULL;
+	if (fileio_read_all(pidf, 64, &pidtext, NULL, NULL) == 0)
+		kill(atoi(pidtext), SIGKILL); /* the fake daemon; init reaps it */
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_non_null(strstr(e->msg, "did not report within 3000 ms"));
+
+	_cleanup_free_ char *missing = xasprintf("%s/no-such-shim", tmpdir);
+	assert_int_equal(start_fake(missing, &info, &e), -ENOENT);
+}
+
+static void test_oom_counter_of_self(void **state)
+{
+	/* Every process is in some memory cgroup (v1 or v2) here. */
+	_cleanup_free_ char *path = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(shim_oom_path(getpid(), &path, &e), 0);
+	assert_true(strstr(path, "/memory.oom_control") || strstr(path, "/memory.events"));
+	uint64_t count = UINT64_MAX;
+	assert_int_equal(shim_oom_count(path, &count), 0);
+	assert_true(count != UINT64_MAX);
+	assert_int_equal(shim_oom_path(0x7ffffff0, &path, &e), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -557,6 +636,8 @@ int main(void)
 	    cmocka_unit_test(test_ctl_errors),
 	    cmocka_unit_test(test_sockaddr_long_path),
 	    cmocka_unit_test(test_start_rejects_bad_options),
+	    cmocka_unit_test(test_start_sync_protocol),
+	    cmocka_unit_test(test_oom_counter_of_self),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
