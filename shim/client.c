@@ -201,12 +201,8 @@ int shim_start(const struct shim_opts *o, struct shim_info *ret, struct berr **e
 	return 0;
 }
 
-int shim_ctl_call(const char *ctl_path, const void *req, size_t len, char **ret_reply,
-		  struct berr **err)
+static int ctl_connect(const char *ctl_path, struct berr **err)
 {
-	if (len == 0 || len > SHIM_CTL_MAX)
-		return berr_set(err, EINVAL, "control request of %zu bytes (1..%d)", len,
-				SHIM_CTL_MAX);
 	struct sockaddr_un sa;
 	socklen_t sl;
 	_cleanup_close_ int dfd = -1;
@@ -222,6 +218,13 @@ int shim_ctl_call(const char *ctl_path, const void *req, size_t len, char **ret_
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sl) < 0)
 		return berr_set_errno(err, errno, "connect to shim '%s'", ctl_path);
+	return TAKE_FD(fd);
+}
+
+/* Sends one request on fd and parses the reply. */
+static int ctl_request(int fd, const char *ctl_path, const void *req, size_t len, char **ret_reply,
+		       struct berr **err)
+{
 	if (send(fd, req, len, MSG_NOSIGNAL) < 0)
 		return berr_set_errno(err, errno, "send to shim '%s'", ctl_path);
 	char buf[4096];
@@ -239,6 +242,41 @@ int shim_ctl_call(const char *ctl_path, const void *req, size_t len, char **ret_
 	if (sscanf(buf, "err %d %n", &code, &off) == 1 && off >= 0 && code > 0)
 		return berr_set(err, code, "shim: %s", buf + off);
 	return berr_set(err, EPROTO, "malformed reply from shim '%s'", ctl_path);
+}
+
+int shim_ctl_call(const char *ctl_path, const void *req, size_t len, char **ret_reply,
+		  struct berr **err)
+{
+	if (len == 0 || len > SHIM_CTL_MAX)
+		return berr_set(err, EINVAL, "control request of %zu bytes (1..%d)", len,
+				SHIM_CTL_MAX);
+	_cleanup_close_ int fd = ctl_connect(ctl_path, err);
+	if (fd < 0)
+		return fd;
+	return ctl_request(fd, ctl_path, req, len, ret_reply, err);
+}
+
+int shim_attach(const char *ctl_path, unsigned streams, int *ret_fd, struct berr **err)
+{
+	char req[64] = "attach";
+	if (streams & SHIM_ATTACH_STDIN)
+		strcat(req, " stdin");
+	if (streams & SHIM_ATTACH_STDOUT)
+		strcat(req, " stdout");
+	if (streams & SHIM_ATTACH_STDERR)
+		strcat(req, " stderr");
+	_cleanup_close_ int fd = ctl_connect(ctl_path, err);
+	if (fd < 0)
+		return fd;
+	int r = ctl_request(fd, ctl_path, req, strlen(req), NULL, err);
+	if (r < 0)
+		return r;
+	/* A stream has no deadline: the caller polls it. */
+	struct timeval none = {0};
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+	*ret_fd = TAKE_FD(fd);
+	return 0;
 }
 
 int shim_reopen_log(const char *ctl_path, struct berr **err)

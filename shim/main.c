@@ -7,7 +7,7 @@
  * exit. Single-threaded; every fd is CLOEXEC; the only fork children are
  * static _Noreturn functions that end in execve or _exit. */
 #define LOG_COMPONENT "shim"
-#include "shim/shim-internal.h"
+#include "shim/monitor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,46 +38,8 @@
 
 extern char **environ;
 
-#define MAX_CLIENTS  16
-#define EXIT_CACHE   64
 #define CONSOLE_SOCK "console.sock"
 #define PIPE_SIZE    (256 * 1024)
-
-enum tag { TAG_SIGNAL, TAG_STDOUT, TAG_STDERR, TAG_LISTEN, TAG_CLIENT };
-
-struct shim {
-	struct shim_config cfg;
-	int sync_fd;
-	int sfd; /* signalfd: CHLD, TERM, INT, HUP */
-	int epfd;
-	int listen_fd; /* control socket */
-	char *ctl_path;
-	int clients[MAX_CLIENTS];
-	char *ctl_buf;		    /* SHIM_CTL_MAX bytes, allocated on first use */
-	int stdin_w;		    /* write end of the container's stdin, or -1 */
-	int out_fd[LOG_STREAM_MAX]; /* read ends (tty: master in [STDOUT]) */
-	int tty_fd;		    /* pty master or -1 */
-	int log_fd;
-	struct logw logw;
-	struct logw_stream streams[LOG_STREAM_MAX];
-	pid_t runtime_pid;
-	int runtime_status;
-	bool runtime_done;
-	pid_t container_pid;
-	bool exited;
-	int exit_status; /* raw wait status */
-	int64_t finished_ns;
-	char *oom_path;
-	uint64_t oom_start;
-	bool oom_known, oom_killed;
-	int64_t drain_deadline; /* monotonic ns, 0 until the container exited */
-	struct {
-		pid_t pid;
-		int status;
-		int64_t when_ns;
-	} cache[EXIT_CACHE]; /* exits of pids not known yet */
-	int ncache;
-};
 
 /* ---- sync pipe ---- */
 
@@ -106,8 +68,7 @@ static void on_container_exit(struct shim *s, int status, int64_t when_ns)
 	if (s->oom_known && shim_oom_count(s->oom_path, &count) == 0 && count > s->oom_start)
 		s->oom_killed = true;
 	/* Nobody can read the stdin pipe anymore, and the shim is about to go. */
-	if (s->stdin_w >= 0 && s->stdin_w != s->tty_fd)
-		s->stdin_w = safe_close(s->stdin_w);
+	ctl_stdin_close(s, false);
 	s->drain_deadline = time_mono_ns() + (int64_t)s->cfg.drain_ms * 1000000;
 	log_debug("id=%.12s pid=%d status=%d container exited", s->cfg.id, (int)s->container_pid,
 		  status);
@@ -290,7 +251,7 @@ static int recv_console(struct shim *s, int lfd, struct berr **err)
 	return 0;
 }
 
-static int listen_unix(const char *path, int type, struct berr **err)
+int shim_listen_unix(const char *path, int type, int backlog, struct berr **err)
 {
 	struct sockaddr_un sa;
 	socklen_t sl;
@@ -307,7 +268,7 @@ static int listen_unix(const char *path, int type, struct berr **err)
 	umask(old);
 	if (r < 0)
 		return berr_set_errno(err, errno, "bind '%s'", path);
-	if (listen(fd, MAX_CLIENTS) < 0)
+	if (listen(fd, backlog) < 0)
 		return berr_set_errno(err, errno, "listen '%s'", path);
 	return TAKE_FD(fd);
 }
@@ -364,7 +325,7 @@ static int prepare_stdio(struct shim *s, struct runtime_io *io, struct berr **er
 			return berr_set(err, ENAMETOOLONG, "state dir '%s' too long for a socket",
 					s->cfg.state_dir);
 		}
-		io->console_fd = listen_unix(console, SOCK_STREAM, err);
+		io->console_fd = shim_listen_unix(console, SOCK_STREAM, 1, err);
 		io->console = console;
 		return io->console_fd < 0 ? io->console_fd : 0;
 	}
@@ -459,22 +420,7 @@ static int create_container(struct shim *s, struct berr **err)
 	return 0;
 }
 
-/* ---- control socket ---- */
-
-static void ctl_reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ctl_reply(int fd, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n >= (int)sizeof(buf))
-		n = sizeof(buf) - 1;
-	(void)send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-static int reopen_log(struct shim *s, struct berr **err)
+int shim_reopen_log_file(struct shim *s, struct berr **err)
 {
 	int fd = open(s->cfg.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
@@ -484,93 +430,6 @@ static int reopen_log(struct shim *s, struct berr **err)
 	s->logw.fd = fd;
 	s->logw.write_errno = 0;
 	return 0;
-}
-
-static void ctl_handle(struct shim *s, int fd, char *req, size_t len)
-{
-	_cleanup_berr_ struct berr *e = NULL;
-	size_t cl = len;
-	const char *sp = memchr(req, ' ', len);
-	if (sp)
-		cl = (size_t)(sp - req);
-	const char *arg = sp ? sp + 1 : req + len;
-	size_t alen = (size_t)(req + len - arg);
-#define IS(cmd) (cl == sizeof(cmd) - 1 && memcmp(req, cmd, cl) == 0)
-	if (IS("ping")) {
-		ctl_reply(fd, "ok");
-	} else if (IS("state")) {
-		ctl_reply(fd, "ok pid=%d status=%s", (int)s->container_pid,
-			  s->exited ? "exited" : "running");
-	} else if (IS("reopen-log")) {
-		if (reopen_log(s, &e) < 0)
-			ctl_reply(fd, "err %d %s", e->code, e->msg);
-		else
-			ctl_reply(fd, "ok");
-	} else if (IS("resize")) {
-		unsigned c, r;
-		char tmp[64];
-		snprintf(tmp, sizeof(tmp), "%.*s", (int)(alen < 63 ? alen : 63), arg);
-		struct winsize ws = {0};
-		if (sscanf(tmp, "%u %u", &c, &r) != 2 || c > 65535 || r > 65535)
-			ctl_reply(fd, "err %d bad size '%s'", EINVAL, tmp);
-		else if (s->tty_fd < 0)
-			ctl_reply(fd, "err %d container has no terminal", ENOTTY);
-		else if ((ws.ws_col = (unsigned short)c, ws.ws_row = (unsigned short)r,
-			  ioctl(s->tty_fd, TIOCSWINSZ, &ws) < 0))
-			ctl_reply(fd, "err %d resize: %s", errno, strerror(errno));
-		else
-			ctl_reply(fd, "ok");
-	} else if (IS("close-stdin")) {
-		if (s->stdin_w >= 0 && s->stdin_w == s->tty_fd)
-			(void)!write(s->tty_fd, "\x04", 1); /* EOF for a canonical-mode reader */
-		else
-			s->stdin_w = safe_close(s->stdin_w);
-		ctl_reply(fd, "ok");
-	} else if (IS("stdin")) {
-		ssize_t n = s->stdin_w < 0 ? (errno = EPIPE, -1) : write(s->stdin_w, arg, alen);
-		if (n < 0)
-			ctl_reply(fd, "err %d write stdin: %s", errno, strerror(errno));
-		else
-			ctl_reply(fd, "ok %zd", n);
-	} else if (IS("attach")) {
-		ctl_reply(fd, "err %d attach is not implemented yet", EOPNOTSUPP);
-	} else {
-		ctl_reply(fd, "err %d unknown command '%.*s'", EINVAL, (int)(cl < 64 ? cl : 64),
-			  req);
-	}
-#undef IS
-}
-
-static void ctl_accept(struct shim *s)
-{
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
-		return;
-	for (int i = 0; i < MAX_CLIENTS; i++) {
-		if (s->clients[i] >= 0)
-			continue;
-		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TAG_CLIENT + (uint32_t)i};
-		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-			break;
-		s->clients[i] = fd;
-		return;
-	}
-	ctl_reply(fd, "err %d too many clients", EBUSY);
-	close(fd);
-}
-
-static void ctl_client(struct shim *s, int i)
-{
-	if (!s->ctl_buf)
-		s->ctl_buf = xmalloc(SHIM_CTL_MAX);
-	ssize_t n = recv(s->clients[i], s->ctl_buf, SHIM_CTL_MAX, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		s->clients[i] = safe_close(s->clients[i]);
-		return;
-	}
-	ctl_handle(s, s->clients[i], s->ctl_buf, (size_t)n);
 }
 
 /* ---- main loop ---- */
@@ -600,6 +459,7 @@ static void stream_read(struct shim *s, int i, bool final)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n > 0) {
+			ctl_broadcast(s, st->stream, st->buf + st->len, (size_t)n);
 			st->len += (size_t)n;
 			logw_feed(&s->logw, st, time_now_ns(), time_mono_ns(), false, false);
 			if ((size_t)n < room && !final)
@@ -685,12 +545,17 @@ static int run_loop(struct shim *s, struct berr **err)
 				if (sig && !s->exited && s->container_pid > 0)
 					kill(s->container_pid, sig);
 			} else if (tag == TAG_STDOUT || tag == TAG_STDERR) {
-				stream_read(s, (int)(tag - TAG_STDOUT), false);
+				/* a tty master is polled for stdin room too */
+				if (evs[k].events & EPOLLOUT)
+					ctl_stdin_writable(s);
+				if (evs[k].events & ~(uint32_t)EPOLLOUT)
+					stream_read(s, (int)(tag - TAG_STDOUT), false);
+			} else if (tag == TAG_STDIN) {
+				ctl_stdin_writable(s);
 			} else if (tag == TAG_LISTEN) {
 				ctl_accept(s);
-			} else if (tag >= TAG_CLIENT && tag < TAG_CLIENT + MAX_CLIENTS &&
-				   s->clients[tag - TAG_CLIENT] >= 0) {
-				ctl_client(s, (int)(tag - TAG_CLIENT));
+			} else if (tag >= TAG_CLIENT && tag < TAG_CLIENT + MAX_CLIENTS) {
+				ctl_client_event(s, (int)(tag - TAG_CLIENT), evs[k].events);
 			}
 		}
 		now = time_mono_ns();
@@ -704,7 +569,8 @@ static int run_loop(struct shim *s, struct berr **err)
 	return 0;
 }
 
-static int write_exit_record(struct shim *s, struct berr **err)
+/* Writes the exit record; buf (>= 512 bytes) and *ret_len get its text. */
+static int write_exit_record(struct shim *s, char *buf, size_t *ret_len, struct berr **err)
 {
 	struct shim_exit e = {
 	    .pid = s->container_pid,
@@ -717,8 +583,8 @@ static int write_exit_record(struct shim *s, struct berr **err)
 	} else {
 		e.exit_code = WEXITSTATUS(s->exit_status);
 	}
-	char buf[512];
-	size_t len = shim_exit_encode(&e, buf, sizeof(buf));
+	size_t len = shim_exit_encode(&e, buf, 512);
+	*ret_len = len;
 	_cleanup_free_ char *p1 = xasprintf("%s/" SHIM_EXIT_FILE, s->cfg.state_dir);
 	_cleanup_free_ char *p2 = xasprintf("%s/%s", s->cfg.exit_dir, s->cfg.id);
 	/* The state dir first: whoever is woken by the exit dir finds both. */
@@ -758,7 +624,7 @@ static int setup(struct shim *s, struct berr **err)
 		if ((r = fileio_mkdir_p(logdir, 0755, err)) < 0)
 			return r;
 	}
-	if ((r = reopen_log(s, err)) < 0)
+	if ((r = shim_reopen_log_file(s, err)) < 0)
 		return r;
 	/* Leftovers of an earlier container with this ID must not be mistaken
 	 * for this one's. */
@@ -771,7 +637,7 @@ static int setup(struct shim *s, struct berr **err)
 	(void)unlink(old_exit);
 
 	s->ctl_path = xasprintf("%s/" SHIM_CTL_SOCK, s->cfg.state_dir);
-	s->listen_fd = listen_unix(s->ctl_path, SOCK_SEQPACKET, err);
+	s->listen_fd = shim_listen_unix(s->ctl_path, SOCK_SEQPACKET, MAX_CLIENTS, err);
 	if (s->listen_fd < 0)
 		return s->listen_fd;
 	return 0;
@@ -813,7 +679,8 @@ static void fix_std_fds(void)
 static void shim_done(struct shim *s)
 {
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		safe_close(s->clients[i]);
+		safe_close(s->clients[i].fd);
+	free(s->stdin_pending);
 	for (int i = 0; i < LOG_STREAM_MAX; i++) {
 		if (s->out_fd[i] != s->tty_fd)
 			safe_close(s->out_fd[i]);
@@ -878,7 +745,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < LOG_STREAM_MAX; i++)
 		logw_stream_init(&s.streams[i], (enum log_stream)i, s.cfg.log_max_line);
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		s.clients[i] = -1;
+		s.clients[i].fd = -1;
 
 	r = setup(&s, &e);
 	if (r >= 0)
@@ -901,9 +768,13 @@ int main(int argc, char **argv)
 	sync_report(&s, 0, "ok");
 	log_debug("id=%.12s pid=%d container created", s.cfg.id, (int)s.container_pid);
 
+	char record[512];
+	size_t record_len = 0;
 	r = run_loop(&s, &e);
 	if (r >= 0)
-		r = write_exit_record(&s, &e);
+		r = write_exit_record(&s, record, &record_len, &e);
+	/* Attached clients learn the end after the log and both records. */
+	ctl_finish(&s, record, r >= 0 ? record_len : 0);
 	if (r < 0)
 		log_error("id=%.12s msg=\"%s\"", s.cfg.id, e->msg);
 	if (s.logw.write_errno)

@@ -24,8 +24,9 @@ struct berr;
 /* Wire protocol. Files in the state dir, and the control socket: SOCK_SEQPACKET,
  * one request per packet "<cmd>[ <args>]", one reply per packet,
  * "ok[ <data>]" or "err <errno> <message>". Commands: ping, state,
- * reopen-log, resize <cols> <rows>, close-stdin, stdin <bytes...>.
- * `attach` is reserved (docs/shim.md describes its framing). */
+ * reopen-log, resize <cols> <rows>, close-stdin, stdin <bytes...>,
+ * attach [stdin] [stdout] [stderr]. After "ok" to attach, every packet both
+ * ways is <tag byte><payload> (enum shim_tag; docs/shim.md). */
 #define SHIM_CTL_SOCK		  "ctl.sock"
 #define SHIM_EXIT_FILE		  "exit"
 #define SHIM_PID_FILE		  "container.pid"
@@ -37,6 +38,20 @@ struct berr;
  * "berth-shim 1 <errno> <shim_pid> <container_pid> <message>" */
 #define SHIM_SYNC_MAGIC	  "berth-shim"
 #define SHIM_SYNC_VERSION 1
+
+enum shim_tag {
+	SHIM_TAG_STDIN = 0,	  /* client -> shim: bytes for the container's stdin */
+	SHIM_TAG_STDOUT = 1,	  /* shim -> client: container output */
+	SHIM_TAG_STDERR = 2,	  /* shim -> client (never for a tty) */
+	SHIM_TAG_EXIT = 3,	  /* shim -> client: exit record text, then EOF */
+	SHIM_TAG_CLOSE_STDIN = 4, /* client -> shim */
+	SHIM_TAG_RESIZE = 5,	  /* client -> shim: "<cols> <rows>" */
+	SHIM_TAG_MAX
+};
+
+#define SHIM_ATTACH_STDIN  1u
+#define SHIM_ATTACH_STDOUT 2u
+#define SHIM_ATTACH_STDERR 4u
 
 struct shim_opts {
 	const char *shim_path;		 /* NULL: BERTH_LIBEXECDIR/berth-shim */
@@ -73,6 +88,11 @@ int shim_ctl_call(const char *ctl_path, const void *req, size_t len, char **ret_
 int shim_reopen_log(const char *ctl_path, struct berr **err);
 int shim_resize(const char *ctl_path, unsigned cols, unsigned rows, struct berr **err);
 int shim_close_stdin(const char *ctl_path, struct berr **err);
+/* Attaches to the streams (SHIM_ATTACH_* bits); *ret_fd is the connected
+ * CLOEXEC SEQPACKET socket in streaming mode, owned by the caller. Output
+ * reaching a client too slow for its 4 MiB socket buffer drops the client.
+ * -EPIPE: container exited; -EINVAL: no stdin to attach. */
+int shim_attach(const char *ctl_path, unsigned streams, int *ret_fd, struct berr **err);
 
 /* Exit record, a versioned key=value text file written atomically. */
 struct shim_exit {

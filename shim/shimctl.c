@@ -6,11 +6,17 @@
  *   berth-shimctl reopen-log|close-stdin CTL_PATH
  *   berth-shimctl resize CTL_PATH COLS ROWS
  *   berth-shimctl read-exit PATH                   prints the record
- *   berth-shimctl watch EXIT_DIR TIMEOUT_MS COUNT  prints "ready", then IDs */
+ *   berth-shimctl watch EXIT_DIR TIMEOUT_MS COUNT  prints "ready", then IDs
+ *   berth-shimctl attach CTL_PATH [stdin] [stdout] [stderr] [detach-on-eof]
+ *       copies our stdin to the container and its output to ours; at EOF of
+ *       our stdin closes the container's stdin (or only detaches); exits with
+ *       the container's exit code when the exit record arrives */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +159,65 @@ static int cmd_watch(const char *dir, int timeout_ms, int count)
 	return seen >= count ? 0 : 1;
 }
 
+static int cmd_attach(const char *ctl, int argc, char **argv)
+{
+	unsigned streams = 0;
+	bool detach_on_eof = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "stdin") == 0)
+			streams |= SHIM_ATTACH_STDIN;
+		else if (strcmp(argv[i], "stdout") == 0)
+			streams |= SHIM_ATTACH_STDOUT;
+		else if (strcmp(argv[i], "stderr") == 0)
+			streams |= SHIM_ATTACH_STDERR;
+		else if (strcmp(argv[i], "detach-on-eof") == 0)
+			detach_on_eof = true;
+	}
+	_cleanup_berr_ struct berr *e = NULL;
+	_cleanup_close_ int fd = -1;
+	if (shim_attach(ctl, streams, &fd, &e) < 0)
+		return fail(e);
+	size_t cap = 1024 * 1024;
+	_cleanup_free_ char *buf = xmalloc(cap);
+	bool in_open = streams & SHIM_ATTACH_STDIN;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+				      {.fd = in_open ? 0 : -1, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0)
+			continue;
+		if (p[1].revents) {
+			ssize_t n = read(0, buf + 1, 32768);
+			if (n > 0) {
+				buf[0] = SHIM_TAG_STDIN;
+				if (send(fd, buf, (size_t)n + 1, MSG_NOSIGNAL) < 0)
+					return 1;
+			} else if (detach_on_eof) {
+				return 0;
+			} else {
+				buf[0] = SHIM_TAG_CLOSE_STDIN;
+				(void)send(fd, buf, 1, MSG_NOSIGNAL);
+				in_open = false;
+			}
+		}
+		if (!p[0].revents)
+			continue;
+		ssize_t n = recv(fd, buf, cap - 1, 0);
+		if (n <= 0) {
+			fprintf(stderr, "berth-shimctl: shim closed the stream\n");
+			return 1;
+		}
+		if (buf[0] == SHIM_TAG_STDOUT || buf[0] == SHIM_TAG_STDERR) {
+			(void)!write(buf[0] == SHIM_TAG_STDOUT ? 1 : 2, buf + 1, (size_t)n - 1);
+		} else if (buf[0] == SHIM_TAG_EXIT) {
+			buf[n] = '\0';
+			struct shim_exit x;
+			if (shim_exit_decode(buf + 1, &x, &e) < 0)
+				return fail(e);
+			return x.exit_code & 0xff;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	_cleanup_berr_ struct berr *e = NULL;
@@ -188,6 +253,8 @@ int main(int argc, char **argv)
 		       (int)x.pid, x.exit_code, x.signal, x.finished_ns, x.oom_killed ? 1 : 0);
 		return 0;
 	}
+	if (strcmp(cmd, "attach") == 0 && argc >= 3)
+		return cmd_attach(argv[2], argc - 3, argv + 3);
 	if (strcmp(cmd, "watch") == 0 && argc == 5)
 		return cmd_watch(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "berth-shimctl: bad command '%s'\n", cmd);

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import select
+import socket
 import shutil
 import signal
 import subprocess
@@ -378,7 +379,11 @@ def test_control_errors(env):
     p = env.ctl(info["ctl"], "ctl", "bogus", check=False)
     assert p.returncode == 1 and "unknown command 'bogus'" in p.stderr
     p = env.ctl(info["ctl"], "ctl", "attach", check=False)
-    assert p.returncode == 1 and "not implemented" in p.stderr
+    assert p.returncode == 1 and "attach needs stdin, stdout or stderr" in p.stderr
+    p = env.ctl(info["ctl"], "ctl", "attach stdin", check=False)
+    assert p.returncode == 1 and "container has no open stdin" in p.stderr
+    p = env.ctl(info["ctl"], "ctl", "attach stdout bogus", check=False)
+    assert p.returncode == 1 and "unknown attach stream 'bogus'" in p.stderr
     assert env.ctl(info["ctl"], "ctl", "ping").stdout.strip() == ""
     assert oct(os.stat(info["ctl"]).st_mode & 0o777) == "0o600"
     env.runc("kill", "ctlerr", "KILL")
@@ -475,3 +480,103 @@ def test_shim_sigterm_forwards_to_container(env):
     ex = env.wait_exit("term")
     assert ex["signal"] == 0 and ex["exit_code"] == 7
     assert full_lines(parse_log(info["log"])) == [b"ready", b"got-term"]
+
+
+def attach(env, ctl, streams, data=b"", timeout=30):
+    """Runs `berth-shimctl attach` (the client library's shim_attach)."""
+    return subprocess.run([SHIMCTL, "attach", ctl, *streams], input=data, capture_output=True,
+                          timeout=timeout)
+
+
+def test_attach_streams_stdin_and_output(env):
+    info = env.run("att", ["sh", "-c", "echo started; cat; echo done >&2"], stdin=True)
+    wait_for(lambda: parse_log(info["log"]), 10, "started")
+    p = attach(env, info["ctl"], ["stdin", "stdout", "stderr"], b"hello\nworld\n")
+    # shimctl closes the container's stdin at its EOF and exits with the
+    # container's exit code once the exit record arrives
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"hello\nworld\n"
+    assert p.stderr == b"done\n"
+    assert full_lines(parse_log(info["log"]), "stdout") == [b"started", b"hello", b"world"]
+    assert env.wait_exit("att")["exit_code"] == 0
+
+
+def test_attach_stdin_once_closes_stdin_on_detach(env):
+    script = 'while read l; do echo "got $l"; done; echo eof'
+    info = env.run("once", ["sh", "-c", script], stdin=True, extra=["--stdin-once"])
+    p = attach(env, info["ctl"], ["stdin", "detach-on-eof"], b"a\n")
+    assert p.returncode == 0, p.stderr
+    assert env.wait_exit("once")["exit_code"] == 0
+    assert full_lines(parse_log(info["log"])) == [b"got a", b"eof"]
+
+
+def test_attach_detach_keeps_stdin_without_stdin_once(env):
+    script = 'while read l; do echo "got $l"; done; echo eof'
+    info = env.run("keep", ["sh", "-c", script], stdin=True)
+    p = attach(env, info["ctl"], ["stdin", "detach-on-eof"], b"a\n")
+    assert p.returncode == 0, p.stderr
+    wait_for(lambda: parse_log(info["log"]), 10, "got a")
+    assert env.ctl(info["ctl"], "ctl", "state").stdout.strip().endswith("status=running")
+    # a second session, which closes stdin at its end
+    p = attach(env, info["ctl"], ["stdin", "stdout"], b"b\n")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"got b\neof\n"
+    assert full_lines(parse_log(info["log"])) == [b"got a", b"got b", b"eof"]
+
+
+def recv_until_exit(sock, deadline=30):
+    """Collects tagged packets of an attach stream until the exit record."""
+    out, end = b"", time.monotonic() + deadline
+    while time.monotonic() < end:
+        r, _, _ = select.select([sock], [], [], 1)
+        if not r:
+            continue
+        pkt = sock.recv(1 << 20)
+        assert pkt, "stream closed before the exit record"
+        if pkt[0] == 3:
+            return out, dict(l.split("=") for l in pkt[1:].decode().split())
+        assert pkt[0] == 1, f"unexpected tag {pkt[0]}"
+        out += pkt[1:]
+    raise AssertionError("no exit record")
+
+
+def test_attach_raw_protocol_tty_resize(env):
+    info = env.run("ttyatt", ["sh", "-c", 'read x; stty size; echo "got $x"'], terminal=True,
+                   stdin=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.connect(info["ctl"])
+        s.send(b"attach stdin stdout")
+        assert s.recv(100) == b"ok"
+        s.send(b"\x05" + b"120 40")
+        s.send(b"\x00" + b"go\n")
+        out, ex = recv_until_exit(s)
+    assert ex["exit_code"] == "0" and ex["pid"] == str(info["pid"])
+    lines = [l.rstrip(b"\r") for l in out.split(b"\n")]
+    assert b"40 120" in lines and b"got go" in lines
+    # the log saw the same output
+    logged = [x.rstrip(b"\r") for x in full_lines(parse_log(info["log"]))]
+    assert b"40 120" in logged and b"got go" in logged
+
+
+def test_attach_stdin_backpressure_then_exit(env):
+    # The container never reads stdin: the shim keeps what the pipe can't
+    # take, stops reading this client, and still ends cleanly on exit.
+    info = env.run("full", ["sleep", "1000"], stdin=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.connect(info["ctl"])
+        s.send(b"attach stdin stdout")
+        assert s.recv(100) == b"ok"
+        s.setblocking(False)
+        sent = 0
+        try:
+            while sent < 64 << 20:
+                sent += s.send(b"\x00" + b"x" * 65000) - 1
+        except BlockingIOError:
+            pass
+        assert 64 * 1024 <= sent < 64 << 20  # more than the pipe, then blocked
+        # the control socket still answers while this client is blocked
+        assert env.ctl(info["ctl"], "ctl", "ping").returncode == 0
+        env.runc("kill", "full", "KILL")
+        s.setblocking(True)
+        _, ex = recv_until_exit(s)
+    assert ex["exit_code"] == "137"
