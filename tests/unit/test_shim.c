@@ -500,6 +500,9 @@ static void test_ctl_errors(void **state)
 	assert_int_equal(shim_reopen_log(path, &e), -ENOENT);
 	assert_non_null(strstr(e->msg, "connect to shim"));
 	assert_int_equal(shim_ctl_call(path, "", 0, NULL, &e), -EINVAL);
+	int fd = -1;
+	assert_int_equal(shim_attach(path, SHIM_ATTACH_STDOUT, &fd, &e), -ENOENT);
+	assert_int_equal(fd, -1);
 }
 
 static void test_sockaddr_long_path(void **state)
