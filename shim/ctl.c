@@ -195,6 +195,18 @@ static int tty_resize(struct shim *s, const char *arg, size_t alen)
 	return ioctl(s->tty_fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
 }
 
+/* Checks an attach request; returns NULL or the refusal as "<errno> <text>". */
+static const char *attach_check(struct shim *s, bool in, bool out, bool err)
+{
+	if (!in && !out && !err)
+		return "22 attach needs stdin, stdout or stderr";
+	if (s->exited)
+		return "32 container has exited";
+	if (in && s->stdin_w < 0)
+		return "22 container has no open stdin";
+	return NULL;
+}
+
 static void attach(struct shim *s, int i, const char *arg, size_t alen)
 {
 	struct ctl_client *c = &s->clients[i];
@@ -202,23 +214,24 @@ static void attach(struct shim *s, int i, const char *arg, size_t alen)
 	for (const char *p = arg, *end = arg + alen; p < end;) {
 		const char *sp = memchr(p, ' ', (size_t)(end - p));
 		size_t l = sp ? (size_t)(sp - p) : (size_t)(end - p);
-		if (l == 5 && memcmp(p, "stdin", 5) == 0)
+		if (l == 5 && memcmp(p, "stdin", 5) == 0) {
 			in = true;
-		else if (l == 6 && memcmp(p, "stdout", 6) == 0)
+		} else if (l == 6 && memcmp(p, "stdout", 6) == 0) {
 			out = true;
-		else if (l == 6 && memcmp(p, "stderr", 6) == 0)
+		} else if (l == 6 && memcmp(p, "stderr", 6) == 0) {
 			err = true;
-		else if (l > 0)
-			return reply(c->fd, "err %d unknown attach stream '%.*s'", EINVAL,
-				     (int)(l < 32 ? l : 32), p);
+		} else if (l > 0) {
+			reply(c->fd, "err %d unknown attach stream '%.*s'", EINVAL,
+			      (int)(l < 32 ? l : 32), p);
+			return;
+		}
 		p += l + 1;
 	}
-	if (!in && !out && !err)
-		return reply(c->fd, "err %d attach needs stdin, stdout or stderr", EINVAL);
-	if (s->exited)
-		return reply(c->fd, "err %d container has exited", EPIPE);
-	if (in && s->stdin_w < 0)
-		return reply(c->fd, "err %d container has no open stdin", EINVAL);
+	const char *refusal = attach_check(s, in, out, err);
+	if (refusal) {
+		reply(c->fd, "err %s", refusal);
+		return;
+	}
 	int size = ATTACH_SNDBUF;
 	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
