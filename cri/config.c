@@ -129,6 +129,7 @@ void cri_config_done(struct berth_config *c)
 		registry_done(&c->registries[i]);
 	free(c->registries);
 	free(c->stream_address);
+	free(c->libexec_dir);
 	*c = (struct berth_config){0};
 }
 
@@ -316,6 +317,8 @@ static int parse_top(struct berth_config *c, const char *key, struct json_object
 		return get_string(val, origin, key, true, &c->state_dir, err);
 	if (strcmp(key, "run_dir") == 0)
 		return get_string(val, origin, key, true, &c->run_dir, err);
+	if (strcmp(key, "libexec_dir") == 0)
+		return get_string(val, origin, key, true, &c->libexec_dir, err);
 	if (strcmp(key, "workers") == 0)
 		return get_int(val, origin, key, 1, BERTH_WORKERS_MAX, &c->workers, err);
 	if (strcmp(key, "default_runtime") == 0)
@@ -459,6 +462,8 @@ char *cri_config_to_json(const struct berth_config *c)
 	json_object_object_add(st, "address", json_object_new_string(c->stream_address));
 	json_object_object_add(st, "port", json_object_new_int(c->stream_port));
 	json_object_object_add(o, "stream", st);
+	if (c->libexec_dir)
+		json_object_object_add(o, "libexec_dir", json_object_new_string(c->libexec_dir));
 	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 }

@@ -102,4 +102,25 @@ int cri_runtime_config(struct berth *b, struct cri_call *call, const ProtobufCMe
  * otherwise false with *ret_msg (caller frees) saying why. */
 bool cri_cni_config_present(const char *conf_dir, char **ret_msg);
 
+/* Handlers of cri/container.c, container_run.c, container_status.c */
+int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			 ProtobufCMessage **ret_resp, struct berr **err);
+int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			ProtobufCMessage **ret_resp, struct berr **err);
+int cri_stop_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		       ProtobufCMessage **ret_resp, struct berr **err);
+int cri_remove_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			 ProtobufCMessage **ret_resp, struct berr **err);
+int cri_container_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			 ProtobufCMessage **ret_resp, struct berr **err);
+int cri_list_containers(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			ProtobufCMessage **ret_resp, struct berr **err);
+int cri_exec_sync(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		  ProtobufCMessage **ret_resp, struct berr **err);
+int cri_update_container_resources(struct berth *b, struct cri_call *call,
+				   const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+				   struct berr **err);
+int cri_reopen_container_log(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			     ProtobufCMessage **ret_resp, struct berr **err);
+
 #endif

@@ -54,9 +54,12 @@ struct berth_config {
 	size_t n_registries;
 	char *stream_address;
 	int stream_port; /* 0: pick a free port */
+	char *libexec_dir; /* berth-shim, berth-exec, berth-pinns; NULL: BERTH_LIBEXECDIR */
 };
 
 struct cri_method;
+struct cri_ops;
+struct cri_runtime;
 struct store;
 
 /* The daemon context passed to every handler. Fields are set before the
@@ -69,6 +72,11 @@ struct berth {
 	 * copy with fake handlers. */
 	const struct cri_method *methods;
 	size_t n_methods;
+	/* Callouts of the sandbox/container handlers; NULL: the real ones
+	 * (cri/pod.h). Tests set fakes. */
+	const struct cri_ops *ops;
+	/* Runtime facts, helper paths, exit monitor: cri_runtime_init() (cri/pod.h). */
+	struct cri_runtime *rt;
 };
 
 /* Defaults (see docs/server.md); runc is looked up in PATH, else /usr/sbin/runc. */
@@ -85,6 +93,14 @@ int cri_config_finish(struct berth_config *c, struct berr **err);
 char *cri_config_to_json(const struct berth_config *c);
 void cri_config_done(struct berth_config *c);
 const struct berth_runtime *cri_config_runtime(const struct berth_config *c, const char *name);
+
+/* Container runtime state (cri/pod.c): detects cgroup/OOM/capability facts,
+ * creates <run_dir>/exits, starts the exit monitor thread (when start_monitor)
+ * and reconciles the store with the exit records written while berthd was down.
+ * Called in main() after the store is open and before the server starts;
+ * cri_runtime_done() after the server stopped (NULL-safe). */
+int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err);
+void cri_runtime_done(struct berth *b);
 
 struct cri_server;
 /* Creates the gRPC server listening on b->cfg.socket (0660, parent created). */

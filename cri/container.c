@@ -1,0 +1,466 @@
+/* container.c - CreateContainer and RemoveContainer (issue 6).
+ *
+ * Create builds, in this order, each step undone in reverse on any failure
+ * (ctr_rollback), so a failed create leaves nothing:
+ *   1. name reserved (store_ctr_reserve_name)
+ *   2. bundle dir <run_dir>/c/<id> and rootfs mountpoint
+ *   3. overlay rootfs (ops->rootfs_mount) with upper/work under
+ *      <state_dir>/containers/<id>
+ *   4. user, mounts, devices resolved; config.json written atomically
+ *   5. berth-shim started: it runs `runc create` and holds the stdio
+ *   6. record added (CREATED), keeping the reservation of 1
+ * Remove kills what still runs, then runc delete, unmount, dirs, exit record,
+ * store record. Both hold no lock while calling out (STYLE §2.5): Remove claims
+ * the container with the `removing` flag first. */
+#include "cri/pod.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/ids.h"
+#include "shim/shim.h"
+
+#define CREATE_TIMEOUT_MS 240000
+#define SHIM_EXIT_WAIT_MS 3000 /* rollback: how long to wait for the shim's record */
+
+struct ctr_plan {
+	char id[ID_LEN + 1];
+	char *name;
+	bool name_reserved;
+	char *bundle, *rootfs, *upper, *log_path, *cgroups_path, *stop_signal;
+	bool bundle_made, upper_made, mounted, shim_tried, shim_started;
+	struct shim_info shim;
+	struct store_img *img;
+	struct oci_runtime_handler h;
+	struct cri_pod_info pod;
+};
+
+static void plan_free(struct ctr_plan *p)
+{
+	free(p->name);
+	free(p->bundle);
+	free(p->rootfs);
+	free(p->upper);
+	free(p->log_path);
+	free(p->cgroups_path);
+	free(p->stop_signal);
+	shim_info_done(&p->shim);
+	store_img_unref(p->img);
+	cri_pod_info_done(&p->pod);
+}
+
+/* Waits (bounded) for the shim's exit record in the bundle: once it is there
+ * the shim has stopped writing to the dir, so the dir can go. */
+static void wait_shim_record(const char *bundle, int ms)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", bundle, SHIM_EXIT_FILE);
+	int64_t deadline = time_mono_ns() + (int64_t)ms * 1000000;
+	while (access(p, F_OK) != 0 && time_mono_ns() < deadline) {
+		struct timespec ts = {0, 5 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Teardown of the host side of a container: the runtime's container, the
+ * rootfs mount, the dirs and the exit record. Every step is tried even after
+ * one failed (the first error is returned) and each is idempotent, so Remove
+ * can be retried and the rollback of Create shares it. A directory whose
+ * mount could not be removed is kept. */
+static int ctr_teardown(struct berth *b, const struct oci_runtime_handler *h, const char *id,
+			const char *bundle, const char *rootfs, const char *upper, bool runtime,
+			bool shim, struct berr **err)
+{
+	const struct cri_ops *ops = cri_ops_of(b);
+	struct berr *first = NULL, *e = NULL;
+	int r = 0;
+	if (runtime && ops->oci->delete(h, id, true, &e) < 0) {
+		berr_wrap(&e, "delete container '%.12s'", id);
+		berr_move(&first, &e);
+	}
+	if (shim && bundle)
+		wait_shim_record(bundle, SHIM_EXIT_WAIT_MS);
+	bool unmounted = true;
+	if (rootfs && ops->rootfs_unmount(rootfs, &e) < 0) {
+		unmounted = false;
+		if (!first)
+			berr_move(&first, &e);
+	}
+	if (upper && fileio_remove_tree(upper, &e) < 0 && !first)
+		berr_move(&first, &e);
+	if (bundle && unmounted && fileio_remove_tree(bundle, &e) < 0 && !first)
+		berr_move(&first, &e);
+	if (b->rt) {
+		_cleanup_free_ char *rec = xasprintf("%s/%s", b->rt->exit_dir, id);
+		if (unlink(rec) < 0 && errno != ENOENT && !first)
+			berr_set_errno(&first, errno, "remove '%s'", rec);
+	}
+	berr_free(e);
+	if (first) {
+		r = -first->code;
+		if (err)
+			berr_move(err, &first);
+		berr_free(first);
+	}
+	return r;
+}
+
+static void plan_rollback(struct berth *b, struct ctr_plan *p)
+{
+	(void)ctr_teardown(b, &p->h, p->id, p->bundle_made ? p->bundle : NULL,
+			   p->mounted ? p->rootfs : NULL, p->upper_made ? p->upper : NULL,
+			   p->shim_tried, p->shim_started, NULL);
+	if (p->name_reserved)
+		store_ctr_release_name(b->store, p->name, p->id);
+}
+
+static int check_create(const Runtime__V1__CreateContainerRequest *in, struct berr **err)
+{
+	const Runtime__V1__ContainerConfig *c = in->config;
+	if (!in->pod_sandbox_id || !in->pod_sandbox_id[0])
+		return berr_set(err, EINVAL, "pod sandbox id is empty");
+	if (!c || !c->metadata || !c->metadata->name || !c->metadata->name[0])
+		return berr_set(err, EINVAL, "container config needs metadata with a name");
+	if (!c->image || !c->image->image || !c->image->image[0])
+		return berr_set(err, EINVAL, "container config names no image");
+	if (c->log_path && (c->log_path[0] == '/' || strstr(c->log_path, "..")))
+		return berr_set(err, EINVAL, "log path '%s' must be relative without '..'",
+				c->log_path);
+	return 0;
+}
+
+/* "SIGTERM" for the CRI stop signal, else the image's, else NULL. */
+static char *stop_signal_of(const Runtime__V1__ContainerConfig *c, const struct store_img_meta *img)
+{
+	if (c->stop_signal != RUNTIME__V1__SIGNAL__SIGNAL_RUNTIME_DEFAULT) {
+		const ProtobufCEnumValue *v =
+		    protobuf_c_enum_descriptor_get_value(&runtime__v1__signal__descriptor,
+							 c->stop_signal);
+		if (v && strncmp(v->name, "SIGNAL_", 7) == 0)
+			return xstrdup(v->name + 7);
+	}
+	return img->stop_signal && img->stop_signal[0] ? xstrdup(img->stop_signal) : NULL;
+}
+
+static bool privileged_of(const Runtime__V1__ContainerConfig *c)
+{
+	return c->linux && c->linux->security_context && c->linux->security_context->privileged;
+}
+
+/* Steps 2-4: bundle, rootfs, config.json. */
+static int plan_bundle(struct berth *b, struct ctr_plan *p, const Runtime__V1__ContainerConfig *c,
+		       struct berr **err)
+{
+	const struct cri_ops *ops = cri_ops_of(b);
+	const struct store_img_meta *im = store_img_meta(p->img);
+	p->bundle = xasprintf("%s/c/%s", b->cfg.run_dir, p->id);
+	p->rootfs = xasprintf("%s/rootfs", p->bundle);
+	p->upper = xasprintf("%s/containers/%s", b->cfg.state_dir, p->id);
+	int r = fileio_mkdir_p(p->rootfs, 0700, err);
+	p->bundle_made = true; /* also a partial mkdir -p is removed */
+	if (r < 0)
+		return r;
+	p->upper_made = true;
+	r = fileio_mkdir_p(p->upper, 0700, err);
+	if (r < 0)
+		return r;
+	r = ops->rootfs_mount(b, im, p->upper, p->rootfs, false, err);
+	if (r < 0)
+		return berr_wrap(err, "mount rootfs of image '%s'", im->id);
+	p->mounted = true;
+
+	const Runtime__V1__LinuxContainerSecurityContext *sc =
+	    c->linux ? c->linux->security_context : NULL;
+	_cleanup_(oci_user_done) struct oci_user user = {0};
+	r = oci_user_resolve(&(struct oci_user_request){p->rootfs, sc, im->user}, &user, err);
+	if (r < 0)
+		return r;
+	r = oci_mounts_validate(c, NULL, err);
+	if (r < 0)
+		return r;
+	struct oci_device *dev = NULL;
+	size_t n_dev = 0;
+	r = oci_devices_resolve(c, privileged_of(c), &dev, &n_dev, err);
+	if (r < 0)
+		return r;
+	struct oci_runtime_opts opts = b->rt->opts;
+	opts.rootfs = p->rootfs;
+	struct oci_image_config ic = {im->user,	       im->env,		im->entrypoint,
+				      im->cmd,	       im->working_dir, im->stop_signal};
+	_cleanup_free_ char *json = NULL;
+	r = oci_spec_build(&(struct oci_spec_input){p->id, c, p->pod.config, &p->pod.oci, &ic,
+						    &opts, &user, dev, n_dev},
+			   &json, err);
+	oci_devices_free(dev, n_dev);
+	if (r < 0)
+		return r;
+	r = oci_cgroups_path(opts.cgroup_driver, p->pod.oci.cgroup_parent, p->id, &p->cgroups_path,
+			     err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *cfg = xasprintf("%s/config.json", p->bundle);
+	return fileio_write_atomic(cfg, json, strlen(json), 0600, err);
+}
+
+/* Step 5: berth-shim runs `runtime create` with the argv oci/ builds. */
+static int plan_shim(struct berth *b, struct ctr_plan *p, const Runtime__V1__ContainerConfig *c,
+		     struct berr **err)
+{
+	const struct cri_ops *ops = cri_ops_of(b);
+	_cleanup_free_ char *rt_log = xasprintf("%s/log.json", p->bundle);
+	struct oci_runtime_args a = {
+	    .cmd = OCI_RUNTIME_CMD_CREATE, .id = p->id, .bundle = p->bundle, .log_path = rt_log};
+	_cleanup_strv_ char **argv = ops->oci->create_argv(&p->h, &a, err);
+	if (!argv)
+		return -(*err)->code;
+	/* The shim adds "create --bundle ... ID" itself: hand it the global part. */
+	size_t n = 0;
+	while (argv[n] && strcmp(argv[n], "create") != 0)
+		n++;
+	if (n == 0)
+		return berr_set(err, EINVAL, "runtime create argv has no 'create'");
+	_cleanup_free_ const char **global = xcalloc(n, sizeof(char *));
+	for (size_t i = 1; i < n; i++)
+		global[i - 1] = argv[i];
+	const char *log_dir = p->pod.meta->log_directory;
+	if (log_dir && log_dir[0] && c->log_path && c->log_path[0])
+		p->log_path = xasprintf("%s/%s", log_dir, c->log_path);
+	else
+		p->log_path = xstrdup("/dev/null");
+	struct shim_opts so = {
+	    .shim_path = b->rt->shim_path,
+	    .id = p->id,
+	    .bundle = p->bundle,
+	    .runtime = argv[0],
+	    .runtime_args = global,
+	    .log_path = p->log_path,
+	    .exit_dir = b->rt->exit_dir,
+	    .state_dir = p->bundle,
+	    .terminal = c->tty,
+	    .open_stdin = c->stdin,
+	    .stdin_once = c->stdin_once,
+	    .timeout_ms = CREATE_TIMEOUT_MS,
+	};
+	p->shim_tried = true; /* a failed create may leave a half-made container */
+	int r = ops->shim_start(&so, &p->shim, err);
+	if (r < 0)
+		return r;
+	p->shim_started = true;
+	return 0;
+}
+
+/* Step 6: the record. */
+static int plan_record(struct berth *b, struct ctr_plan *p,
+		       const Runtime__V1__CreateContainerRequest *in, struct berr **err)
+{
+	const Runtime__V1__ContainerConfig *c = in->config;
+	struct store_ctr_meta m = {0};
+	m.id = p->id;
+	m.name = p->name;
+	m.sandbox_id = (char *)p->pod.meta->id;
+	m.metadata.name = c->metadata->name;
+	m.metadata.attempt = c->metadata->attempt;
+	size_t len = protobuf_c_message_get_packed_size(&c->base);
+	_cleanup_free_ void *packed = xmalloc(len ? len : 1);
+	protobuf_c_message_pack(&c->base, packed);
+	m.config = (struct store_bytes){packed, len};
+	m.image_ref = c->image->image;
+	m.image_id = (char *)store_img_id(p->img);
+	m.log_path = p->log_path;
+	m.bundle_dir = p->bundle;
+	m.rootfs_path = p->rootfs;
+	m.stop_signal = p->stop_signal;
+	m.runtime_handler = p->pod.meta->runtime_handler;
+	m.created_at = time_now_ns();
+	_cleanup_free_ struct store_kv *labels = NULL, *annotations = NULL;
+	cri_kv_from_entries(c->labels, c->n_labels, &labels, &m.n_labels);
+	cri_kv_from_entries(c->annotations, c->n_annotations, &annotations, &m.n_annotations);
+	m.labels = labels;
+	m.annotations = annotations;
+	struct store_kv extra[] = {
+	    {CRI_CTR_X_UPPER, p->upper},
+	    {CRI_CTR_X_CGROUP, p->cgroups_path},
+	    {CRI_CTR_X_TTY, c->tty ? "1" : "0"},
+	};
+	m.extra = extra;
+	m.n_extra = sizeof(extra) / sizeof(extra[0]);
+	Runtime__V1__LinuxContainerResources *res = c->linux ? c->linux->resources : NULL;
+	_cleanup_free_ void *rp = NULL;
+	struct store_ctr_status st = {
+	    .pid = p->shim.container_pid,
+	    .created_at = m.created_at,
+	    .shim_pid = p->shim.shim_pid,
+	    .shim_socket = p->shim.ctl_path,
+	};
+	if (res) {
+		size_t rl = protobuf_c_message_get_packed_size(&res->base);
+		rp = xmalloc(rl ? rl : 1);
+		protobuf_c_message_pack(&res->base, rp);
+		st.resources = (struct store_bytes){rp, rl};
+	}
+	return store_ctr_add(b->store, &m, &st, NULL, err);
+}
+
+int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			 ProtobufCMessage **ret_resp, struct berr **err)
+{
+	const Runtime__V1__CreateContainerRequest *in = (const void *)req;
+	const Runtime__V1__ContainerConfig *c = in->config;
+	int r = check_create(in, err);
+	if (r < 0)
+		return r;
+	struct ctr_plan p = {0};
+	r = cri_pod_info_load(b, in->pod_sandbox_id, &p.pod, err);
+	if (r < 0)
+		return r;
+	if (p.pod.st.state != STORE_SB_READY) {
+		r = berr_set(err, EBUSY, "pod sandbox '%s' is not ready", in->pod_sandbox_id);
+		goto out;
+	}
+	r = id_generate(p.id, err);
+	if (r < 0)
+		goto out;
+	const struct store_sb_meta *sm = p.pod.meta;
+	p.name = store_ctr_name_build(c->metadata->name, sm->metadata.name, sm->metadata.namespace,
+				      sm->metadata.uid, c->metadata->attempt);
+	r = store_ctr_reserve_name(b->store, p.name, p.id, err);
+	if (r < 0)
+		goto out;
+	p.name_reserved = true;
+	r = cri_handler_of(b, sm->runtime_handler, &p.h, err);
+	if (r == 0) {
+		_cleanup_berr_ struct berr *e = NULL;
+		r = cri_ops_of(b)->image_resolve(b, c->image->image, &p.img, &e);
+		if (r == -ENOENT)
+			r = berr_set(err, ENOENT, "image '%s' not found", c->image->image);
+		else if (r < 0)
+			berr_move(err, &e);
+	}
+	if (r == 0) {
+		p.stop_signal = stop_signal_of(c, store_img_meta(p.img));
+		r = plan_bundle(b, &p, c, err);
+	}
+	if (r == 0)
+		r = plan_shim(b, &p, c, err);
+	if (r == 0)
+		r = cri_call_check(call, err);
+	if (r == 0)
+		r = plan_record(b, &p, in, err);
+	if (r < 0) {
+		plan_rollback(b, &p);
+		berr_wrap(err, "create container '%s' in pod '%.12s'", c->metadata->name,
+			  in->pod_sandbox_id);
+		goto out;
+	}
+	Runtime__V1__CreateContainerResponse *resp =
+	    (void *)cri_msg_new(&runtime__v1__create_container_response__descriptor);
+	resp->container_id = xstrdup(p.id);
+	*ret_resp = &resp->base;
+out:
+	plan_free(&p);
+	return r;
+}
+
+/* ---- remove ---- */
+
+static int removing_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	bool set = *(bool *)arg;
+	if (set && st->starting)
+		return berr_set(err, EBUSY, "container is starting");
+	if (set && st->removing)
+		return berr_set(err, EBUSY, "container is being removed");
+	st->removing = set;
+	return 0;
+}
+
+int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c,
+		   struct berr **err)
+{
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	bool set = true;
+	int r = store_ctr_update(b->store, c, removing_fn, &set, err);
+	if (r < 0)
+		return r;
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	bool running = st.finished_at == 0 && !st.unknown;
+	store_ctr_status_done(&st);
+	/* Force-stop: a running container gets SIGKILL and its exit is recorded
+	 * first, so the status (and OOM count) is right if the removal fails later. */
+	if (running)
+		r = cri_ctr_stop(b, call, c, 0, err);
+	struct oci_runtime_handler h;
+	if (r == 0)
+		r = cri_handler_of(b, m->runtime_handler, &h, err);
+	if (r == 0)
+		r = ctr_teardown(b, &h, m->id, m->bundle_dir, m->rootfs_path,
+				 cri_ctr_extra(m, CRI_CTR_X_UPPER), true, false, err);
+	if (r == 0) {
+		r = store_ctr_delete(b->store, m->id, err);
+		if (r == -ENOENT) { /* a concurrent Remove won */
+			berr_free(*err);
+			*err = NULL;
+			r = 0;
+		}
+	}
+	if (r < 0) {
+		_cleanup_berr_ struct berr *e = NULL;
+		set = false;
+		(void)store_ctr_update(b->store, c, removing_fn, &set, &e);
+	}
+	return r;
+}
+
+int cri_remove_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			 ProtobufCMessage **ret_resp, struct berr **err)
+{
+	const Runtime__V1__RemoveContainerRequest *in = (const void *)req;
+	struct store_ctr *c = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	int r = store_ctr_get(b->store, in->container_id ? in->container_id : "", &c, &e);
+	if (r == -ENOENT) {
+		/* CRI: removing a container that doesn't exist is not an error. */
+		*ret_resp = cri_msg_new(&runtime__v1__remove_container_response__descriptor);
+		return 0;
+	}
+	if (r < 0)
+		return berr_move(err, &e);
+	r = cri_ctr_remove(b, call, c, err);
+	if (r < 0)
+		berr_wrap(err, "remove container '%s'", in->container_id);
+	store_ctr_unref(c);
+	if (r == 0)
+		*ret_resp = cri_msg_new(&runtime__v1__remove_container_response__descriptor);
+	return r;
+}
+
+int cri_ctr_stop_all(struct berth *b, struct cri_call *call, const char *sandbox_id, bool remove,
+		     struct berr **err)
+{
+	struct store_ctr_filter f = {.sandbox_id = sandbox_id};
+	struct store_ctr **v = NULL;
+	size_t n = 0;
+	int r = store_ctr_list(b->store, &f, &v, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		/* The filter also matches sandbox ID prefixes: only this sandbox's. */
+		if (strcmp(store_ctr_meta(v[i])->sandbox_id, sandbox_id) != 0)
+			continue;
+		r = remove ? cri_ctr_remove(b, call, v[i], err) : cri_ctr_stop(b, call, v[i], 0, err);
+		if (r < 0)
+			berr_wrap(err, "%s container '%.12s'", remove ? "remove" : "stop",
+				  store_ctr_id(v[i]));
+	}
+	store_ctr_list_free(v, n);
+	return r;
+}

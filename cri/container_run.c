@@ -1,0 +1,502 @@
+/* container_run.c - StartContainer, StopContainer, ExecSync,
+ * UpdateContainerResources, ReopenContainerLog, and the recording of exits.
+ *
+ * Exits are recorded from the shim's exit record (<exit_dir>/<id>, written
+ * atomically after the log is flushed) by cri_ctr_commit_exit(), called by the
+ * monitor thread on inotify events, by Stop/Remove while they wait, and by the
+ * restart recovery. The commit is idempotent: the first record wins. */
+#include "cri/pod.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/ids.h"
+#include "shim/shim.h"
+
+#define EXEC_MAX_OUT   (CRI_MSG_MAX - 64 * 1024) /* both streams together */
+#define KILL_WAIT_MS   2000 /* a failed kill: how long an exit may take to show */
+#define WAIT_SLICE_MS  100
+#define SPEC_JSON_MAX  (4 << 20)
+
+/* ---- exits ---- */
+
+struct exit_arg {
+	const struct shim_exit *e;
+	bool oom;
+	bool committed;
+};
+
+static int exit_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	struct exit_arg *a = arg;
+	if (st->finished_at != 0)
+		return 0; /* already recorded: the first record wins */
+	st->finished_at = a->e->finished_ns > 0 ? a->e->finished_ns : time_now_ns();
+	if (st->started_at > st->finished_at)
+		st->started_at = st->finished_at;
+	st->exit_code = a->e->exit_code;
+	free(st->reason);
+	st->reason = xstrdup(a->oom ? "OOMKilled" : a->e->exit_code == 0 ? "Completed" : "Error");
+	st->unknown = false;
+	a->committed = true;
+	return 0;
+}
+
+static void exit_broadcast(struct berth *b)
+{
+	if (!b->rt)
+		return;
+	pthread_mutex_lock(&b->rt->exit_mu);
+	b->rt->exit_gen++;
+	pthread_cond_broadcast(&b->rt->exit_cond);
+	pthread_mutex_unlock(&b->rt->exit_mu);
+}
+
+static bool oom_counted(struct berth *b, const struct store_ctr_meta *m)
+{
+	const char *cg = cri_ctr_extra(m, CRI_CTR_X_CGROUP);
+	uint64_t n = 0;
+	if (!cg || !b->rt)
+		return false;
+	return oci_cgroup_oom_kills(NULL, b->rt->opts.cgroup_mode, b->rt->opts.cgroup_driver, cg,
+				    &n, NULL) == 0 &&
+	       n > 0;
+}
+
+int cri_ctr_commit_exit(struct berth *b, struct store_ctr *c, struct berr **err)
+{
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct shim_exit e;
+	int r = -ENOENT;
+	if (b->rt) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", b->rt->exit_dir, m->id);
+		r = shim_read_exit(p, &e, NULL);
+	}
+	if (r == -ENOENT && m->bundle_dir) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", m->bundle_dir, SHIM_EXIT_FILE);
+		r = shim_read_exit(p, &e, NULL);
+	}
+	if (r < 0)
+		return berr_set(err, -r, "no exit record of container '%.12s'", m->id);
+	/* The shim's own reading of the OOM counter misses a kill when the cgroup
+	 * was gone by then; the cgroup stays until runc delete, so look again. */
+	struct exit_arg a = {&e, e.oom_killed || (e.signal == SIGKILL && oom_counted(b, m)), false};
+	r = store_ctr_update(b->store, c, exit_fn, &a, err);
+	if (r < 0)
+		return r;
+	if (a.committed)
+		exit_broadcast(b);
+	return 0;
+}
+
+static int64_t ms_left(int64_t deadline_ns)
+{
+	return (deadline_ns - time_mono_ns()) / 1000000;
+}
+
+int cri_ctr_wait_exit(struct berth *b, struct cri_call *call, struct store_ctr *c,
+		      int64_t deadline_ns, struct berr **err)
+{
+	for (;;) {
+		uint64_t gen = 0;
+		if (b->rt) {
+			pthread_mutex_lock(&b->rt->exit_mu);
+			gen = b->rt->exit_gen;
+			pthread_mutex_unlock(&b->rt->exit_mu);
+		}
+		struct store_ctr_status st;
+		store_ctr_status(c, &st);
+		int64_t fin = st.finished_at;
+		store_ctr_status_done(&st);
+		if (fin != 0)
+			return 0;
+		/* The monitor normally commits first; reading the record here too
+		 * makes the wait independent of it (and of its inotify queue). */
+		if (cri_ctr_commit_exit(b, c, NULL) == 0) {
+			store_ctr_status(c, &st);
+			fin = st.finished_at;
+			store_ctr_status_done(&st);
+			if (fin != 0)
+				return 0;
+		}
+		int r = call ? cri_call_check(call, err) : 0;
+		if (r < 0)
+			return r;
+		int64_t left = deadline_ns ? ms_left(deadline_ns) : INT64_MAX;
+		if (call && cri_call_remaining_ms(call) < left)
+			left = cri_call_remaining_ms(call);
+		if (left <= 0)
+			return berr_set(err, ETIMEDOUT, "container '%.12s' did not exit in time",
+					store_ctr_id(c));
+		int64_t slice = left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS;
+		if (!b->rt) {
+			struct timespec ts = {0, slice * 1000000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += slice * 1000000;
+		until.tv_sec += until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		pthread_mutex_lock(&b->rt->exit_mu);
+		while (b->rt->exit_gen == gen &&
+		       pthread_cond_timedwait(&b->rt->exit_cond, &b->rt->exit_mu, &until) == 0)
+			;
+		pthread_mutex_unlock(&b->rt->exit_mu);
+	}
+}
+
+/* ---- stop ---- */
+
+/* "SIGTERM", "TERM", "15", "RTMIN+3" -> number; 0 if unknown. */
+static int signal_parse(const char *s)
+{
+	if (!s || !s[0])
+		return 0;
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (*end == '\0')
+		return n > 0 && n < NSIG ? (int)n : 0;
+	if (strncmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (int i = 1; i < NSIG; i++) {
+		const char *a = sigabbrev_np(i);
+		if (a && strcmp(a, s) == 0)
+			return i;
+	}
+	if (strncmp(s, "RTMIN+", 6) == 0) {
+		n = strtol(s + 6, &end, 10);
+		if (*end == '\0' && n >= 0 && SIGRTMIN + n <= SIGRTMAX)
+			return SIGRTMIN + (int)n;
+	}
+	return 0;
+}
+
+/* Sends sig; a refused kill of a container that is exiting anyway is fine if
+ * its exit shows up soon. */
+static int ctr_signal(struct berth *b, struct cri_call *call, struct store_ctr *c,
+		      const struct oci_runtime_handler *h, int sig, struct berr **err)
+{
+	_cleanup_berr_ struct berr *e = NULL;
+	int r = cri_ops_of(b)->oci->kill(h, store_ctr_id(c), sig, false, &e);
+	if (r == 0)
+		return 0;
+	if (cri_ctr_wait_exit(b, call, c, time_mono_ns() + (int64_t)KILL_WAIT_MS * 1000000, NULL) ==
+	    0)
+		return 0;
+	return berr_move(err, &e);
+}
+
+int cri_ctr_stop(struct berth *b, struct cri_call *call, struct store_ctr *c, int64_t timeout_s,
+		 struct berr **err)
+{
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	int64_t fin = st.finished_at;
+	store_ctr_status_done(&st);
+	if (fin != 0)
+		return 0; /* stopping an exited container is a no-op (idempotent) */
+	struct oci_runtime_handler h;
+	int r = cri_handler_of(b, m->runtime_handler, &h, err);
+	if (r < 0)
+		return r;
+	if (timeout_s > 0) {
+		int sig = signal_parse(m->stop_signal);
+		r = ctr_signal(b, call, c, &h, sig ? sig : SIGTERM, err);
+		if (r < 0)
+			return r;
+		r = cri_ctr_wait_exit(b, call, c, time_mono_ns() + timeout_s * 1000000000, err);
+		if (r == 0)
+			return 0;
+		if (r != -ETIMEDOUT || (call && cri_call_is_done(call)))
+			return r;
+		berr_free(*err);
+		*err = NULL;
+	}
+	r = ctr_signal(b, call, c, &h, SIGKILL, err);
+	if (r < 0)
+		return r;
+	int wait_ms = b->rt ? b->rt->stop_wait_ms : 10000;
+	return cri_ctr_wait_exit(b, call, c, time_mono_ns() + (int64_t)wait_ms * 1000000, err);
+}
+
+static int get_ctr(struct berth *b, const char *id, struct store_ctr **ret, struct berr **err)
+{
+	_cleanup_berr_ struct berr *e = NULL;
+	int r = store_ctr_get(b->store, id ? id : "", ret, &e);
+	if (r == -ENOENT)
+		return berr_set(err, ENOENT, "container '%s' not found", id ? id : "");
+	return r < 0 ? berr_move(err, &e) : 0;
+}
+
+int cri_stop_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		       ProtobufCMessage **ret_resp, struct berr **err)
+{
+	const Runtime__V1__StopContainerRequest *in = (const void *)req;
+	struct store_ctr *c = NULL;
+	int r = get_ctr(b, in->container_id, &c, err);
+	if (r < 0)
+		return r;
+	r = cri_ctr_stop(b, call, c, in->timeout, err);
+	if (r < 0)
+		berr_wrap(err, "stop container '%s'", in->container_id);
+	store_ctr_unref(c);
+	if (r == 0)
+		*ret_resp = cri_msg_new(&runtime__v1__stop_container_response__descriptor);
+	return r;
+}
+
+/* ---- start ---- */
+
+static int starting_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	if (st->starting || st->removing)
+		return berr_set(err, EBUSY, "container is being %s",
+				st->starting ? "started" : "removed");
+	if (store_ctr_state(st) != STORE_CTR_CREATED)
+		return berr_set(err, EBUSY, "container is %s, not CONTAINER_CREATED",
+				store_ctr_state_name(store_ctr_state(st)));
+	st->starting = true;
+	return 0;
+}
+
+static int started_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	int64_t now = time_now_ns();
+	/* A container that already exited (recorded by the monitor) started no
+	 * later than it finished. */
+	st->started_at = st->finished_at && st->finished_at < now ? st->finished_at : now;
+	st->starting = false;
+	return 0;
+}
+
+static int start_failed_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	const char *msg = arg;
+	st->starting = false;
+	if (st->finished_at == 0) {
+		st->finished_at = time_now_ns();
+		st->exit_code = 128;
+		free(st->reason);
+		st->reason = xstrdup("StartError");
+		free(st->message);
+		st->message = xstrdup(msg);
+	}
+	return 0;
+}
+
+int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			ProtobufCMessage **ret_resp, struct berr **err)
+{
+	const Runtime__V1__StartContainerRequest *in = (const void *)req;
+	struct store_ctr *c = NULL;
+	int r = get_ctr(b, in->container_id, &c, err);
+	if (r < 0)
+		return r;
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct oci_runtime_handler h;
+	r = cri_handler_of(b, m->runtime_handler, &h, err);
+	if (r == 0)
+		r = store_ctr_update(b->store, c, starting_fn, NULL, err);
+	if (r == 0) {
+		r = cri_ops_of(b)->oci->start(&h, m->id, err);
+		_cleanup_berr_ struct berr *e = NULL;
+		if (r == 0) {
+			r = store_ctr_update(b->store, c, started_fn, NULL, err);
+		} else {
+			/* The container stays created in the runtime: kill it so its
+			 * shim records the end and exits. */
+			(void)cri_ops_of(b)->oci->kill(&h, m->id, SIGKILL, false, &e);
+			(void)store_ctr_update(b->store, c, start_failed_fn, (void *)berr_msg(*err),
+					       &e);
+		}
+	}
+	if (r < 0)
+		berr_wrap(err, "start container '%s'", in->container_id);
+	store_ctr_unref(c);
+	if (r == 0)
+		*ret_resp = cri_msg_new(&runtime__v1__start_container_response__descriptor);
+	return r;
+}
+
+/* ---- exec, update, reopen ---- */
+
+static int require_running(struct store_ctr *c, struct store_ctr_status *st, struct berr **err)
+{
+	store_ctr_status(c, st);
+	if (store_ctr_state(st) != STORE_CTR_RUNNING)
+		return berr_set(err, EBUSY, "container '%.12s' is %s, not running", store_ctr_id(c),
+				store_ctr_state_name(store_ctr_state(st)));
+	return 0;
+}
+
+static int exec_run(struct berth *b, struct cri_call *call, struct store_ctr *c,
+		    const Runtime__V1__ExecSyncRequest *in, struct oci_exec_result *res,
+		    struct berr **err)
+{
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct oci_runtime_handler h;
+	int r = cri_handler_of(b, m->runtime_handler, &h, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *cfg = xasprintf("%s/config.json", m->bundle_dir);
+	_cleanup_free_ char *spec = NULL, *proc = NULL;
+	r = fileio_read_all(cfg, SPEC_JSON_MAX, &spec, NULL, err);
+	if (r < 0)
+		return r;
+	_cleanup_strv_ char **argv = xcalloc(in->n_cmd + 1, sizeof(char *));
+	for (size_t i = 0; i < in->n_cmd; i++)
+		argv[i] = xstrdup(in->cmd[i]);
+	r = oci_exec_process_build(spec, argv, &proc, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *dir = xasprintf("%s/exec-XXXXXX", m->bundle_dir);
+	if (!mkdtemp(dir))
+		return berr_set_errno(err, errno, "create exec dir in '%s'", m->bundle_dir);
+	int64_t timeout_ms = in->timeout > 0 ? in->timeout * 1000 : 0;
+	int64_t left = cri_call_remaining_ms(call);
+	if (left != INT64_MAX && (timeout_ms == 0 || left < timeout_ms))
+		timeout_ms = left > 0 ? left : 1;
+	if (timeout_ms > INT32_MAX)
+		timeout_ms = INT32_MAX;
+	struct oci_exec_request er = {
+	    .id = m->id,
+	    .process_json = proc,
+	    .work_dir = dir,
+	    .timeout_ms = (int)timeout_ms,
+	    .max_out = EXEC_MAX_OUT,
+	};
+	r = cri_ops_of(b)->oci->exec(&h, &er, res, err);
+	(void)fileio_remove_tree(dir, NULL);
+	if (r < 0)
+		return r;
+	if (res->timed_out)
+		return berr_set(err, ETIMEDOUT,
+				"command '%s' timed out after %lld ms; it was killed", in->cmd[0],
+				(long long)timeout_ms);
+	return 0;
+}
+
+int cri_exec_sync(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		  ProtobufCMessage **ret_resp, struct berr **err)
+{
+	const Runtime__V1__ExecSyncRequest *in = (const void *)req;
+	if (in->n_cmd == 0 || !in->cmd[0][0])
+		return berr_set(err, EINVAL, "exec: empty command");
+	struct store_ctr *c = NULL;
+	int r = get_ctr(b, in->container_id, &c, err);
+	if (r < 0)
+		return r;
+	struct store_ctr_status st;
+	struct oci_exec_result res = {0};
+	r = require_running(c, &st, err);
+	store_ctr_status_done(&st);
+	if (r == 0)
+		r = exec_run(b, call, c, in, &res, err);
+	if (r == 0) {
+		Runtime__V1__ExecSyncResponse *resp =
+		    (void *)cri_msg_new(&runtime__v1__exec_sync_response__descriptor);
+		/* Both streams must fit in one gRPC message: stderr gives way. */
+		size_t out_len = res.out_len > EXEC_MAX_OUT ? EXEC_MAX_OUT : res.out_len;
+		size_t err_len = res.err_len;
+		if (out_len + err_len > EXEC_MAX_OUT)
+			err_len = EXEC_MAX_OUT - out_len;
+		resp->stdout.data = xmemdup(res.out ? res.out : "", out_len ? out_len : 1);
+		resp->stdout.len = out_len;
+		resp->stderr.data = xmemdup(res.errout ? res.errout : "", err_len ? err_len : 1);
+		resp->stderr.len = err_len;
+		resp->exit_code = res.exit_code;
+		*ret_resp = &resp->base;
+	} else {
+		berr_wrap(err, "exec in container '%s'", in->container_id);
+	}
+	oci_exec_result_done(&res);
+	store_ctr_unref(c);
+	return r;
+}
+
+static int resources_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	const struct store_bytes *rb = arg;
+	free(st->resources.data);
+	st->resources.data = xmemdup(rb->data, rb->len ? rb->len : 1);
+	st->resources.len = rb->len;
+	return 0;
+}
+
+int cri_update_container_resources(struct berth *b, struct cri_call *call,
+				   const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+				   struct berr **err)
+{
+	const Runtime__V1__UpdateContainerResourcesRequest *in = (const void *)req;
+	if (!in->linux)
+		return berr_set(err, EINVAL, "update: no linux resources given");
+	struct store_ctr *c = NULL;
+	int r = get_ctr(b, in->container_id, &c, err);
+	if (r < 0)
+		return r;
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	enum store_ctr_state state = store_ctr_state(&st);
+	store_ctr_status_done(&st);
+	_cleanup_free_ char *json = NULL;
+	_cleanup_free_ void *packed = NULL;
+	struct oci_runtime_handler h;
+	if (state != STORE_CTR_CREATED && state != STORE_CTR_RUNNING)
+		r = berr_set(err, EBUSY, "container is %s", store_ctr_state_name(state));
+	if (r == 0)
+		r = cri_handler_of(b, m->runtime_handler, &h, err);
+	if (r == 0)
+		r = oci_resources_build(in->linux, &b->rt->opts, &json, err);
+	if (r == 0)
+		r = cri_ops_of(b)->oci->update(&h, m->id, json, err);
+	if (r == 0) {
+		size_t len = protobuf_c_message_get_packed_size(&in->linux->base);
+		packed = xmalloc(len ? len : 1);
+		protobuf_c_message_pack(&in->linux->base, packed);
+		struct store_bytes rb = {packed, len};
+		r = store_ctr_update(b->store, c, resources_fn, &rb, err);
+	}
+	if (r < 0)
+		berr_wrap(err, "update resources of container '%s'", in->container_id);
+	store_ctr_unref(c);
+	if (r == 0)
+		*ret_resp =
+		    cri_msg_new(&runtime__v1__update_container_resources_response__descriptor);
+	return r;
+}
+
+int cri_reopen_container_log(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			     ProtobufCMessage **ret_resp, struct berr **err)
+{
+	const Runtime__V1__ReopenContainerLogRequest *in = (const void *)req;
+	struct store_ctr *c = NULL;
+	int r = get_ctr(b, in->container_id, &c, err);
+	if (r < 0)
+		return r;
+	struct store_ctr_status st;
+	r = require_running(c, &st, err);
+	if (r == 0 && !st.shim_socket)
+		r = berr_set(err, EBUSY, "container has no shim socket");
+	if (r == 0)
+		r = cri_ops_of(b)->shim_reopen_log(st.shim_socket, err);
+	if (r < 0)
+		berr_wrap(err, "reopen log of container '%s'", in->container_id);
+	store_ctr_status_done(&st);
+	store_ctr_unref(c);
+	if (r == 0)
+		*ret_resp = cri_msg_new(&runtime__v1__reopen_container_log_response__descriptor);
+	return r;
+}

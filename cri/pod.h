@@ -1,0 +1,137 @@
+/* pod.h - what the sandbox and container RPC files of cri/ share: the on-disk
+ * layout of a sandbox and a container, the ops tables handlers call out
+ * through (fakes in tests/unit/test_cri_container.c), the detected runtime
+ * facts and the exit monitor.
+ * Ownership: cri_pod_info_load() fills a struct whose strings point into the
+ *   sandbox's meta/status copies it keeps; release it with cri_pod_info_done().
+ * Threads: everything here is thread-safe; struct cri_runtime is written only
+ *   by cri_runtime_init()/cri_runtime_done() (before/after serving), except the
+ *   monitor's exit generation, guarded by its own mutex.
+ * Errors: -ENOENT unknown sandbox/container, -EBUSY wrong state or in-flight
+ *   claim, -ETIMEDOUT deadline, else the errno of the failing callout. Calls
+ *   block on the OCI runtime, the shim and the filesystem; no lock is held
+ *   across them (STYLE §2.5).
+ * Layout (docs/containers.md):
+ *   <run_dir>/c/<id>/{config.json,rootfs/,log.json,ctl.sock,container.pid,exit}
+ *   <state_dir>/containers/<id>/{upper,work}   overlay dirs of the rootfs
+ *   <run_dir>/exits/<id>                       shim exit records (inotify)
+ *   sandbox: meta->extra keys below, files in <sandbox_dir>/{hostname,hosts,
+ *   resolv.conf}, /dev/shm at the "shm" extra, pins at the "ns_dir" extra. */
+#ifndef BERTH_CRI_POD_H
+#define BERTH_CRI_POD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cri/cri-internal.h"
+#include "oci/oci.h"
+#include "store/store.h"
+
+struct shim_opts;
+struct shim_info;
+
+/* Sandbox meta->extra keys, fixed at RunPodSandbox. */
+#define CRI_SB_X_NS_DIR	     "ns_dir"
+#define CRI_SB_X_SANDBOX_DIR "sandbox_dir"
+#define CRI_SB_X_CGROUP	     "cgroup"
+#define CRI_SB_X_HOSTNAME    "hostname"
+#define CRI_SB_X_NET_MODE    "ns_network"
+#define CRI_SB_X_PID_MODE    "ns_pid"
+#define CRI_SB_X_IPC_MODE    "ns_ipc"
+#define CRI_SB_X_SHM	     "shm"
+
+/* Container meta->extra keys. */
+#define CRI_CTR_X_UPPER	 "upper_dir" /* <state_dir>/containers/<id> */
+#define CRI_CTR_X_CGROUP "cgroups_path"
+#define CRI_CTR_X_TTY	 "tty"
+
+/* Seams of the container and sandbox handlers. b->ops NULL: cri_default_ops. */
+struct cri_ops {
+	const struct oci_runtime_ops *oci;
+	int (*shim_start)(const struct shim_opts *o, struct shim_info *ret, struct berr **err);
+	int (*shim_reopen_log)(const char *ctl_path, struct berr **err);
+	/* Resolves an image reference (tag, digest, ID or prefix) to its record. */
+	int (*image_resolve)(struct berth *b, const char *ref, struct store_img **ret,
+			     struct berr **err);
+	/* Mounts the image's rootfs at target with upper/work dirs under upper_dir. */
+	int (*rootfs_mount)(struct berth *b, const struct store_img_meta *img,
+			    const char *upper_dir, const char *target, bool readonly,
+			    struct berr **err);
+	/* Unmounts target; not mounted or missing is success. */
+	int (*rootfs_unmount)(const char *target, struct berr **err);
+};
+extern const struct cri_ops cri_default_ops;
+const struct cri_ops *cri_ops_of(const struct berth *b);
+
+struct cri_monitor;
+
+/* Runtime facts detected once, paths of the helpers, the exit monitor. */
+struct cri_runtime {
+	struct oci_runtime_opts opts; /* rootfs NULL: set per container */
+	char **caps_all;	      /* owned backing of opts.all_caps */
+	char *exit_dir;		      /* <run_dir>/exits */
+	char *shim_path, *exec_path, *pinns_path;
+	int stop_wait_ms; /* after SIGKILL, how long Stop/Remove wait for the exit */
+	struct cri_monitor *monitor;
+	/* Exit generation: bumped (and broadcast) after every committed exit. */
+	pthread_mutex_t exit_mu;
+	pthread_cond_t exit_cond;
+	uint64_t exit_gen;
+};
+
+/* cri_runtime_init()/cri_runtime_done() are declared in cri/cri.h. */
+
+/* A sandbox as the container code sees it; strings borrowed from st/m. */
+struct cri_pod_info {
+	struct store_sb *sb;
+	const struct store_sb_meta *meta;
+	struct store_sb_status st;
+	Runtime__V1__PodSandboxConfig *config; /* unpacked meta config, NULL if none */
+	struct oci_sandbox_info oci;
+	char *hostname_file, *hosts_file, *resolv_file;
+};
+int cri_pod_info_load(struct berth *b, const char *sandbox_id, struct cri_pod_info *ret,
+		      struct berr **err);
+void cri_pod_info_done(struct cri_pod_info *p);
+const char *cri_sb_extra(const struct store_sb_meta *m, const char *key);
+const char *cri_ctr_extra(const struct store_ctr_meta *m, const char *key);
+
+/* The OCI runtime handler of a container or sandbox (name NULL/"": default). */
+int cri_handler_of(struct berth *b, const char *name, struct oci_runtime_handler *ret,
+		   struct berr **err);
+
+/* Container ends (container.c, container_run.c), used by the sandbox code. */
+int cri_ctr_stop(struct berth *b, struct cri_call *call, struct store_ctr *c, int64_t timeout_s,
+		 struct berr **err);
+int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c,
+		   struct berr **err);
+/* Stops (remove false) or removes every container of a sandbox. */
+int cri_ctr_stop_all(struct berth *b, struct cri_call *call, const char *sandbox_id, bool remove,
+		     struct berr **err);
+
+/* Commits an exit record of container c if it has none yet (monitor, Stop,
+ * recovery); wakes waiters. */
+int cri_ctr_commit_exit(struct berth *b, struct store_ctr *c, struct berr **err);
+/* Waits until c has exited, up to deadline_ns (monotonic; 0: none) and the
+ * call's deadline; -ETIMEDOUT otherwise. */
+int cri_ctr_wait_exit(struct berth *b, struct cri_call *call, struct store_ctr *c,
+		      int64_t deadline_ns, struct berr **err);
+
+/* Exit monitor (monitor.c): a thread reading shim_exit_watch events. */
+int cri_monitor_start(struct berth *b, struct cri_monitor **ret, struct berr **err);
+struct cri_monitor *cri_monitor_stop(struct cri_monitor *m);
+/* Restart reconciliation (recover.c). */
+int cri_recover(struct berth *b, struct berr **err);
+
+/* Map entries of protobuf-c (string -> string) all share this layout. */
+struct cri_kv_entry {
+	ProtobufCMessage base;
+	char *key;
+	char *value;
+};
+void cri_kv_from_entries(void *entries, size_t n, struct store_kv **ret, size_t *ret_n);
+void *cri_entries_from_kv(const ProtobufCMessageDescriptor *d, const struct store_kv *kv,
+			  size_t n);
+
+#endif

@@ -1,0 +1,111 @@
+/* recover.c - reconciling the store with the host after berthd restarted.
+ * Shims outlive berthd and write exit records while it is down. At start, with
+ * the exit watch already armed (cri_runtime_init), every container without a
+ * recorded exit is checked:
+ *   - its exit record is there: commit it;
+ *   - its shim or its init process is alive: it stays as recorded (RUNNING or
+ *     CREATED), the monitor will see its exit;
+ *   - neither: the process is gone without a record (host reboot, shim killed):
+ *     recorded as exited with code 255 and a message saying so.
+ * Exit records of containers the store doesn't know are removed. Sandboxes
+ * keep their pins and need nothing here. */
+#define LOG_COMPONENT "cri"
+#include "cri/pod.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "shim/shim.h"
+
+/* True when pid is alive and runs exe_hint (a substring of /proc/pid/cmdline's
+ * first word), so a recycled pid isn't taken for the process. */
+static bool pid_alive(int pid, const char *exe_hint)
+{
+	if (pid <= 0 || kill(pid, 0) < 0)
+		return false;
+	if (!exe_hint)
+		return true;
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, exe_hint) != NULL;
+}
+
+static int lost_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	if (st->finished_at != 0)
+		return 0;
+	st->finished_at = time_now_ns();
+	st->exit_code = 255;
+	free(st->reason);
+	st->reason = xstrdup("Error");
+	free(st->message);
+	st->message = xstrdup("container process and its shim were gone when berthd restarted");
+	return 0;
+}
+
+static void recover_ctr(struct berth *b, struct store_ctr *c)
+{
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	bool done = st.finished_at != 0;
+	bool alive = pid_alive(st.shim_pid, "berth-shim") || pid_alive(st.pid, NULL);
+	store_ctr_status_done(&st);
+	if (done)
+		return;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (cri_ctr_commit_exit(b, c, &e) == 0 || alive)
+		return;
+	berr_free(e);
+	e = NULL;
+	if (store_ctr_update(b->store, c, lost_fn, NULL, &e) < 0)
+		log_warn("id=%.12s msg=\"record lost container: %s, ignoring\"", store_ctr_id(c),
+			 berr_msg(e));
+	else
+		log_warn("id=%.12s msg=\"container lost while berthd was down\"", store_ctr_id(c));
+}
+
+int cri_recover(struct berth *b, struct berr **err)
+{
+	struct store_ctr **v = NULL;
+	size_t n = 0;
+	int r = store_ctr_list(b->store, NULL, &v, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		recover_ctr(b, v[i]);
+	store_ctr_list_free(v, n);
+
+	_cleanup_strv_ char **ids = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (shim_exit_scan(b->rt->exit_dir, &ids, &e) < 0) {
+		log_warn("msg=\"scan exit records: %s, ignoring\"", berr_msg(e));
+		return 0;
+	}
+	for (size_t i = 0; ids && ids[i]; i++) {
+		struct store_ctr *c = NULL;
+		if (id_is_valid(ids[i]) && store_ctr_get(b->store, ids[i], &c, NULL) == 0) {
+			store_ctr_unref(c);
+			continue;
+		}
+		_cleanup_free_ char *p = xasprintf("%s/%s", b->rt->exit_dir, ids[i]);
+		if (unlink(p) == 0)
+			log_info("id=%.12s msg=\"removed exit record of an unknown container\"",
+				 ids[i]);
+	}
+	return 0;
+}
