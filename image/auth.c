@@ -120,8 +120,8 @@ int img_auth_basic_header(const struct img_auth *auth, char **ret, struct berr *
 	if (!auth)
 		return 0;
 	if (auth->username && *auth->username) {
-		_cleanup_free_ char *up = xasprintf("%s:%s", auth->username,
-						    auth->password ? auth->password : "");
+		_cleanup_free_ char *up =
+		    xasprintf("%s:%s", auth->username, auth->password ? auth->password : "");
 		_cleanup_free_ char *b = img_base64_encode(up, strlen(up));
 		explicit_bzero(up, strlen(up));
 		*ret = xasprintf("Basic %s", b);
@@ -130,7 +130,8 @@ int img_auth_basic_header(const struct img_auth *auth, char **ret, struct berr *
 	if (auth->auth && *auth->auth) {
 		_cleanup_free_ char *dec = img_base64_decode(auth->auth);
 		if (!dec || !strchr(dec, ':'))
-			return berr_set(err, EINVAL, "bad registry auth: not base64 of user:password");
+			return berr_set(err, EINVAL,
+					"bad registry auth: not base64 of user:password");
 		explicit_bzero(dec, strlen(dec));
 		*ret = xasprintf("Basic %s", auth->auth);
 	}

@@ -105,8 +105,8 @@ int img_blob_put(struct img_ctx *ctx, const char *digest, const void *data, size
 	return img_blob_writer_commit(&w, len, err);
 }
 
-int img_blob_read(struct img_ctx *ctx, const char *digest, size_t max, char **ret,
-		  size_t *ret_len, struct berr **err)
+int img_blob_read(struct img_ctx *ctx, const char *digest, size_t max, char **ret, size_t *ret_len,
+		  struct berr **err)
 {
 	_cleanup_free_ char *p = img_blob_path(ctx, digest);
 	return fileio_read_all(p, max, ret, ret_len, err);

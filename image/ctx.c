@@ -97,9 +97,10 @@ int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr *
 			if (strncmp(g->mirrors[k], "http://", 7) != 0 &&
 			    strncmp(g->mirrors[k], "https://", 8) != 0) {
 				img_ctx_free(ctx);
-				return berr_set(err, EINVAL,
-						"mirror '%s' of '%s' must start with http:// or https://",
-						g->mirrors[k], g->host);
+				return berr_set(
+				    err, EINVAL,
+				    "mirror '%s' of '%s' must start with http:// or https://",
+				    g->mirrors[k], g->host);
 			}
 			c->mirrors[c->n_mirrors++] = xstrdup(g->mirrors[k]);
 		}
@@ -220,9 +221,8 @@ static void usage_walk(int dfd, dev_t dev, uint64_t *bytes, uint64_t *inodes)
 			continue;
 		(*inodes)++;
 		/* hard links are counted once, at their first name's link count share */
-		*bytes += (uint64_t)st.st_blocks * 512 / (st.st_nlink > 1 && !S_ISDIR(st.st_mode)
-								  ? st.st_nlink
-								  : 1);
+		*bytes += (uint64_t)st.st_blocks * 512 /
+			  (st.st_nlink > 1 && !S_ISDIR(st.st_mode) ? st.st_nlink : 1);
 		if (S_ISDIR(st.st_mode)) {
 			int fd = openat(dirfd(d), de->d_name,
 					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -244,7 +244,8 @@ static char *find_mountpoint(const char *path)
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
 			continue;
 		size_t l = strlen(mp);
-		if (l >= best_len && strncmp(path, mp, l) == 0 && (path[l] == '/' || path[l] == '\0')) {
+		if (l >= best_len && strncmp(path, mp, l) == 0 &&
+		    (path[l] == '/' || path[l] == '\0')) {
 			free(best);
 			best = xstrdup(mp);
 			best_len = l;
@@ -253,8 +254,8 @@ static char *find_mountpoint(const char *path)
 	return best;
 }
 
-int img_usage(struct img_ctx *ctx, uint64_t *ret_bytes, uint64_t *ret_inodes,
-	      char **ret_mountpoint, struct berr **err)
+int img_usage(struct img_ctx *ctx, uint64_t *ret_bytes, uint64_t *ret_inodes, char **ret_mountpoint,
+	      struct berr **err)
 {
 	struct stat st;
 	int fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

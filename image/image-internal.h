@@ -14,14 +14,14 @@
 struct berr;
 
 #define IMG_MANIFEST_MAX (4u << 20)
-#define IMG_CONFIG_MAX (16u << 20)
-#define IMG_LAYERS_MAX 256
-#define IMG_DIGEST_LEN 71 /* "sha256:" + 64 hex */
+#define IMG_CONFIG_MAX	 (16u << 20)
+#define IMG_LAYERS_MAX	 256
+#define IMG_DIGEST_LEN	 71 /* "sha256:" + 64 hex */
 
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_DOCKER_LIST	   "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_OCI_MANIFEST	   "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_INDEX	   "application/vnd.oci.image.index.v1+json"
 
 struct img_registry_cfg {
 	char *host;
@@ -113,7 +113,7 @@ struct reg_session {
 	char **endpoints; /* base URLs, mirrors first, upstream last */
 	size_t n_endpoints, cur;
 	pthread_mutex_t lock; /* guards authz */
-	char *authz;          /* Authorization header value for the current endpoint */
+	char *authz;	      /* Authorization header value for the current endpoint */
 };
 
 struct reg_resp {
@@ -123,8 +123,8 @@ struct reg_resp {
 	char *content_type;
 };
 
-int reg_session_init(struct reg_session *s, struct img_ctx *ctx, const char *host,
-		     const char *repo, const struct img_auth *auth, struct berr **err);
+int reg_session_init(struct reg_session *s, struct img_ctx *ctx, const char *host, const char *repo,
+		     const struct img_auth *auth, struct berr **err);
 void reg_session_done(struct reg_session *s);
 /* Switches to endpoint i (clears the cached authorization). */
 void reg_session_use(struct reg_session *s, size_t i);
@@ -141,8 +141,7 @@ int reg_stream_open(struct reg_session *s, const char *digest, struct reg_stream
 ssize_t reg_stream_read(struct reg_stream *st, const void **buf, struct berr **err);
 struct reg_stream *reg_stream_free(struct reg_stream *st);
 /* Maps an HTTP status and registry error body to an errno and message. */
-int reg_http_error(long status, const char *body, size_t len, const char *what,
-		   struct berr **err);
+int reg_http_error(long status, const char *body, size_t len, const char *what, struct berr **err);
 bool reg_host_is_loopback(const char *host);
 
 /* blobs.c */
@@ -166,8 +165,8 @@ void img_blob_writer_abort(struct img_blob_writer *w);
 /* Stores data under digest after verifying it. */
 int img_blob_put(struct img_ctx *ctx, const char *digest, const void *data, size_t len,
 		 struct berr **err);
-int img_blob_read(struct img_ctx *ctx, const char *digest, size_t max, char **ret,
-		  size_t *ret_len, struct berr **err);
+int img_blob_read(struct img_ctx *ctx, const char *digest, size_t max, char **ret, size_t *ret_len,
+		  struct berr **err);
 /* Waits while key is claimed elsewhere, then claims it. */
 void img_inflight_claim(struct img_ctx *ctx, const char *key);
 void img_inflight_release(struct img_ctx *ctx, const char *key);

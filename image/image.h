@@ -1,5 +1,5 @@
-/* image.h - pulls OCI/Docker images from v2 registries, stores blobs, unpacks layers, mounts rootfs.
- * Layout under opts.root: blobs/sha256/<hex> (verified content), layers/<chain-hex>/fs (one
+/* image.h - pulls OCI/Docker images from v2 registries, stores blobs, unpacks layers, mounts
+ * rootfs. Layout under opts.root: blobs/sha256/<hex> (verified content), layers/<chain-hex>/fs (one
  *   unpacked layer each, an overlay lowerdir with whiteouts as 0/0 char devices).
  * Ownership: img_ctx_new() and img_pull() return objects the caller frees (img_ctx_free,
  *   img_pulled_free); strings passed in are copied unless documented as borrowed.
@@ -62,8 +62,8 @@ struct img_registry {
 
 struct img_progress {
 	const char *digest; /* layer or config digest */
-	uint64_t done;      /* bytes received so far */
-	uint64_t total;     /* size from the manifest */
+	uint64_t done;	    /* bytes received so far */
+	uint64_t total;	    /* size from the manifest */
 	bool finished;
 };
 
@@ -73,11 +73,11 @@ struct img_opts {
 	const char *root; /* e.g. <state>/image; created if missing */
 	const struct img_registry *registries;
 	size_t n_registries;
-	unsigned parallel;       /* concurrent layer downloads; 0 = 3 */
-	const char *platform_os; /* NULL = "linux" */
+	unsigned parallel;	      /* concurrent layer downloads; 0 = 3 */
+	const char *platform_os;      /* NULL = "linux" */
 	const char *platform_arch;    /* NULL = host ("amd64", "arm64", ...) */
 	const char *platform_variant; /* NULL = host default */
-	img_progress_fn progress; /* may be NULL */
+	img_progress_fn progress;     /* may be NULL */
 	void *progress_arg;
 };
 
@@ -91,17 +91,18 @@ struct img_kv {
 
 struct img_config {
 	char *user, *working_dir, *stop_signal, *os, *arch; /* each may be NULL */
-	char **env, **entrypoint, **cmd, **exposed_ports, **volumes; /* NULL-terminated, never NULL */
+	char **env, **entrypoint, **cmd, **exposed_ports,
+	    **volumes; /* NULL-terminated, never NULL */
 	struct img_kv *labels;
 	size_t n_labels;
 };
 
 struct img_pulled {
-	char *id;              /* config digest "sha256:..." */
-	char *repo_tag;        /* "docker.io/library/busybox:latest", NULL when pulled by digest */
+	char *id;	       /* config digest "sha256:..." */
+	char *repo_tag;	       /* "docker.io/library/busybox:latest", NULL when pulled by digest */
 	char *repo_digest;     /* "docker.io/library/busybox@sha256:<manifest or index digest>" */
 	char *manifest_digest; /* the platform manifest */
-	uint64_t size;         /* config + compressed layers */
+	uint64_t size;	       /* config + compressed layers */
 	struct img_config config;
 	char *config_json; /* raw image config */
 	size_t n_layers;
@@ -124,8 +125,8 @@ int img_gc(struct img_ctx *ctx, const char *const *keep_blobs, const char *const
 	   unsigned *ret_blobs, unsigned *ret_layers, struct berr **err);
 
 /* Bytes and inodes used under the root, and the mountpoint holding it (caller frees). */
-int img_usage(struct img_ctx *ctx, uint64_t *ret_bytes, uint64_t *ret_inodes,
-	      char **ret_mountpoint, struct berr **err);
+int img_usage(struct img_ctx *ctx, uint64_t *ret_bytes, uint64_t *ret_inodes, char **ret_mountpoint,
+	      struct berr **err);
 
 /* Path of the unpacked layer for chain_id (caller frees); -ENOENT when not unpacked. */
 int img_layer_path(struct img_ctx *ctx, const char *chain_id, char **ret, struct berr **err);

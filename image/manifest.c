@@ -18,7 +18,8 @@ static inline void json_putp(struct json_object **o)
 static const char *jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
 }
@@ -89,8 +90,8 @@ static int descriptor_parse(struct json_object *o, const char *what, struct img_
 	return 0;
 }
 
-static int descriptors_parse(struct json_object *arr, const char *what,
-			     struct img_descriptor **ret, size_t *ret_n, struct berr **err)
+static int descriptors_parse(struct json_object *arr, const char *what, struct img_descriptor **ret,
+			     size_t *ret_n, struct berr **err)
 {
 	size_t n = json_object_array_length(arr);
 	if (n > IMG_LAYERS_MAX)
@@ -261,27 +262,27 @@ int img_config_parse_full(const char *json, size_t len, struct img_config *ret_c
 		return rc;
 	struct json_object *c = jget(o, "config", json_type_object);
 	struct img_config cfg = {
-		.user = jdup(c, "User"),
-		.working_dir = jdup(c, "WorkingDir"),
-		.stop_signal = jdup(c, "StopSignal"),
-		.os = jdup(o, "os"),
-		.arch = jdup(o, "architecture"),
-		.env = strv_from_array(jget(c, "Env", json_type_array)),
-		.entrypoint = strv_from_array(jget(c, "Entrypoint", json_type_array)),
-		.cmd = strv_from_array(jget(c, "Cmd", json_type_array)),
-		.exposed_ports = strv_from_keys(jget(c, "ExposedPorts", json_type_object)),
-		.volumes = strv_from_keys(jget(c, "Volumes", json_type_object)),
+	    .user = jdup(c, "User"),
+	    .working_dir = jdup(c, "WorkingDir"),
+	    .stop_signal = jdup(c, "StopSignal"),
+	    .os = jdup(o, "os"),
+	    .arch = jdup(o, "architecture"),
+	    .env = strv_from_array(jget(c, "Env", json_type_array)),
+	    .entrypoint = strv_from_array(jget(c, "Entrypoint", json_type_array)),
+	    .cmd = strv_from_array(jget(c, "Cmd", json_type_array)),
+	    .exposed_ports = strv_from_keys(jget(c, "ExposedPorts", json_type_object)),
+	    .volumes = strv_from_keys(jget(c, "Volumes", json_type_object)),
 	};
 	struct json_object *labels = jget(c, "Labels", json_type_object);
 	if (labels) {
-		cfg.labels = xcalloc((size_t)json_object_object_length(labels) + 1,
-				     sizeof(*cfg.labels));
+		cfg.labels =
+		    xcalloc((size_t)json_object_object_length(labels) + 1, sizeof(*cfg.labels));
 		json_object_object_foreach(labels, key, val)
 		{
 			if (!json_object_is_type(val, json_type_string))
 				continue;
 			cfg.labels[cfg.n_labels++] = (struct img_kv){
-				.key = xstrdup(key), .value = xstrdup(json_object_get_string(val))};
+			    .key = xstrdup(key), .value = xstrdup(json_object_get_string(val))};
 		}
 	}
 	if (ret_diff_ids) {

@@ -18,8 +18,9 @@
 #define LOG_COMPONENT "image"
 #include "common/log.h"
 
-#define ACCEPT_MANIFESTS MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST ", " MT_OCI_MANIFEST
-#define FILE_BUF (256u << 10)
+#define ACCEPT_MANIFESTS                                                                           \
+	MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST ", " MT_OCI_MANIFEST
+#define FILE_BUF      (256u << 10)
 #define PROGRESS_STEP (4u << 20)
 
 struct pull {
@@ -36,7 +37,7 @@ struct layer_reader {
 	struct img_ctx *ctx;
 	const struct img_descriptor *d;
 	struct reg_stream *st; /* downloading, or */
-	int fd;                /* reading the stored blob */
+	int fd;		       /* reading the stored blob */
 	char *buf;
 	struct img_blob_writer w;
 	bool w_open;
@@ -46,12 +47,11 @@ struct layer_reader {
 static void report(struct img_ctx *ctx, const char *digest, uint64_t done, uint64_t total,
 		   bool finished)
 {
-	log_debug("digest=%.19s done=%llu total=%llu msg=\"%s\"", digest,
-		  (unsigned long long)done, (unsigned long long)total,
-		  finished ? "layer done" : "layer progress");
+	log_debug("digest=%.19s done=%llu total=%llu msg=\"%s\"", digest, (unsigned long long)done,
+		  (unsigned long long)total, finished ? "layer done" : "layer progress");
 	if (ctx->progress) {
 		struct img_progress p = {
-			.digest = digest, .done = done, .total = total, .finished = finished};
+		    .digest = digest, .done = done, .total = total, .finished = finished};
 		ctx->progress(&p, ctx->progress_arg);
 	}
 }
@@ -192,9 +192,8 @@ static int fetch_layers(struct pull *p, struct berr **err)
 }
 
 /* Fetches manifests/<ref> trying each endpoint in order; verifies want_digest if set. */
-static int fetch_manifest(struct pull *p, const char *ref, const char *want_digest,
-			  bool try_all, struct reg_resp *ret, char digest[IMG_DIGEST_LEN + 1],
-			  struct berr **err)
+static int fetch_manifest(struct pull *p, const char *ref, const char *want_digest, bool try_all,
+			  struct reg_resp *ret, char digest[IMG_DIGEST_LEN + 1], struct berr **err)
 {
 	_cleanup_free_ char *what = xasprintf("manifests/%s", ref);
 	int r = -EIO;

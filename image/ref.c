@@ -13,7 +13,7 @@
 #include "image/image-internal.h"
 
 #define REF_NAME_MAX 255
-#define REF_TAG_MAX 128
+#define REF_TAG_MAX  128
 
 static bool is_alnum_lower(char c)
 {
@@ -71,7 +71,8 @@ static bool is_domain(const char *s, size_t n)
 		return false;
 	if (s[0] == '[') {
 		while (i < n && s[i] != ']') {
-			if (!(isxdigit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.' || i == 0))
+			if (!(isxdigit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.' ||
+			      i == 0))
 				return false;
 			i++;
 		}
@@ -152,12 +153,13 @@ int img_ref_parse(const char *s, struct img_ref *ret, struct berr **err)
 	const char *path = name;
 	_cleanup_free_ char *domain = NULL;
 	const char *first = strchr(name, '/');
-	if (first && (memchr(name, '.', (size_t)(first - name)) ||
-		      memchr(name, ':', (size_t)(first - name)) ||
-		      (first - name == 9 && strncmp(name, "localhost", 9) == 0) ||
-		      name[0] == '[')) {
+	if (first &&
+	    (memchr(name, '.', (size_t)(first - name)) ||
+	     memchr(name, ':', (size_t)(first - name)) ||
+	     (first - name == 9 && strncmp(name, "localhost", 9) == 0) || name[0] == '[')) {
 		if (!is_domain(name, (size_t)(first - name)))
-			return berr_set(err, EINVAL, "invalid reference '%s': bad registry host", s);
+			return berr_set(err, EINVAL, "invalid reference '%s': bad registry host",
+					s);
 		domain = xstrndup(name, (size_t)(first - name));
 		path = first + 1;
 	} else {
@@ -170,21 +172,22 @@ int img_ref_parse(const char *s, struct img_ref *ret, struct berr **err)
 	if (!*path)
 		return berr_set(err, EINVAL, "invalid reference '%s': empty repository name", s);
 	if (has_upper(path, strlen(path)))
-		return berr_set(err, EINVAL, "invalid reference '%s': repository name must be lowercase",
-				s);
+		return berr_set(err, EINVAL,
+				"invalid reference '%s': repository name must be lowercase", s);
 	for (const char *c = path;;) {
 		const char *e = strchr(c, '/');
 		size_t n = e ? (size_t)(e - c) : strlen(c);
 		if (!is_path_component(c, n))
-			return berr_set(err, EINVAL, "invalid reference '%s': bad path component '%.*s'",
-					s, (int)n, c);
+			return berr_set(err, EINVAL,
+					"invalid reference '%s': bad path component '%.*s'", s,
+					(int)n, c);
 		if (!e)
 			break;
 		c = e + 1;
 	}
 	char *full_path = strcmp(domain, "docker.io") == 0 && !strchr(path, '/')
-				  ? xasprintf("library/%s", path)
-				  : xstrdup(path);
+			      ? xasprintf("library/%s", path)
+			      : xstrdup(path);
 	if (strlen(domain) + 1 + strlen(full_path) > REF_NAME_MAX) {
 		free(full_path);
 		return berr_set(err, EINVAL, "invalid reference '%s': name too long (> %d)", s,

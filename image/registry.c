@@ -16,10 +16,10 @@
 #define LOG_COMPONENT "image"
 #include "common/log.h"
 
-#define ERR_BODY_MAX (64u << 10)
-#define TOKEN_MAX (1u << 20)
+#define ERR_BODY_MAX   (64u << 10)
+#define TOKEN_MAX      (1u << 20)
 #define STREAM_BUF_MAX (4u << 20)
-#define USER_AGENT "berth/" BERTH_VERSION
+#define USER_AGENT     "berth/" BERTH_VERSION
 
 bool reg_host_is_loopback(const char *host)
 {
@@ -42,8 +42,8 @@ static const struct img_registry_cfg *find_cfg(struct img_ctx *ctx, const char *
 	return NULL;
 }
 
-int reg_session_init(struct reg_session *s, struct img_ctx *ctx, const char *host,
-		     const char *repo, const struct img_auth *auth, struct berr **err)
+int reg_session_init(struct reg_session *s, struct img_ctx *ctx, const char *host, const char *repo,
+		     const struct img_auth *auth, struct berr **err)
 {
 	*s = (struct reg_session){.ctx = ctx, .auth = auth};
 	const struct img_registry_cfg *c = find_cfg(ctx, host);
@@ -239,31 +239,30 @@ static int curl_error(CURL *c, CURLcode rc, int write_errno, const char *url, st
 	return berr_set(err, code, "GET '%s': %s", url, curl_easy_strerror(rc));
 }
 
-int reg_http_error(long status, const char *body, size_t len, const char *what,
-		   struct berr **err)
+int reg_http_error(long status, const char *body, size_t len, const char *what, struct berr **err)
 {
-	int code = status == 404 ? ENOENT
+	int code = status == 404		    ? ENOENT
 		   : status == 401 || status == 403 ? EACCES
-		   : status == 429 ? EAGAIN
-		   : status == 400 ? EPROTO
-						   : EIO;
+		   : status == 429		    ? EAGAIN
+		   : status == 400		    ? EPROTO
+						    : EIO;
 	_cleanup_free_ char *reason = NULL;
 	struct json_object *o = body && len ? json_tokener_parse(body) : NULL;
 	struct json_object *errs, *e0, *v;
 	if (o && json_object_object_get_ex(o, "errors", &errs) &&
 	    json_object_is_type(errs, json_type_array) && json_object_array_length(errs) > 0) {
 		e0 = json_object_array_get_idx(errs, 0);
-		const char *ecode = json_object_object_get_ex(e0, "code", &v) ? json_object_get_string(v)
-									    : "";
-		const char *emsg = json_object_object_get_ex(e0, "message", &v)
-					   ? json_object_get_string(v)
-					   : "";
+		const char *ecode =
+		    json_object_object_get_ex(e0, "code", &v) ? json_object_get_string(v) : "";
+		const char *emsg =
+		    json_object_object_get_ex(e0, "message", &v) ? json_object_get_string(v) : "";
 		reason = xasprintf("%s: %s", ecode ? ecode : "", emsg ? emsg : "");
-		if (ecode && (strcmp(ecode, "NAME_UNKNOWN") == 0 ||
-			      strcmp(ecode, "MANIFEST_UNKNOWN") == 0 ||
-			      strcmp(ecode, "BLOB_UNKNOWN") == 0))
+		if (ecode &&
+		    (strcmp(ecode, "NAME_UNKNOWN") == 0 || strcmp(ecode, "MANIFEST_UNKNOWN") == 0 ||
+		     strcmp(ecode, "BLOB_UNKNOWN") == 0))
 			code = ENOENT;
-		else if (ecode && (strcmp(ecode, "DENIED") == 0 || strcmp(ecode, "UNAUTHORIZED") == 0))
+		else if (ecode &&
+			 (strcmp(ecode, "DENIED") == 0 || strcmp(ecode, "UNAUTHORIZED") == 0))
 			code = EACCES;
 	}
 	json_object_put(o);
@@ -298,15 +297,15 @@ static char *json_token(const char *body)
 static int fetch_token(struct reg_session *s, const struct img_challenge *ch, char **ret,
 		       struct berr **err)
 {
-	if (!ch->realm || (strncmp(ch->realm, "https://", 8) != 0 &&
-			   strncmp(ch->realm, "http://", 7) != 0))
+	if (!ch->realm ||
+	    (strncmp(ch->realm, "https://", 8) != 0 && strncmp(ch->realm, "http://", 7) != 0))
 		return berr_set(err, EPROTO, "registry '%s': bad token realm '%.200s'", s->host,
 				ch->realm ? ch->realm : "");
 	CURL *esc = curl_easy_init();
 	if (!esc)
 		xalloc_die();
-	_cleanup_free_ char *scope = ch->scope ? xstrdup(ch->scope)
-					       : xasprintf("repository:%s:pull", s->repo);
+	_cleanup_free_ char *scope =
+	    ch->scope ? xstrdup(ch->scope) : xasprintf("repository:%s:pull", s->repo);
 	char *e_service = curl_easy_escape(esc, ch->service ? ch->service : "", 0);
 	char *e_scope = curl_easy_escape(esc, scope, 0);
 	curl_easy_cleanup(esc);
@@ -443,7 +442,7 @@ struct reg_stream {
 	CURL *easy;
 	CURLM *multi;
 	struct curl_slist *headers;
-	struct xfer x;    /* headers; body only for error statuses */
+	struct xfer x;	  /* headers; body only for error statuses */
 	char *fill, *out; /* fill receives data, out was handed to the reader */
 	size_t fill_len, fill_cap, out_cap;
 	long status;
@@ -473,7 +472,8 @@ static size_t stream_cb(char *data, size_t size, size_t nmemb, void *arg)
 		return CURL_WRITEFUNC_PAUSE;
 	}
 	if (st->fill_len + n > st->fill_cap) {
-		st->fill_cap = st->fill_len + n > 2 * st->fill_cap ? st->fill_len + n : 2 * st->fill_cap;
+		st->fill_cap =
+		    st->fill_len + n > 2 * st->fill_cap ? st->fill_len + n : 2 * st->fill_cap;
 		st->fill = xrealloc(st->fill, st->fill_cap);
 	}
 	memcpy(st->fill + st->fill_len, data, n);
@@ -550,7 +550,8 @@ int reg_stream_open(struct reg_session *s, const char *digest, struct reg_stream
 		stream_start(st);
 		stream_pump(st);
 		log_debug("url=%s status=%ld msg=\"registry GET (stream)\"", st->url, st->status);
-		if (st->status / 100 == 2 || (st->done && st->result != CURLE_OK && st->status == 0))
+		if (st->status / 100 == 2 ||
+		    (st->done && st->result != CURLE_OK && st->status == 0))
 			break;
 		/* an error status: let the (small) error body arrive */
 		while (!st->done)

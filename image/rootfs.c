@@ -88,8 +88,8 @@ static int mount_legacy(char **lowers, size_t n, const char *upper, const char *
 		if (i + 1 < n)
 			strcat(opts, ":");
 	}
-	_cleanup_free_ char *all = upper ? xasprintf("%s,upperdir=%s,workdir=%s", opts, upper, work)
-					 : xstrdup(opts);
+	_cleanup_free_ char *all =
+	    upper ? xasprintf("%s,upperdir=%s,workdir=%s", opts, upper, work) : xstrdup(opts);
 	free(opts);
 	long page = sysconf(_SC_PAGESIZE);
 	if ((long)strlen(all) >= page)
@@ -150,6 +150,5 @@ int img_rootfs_unmount(const char *target, struct berr **err)
 			continue;
 		return berr_set_errno(err, errno, "unmount rootfs '%s'", target);
 	}
-	return berr_set(err, EBUSY, "unmount rootfs '%s': still mounted after 64 unmounts",
-			target);
+	return berr_set(err, EBUSY, "unmount rootfs '%s': still mounted after 64 unmounts", target);
 }

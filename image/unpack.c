@@ -27,7 +27,7 @@
 
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
-#define WHITEOUT_META ".wh..wh."
+#define WHITEOUT_META	".wh..wh."
 
 struct unpack {
 	const struct img_reader *rd;
@@ -97,8 +97,7 @@ static void cache_drop(struct unpack *u)
 
 /* Opens the directory rel (relative to the root) without following symlinks, creating
  * missing components 0755. Borrowed fd (cached). */
-static int open_dir_beneath(struct unpack *u, const char *rel, const char *entry,
-			    struct berr **err)
+static int open_dir_beneath(struct unpack *u, const char *rel, const char *entry, struct berr **err)
 {
 	if (u->cache_path && strcmp(u->cache_path, rel) == 0)
 		return u->cache_fd;
@@ -114,8 +113,8 @@ static int open_dir_beneath(struct unpack *u, const char *rel, const char *entry
 			if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST) {
 				int e = errno;
 				close(fd);
-				return berr_set_errno(err, e, "create parent of layer entry '%.200s'",
-						      entry);
+				return berr_set_errno(
+				    err, e, "create parent of layer entry '%.200s'", entry);
 			}
 			nfd = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
@@ -135,17 +134,16 @@ static int open_dir_beneath(struct unpack *u, const char *rel, const char *entry
 	return fd;
 }
 
-/* Splits rel into parent and base (in place); parent "" for the root. */
-static char *split_base(char *rel)
+/* The parent of rel ("" for the root) as a new string; *ret_base points into rel. */
+static char *parent_of(const char *rel, const char **ret_base)
 {
-	char *slash = strrchr(rel, '/');
+	const char *slash = strrchr(rel, '/');
 	if (!slash) {
-		memmove(rel + 1, rel, strlen(rel) + 1);
-		rel[0] = '\0';
-		return rel + 1;
+		*ret_base = rel;
+		return xstrdup("");
 	}
-	*slash = '\0';
-	return slash + 1;
+	*ret_base = slash + 1;
+	return xstrndup(rel, (size_t)(slash - rel));
 }
 
 static int apply_whiteout(int pfd, const char *base, const char *entry, struct berr **err)
@@ -183,8 +181,8 @@ static int copy_data(struct archive *a, struct archive *w, const char *entry, st
 					archive_error_string(a));
 		if (archive_write_data_block(w, buf, size, off) < ARCHIVE_WARN) {
 			int e = archive_errno(w);
-			return berr_set(err, e > 0 ? e : EIO, "write layer entry '%.200s': %s", entry,
-					archive_error_string(w));
+			return berr_set(err, e > 0 ? e : EIO, "write layer entry '%.200s': %s",
+					entry, archive_error_string(w));
 		}
 	}
 }
@@ -202,8 +200,8 @@ static int unpack_entry(struct unpack *u, struct archive *a, struct archive *w,
 	if (u->cache_path && strncmp(u->cache_path, rel, strlen(rel)) == 0 &&
 	    (u->cache_path[strlen(rel)] == '/' || u->cache_path[strlen(rel)] == '\0'))
 		cache_drop(u); /* this entry may replace a cached parent */
-	_cleanup_free_ char *parent = xstrdup(rel);
-	char *base = split_base(parent);
+	const char *base;
+	_cleanup_free_ char *parent = parent_of(rel, &base);
 	int pfd = open_dir_beneath(u, parent, name, err);
 	if (pfd < 0)
 		return pfd;
@@ -219,8 +217,8 @@ static int unpack_entry(struct unpack *u, struct archive *a, struct archive *w,
 		r = clean_path(hl, &hrel, err);
 		if (r < 0)
 			return r;
-		_cleanup_free_ char *hparent = xstrdup(hrel);
-		split_base(hparent);
+		const char *hbase;
+		_cleanup_free_ char *hparent = parent_of(hrel, &hbase);
 		cache_drop(u);
 		r = open_dir_beneath(u, hparent, hl, err);
 		if (r < 0)
@@ -296,8 +294,8 @@ int img_unpack(const struct img_reader *rd, const char *dir, struct berr **err)
 	archive_read_support_format_tar(a);
 	/* numeric owners from the archive: no uname/gname lookup (set_standard_lookup) */
 	archive_write_disk_set_options(w, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
-						  ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-						  ARCHIVE_EXTRACT_UNLINK);
+					      ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+					      ARCHIVE_EXTRACT_UNLINK);
 	int r = unpack_loop(&u, a, w, err);
 	if (r < 0 && u.rd_err) {
 		/* the reader's reason (digest mismatch, network) explains libarchive's */
