@@ -74,6 +74,10 @@ static ssize_t layer_read(void *arg, const void **buf, struct berr **err)
 		if (r < 0)
 			return r;
 		lr->done += (uint64_t)n;
+		if (lr->d->size && lr->done > lr->d->size)
+			return berr_set(err, EPROTO,
+					"blob '%s' is larger than its manifest size %llu",
+					lr->d->digest, (unsigned long long)lr->d->size);
 		if (lr->done - lr->reported >= PROGRESS_STEP) {
 			lr->reported = lr->done;
 			report(lr->ctx, lr->d->digest, lr->done, lr->d->size, false);

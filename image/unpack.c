@@ -297,6 +297,15 @@ int img_unpack(const struct img_reader *rd, const char *dir, struct berr **err)
 					      ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
 					      ARCHIVE_EXTRACT_UNLINK);
 	int r = unpack_loop(&u, a, w, err);
+	if ((r == -EPROTO || r == -EIO) && !u.rd_err) {
+		/* a damaged archive is often a corrupt blob: read it to its end, so the digest
+		 * check can say so instead of libarchive's "unrecognized format" */
+		const void *buf;
+		while (!u.eof && !u.rd_err) {
+			ssize_t n = rd->read(rd->arg, &buf, &u.rd_err);
+			u.eof = n == 0;
+		}
+	}
 	if (r < 0 && u.rd_err) {
 		/* the reader's reason (digest mismatch, network) explains libarchive's */
 		r = berr_move(err, &u.rd_err);

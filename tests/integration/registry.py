@@ -1,0 +1,377 @@
+"""A real container registry for tests: Debian's docker-registry on 127.0.0.1, and test images.
+
+Registry(tmpdir, htpasswd=(user, password), netns=None).start() runs `docker-registry serve`
+on a random free loopback port with its own storage dir (and basic auth from an htpasswd
+file when asked); stop() ends it by PID. With netns="/run/netns/X" the registry and every
+command talking to it (skopeo, the readiness probe) run inside that network namespace, so a
+berthd in the same netns can reach it on its loopback.
+
+build_images(dir) writes an OCI layout with the test images, built by hand from
+busybox-static (tarfile + json, digests computed here):
+  busybox:1    one gzip layer: /bin/busybox, /bin/sh -> busybox, /etc/passwd, /etc/motd, /opt/a
+  multi:1      that layer + a gzip layer with etc/.wh.motd (whiteout), opt/.wh..wh..opq
+               (opaque) and opt/b, + a zstd layer adding /added
+  list:1       OCI index: linux/amd64 and linux/arm64 manifests (/arch says which)
+  corrupt:1    one layer, corrupted in the registry's storage by corrupt_blob()
+  concurrent:1 three layers of random data (1 MiB each) only this image has
+Registry.push(layout, name, tag) copies one with skopeo (--all for indexes).
+
+Fixtures: `test_images` (session: the layout and its digests), `registry` (module:
+anonymous, images pushed) and `auth_registry` (module: htpasswd auth, busybox:1 pushed).
+Everything started is stopped and every temp dir removed in finalizers.
+"""
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+BUSYBOX = "/bin/busybox"
+START_TIMEOUT = 30
+AUTH_USER, AUTH_PASS = "berth", "s3cret-pass"
+ACCEPT = ", ".join([
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+])
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _nsenter(netns, argv):
+    return (["nsenter", f"--net={netns}"] + argv) if netns else argv
+
+
+class Registry:
+    def __init__(self, tmpdir, htpasswd=None, netns=None):
+        self.dir = tmpdir
+        self.storage = os.path.join(tmpdir, "storage")
+        self.log_path = os.path.join(tmpdir, "registry.log")
+        self.htpasswd = htpasswd
+        self.netns = netns
+        self.proc = None
+        self.port = None
+
+    @property
+    def host(self):
+        return f"127.0.0.1:{self.port}"
+
+    def _write_config(self):
+        cfg = [
+            "version: 0.1",
+            "log:",
+            "  level: info",
+            "storage:",
+            "  filesystem:",
+            f"    rootdirectory: {self.storage}",
+            "  delete:",
+            "    enabled: true",
+            "http:",
+            f"  addr: 127.0.0.1:{self.port}",
+        ]
+        if self.htpasswd:
+            path = os.path.join(self.dir, "htpasswd")
+            user, password = self.htpasswd
+            out = subprocess.run(["htpasswd", "-Bbn", user, password], check=True,
+                                 capture_output=True, text=True).stdout
+            with open(path, "w") as f:
+                f.write(out)
+            cfg += ["auth:", "  htpasswd:", "    realm: berth-test", f"    path: {path}"]
+        path = os.path.join(self.dir, "config.yml")
+        with open(path, "w") as f:
+            f.write("\n".join(cfg) + "\n")
+        return path
+
+    def _probe(self):
+        """HTTP status of GET /v2/, or None while nothing answers."""
+        if self.netns:
+            code = ("import urllib.request,urllib.error,sys\n"
+                    "try: print(urllib.request.urlopen(sys.argv[1], timeout=2).status)\n"
+                    "except urllib.error.HTTPError as e: print(e.code)\n"
+                    "except Exception: print(0)\n")
+            out = subprocess.run(_nsenter(self.netns, ["/usr/bin/python3", "-c", code,
+                                                       f"http://{self.host}/v2/"]),
+                                 capture_output=True, text=True).stdout.strip()
+            return int(out) if out.isdigit() and int(out) else None
+        try:
+            return urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2).status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:
+            return None
+
+    def start(self):
+        os.makedirs(self.storage, exist_ok=True)
+        for _ in range(3):  # the free port may be taken before the registry binds it
+            self.port = free_port()
+            cfg = self._write_config()
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                _nsenter(self.netns, ["docker-registry", "serve", cfg]),
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+            log.close()
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if self._probe() in (200, 401):
+                    return self
+                time.sleep(0.05)
+            self.stop()
+        raise RuntimeError(f"docker-registry did not start; log:\n{self.log()}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def push(self, layout, name, tag, all_platforms=False):
+        argv = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--preserve-digests"]
+        if self.htpasswd:
+            argv.append(f"--dest-creds={self.htpasswd[0]}:{self.htpasswd[1]}")
+        if all_platforms:
+            argv.append("--all")
+        argv += [f"oci:{layout}:{name}-{tag}", f"docker://{self.host}/test/{name}:{tag}"]
+        subprocess.run(_nsenter(self.netns, argv), check=True, capture_output=True)
+
+    def blob_data_path(self, digest):
+        hexd = digest.split(":", 1)[1]
+        return os.path.join(self.storage, "docker/registry/v2/blobs/sha256", hexd[:2], hexd,
+                            "data")
+
+    def corrupt_blob(self, digest):
+        """Flips bytes of a stored blob (same length), so it no longer matches its digest."""
+        path = self.blob_data_path(digest)
+        with open(path, "r+b") as f:
+            data = bytearray(f.read())
+            for i in range(0, len(data), 97):
+                data[i] ^= 0xFF
+            f.seek(0)
+            f.write(data)
+
+    def count_blob_gets(self, repo, digest):
+        needle = f'"GET /v2/{repo}/blobs/{digest} '
+        return sum(1 for line in self.log().splitlines() if needle in line)
+
+
+# ---- images ----
+
+def _sha(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _tar(entries):
+    """entries: (name, kind, data_or_target, mode); kind in file/dir/symlink."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, data, mode in entries:
+            info = tarfile.TarInfo(name)
+            info.mtime = 1700000000
+            info.mode = mode
+            if kind == "dir":
+                info.type = tarfile.DIRTYPE
+                t.addfile(info)
+            elif kind == "symlink":
+                info.type = tarfile.SYMTYPE
+                info.linkname = data
+                t.addfile(info)
+            else:
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+class Layout:
+    """An OCI image layout being written."""
+
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(os.path.join(path, "blobs", "sha256"), exist_ok=True)
+        with open(os.path.join(path, "oci-layout"), "w") as f:
+            json.dump({"imageLayoutVersion": "1.0.0"}, f)
+        self.refs = []
+
+    def blob(self, data):
+        d = _sha(data)
+        with open(os.path.join(self.path, "blobs", "sha256", d[7:]), "wb") as f:
+            f.write(data)
+        return d
+
+    def layer(self, entries, compression="gzip"):
+        tar = _tar(entries)
+        if compression == "gzip":
+            data = gzip.compress(tar, mtime=0)
+            mt = "application/vnd.oci.image.layer.v1.tar+gzip"
+        elif compression == "zstd":
+            data = subprocess.run(["zstd", "-q", "-c"], input=tar, check=True,
+                                  capture_output=True).stdout
+            mt = "application/vnd.oci.image.layer.v1.tar+zstd"
+        else:
+            data, mt = tar, "application/vnd.oci.image.layer.v1.tar"
+        return {"mediaType": mt, "digest": self.blob(data), "size": len(data),
+                "diff_id": _sha(tar)}
+
+    def image(self, layers, arch="amd64", config=None):
+        cfg = {
+            "architecture": arch, "os": "linux",
+            "config": config or {},
+            "rootfs": {"type": "layers", "diff_ids": [l["diff_id"] for l in layers]},
+        }
+        cfg_data = json.dumps(cfg).encode()
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": self.blob(cfg_data), "size": len(cfg_data)},
+            "layers": [{k: l[k] for k in ("mediaType", "digest", "size")} for l in layers],
+        }
+        data = json.dumps(manifest).encode()
+        return {"mediaType": manifest["mediaType"], "digest": self.blob(data),
+                "size": len(data), "config": manifest["config"]["digest"],
+                "layers": [l["digest"] for l in layers],
+                "image_size": len(cfg_data) + sum(l["size"] for l in layers)}
+
+    def index(self, entries):
+        idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+               "manifests": [{"mediaType": m["mediaType"], "digest": m["digest"],
+                              "size": m["size"],
+                              "platform": {"architecture": arch, "os": "linux"}}
+                             for arch, m in entries]}
+        data = json.dumps(idx).encode()
+        return {"mediaType": idx["mediaType"], "digest": self.blob(data), "size": len(data)}
+
+    def tag(self, desc, name):
+        self.refs.append({"mediaType": desc["mediaType"], "digest": desc["digest"],
+                          "size": desc["size"],
+                          "annotations": {"org.opencontainers.image.ref.name": name}})
+
+    def finish(self):
+        with open(os.path.join(self.path, "index.json"), "w") as f:
+            json.dump({"schemaVersion": 2, "manifests": self.refs}, f)
+
+
+BUSYBOX_CONFIG = {
+    "User": "0:0", "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "BERTH_TEST=1"],
+    "Cmd": ["sh"], "WorkingDir": "/opt", "StopSignal": "SIGUSR1",
+    "ExposedPorts": {"8080/tcp": {}}, "Volumes": {"/data": {}},
+    "Labels": {"org.berth.test": "busybox"},
+}
+
+
+def build_images(path):
+    """Writes the layout; returns {name: descriptor dict} (digest, config, layers)."""
+    with open(BUSYBOX, "rb") as f:
+        bb = f.read()
+    lay = Layout(path)
+    base = lay.layer([
+        ("bin", "dir", None, 0o755), ("bin/busybox", "file", bb, 0o755),
+        ("bin/sh", "symlink", "busybox", 0o777), ("etc", "dir", None, 0o755),
+        ("etc/passwd", "file", b"root:x:0:0:root:/root:/bin/sh\n", 0o644),
+        ("etc/motd", "file", b"hello\n", 0o644), ("opt", "dir", None, 0o755),
+        ("opt/a", "file", b"a\n", 0o600),
+    ])
+    out = {}
+    out["busybox"] = lay.image([base], config=BUSYBOX_CONFIG)
+    lay.tag(out["busybox"], "busybox-1")
+    upper = lay.layer([
+        ("etc", "dir", None, 0o755), ("etc/.wh.motd", "file", b"", 0o644),
+        ("opt", "dir", None, 0o755), ("opt/.wh..wh..opq", "file", b"", 0o644),
+        ("opt/b", "file", b"b\n", 0o644),
+    ])
+    top = lay.layer([("added", "file", b"zstd layer\n", 0o644)], compression="zstd")
+    out["multi"] = lay.image([base, upper, top], config=BUSYBOX_CONFIG)
+    lay.tag(out["multi"], "multi-1")
+    per_arch = []
+    for arch in ("amd64", "arm64"):
+        l = lay.layer([("arch", "file", arch.encode() + b"\n", 0o644)])
+        per_arch.append((arch, lay.image([base, l], arch=arch, config=BUSYBOX_CONFIG)))
+    out["list"] = lay.index(per_arch)
+    out["list"]["platforms"] = dict(per_arch)
+    lay.tag(out["list"], "list-1")
+    odd = lay.layer([("corrupt-me", "file", os.urandom(4096), 0o644)])
+    out["corrupt"] = lay.image([odd])
+    lay.tag(out["corrupt"], "corrupt-1")
+    rand = [lay.layer([(f"r{i}", "file", os.urandom(1 << 20), 0o644)]) for i in range(3)]
+    out["concurrent"] = lay.image(rand)
+    lay.tag(out["concurrent"], "concurrent-1")
+    lay.finish()
+    return out
+
+
+def push_all(reg, layout):
+    for name in ("busybox", "multi", "corrupt", "concurrent"):
+        reg.push(layout, name, "1")
+    reg.push(layout, "list", "1", all_platforms=True)
+
+
+def manifest_digest(reg, repo, ref):
+    """Digest of the manifest the registry serves (computed from its bytes)."""
+    req = urllib.request.Request(f"http://{reg.host}/v2/{repo}/manifests/{ref}",
+                                 headers={"Accept": ACCEPT})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return _sha(r.read())
+
+
+@pytest.fixture(scope="session")
+def test_images():
+    d = tempfile.mkdtemp(prefix="berth-images-")
+    try:
+        layout = os.path.join(d, "layout")
+        yield layout, build_images(layout)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def registry(test_images):
+    layout, _ = test_images
+    d = tempfile.mkdtemp(prefix="berth-registry-")
+    reg = Registry(d)
+    try:
+        reg.start()
+        push_all(reg, layout)
+        yield reg
+    finally:
+        reg.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def auth_registry(test_images):
+    layout, _ = test_images
+    d = tempfile.mkdtemp(prefix="berth-registry-auth-")
+    reg = Registry(d, htpasswd=(AUTH_USER, AUTH_PASS))
+    try:
+        reg.start()
+        reg.push(layout, "busybox", "1")
+        yield reg
+    finally:
+        reg.stop()
+        shutil.rmtree(d, ignore_errors=True)
