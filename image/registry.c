@@ -370,7 +370,7 @@ static int reg_authorize(struct reg_session *s, const char *www_auth, struct ber
 			tok = xstrdup(s->auth->registry_token);
 		else
 			r = fetch_token(s, &ch, &tok, err);
-		if (r >= 0)
+		if (r >= 0 && tok)
 			authz = xasprintf("Bearer %s", tok);
 		if (tok)
 			explicit_bzero(tok, strlen(tok));
@@ -381,6 +381,8 @@ static int reg_authorize(struct reg_session *s, const char *www_auth, struct ber
 	img_challenge_done(&ch);
 	if (r < 0)
 		return r;
+	if (!authz)
+		return berr_set(err, EPROTO, "registry '%s': no token", s->host);
 	log_debug("host=%s msg=\"authorized with %s\"", s->host,
 		  strncmp(authz, "Basic", 5) == 0 ? "basic auth" : "bearer token");
 	pthread_mutex_lock(&s->lock);
