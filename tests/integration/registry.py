@@ -17,11 +17,15 @@ busybox-static (tarfile + json, digests computed here):
 Registry.push(layout, name, tag) copies one with skopeo (--all for indexes).
 
 Fixtures: `test_images` (session: the layout and its digests), `registry` (module:
-anonymous, images pushed) and `auth_registry` (module: htpasswd auth, busybox:1 pushed).
+anonymous, images pushed), `auth_registry` (module: htpasswd auth, busybox:1 pushed) and
+`token_registry` (module: bearer token auth through a TokenServer, busybox:1 pushed).
 Everything started is stopped and every temp dir removed in finalizers.
 """
+import base64
+import datetime
 import gzip
 import hashlib
+import http.server
 import io
 import json
 import os
@@ -31,8 +35,10 @@ import socket
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -58,8 +64,114 @@ def _nsenter(netns, argv):
     return (["nsenter", f"--net={netns}"] + argv) if netns else argv
 
 
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """A bearer token endpoint (Docker's token auth) on 127.0.0.1, signing ES256 JWTs with a
+    self-signed certificate the registry trusts (rootcertbundle). GET /token with basic auth
+    (user, password) grants the requested pull scope; POST /token with
+    grant_type=refresh_token and the identity token grants it too; anything else gets a token
+    with no access (the registry then refuses). Runs in a thread of the test process."""
+
+    SERVICE, ISSUER = "berth-test-registry", "berth-test-issuer"
+
+    def __init__(self, tmpdir, user, password, identity_token="berth-identity-token"):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        self.user, self.password, self.identity_token = user, password, identity_token
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "berth-test-token")])
+        now = datetime.datetime.utcnow()
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(now - datetime.timedelta(hours=1))
+                     .not_valid_after(now + datetime.timedelta(days=1))
+                     .sign(self.key, hashes.SHA256()))
+        self.cert_path = os.path.join(tmpdir, "token-cert.pem")
+        with open(self.cert_path, "wb") as f:
+            f.write(self.cert.public_bytes(serialization.Encoding.PEM))
+        self._der = self.cert.public_bytes(serialization.Encoding.DER)
+        self.requests = 0
+        self.httpd = None
+
+    def mint(self, scope):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+        access = []
+        if scope:
+            parts = scope.split(":")
+            kind, name, actions = parts[0], ":".join(parts[1:-1]), parts[-1].split(",")
+            access = [{"type": kind, "name": name, "actions": actions}]
+        now = int(time.time())
+        header = {"alg": "ES256", "typ": "JWT", "x5c": [base64.b64encode(self._der).decode()]}
+        claims = {"iss": self.ISSUER, "sub": self.user, "aud": self.SERVICE, "exp": now + 3600,
+                  "nbf": now - 60, "iat": now, "jti": os.urandom(8).hex(), "access": access}
+        signing_input = (_b64url(json.dumps(header).encode()) + "." +
+                         _b64url(json.dumps(claims).encode()))
+        der = self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+        r, s_ = decode_dss_signature(der)
+        return signing_input + "." + _b64url(r.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+
+    def start(self):
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _reply(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                server.requests += 1
+                q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+                want = "Basic " + base64.b64encode(
+                    f"{server.user}:{server.password}".encode()).decode()
+                hdr = self.headers.get("Authorization")
+                if hdr and hdr != want:
+                    return self._reply(401, {"details": "incorrect username or password"})
+                scope = q.get("scope", [""])[0] if hdr == want else ""
+                tok = server.mint(scope)
+                self._reply(200, {"token": tok, "access_token": tok, "expires_in": 3600})
+
+            def do_POST(self):
+                server.requests += 1
+                n = int(self.headers.get("Content-Length", "0"))
+                form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+                if (form.get("grant_type") != ["refresh_token"] or
+                        form.get("refresh_token") != [server.identity_token]):
+                    return self._reply(401, {"error": "invalid_grant"})
+                self._reply(200, {"access_token": server.mint(form.get("scope", [""])[0])})
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def realm(self):
+        return f"http://127.0.0.1:{self.port}/token"
+
+    def stop(self):
+        if self.httpd:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+
 class Registry:
-    def __init__(self, tmpdir, htpasswd=None, netns=None):
+    def __init__(self, tmpdir, htpasswd=None, netns=None, token=None):
+        self.token = token
         self.dir = tmpdir
         self.storage = os.path.join(tmpdir, "storage")
         self.log_path = os.path.join(tmpdir, "registry.log")
@@ -93,6 +205,10 @@ class Registry:
             with open(path, "w") as f:
                 f.write(out)
             cfg += ["auth:", "  htpasswd:", "    realm: berth-test", f"    path: {path}"]
+        elif self.token:
+            cfg += ["auth:", "  token:", f"    realm: {self.token.realm}",
+                    f"    service: {self.token.SERVICE}", f"    issuer: {self.token.ISSUER}",
+                    f"    rootcertbundle: {self.token.cert_path}"]
         path = os.path.join(self.dir, "config.yml")
         with open(path, "w") as f:
             f.write("\n".join(cfg) + "\n")
@@ -156,6 +272,8 @@ class Registry:
         argv = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--preserve-digests"]
         if self.htpasswd:
             argv.append(f"--dest-creds={self.htpasswd[0]}:{self.htpasswd[1]}")
+        elif self.token:
+            argv.append(f"--dest-creds={self.token.user}:{self.token.password}")
         if all_platforms:
             argv.append("--all")
         argv += [f"oci:{layout}:{name}-{tag}", f"docker://{self.host}/test/{name}:{tag}"]
@@ -360,6 +478,24 @@ def registry(test_images):
         yield reg
     finally:
         reg.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def token_registry(test_images):
+    """A registry with bearer token auth; .token is its TokenServer (AUTH_USER/AUTH_PASS)."""
+    layout, _ = test_images
+    d = tempfile.mkdtemp(prefix="berth-registry-token-")
+    tok = TokenServer(d, AUTH_USER, AUTH_PASS)
+    reg = Registry(d, token=tok)
+    try:
+        tok.start()
+        reg.start()
+        reg.push(layout, "busybox", "1")
+        yield reg
+    finally:
+        reg.stop()
+        tok.stop()
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 
 from registry import (AUTH_PASS, AUTH_USER, auth_registry, registry,  # noqa: F401
-                      test_images)
+                      test_images, token_registry)
 
 
 def _binary():
@@ -12,7 +12,8 @@ def _binary():
     return os.path.join(build, "image", "test_image_registry")
 
 
-def test_image_library_against_registry(registry, auth_registry, test_images):  # noqa: F811
+def test_image_library_against_registry(registry, auth_registry, token_registry,  # noqa: F811
+                                        test_images):  # noqa: F811
     _, imgs = test_images
     registry.corrupt_blob(imgs["corrupt"]["layers"][0])
     plat = imgs["list"]["platforms"]
@@ -23,6 +24,9 @@ def test_image_library_against_registry(registry, auth_registry, test_images):  
                BERTH_TEST_AUTH_REGISTRY=auth_registry.host,
                BERTH_TEST_AUTH_USER=AUTH_USER,
                BERTH_TEST_AUTH_PASS=AUTH_PASS,
+               BERTH_TEST_TOKEN_REGISTRY=token_registry.host,
+               BERTH_TEST_IDENTITY_TOKEN=token_registry.token.identity_token,
+               BERTH_TEST_REGISTRY_TOKEN=token_registry.token.mint("repository:test/busybox:pull"),
                BERTH_TEST_BUSYBOX_DIGEST=imgs["busybox"]["digest"],
                BERTH_TEST_BUSYBOX_ID=imgs["busybox"]["config"],
                BERTH_TEST_BUSYBOX_SIZE=str(imgs["busybox"]["image_size"]),

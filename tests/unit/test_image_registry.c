@@ -385,6 +385,36 @@ static void test_pull_basic_auth(void **state)
 	img_ctx_free(ctx);
 }
 
+static void test_pull_bearer_token(void **state)
+{
+	const char *reg = env("BERTH_TEST_TOKEN_REGISTRY");
+	_cleanup_free_ char *ref = xasprintf("%s/test/busybox:1", reg);
+	struct img_ctx *ctx = new_ctx(NULL, 0, NULL);
+	/* anonymous: the token grants nothing, the retry gets 401 again */
+	assert_int_equal(pull_err(ctx, ref, NULL, "HTTP 401"), -EACCES);
+	struct img_auth wrong = {.username = env("BERTH_TEST_AUTH_USER"), .password = "wrong"};
+	assert_int_equal(pull_err(ctx, ref, &wrong, "fetch registry token: HTTP 401"), -EACCES);
+	struct img_auth bad_id = {.identity_token = "not-the-token"};
+	assert_int_equal(pull_err(ctx, ref, &bad_id, "fetch registry token: HTTP 401"), -EACCES);
+	assert_int_equal(count_entries(ctx->blobs_dir, NULL), 0);
+	struct img_auth right = {.username = env("BERTH_TEST_AUTH_USER"),
+				 .password = env("BERTH_TEST_AUTH_PASS")};
+	struct img_pulled *p = pull_ok(ctx, ref, &right);
+	assert_string_equal(p->id, env("BERTH_TEST_BUSYBOX_ID"));
+	img_pulled_free(p);
+	img_ctx_free(ctx);
+	/* identity token: OAuth2 refresh-token grant (POST) */
+	ctx = new_ctx(NULL, 0, NULL);
+	struct img_auth id = {.identity_token = env("BERTH_TEST_IDENTITY_TOKEN")};
+	img_pulled_free(pull_ok(ctx, ref, &id));
+	img_ctx_free(ctx);
+	/* registry token: sent as the bearer token itself */
+	ctx = new_ctx(NULL, 0, NULL);
+	struct img_auth rt = {.registry_token = env("BERTH_TEST_REGISTRY_TOKEN")};
+	img_pulled_free(pull_ok(ctx, ref, &rt));
+	img_ctx_free(ctx);
+}
+
 static void test_pull_corrupt_blob(void **state)
 {
 	const char *reg = env("BERTH_TEST_REGISTRY");
@@ -512,6 +542,7 @@ int main(void)
 	    cmocka_unit_test(test_pull_via_mirror),
 	    cmocka_unit_test(test_pull_errors),
 	    cmocka_unit_test(test_pull_basic_auth),
+	    cmocka_unit_test(test_pull_bearer_token),
 	    cmocka_unit_test(test_pull_corrupt_blob),
 	    cmocka_unit_test(test_concurrent_pulls_fetch_each_blob_once),
 	    cmocka_unit_test(test_gc_after_pull),
