@@ -178,11 +178,13 @@ struct img_reader {
 	void *arg;
 };
 /* Extracts a (compressed) layer tar into the existing empty dir, then reads the reader
- * to its end. -EPERM for entries escaping dir. */
-int img_unpack(const struct img_reader *rd, const char *dir, struct berr **err);
+ * to its end. -EPERM for entries escaping dir, -EPROTO when the uncompressed tar doesn't
+ * hash to diff_id (NULL: not checked). */
+int img_unpack(const struct img_reader *rd, const char *dir, const char *diff_id,
+	       struct berr **err);
 /* Unpacks into layers_dir/.tmp-*, then renames to layers_dir/<chain hex>/fs. Nothing is
  * left behind on error; an existing layer dir is success. */
-int img_layer_create(const char *layers_dir, const char *chain_id, const struct img_reader *rd,
-		     struct berr **err);
+int img_layer_create(const char *layers_dir, const char *chain_id, const char *diff_id,
+		     const struct img_reader *rd, struct berr **err);
 
 #endif

@@ -27,7 +27,7 @@ struct pull {
 	struct img_ctx *ctx;
 	struct reg_session s;
 	struct img_manifest m;
-	char **chain_ids;
+	char **chain_ids, **diff_ids;
 	pthread_mutex_t lock; /* guards next, err */
 	size_t next;
 	struct berr *err;
@@ -128,7 +128,7 @@ static int layer_fetch(struct pull *p, size_t i, struct berr **err)
 		lr.w_open = true;
 	}
 	if (!have_layer) {
-		r = img_layer_create(ctx->layers_dir, chain, &rd, err);
+		r = img_layer_create(ctx->layers_dir, chain, p->diff_ids[i], &rd, err);
 	} else {
 		const void *b;
 		ssize_t n;
@@ -338,6 +338,7 @@ static int pull_locked(struct pull *p, const struct img_ref *ref, struct img_pul
 	out->n_layers = n_diff;
 	out->chain_ids = img_chain_ids(out->diff_ids, n_diff);
 	p->chain_ids = out->chain_ids;
+	p->diff_ids = out->diff_ids;
 	r = fetch_layers(p, err);
 	if (r < 0)
 		return r;

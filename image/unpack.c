@@ -29,10 +29,17 @@
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
 #define WHITEOUT_META	".wh..wh."
 
+#define DECOMP_BUF (256u << 10)
+
 struct unpack {
 	const struct img_reader *rd;
 	struct berr *rd_err; /* error from the reader, wins over libarchive's message */
 	bool eof;
+	struct archive *z; /* decompresses the stream (format "raw") for the tar reader */
+	char *zbuf;	   /* decompressed data handed to the tar reader */
+	bool z_eof;
+	struct img_hasher *dh; /* sha256 of the decompressed tar: the diff ID */
+	const char *diff_id;   /* expected, or NULL */
 	const char *dir;
 	int root_fd;
 	char *cache_path; /* parent dir (relative) whose fd is cache_fd */
@@ -51,6 +58,40 @@ static la_ssize_t read_cb(struct archive *a, void *arg, const void **buf)
 	}
 	if (n == 0)
 		u->eof = true;
+	return n;
+}
+
+/* Feeds the tar reader decompressed data, hashing it for the diff ID check at its end. */
+static la_ssize_t tar_read_cb(struct archive *a, void *arg, const void **buf)
+{
+	struct unpack *u = arg;
+	if (u->z_eof)
+		return 0;
+	la_ssize_t n = archive_read_data(u->z, u->zbuf, DECOMP_BUF);
+	if (n < 0) {
+		archive_set_error(a, EIO, "decompress layer: %s",
+				  u->rd_err ? berr_msg(u->rd_err) : archive_error_string(u->z));
+		return -1;
+	}
+	if (n == 0) {
+		u->z_eof = true;
+		if (u->dh) {
+			char got[IMG_DIGEST_LEN + 1];
+			img_hasher_finish(u->dh, got);
+			u->dh = NULL;
+			if (u->diff_id && strcmp(got, u->diff_id) != 0) {
+				berr_set(&u->rd_err, EPROTO,
+					 "layer diff id mismatch: want '%s', got '%s'", u->diff_id,
+					 got);
+				archive_set_error(a, EPROTO, "%s", berr_msg(u->rd_err));
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (u->dh)
+		img_hasher_update(u->dh, u->zbuf, (size_t)n);
+	*buf = u->zbuf;
 	return n;
 }
 
@@ -248,7 +289,11 @@ static int unpack_entry(struct unpack *u, struct archive *a, struct archive *w,
 
 static int unpack_loop(struct unpack *u, struct archive *a, struct archive *w, struct berr **err)
 {
-	if (archive_read_open(a, u, NULL, read_cb, NULL) != ARCHIVE_OK)
+	struct archive_entry *raw;
+	if (archive_read_open(u->z, u, NULL, read_cb, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(u->z, &raw) != ARCHIVE_OK)
+		return berr_set(err, EPROTO, "open layer: %s", archive_error_string(u->z));
+	if (archive_read_open(a, u, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
 		return berr_set(err, EPROTO, "open layer: %s", archive_error_string(a));
 	for (;;) {
 		struct archive_entry *ent;
@@ -262,7 +307,14 @@ static int unpack_loop(struct unpack *u, struct archive *a, struct archive *w, s
 			return r;
 	}
 	/* the tar end marker may come before the end of the stream: read the rest, so the
-	 * reader sees its end and verifies the digest */
+	 * diff ID covers all of it and the reader sees its end and verifies the digest */
+	while (!u->z_eof) {
+		const void *buf;
+		if (tar_read_cb(a, u, &buf) < 0)
+			return u->rd_err ? -u->rd_err->code
+					 : berr_set(err, EPROTO, "read layer: %s",
+						    archive_error_string(a));
+	}
 	while (!u->eof) {
 		const void *buf;
 		ssize_t n = u->rd->read(u->rd->arg, &buf, &u->rd_err);
@@ -278,20 +330,26 @@ static int unpack_loop(struct unpack *u, struct archive *a, struct archive *w, s
 	return 0;
 }
 
-int img_unpack(const struct img_reader *rd, const char *dir, struct berr **err)
+int img_unpack(const struct img_reader *rd, const char *dir, const char *diff_id, struct berr **err)
 {
-	struct unpack u = {.rd = rd, .dir = dir, .cache_fd = -1};
+	struct unpack u = {.rd = rd, .dir = dir, .cache_fd = -1, .diff_id = diff_id};
 	u.root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (u.root_fd < 0)
 		return berr_set_errno(err, errno, "open layer dir '%s'", dir);
+	/* two readers in one thread: z decompresses (gzip, zstd or nothing) and a reads the
+	 * tar from z's output, which we hash on the way for the diff ID */
 	struct archive *a = archive_read_new();
 	struct archive *w = archive_write_disk_new();
-	if (!a || !w)
+	u.z = archive_read_new();
+	if (!a || !w || !u.z)
 		xalloc_die();
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_filter_none(a);
+	archive_read_support_filter_gzip(u.z);
+	archive_read_support_filter_zstd(u.z);
+	archive_read_support_filter_none(u.z);
+	archive_read_support_format_raw(u.z);
 	archive_read_support_format_tar(a);
+	u.zbuf = xmalloc(DECOMP_BUF);
+	u.dh = img_hasher_new();
 	/* numeric owners from the archive: no uname/gname lookup (set_standard_lookup) */
 	archive_write_disk_set_options(w, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
 					      ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
@@ -313,13 +371,16 @@ int img_unpack(const struct img_reader *rd, const char *dir, struct berr **err)
 	berr_free(u.rd_err);
 	archive_write_free(w);
 	archive_read_free(a);
+	archive_read_free(u.z);
+	free(u.zbuf);
+	img_hasher_free(u.dh);
 	cache_drop(&u);
 	close(u.root_fd);
 	return r;
 }
 
-int img_layer_create(const char *layers_dir, const char *chain_id, const struct img_reader *rd,
-		     struct berr **err)
+int img_layer_create(const char *layers_dir, const char *chain_id, const char *diff_id,
+		     const struct img_reader *rd, struct berr **err)
 {
 	if (!img_digest_is_valid(chain_id))
 		return berr_set(err, EINVAL, "bad chain id '%.80s'", chain_id);
@@ -332,7 +393,7 @@ int img_layer_create(const char *layers_dir, const char *chain_id, const struct 
 	if (mkdir(fs, 0755) < 0)
 		r = berr_set_errno(err, errno, "create '%s'", fs);
 	if (r >= 0)
-		r = img_unpack(rd, fs, err);
+		r = img_unpack(rd, fs, diff_id, err);
 	if (r >= 0 && rename(tmp, final) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
 			r = 0; /* unpacked meanwhile by someone else: theirs is as good */

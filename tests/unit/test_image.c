@@ -483,7 +483,7 @@ static int create_layer(const struct tentry *ents, size_t n, int filter, const c
 	_cleanup_free_ char *data = build_layer(ents, n, filter, &len);
 	struct memrd m = {.data = data, .len = len, .fail_at_end = fail_at_end};
 	struct img_reader rd = {.read = mem_read, .arg = &m};
-	return img_layer_create(ctx->layers_dir, chain, &rd, err);
+	return img_layer_create(ctx->layers_dir, chain, NULL, &rd, err);
 }
 
 static const struct tentry layer1[] = {
@@ -828,8 +828,32 @@ static void test_unpack_reader_error_leaves_nothing(void **state)
 	struct memrd m = {.data = "this is not a tar archive, not even close to one", .len = 48};
 	struct img_reader rd = {.read = mem_read, .arg = &m};
 	e = berr_free(e);
-	assert_int_equal(img_layer_create(ctx->layers_dir, chain, &rd, &e), -EPROTO);
+	assert_int_equal(img_layer_create(ctx->layers_dir, chain, NULL, &rd, &e), -EPROTO);
 	assert_no_layer_dirs(chain);
+}
+
+static void test_unpack_checks_diff_id(void **state)
+{
+	size_t tar_len, gz_len;
+	_cleanup_free_ char *tar = build_layer(layer3, 2, ARCHIVE_FILTER_NONE, &tar_len);
+	_cleanup_free_ char *gz = build_layer(layer3, 2, ARCHIVE_FILTER_GZIP, &gz_len);
+	char diff[IMG_DIGEST_LEN + 1];
+	img_sha256_digest(tar, tar_len, diff);
+	_cleanup_free_ char *good = fake_chain('9'), *bad = fake_chain('0');
+	struct memrd m = {.data = gz, .len = gz_len};
+	struct img_reader rd = {.read = mem_read, .arg = &m};
+	_cleanup_berr_ struct berr *e = NULL;
+	if (img_layer_create(ctx->layers_dir, good, diff, &rd, &e) < 0)
+		fail_msg("%s", e->msg);
+	_cleanup_free_ char *added = lpath(good, "added");
+	assert_int_equal(access(added, F_OK), 0);
+	/* the same layer claimed to have another diff id */
+	struct memrd m2 = {.data = gz, .len = gz_len};
+	struct img_reader rd2 = {.read = mem_read, .arg = &m2};
+	assert_int_equal(img_layer_create(ctx->layers_dir, bad, good, &rd2, &e), -EPROTO);
+	assert_non_null(strstr(e->msg, "diff id mismatch"));
+	assert_non_null(strstr(e->msg, diff));
+	assert_no_layer_dirs(bad);
 }
 
 /* ---- content store ---- */
@@ -893,8 +917,8 @@ static void test_gc_and_usage(void **state)
 	_cleanup_free_ char *tar = build_layer(layer3, 1, ARCHIVE_FILTER_NONE, &len);
 	struct memrd m1 = {.data = tar, .len = len}, m2 = {.data = tar, .len = len};
 	struct img_reader r1 = {.read = mem_read, .arg = &m1}, r2 = {.read = mem_read, .arg = &m2};
-	assert_int_equal(img_layer_create(g->layers_dir, c1, &r1, NULL), 0);
-	assert_int_equal(img_layer_create(g->layers_dir, c2, &r2, NULL), 0);
+	assert_int_equal(img_layer_create(g->layers_dir, c1, NULL, &r1, NULL), 0);
+	assert_int_equal(img_layer_create(g->layers_dir, c2, NULL, &r2, NULL), 0);
 	uint64_t bytes0, inodes0;
 	_cleanup_free_ char *mp = NULL;
 	assert_int_equal(img_usage(g, &bytes0, &inodes0, &mp, NULL), 0);
@@ -967,6 +991,7 @@ int main(void)
 	    cmocka_unit_test(test_unpack_rejects_absolute),
 	    cmocka_unit_test(test_unpack_rejects_symlink_escape),
 	    cmocka_unit_test(test_unpack_reader_error_leaves_nothing),
+	    cmocka_unit_test(test_unpack_checks_diff_id),
 	    cmocka_unit_test(test_gc_and_usage),
 	    cmocka_unit_test(test_ctx_rejects_bad_config),
 	};
