@@ -208,6 +208,18 @@ static int apply_whiteout(int pfd, const char *base, const char *entry, struct b
 	return 0;
 }
 
+/* archive_write_disk reports failed write(2)s, and failures to restore metadata, as
+ * ARCHIVE_WARN: a warning whose errno says the disk is full or broken is an error. */
+static bool write_failed(struct archive *w, int r)
+{
+	if (r >= ARCHIVE_OK)
+		return false;
+	if (r < ARCHIVE_WARN)
+		return true;
+	int e = archive_errno(w);
+	return e == ENOSPC || e == EDQUOT || e == EIO || e == EROFS || e == EFBIG;
+}
+
 static int copy_data(struct archive *a, struct archive *w, const char *entry, struct berr **err)
 {
 	for (;;) {
@@ -220,10 +232,10 @@ static int copy_data(struct archive *a, struct archive *w, const char *entry, st
 		if (r < ARCHIVE_WARN)
 			return berr_set(err, EIO, "read layer entry '%.200s': %s", entry,
 					archive_error_string(a));
-		if (archive_write_data_block(w, buf, size, off) < ARCHIVE_WARN) {
+		if (archive_write_data_block(w, buf, size, off) != ARCHIVE_OK) {
 			int e = archive_errno(w);
-			return berr_set(err, e > 0 ? e : EIO, "write layer entry '%.200s': %s",
-					entry, archive_error_string(w));
+			return berr_set(err, e > 0 ? e : EIO, "write layer entry '%.200s': %s: %s",
+					entry, archive_error_string(w), strerror(e > 0 ? e : EIO));
 		}
 	}
 }
@@ -231,7 +243,8 @@ static int copy_data(struct archive *a, struct archive *w, const char *entry, st
 static int unpack_entry(struct unpack *u, struct archive *a, struct archive *w,
 			struct archive_entry *ent, struct berr **err)
 {
-	const char *name = archive_entry_pathname(ent);
+	/* a copy: archive_entry_set_pathname() below frees the entry's string */
+	_cleanup_free_ char *name = xstrdup_null(archive_entry_pathname(ent));
 	_cleanup_free_ char *rel = NULL;
 	int r = clean_path(name, &rel, err);
 	if (r < 0)
@@ -252,7 +265,7 @@ static int unpack_entry(struct unpack *u, struct archive *a, struct archive *w,
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) &&
 	    unlinkat(pfd, base, 0) < 0)
 		return berr_set_errno(err, errno, "replace symlink '%.200s'", name);
-	const char *hl = archive_entry_hardlink(ent);
+	_cleanup_free_ char *hl = xstrdup_null(archive_entry_hardlink(ent));
 	if (hl) {
 		_cleanup_free_ char *hrel = NULL;
 		r = clean_path(hl, &hrel, err);
@@ -269,7 +282,7 @@ static int unpack_entry(struct unpack *u, struct archive *a, struct archive *w,
 	}
 	_cleanup_free_ char *abs = xasprintf("%s/%s", u->dir, rel);
 	archive_entry_set_pathname(ent, abs);
-	if (archive_write_header(w, ent) < ARCHIVE_WARN) {
+	if (write_failed(w, archive_write_header(w, ent))) {
 		int e = archive_errno(w);
 		return berr_set(err, e > 0 ? e : EPERM, "extract layer entry '%.200s': %s", name,
 				archive_error_string(w));
@@ -279,7 +292,7 @@ static int unpack_entry(struct unpack *u, struct archive *a, struct archive *w,
 		if (r < 0)
 			return r;
 	}
-	if (archive_write_finish_entry(w) < ARCHIVE_WARN) {
+	if (write_failed(w, archive_write_finish_entry(w))) {
 		int e = archive_errno(w);
 		return berr_set(err, e > 0 ? e : EIO, "finish layer entry '%.200s': %s", name,
 				archive_error_string(w));
@@ -323,7 +336,7 @@ static int unpack_loop(struct unpack *u, struct archive *a, struct archive *w, s
 		if (n == 0)
 			u->eof = true;
 	}
-	if (archive_write_close(w) < ARCHIVE_WARN) {
+	if (write_failed(w, archive_write_close(w))) {
 		int e = archive_errno(w);
 		return berr_set(err, e > 0 ? e : EIO, "finish layer: %s", archive_error_string(w));
 	}

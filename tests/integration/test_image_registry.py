@@ -1,10 +1,20 @@
 """Runs the registry-backed cmocka tests of image/ (tests/unit/test_image_registry.c)
 against real docker-registry instances started here, with test images pushed by skopeo."""
 import os
+import shutil
 import subprocess
+import tempfile
 
 from registry import (AUTH_PASS, AUTH_USER, auth_registry, registry,  # noqa: F401
                       test_images, token_registry)
+
+
+def _unmount_under(path):
+    """Lazily unmounts every mount below path, deepest first (left by a crashed binary)."""
+    with open("/proc/self/mountinfo") as f:
+        mps = [line.split()[4] for line in f]
+    for mp in sorted((m for m in mps if m.startswith(path + "/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mp], check=False)
 
 
 def _binary():
@@ -35,7 +45,13 @@ def test_image_library_against_registry(registry, auth_registry, token_registry,
                BERTH_TEST_LIST_ARM64_DIGEST=plat["arm64"]["digest"],
                BERTH_TEST_CORRUPT_LAYER=imgs["corrupt"]["layers"][0],
                BERTH_TEST_CONCURRENT_LAYERS=",".join(imgs["concurrent"]["layers"]))
-    p = subprocess.run([_binary()], env=env, capture_output=True, text=True, timeout=600)
+    tmp = tempfile.mkdtemp(prefix="berth-image-reg-")
+    env["BERTH_TEST_TMPDIR"] = tmp
+    try:
+        p = subprocess.run([_binary()], env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        _unmount_under(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
     print(p.stdout)
     print(p.stderr)
     assert p.returncode == 0, f"test_image_registry failed:\n{p.stdout}\n{p.stderr}"

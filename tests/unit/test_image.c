@@ -739,6 +739,38 @@ static void test_rootfs_errors(void **state)
 	assert_false(is_mounted(target));
 }
 
+static void test_rootfs_many_layers(void **state)
+{
+	/* 48 layers: their lowerdir string (~5 KiB) exceeds the page size limit of mount(2)
+	 * options, fsconfig("lowerdir+") takes them one by one */
+	enum { N = 48 };
+	char *chains[N];
+	for (int i = 0; i < N; i++) {
+		chains[i] = xasprintf("sha256:%064d", 1000 + i);
+		_cleanup_free_ char *name = xasprintf("f%d", i);
+		struct tentry ent = {name, T_FILE, 0644, 0, 0, "x", NULL, NULL, 0, 0};
+		_cleanup_berr_ struct berr *e = NULL;
+		if (create_layer(&ent, 1, ARCHIVE_FILTER_NONE, chains[i], 0, &e) < 0)
+			fail_msg("%s", e->msg);
+	}
+	_cleanup_free_ char *target = xasprintf("%s/rootfs-many", tmpdir);
+	_cleanup_free_ char *ctr = xasprintf("%s/ctr-many", tmpdir);
+	assert_int_equal(mkdir(target, 0755), 0);
+	_cleanup_berr_ struct berr *e = NULL;
+	int r = img_rootfs_mount(ctx, (const char *const *)chains, N, ctr, target, false, &e);
+	_cleanup_free_ char *first = xasprintf("%s/f0", target);
+	_cleanup_free_ char *last = xasprintf("%s/f%d", target, N - 1);
+	int a_first = access(first, F_OK), a_last = access(last, F_OK);
+	assert_int_equal(img_rootfs_unmount(target, NULL), 0);
+	for (int i = 0; i < N; i++)
+		free(chains[i]);
+	if (r < 0)
+		fail_msg("%s", e->msg);
+	assert_int_equal(a_first, 0);
+	assert_int_equal(a_last, 0);
+	assert_false(is_mounted(target));
+}
+
 /* no directory for chain, and no temp dir left, in layers/ */
 static void assert_no_layer_dirs(const char *chain)
 {
@@ -1001,6 +1033,7 @@ int main(void)
 	    cmocka_unit_test(test_rootfs_overlay_mount_write_unmount),
 	    cmocka_unit_test(test_rootfs_readonly),
 	    cmocka_unit_test(test_rootfs_errors),
+	    cmocka_unit_test(test_rootfs_many_layers),
 	};
 	int r = cmocka_run_group_tests_name("image", tests, group_setup, group_teardown);
 	r +=

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -42,10 +43,13 @@ static const char *env(const char *name)
 
 static int group_setup(void **state)
 {
-	char tpl[] = "/tmp/berth-test-image-reg-XXXXXX";
+	/* the wrapper passes a dir it cleans up (mounts included) even if we crash */
+	const char *base = getenv("BERTH_TEST_TMPDIR");
+	_cleanup_free_ char *tpl =
+	    xasprintf("%s/berth-test-image-reg-XXXXXX", base ? base : "/tmp");
 	if (!mkdtemp(tpl))
 		return -1;
-	tmpdir = xstrdup(tpl);
+	tmpdir = TAKE_PTR(tpl);
 	return 0;
 }
 
@@ -430,6 +434,38 @@ static void test_pull_corrupt_blob(void **state)
 	img_ctx_free(ctx);
 }
 
+static void test_pull_disk_full(void **state)
+{
+	const char *reg = env("BERTH_TEST_REGISTRY");
+	_cleanup_free_ char *small = xasprintf("%s/small", tmpdir);
+	assert_int_equal(mkdir(small, 0755), 0);
+	/* a 1 MiB tmpfs cannot hold busybox (about 2 MiB unpacked) */
+	if (mount("tmpfs", small, "tmpfs", 0, "size=1m,mode=0755") < 0)
+		fail_msg("mount tmpfs: %s", strerror(errno));
+	_cleanup_free_ char *root = xasprintf("%s/root", small);
+	struct img_opts o = {.root = root};
+	struct img_ctx *ctx = NULL;
+	struct img_pulled *p = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	int r0 = img_ctx_new(&o, &ctx, &e);
+	_cleanup_free_ char *ref = xasprintf("%s/test/busybox:1", reg);
+	int r = r0 < 0 ? r0 : img_pull(ctx, ref, NULL, &p, &e);
+	unsigned layers = 0, tmp = 0, blob_tmp = 0;
+	if (ctx) {
+		layers = count_entries(ctx->layers_dir, &tmp);
+		count_entries(ctx->blobs_dir, &blob_tmp);
+	}
+	img_ctx_free(ctx);
+	img_pulled_free(p);
+	int u = umount2(small, MNT_DETACH);
+	assert_int_equal(u, 0);
+	assert_int_equal(r0, 0);
+	if (r != -ENOSPC)
+		fail_msg("want ENOSPC, got %d: %s", r, berr_msg(e));
+	assert_int_equal(layers, 0);
+	assert_int_equal(blob_tmp, 0);
+}
+
 struct conc {
 	struct img_ctx *ctx;
 	const char *ref;
@@ -544,6 +580,7 @@ int main(void)
 	    cmocka_unit_test(test_pull_basic_auth),
 	    cmocka_unit_test(test_pull_bearer_token),
 	    cmocka_unit_test(test_pull_corrupt_blob),
+	    cmocka_unit_test(test_pull_disk_full),
 	    cmocka_unit_test(test_concurrent_pulls_fetch_each_blob_once),
 	    cmocka_unit_test(test_gc_after_pull),
 	};
