@@ -120,6 +120,23 @@ static ssize_t inflight_find(struct img_ctx *ctx, const char *key)
 	return -1;
 }
 
+void img_pin(struct img_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	while (ctx->gc_active)
+		pthread_cond_wait(&ctx->cond, &ctx->lock);
+	ctx->pins++;
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+void img_unpin(struct img_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	ctx->pins--;
+	pthread_cond_broadcast(&ctx->cond);
+	pthread_mutex_unlock(&ctx->lock);
+}
+
 void img_inflight_claim(struct img_ctx *ctx, const char *key)
 {
 	pthread_mutex_lock(&ctx->lock);

@@ -78,7 +78,6 @@ int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr *
 	ctx->layers_dir = xasprintf("%s/layers", real);
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
-	pthread_rwlock_init(&ctx->gc_lock, NULL);
 	if ((r = fileio_mkdir_p(ctx->blobs_dir, 0700, err)) < 0 ||
 	    (r = fileio_mkdir_p(ctx->layers_dir, 0700, err)) < 0) {
 		img_ctx_free(ctx);
@@ -140,7 +139,6 @@ struct img_ctx *img_ctx_free(struct img_ctx *ctx)
 	free(ctx->variant);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_cond_destroy(&ctx->cond);
-	pthread_rwlock_destroy(&ctx->gc_lock);
 	if (ctx->curl_init)
 		curl_global_cleanup();
 	free(ctx);
@@ -194,12 +192,22 @@ static int gc_dir(const char *dir, const char *const *keep, unsigned *ret_n, str
 int img_gc(struct img_ctx *ctx, const char *const *keep_blobs, const char *const *keep_chain_ids,
 	   unsigned *ret_blobs, unsigned *ret_layers, struct berr **err)
 {
-	/* a running pull has stored blobs that no image record lists yet: wait for it */
-	pthread_rwlock_wrlock(&ctx->gc_lock);
+	/* a running pull, or a pulled image its caller has not recorded yet, has blobs that no
+	 * keep list names: wait until they are gone, holding new pulls off meanwhile */
+	pthread_mutex_lock(&ctx->lock);
+	while (ctx->gc_active)
+		pthread_cond_wait(&ctx->cond, &ctx->lock);
+	ctx->gc_active = true;
+	while (ctx->pins > 0)
+		pthread_cond_wait(&ctx->cond, &ctx->lock);
+	pthread_mutex_unlock(&ctx->lock);
 	int r = gc_dir(ctx->blobs_dir, keep_blobs, ret_blobs, err);
 	if (r >= 0)
 		r = gc_dir(ctx->layers_dir, keep_chain_ids, ret_layers, err);
-	pthread_rwlock_unlock(&ctx->gc_lock);
+	pthread_mutex_lock(&ctx->lock);
+	ctx->gc_active = false;
+	pthread_cond_broadcast(&ctx->cond);
+	pthread_mutex_unlock(&ctx->lock);
 	if (r < 0)
 		berr_wrap(err, "image gc");
 	return r;

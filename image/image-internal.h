@@ -38,11 +38,14 @@ struct img_ctx {
 	char *os, *arch, *variant;
 	img_progress_fn progress;
 	void *progress_arg;
-	pthread_mutex_t lock; /* guards inflight */
-	pthread_cond_t cond;  /* broadcast when an inflight key is released */
+	pthread_mutex_t lock; /* guards inflight, pins, gc_active */
+	pthread_cond_t cond;  /* broadcast when any of them changes */
 	char **inflight;      /* keys being fetched or unpacked */
 	size_t n_inflight, cap_inflight;
-	pthread_rwlock_t gc_lock; /* pulls hold it shared, img_gc() exclusive */
+	/* A running pull, or a pulled image not yet freed, pins its blobs and layers: img_gc()
+	 * waits until pins is 0 and holds new pins off while it runs (gc_active). */
+	unsigned pins;
+	bool gc_active;
 	atomic_uint blob_fetches; /* blobs downloaded (tests, bench) */
 	bool curl_init;
 };
@@ -167,6 +170,8 @@ int img_blob_put(struct img_ctx *ctx, const char *digest, const void *data, size
 		 struct berr **err);
 int img_blob_read(struct img_ctx *ctx, const char *digest, size_t max, char **ret, size_t *ret_len,
 		  struct berr **err);
+void img_pin(struct img_ctx *ctx);
+void img_unpin(struct img_ctx *ctx);
 /* Waits while key is claimed elsewhere, then claims it. */
 void img_inflight_claim(struct img_ctx *ctx, const char *key);
 void img_inflight_release(struct img_ctx *ctx, const char *key);

@@ -4,8 +4,8 @@
  * Ownership: img_ctx_new() and img_pull() return objects the caller frees (img_ctx_free,
  *   img_pulled_free); strings passed in are copied unless documented as borrowed.
  * Threads: a ctx is thread-safe; concurrent pulls fetch each blob once (in-flight dedupe) and
- *   the progress callback runs on worker threads. img_gc() waits for running pulls; the caller
- *   records a pulled image before its next img_gc() call.
+ *   the progress callback runs on worker threads. img_gc() waits until every pull has ended
+ *   and its img_pulled was freed (record the image first; never hold one while calling it).
  * Blocking: img_pull() does network and disk I/O; rootfs calls mount(2). Nothing is logged above
  *   debug and no credential is ever logged.
  * Errors: -EINVAL bad reference/argument, -ENOENT unknown image or blob, -EACCES auth denied,
@@ -108,6 +108,7 @@ struct img_pulled {
 	size_t n_layers;
 	char **layer_digests, **diff_ids, **chain_ids; /* n_layers each, bottom first, NULL-ended */
 	char **blobs; /* every stored digest the image uses (for img_gc), NULL-terminated */
+	struct img_ctx *pinned_ctx; /* internal: keeps img_gc() off until freed */
 };
 
 /* Pulls ref (normalized as img_ref_parse) with auth (may be NULL). On return all blobs are
@@ -120,7 +121,8 @@ int img_config_parse(const char *json, size_t len, struct img_config *ret, struc
 void img_config_done(struct img_config *c);
 
 /* Removes blobs and layer dirs not listed (digests / chain IDs "sha256:..."); the caller
- * guarantees no container uses them. ret_* (may be NULL) count what was removed. */
+ * guarantees no container uses them. Waits for running pulls and unfreed img_pulled objects
+ * and holds new pulls off meanwhile. ret_* (may be NULL) count what was removed. */
 int img_gc(struct img_ctx *ctx, const char *const *keep_blobs, const char *const *keep_chain_ids,
 	   unsigned *ret_blobs, unsigned *ret_layers, struct berr **err);
 

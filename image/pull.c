@@ -370,9 +370,9 @@ int img_pull(struct img_ctx *ctx, const char *ref_s, const struct img_auth *auth
 	struct img_pulled *out = xcalloc(1, sizeof(*out));
 	r = reg_session_init(&p.s, ctx, ref.domain, ref.path, auth, err);
 	if (r >= 0) {
-		pthread_rwlock_rdlock(&ctx->gc_lock);
+		img_pin(ctx);
+		out->pinned_ctx = ctx; /* released by img_pulled_free() */
 		r = pull_locked(&p, &ref, out, err);
-		pthread_rwlock_unlock(&ctx->gc_lock);
 		reg_session_done(&p.s);
 	}
 	img_manifest_done(&p.m);
@@ -392,6 +392,8 @@ struct img_pulled *img_pulled_free(struct img_pulled *p)
 {
 	if (!p)
 		return NULL;
+	if (p->pinned_ctx)
+		img_unpin(p->pinned_ctx);
 	free(p->id);
 	free(p->repo_tag);
 	free(p->repo_digest);

@@ -537,6 +537,40 @@ static void test_concurrent_pulls_fetch_each_blob_once(void **state)
 	img_ctx_free(ctx);
 }
 
+static char **strv_dup(char *const *v)
+{
+	size_t n = 0;
+	while (v[n])
+		n++;
+	char **out = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}
+
+struct gc_run {
+	struct img_ctx *ctx;
+	char **blobs, **chains;
+	unsigned nb, nl;
+	int r;
+};
+
+static void *gc_thread(void *arg)
+{
+	struct gc_run *g = arg;
+	g->r = img_gc(g->ctx, (const char *const *)g->blobs, (const char *const *)g->chains, &g->nb,
+		      &g->nl, NULL);
+	return NULL;
+}
+
+static bool gc_is_waiting(struct img_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	bool w = ctx->gc_active && ctx->pins > 0;
+	pthread_mutex_unlock(&ctx->lock);
+	return w;
+}
+
 static void test_gc_after_pull(void **state)
 {
 	const char *reg = env("BERTH_TEST_REGISTRY");
@@ -545,17 +579,37 @@ static void test_gc_after_pull(void **state)
 	_cleanup_free_ char *m = xasprintf("%s/test/multi:1", reg);
 	struct img_pulled *pb = pull_ok(ctx, b, NULL);
 	struct img_pulled *pm = pull_ok(ctx, m, NULL);
+	_cleanup_strv_ char **multi_chains = strv_dup(pm->chain_ids);
 	uint64_t bytes0, inodes0, bytes1, inodes1;
 	assert_int_equal(img_usage(ctx, &bytes0, &inodes0, NULL, NULL), 0);
-	/* busybox shares its layer with multi: removing multi keeps it */
-	unsigned nb = 0, nl = 0;
-	assert_int_equal(img_gc(ctx, (const char *const *)pb->blobs,
-				(const char *const *)pb->chain_ids, &nb, &nl, NULL),
-			 0);
-	assert_int_equal(nl, 2);
-	assert_int_equal(nb, 4); /* multi's manifest, config and two upper layers */
+	/* keep busybox only; it shares its layer with multi, which goes */
+	struct gc_run g = {
+	    .ctx = ctx, .blobs = strv_dup(pb->blobs), .chains = strv_dup(pb->chain_ids)};
+	img_pulled_free(pb);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, gc_thread, &g), 0);
+	/* pm is not freed yet (its image not recorded): gc must wait for it */
+	struct timespec t0, now, ms = {0, 5 * 1000 * 1000};
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!gc_is_waiting(ctx)) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > 20)
+			break;
+		nanosleep(&ms, NULL);
+	}
+	bool waited = gc_is_waiting(ctx);
+	_cleanup_free_ char *top = NULL;
+	int still_there = img_layer_path(ctx, multi_chains[2], &top, NULL);
+	img_pulled_free(pm);
+	pthread_join(th, NULL);
+	assert_true(waited);
+	assert_int_equal(still_there, 0);
+	assert_int_equal(g.r, 0);
+	assert_int_equal(g.nl, 2);
+	assert_int_equal(g.nb, 4); /* multi's manifest, config and two upper layers */
 	_cleanup_free_ char *lp = NULL;
-	assert_int_equal(img_layer_path(ctx, pb->chain_ids[0], &lp, NULL), 0);
+	assert_int_equal(img_layer_path(ctx, g.chains[0], &lp, NULL), 0);
+	assert_int_equal(img_layer_path(ctx, multi_chains[2], &lp, NULL), -ENOENT);
 	assert_int_equal(img_usage(ctx, &bytes1, &inodes1, NULL, NULL), 0);
 	assert_true(bytes1 < bytes0);
 	assert_true(inodes1 < inodes0);
@@ -563,8 +617,8 @@ static void test_gc_after_pull(void **state)
 	unsigned f0 = atomic_load(&ctx->blob_fetches);
 	img_pulled_free(pull_ok(ctx, m, NULL));
 	assert_int_equal(atomic_load(&ctx->blob_fetches) - f0, 3);
-	img_pulled_free(pb);
-	img_pulled_free(pm);
+	strv_free(g.blobs);
+	strv_free(g.chains);
 	img_ctx_free(ctx);
 }
 
