@@ -189,8 +189,8 @@ static int gc_dir(const char *dir, const char *const *keep, unsigned *ret_n, str
 	return 0;
 }
 
-int img_gc(struct img_ctx *ctx, const char *const *keep_blobs, const char *const *keep_chain_ids,
-	   unsigned *ret_blobs, unsigned *ret_layers, struct berr **err)
+int img_gc(struct img_ctx *ctx, img_keep_fn keep, void *arg, unsigned *ret_blobs,
+	   unsigned *ret_layers, struct berr **err)
 {
 	/* a running pull, or a pulled image its caller has not recorded yet, has blobs that no
 	 * keep list names: wait until they are gone, holding new pulls off meanwhile */
@@ -201,9 +201,15 @@ int img_gc(struct img_ctx *ctx, const char *const *keep_blobs, const char *const
 	while (ctx->pins > 0)
 		pthread_cond_wait(&ctx->cond, &ctx->lock);
 	pthread_mutex_unlock(&ctx->lock);
-	int r = gc_dir(ctx->blobs_dir, keep_blobs, ret_blobs, err);
+	/* asked only now: every pulled image is recorded and no new pull can start */
+	char **keep_blobs = NULL, **keep_chains = NULL;
+	int r = keep(arg, &keep_blobs, &keep_chains, err);
 	if (r >= 0)
-		r = gc_dir(ctx->layers_dir, keep_chain_ids, ret_layers, err);
+		r = gc_dir(ctx->blobs_dir, (const char *const *)keep_blobs, ret_blobs, err);
+	if (r >= 0)
+		r = gc_dir(ctx->layers_dir, (const char *const *)keep_chains, ret_layers, err);
+	strv_free(keep_blobs);
+	strv_free(keep_chains);
 	pthread_mutex_lock(&ctx->lock);
 	ctx->gc_active = false;
 	pthread_cond_broadcast(&ctx->cond);

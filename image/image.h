@@ -120,11 +120,14 @@ struct img_pulled *img_pulled_free(struct img_pulled *p);
 int img_config_parse(const char *json, size_t len, struct img_config *ret, struct berr **err);
 void img_config_done(struct img_config *c);
 
-/* Removes blobs and layer dirs not listed (digests / chain IDs "sha256:..."); the caller
- * guarantees no container uses them. Waits for running pulls and unfreed img_pulled objects
- * and holds new pulls off meanwhile. ret_* (may be NULL) count what was removed. */
-int img_gc(struct img_ctx *ctx, const char *const *keep_blobs, const char *const *keep_chain_ids,
-	   unsigned *ret_blobs, unsigned *ret_layers, struct berr **err);
+/* Returns what to keep: NULL-terminated vectors (or NULL) of blob digests and chain IDs
+ * ("sha256:..."), which img_gc() frees. */
+typedef int (*img_keep_fn)(void *arg, char ***ret_blobs, char ***ret_chain_ids, struct berr **err);
+/* Removes blobs and layer dirs that keep() doesn't list; the caller guarantees no container
+ * uses them. Waits for running pulls and unfreed img_pulled objects, holds new pulls off, then
+ * calls keep() (so it sees every image recorded). ret_* (may be NULL) count removals. */
+int img_gc(struct img_ctx *ctx, img_keep_fn keep, void *arg, unsigned *ret_blobs,
+	   unsigned *ret_layers, struct berr **err);
 
 /* Bytes and inodes used under the root, and the mountpoint holding it (caller frees). */
 int img_usage(struct img_ctx *ctx, uint64_t *ret_bytes, uint64_t *ret_inodes, char **ret_mountpoint,

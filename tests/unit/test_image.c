@@ -933,6 +933,21 @@ static void test_digest_and_base64(void **state)
 	assert_null(img_base64_decode("YW"));
 }
 
+static int keep_one_each(void *arg, char ***ret_blobs, char ***ret_chains, struct berr **err)
+{
+	const char **keep = arg;
+	*ret_blobs = xcalloc(2, sizeof(char *));
+	(*ret_blobs)[0] = xstrdup(keep[0]);
+	*ret_chains = xcalloc(2, sizeof(char *));
+	(*ret_chains)[0] = xstrdup(keep[1]);
+	return 0;
+}
+
+static int keep_fails(void *arg, char ***ret_blobs, char ***ret_chains, struct berr **err)
+{
+	return berr_set(err, EIO, "store unreadable");
+}
+
 static void test_gc_and_usage(void **state)
 {
 	_cleanup_free_ char *root = xasprintf("%s/gcroot", tmpdir);
@@ -958,12 +973,15 @@ static void test_gc_and_usage(void **state)
 	assert_true(bytes0 > 0);
 	/* root, blobs, blobs/sha256, 2 blobs, layers, 2 x (dir, fs, added) */
 	assert_int_equal(inodes0, 12);
-	const char *keep_blobs[] = {d1, NULL};
-	const char *keep_chains[] = {c2, NULL};
+	const char *keep[] = {d1, c2};
 	unsigned nb = 0, nl = 0;
-	assert_int_equal(img_gc(g, keep_blobs, keep_chains, &nb, &nl, NULL), 0);
+	assert_int_equal(img_gc(g, keep_one_each, keep, &nb, &nl, NULL), 0);
 	assert_int_equal(nb, 1);
 	assert_int_equal(nl, 1);
+	/* a failing keep() removes nothing */
+	_cleanup_berr_ struct berr *ke = NULL;
+	assert_int_equal(img_gc(g, keep_fails, NULL, NULL, NULL, &ke), -EIO);
+	assert_non_null(strstr(ke->msg, "image gc: store unreadable"));
 	assert_true(img_blob_exists(g, d1));
 	assert_false(img_blob_exists(g, d2));
 	_cleanup_free_ char *lp = NULL;

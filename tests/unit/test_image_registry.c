@@ -555,11 +555,18 @@ struct gc_run {
 	int r;
 };
 
+static int keep_dup(void *arg, char ***ret_blobs, char ***ret_chains, struct berr **err)
+{
+	struct gc_run *g = arg;
+	*ret_blobs = strv_dup(g->blobs);
+	*ret_chains = strv_dup(g->chains);
+	return 0;
+}
+
 static void *gc_thread(void *arg)
 {
 	struct gc_run *g = arg;
-	g->r = img_gc(g->ctx, (const char *const *)g->blobs, (const char *const *)g->chains, &g->nb,
-		      &g->nl, NULL);
+	g->r = img_gc(g->ctx, keep_dup, g, &g->nb, &g->nl, NULL);
 	return NULL;
 }
 
