@@ -268,7 +268,7 @@ class Registry:
         except OSError:
             return ""
 
-    def push(self, layout, name, tag, all_platforms=False):
+    def push(self, layout, name, tag, all_platforms=False, dest_tag=None):
         argv = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--preserve-digests"]
         if self.htpasswd:
             argv.append(f"--dest-creds={self.htpasswd[0]}:{self.htpasswd[1]}")
@@ -276,7 +276,8 @@ class Registry:
             argv.append(f"--dest-creds={self.token.user}:{self.token.password}")
         if all_platforms:
             argv.append("--all")
-        argv += [f"oci:{layout}:{name}-{tag}", f"docker://{self.host}/test/{name}:{tag}"]
+        argv += [f"oci:{layout}:{name}-{tag}",
+                 f"docker://{self.host}/test/{name}:{dest_tag or tag}"]
         subprocess.run(_nsenter(self.netns, argv), check=True, capture_output=True)
 
     def blob_data_path(self, digest):
