@@ -62,6 +62,30 @@ static void remove_temps(const char *dir)
 	}
 }
 
+/* <root>/version: the layout (blobs/sha256/<hex>, layers/<chain hex>/fs) is version 1. A
+ * later layout bumps it and converts or refuses older roots; an unknown version is refused
+ * rather than misread. */
+#define LAYOUT_VERSION "1"
+
+static int check_version(const char *root, struct berr **err)
+{
+	_cleanup_free_ char *p = xasprintf("%s/version", root);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	struct berr *e = NULL;
+	int r = fileio_read_all(p, 64, &data, &len, &e);
+	if (r == -ENOENT) {
+		berr_free(e);
+		return fileio_write_atomic(p, LAYOUT_VERSION "\n", 2, 0600, err);
+	}
+	if (r < 0)
+		return berr_move(err, &e);
+	if (strcmp(data, LAYOUT_VERSION "\n") != 0)
+		return berr_set(err, EINVAL, "image root '%s' has layout version '%.*s', want %s",
+				root, (int)strcspn(data, "\n"), data, LAYOUT_VERSION);
+	return 0;
+}
+
 int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr **err)
 {
 	if (!opts->root || opts->root[0] != '/')
@@ -78,7 +102,8 @@ int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr *
 	ctx->layers_dir = xasprintf("%s/layers", real);
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
-	if ((r = fileio_mkdir_p(ctx->blobs_dir, 0700, err)) < 0 ||
+	if ((r = check_version(real, err)) < 0 ||
+	    (r = fileio_mkdir_p(ctx->blobs_dir, 0700, err)) < 0 ||
 	    (r = fileio_mkdir_p(ctx->layers_dir, 0700, err)) < 0) {
 		img_ctx_free(ctx);
 		return r;
