@@ -315,7 +315,8 @@ static char *image_info_json(const struct store_img_meta *m)
 				       json_object_new_string(m->labels[i].value));
 	json_object_object_add(cfg, "Labels", labels);
 	json_object_object_add(o, "config", cfg);
-	char *s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	char *s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
 }
