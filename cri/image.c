@@ -4,9 +4,12 @@
 #include "cri/cri-internal.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -168,6 +171,83 @@ static int record_image(struct berth *b, struct img_pulled *p, struct berr **err
 	return r;
 }
 
+/* A pull runs on its own thread while the handler polls the call: a client that goes away,
+ * a deadline or a daemon stop cancels it (cri_call_* may only be used by the handler's
+ * thread, so the pull threads can't poll it themselves). */
+struct pull_job {
+	struct img_ctx *img;
+	const char *ref;
+	const struct img_auth *auth;
+	atomic_bool cancel;
+	pthread_mutex_t lock; /* guards done */
+	pthread_cond_t cond;
+	bool done;
+	int r;
+	struct img_pulled *p;
+	struct berr *err;
+};
+
+static void *pull_thread(void *arg)
+{
+	struct pull_job *j = arg;
+	int r = img_pull_cancellable(j->img, j->ref, j->auth, &j->cancel, &j->p, &j->err);
+	pthread_mutex_lock(&j->lock);
+	j->r = r;
+	j->done = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+static int pull_watched(struct berth *b, struct cri_call *call, const char *ref,
+			const struct img_auth *auth, struct img_pulled **ret, struct berr **err)
+{
+	struct pull_job j = {.img = b->img, .ref = ref, .auth = auth};
+	pthread_mutex_init(&j.lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_t th;
+	int e = pthread_create(&th, NULL, pull_thread, &j);
+	if (e) {
+		pthread_mutex_destroy(&j.lock);
+		pthread_cond_destroy(&j.cond);
+		return berr_set_errno(err, e, "start pull thread");
+	}
+	struct berr *why = NULL;
+	pthread_mutex_lock(&j.lock);
+	while (!j.done) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += 200 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&j.cond, &j.lock, &until);
+		if (!j.done && !why && cri_call_check(call, &why) < 0)
+			atomic_store(&j.cancel, true);
+	}
+	pthread_mutex_unlock(&j.lock);
+	pthread_join(th, NULL);
+	pthread_mutex_destroy(&j.lock);
+	pthread_cond_destroy(&j.cond);
+	int r = j.r;
+	if (r < 0 && why) {
+		/* the call's reason (deadline, client gone, shutdown) explains the cancel */
+		berr_free(j.err);
+		r = berr_move(err, &why);
+	} else if (r < 0) {
+		berr_move(err, &j.err);
+	} else {
+		*ret = j.p;
+	}
+	berr_free(why);
+	return r;
+}
+
 int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 		   ProtobufCMessage **ret_resp, struct berr **err)
 {
@@ -185,7 +265,7 @@ int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessag
 					 .registry_token = nonempty(a->registry_token)};
 	struct img_pulled *p = NULL;
 	int64_t t0 = time_mono_ns();
-	int r = img_pull(b->img, ref, a ? &auth : NULL, &p, err);
+	int r = pull_watched(b, call, ref, a ? &auth : NULL, &p, err);
 	if (r < 0)
 		return r;
 	/* recorded before p is freed: until then img_gc() keeps p's blobs and layers */

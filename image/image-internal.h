@@ -115,8 +115,9 @@ struct reg_session {
 	char *host, *repo;
 	char **endpoints; /* base URLs, mirrors first, upstream last */
 	size_t n_endpoints, cur;
-	pthread_mutex_t lock; /* guards authz */
-	char *authz;	      /* Authorization header value for the current endpoint */
+	pthread_mutex_t lock;	   /* guards authz */
+	char *authz;		   /* Authorization header value for the current endpoint */
+	const atomic_bool *cancel; /* set by the caller to abort transfers; may be NULL */
 };
 
 struct reg_resp {

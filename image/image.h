@@ -15,6 +15,7 @@
 #ifndef BERTH_IMAGE_IMAGE_H
 #define BERTH_IMAGE_IMAGE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -115,6 +116,10 @@ struct img_pulled {
  * stored and verified and all layers unpacked; on error nothing partial is visible. */
 int img_pull(struct img_ctx *ctx, const char *ref, const struct img_auth *auth,
 	     struct img_pulled **ret, struct berr **err);
+/* As img_pull(); setting *cancel (from any thread) aborts the transfers within about a
+ * second: -ECANCELED, nothing partial left. */
+int img_pull_cancellable(struct img_ctx *ctx, const char *ref, const struct img_auth *auth,
+			 const atomic_bool *cancel, struct img_pulled **ret, struct berr **err);
 struct img_pulled *img_pulled_free(struct img_pulled *p);
 /* Parses an image config JSON (as stored in config_json). */
 int img_config_parse(const char *json, size_t len, struct img_config *ret, struct berr **err);

@@ -155,6 +155,13 @@ static void *layer_worker(void *arg)
 		if (stop)
 			return NULL;
 		struct berr *e = NULL;
+		if (p->s.cancel && atomic_load(p->s.cancel)) {
+			pthread_mutex_lock(&p->lock);
+			if (!p->err)
+				berr_set(&p->err, ECANCELED, "pull cancelled");
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
 		const char *key = p->m.layers[i].digest;
 		img_inflight_claim(p->ctx, key);
 		int r = layer_fetch(p, i, &e);
@@ -361,6 +368,12 @@ static int pull_locked(struct pull *p, const struct img_ref *ref, struct img_pul
 int img_pull(struct img_ctx *ctx, const char *ref_s, const struct img_auth *auth,
 	     struct img_pulled **ret, struct berr **err)
 {
+	return img_pull_cancellable(ctx, ref_s, auth, NULL, ret, err);
+}
+
+int img_pull_cancellable(struct img_ctx *ctx, const char *ref_s, const struct img_auth *auth,
+			 const atomic_bool *cancel, struct img_pulled **ret, struct berr **err)
+{
 	struct img_ref ref;
 	int r = img_ref_parse(ref_s, &ref, err);
 	if (r < 0)
@@ -369,6 +382,7 @@ int img_pull(struct img_ctx *ctx, const char *ref_s, const struct img_auth *auth
 	pthread_mutex_init(&p.lock, NULL);
 	struct img_pulled *out = xcalloc(1, sizeof(*out));
 	r = reg_session_init(&p.s, ctx, ref.domain, ref.path, auth, err);
+	p.s.cancel = cancel;
 	if (r >= 0) {
 		img_pin(ctx);
 		out->pinned_ctx = ctx; /* released by img_pulled_free() */

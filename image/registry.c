@@ -178,11 +178,24 @@ static struct curl_slist *make_headers(const char *accept, const char *authz)
 	return h;
 }
 
-static CURL *easy_new(const char *url, struct curl_slist *headers, struct xfer *x)
+/* curl calls it at least once a second during a transfer; non-zero aborts it */
+static int cancel_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		     curl_off_t ulnow)
+{
+	return atomic_load((const atomic_bool *)arg) ? 1 : 0;
+}
+
+static CURL *easy_new(const char *url, struct curl_slist *headers, struct xfer *x,
+		      const atomic_bool *cancel)
 {
 	CURL *c = curl_easy_init();
 	if (!c)
 		xalloc_die();
+	if (cancel) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_cb);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)cancel);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -219,6 +232,8 @@ static int curl_error(CURL *c, CURLcode rc, int write_errno, const char *url, st
 	case CURLE_OPERATION_TIMEDOUT:
 		code = ETIMEDOUT;
 		break;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return berr_set(err, ECANCELED, "GET '%s': cancelled", url);
 	case CURLE_WRITE_ERROR:
 		code = write_errno ? write_errno : EIO;
 		break;
@@ -331,7 +346,7 @@ static int fetch_token(struct reg_session *s, const struct img_challenge *ch, ch
 		url = xasprintf("%s%c%s", ch->realm, strchr(ch->realm, '?') ? '&' : '?', params);
 	}
 	struct curl_slist *h = make_headers("application/json", post ? NULL : basic);
-	CURL *c = easy_new(url, h, &x);
+	CURL *c = easy_new(url, h, &x, s->cancel);
 	if (post)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
 	CURLcode rc = curl_easy_perform(c);
@@ -401,7 +416,7 @@ int reg_get(struct reg_session *s, const char *what, const char *accept, size_t 
 		_cleanup_free_ char *url = xasprintf("%s/v2/%s/%s", base, s->repo, what);
 		struct xfer x = {.max = max};
 		struct curl_slist *h = make_headers(accept, authz);
-		CURL *c = easy_new(url, h, &x);
+		CURL *c = easy_new(url, h, &x, s->cancel);
 		CURLcode rc = curl_easy_perform(c);
 		long status = 0;
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -502,7 +517,7 @@ static void stream_start(struct reg_stream *st)
 	st->url = xasprintf("%s/v2/%s/blobs/%s", base, st->s->repo, st->digest);
 	xfer_done(&st->x);
 	st->headers = make_headers(NULL, authz);
-	st->easy = easy_new(st->url, st->headers, &st->x);
+	st->easy = easy_new(st->url, st->headers, &st->x, st->s->cancel);
 	curl_easy_setopt(st->easy, CURLOPT_WRITEFUNCTION, stream_cb);
 	curl_easy_setopt(st->easy, CURLOPT_WRITEDATA, st);
 	st->status = 0;

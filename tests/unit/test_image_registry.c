@@ -466,6 +466,44 @@ static void test_pull_disk_full(void **state)
 	assert_int_equal(blob_tmp, 0);
 }
 
+static atomic_bool cancel_flag;
+
+static void cancel_on_first_layer(const struct img_progress *p, void *arg)
+{
+	if (p->finished)
+		atomic_store(&cancel_flag, true);
+}
+
+static void test_pull_cancelled(void **state)
+{
+	const char *reg = env("BERTH_TEST_REGISTRY");
+	/* not test/concurrent: that one's registry log counts must stay its own */
+	_cleanup_free_ char *ref = xasprintf("%s/test/multi:1", reg);
+	/* cancelled before it starts */
+	struct img_ctx *ctx = new_ctx(NULL, 0, NULL);
+	atomic_bool now = true;
+	struct img_pulled *p = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(img_pull_cancellable(ctx, ref, NULL, &now, &p, &e), -ECANCELED);
+	assert_null(p);
+	assert_int_equal(count_entries(ctx->layers_dir, NULL), 0);
+	img_ctx_free(ctx);
+	/* cancelled once the first of three layers is in, one layer at a time */
+	_cleanup_free_ char *root = xasprintf("%s/root-cancel", tmpdir);
+	struct img_opts o = {.root = root, .parallel = 1, .progress = cancel_on_first_layer};
+	assert_int_equal(img_ctx_new(&o, &ctx, NULL), 0);
+	atomic_store(&cancel_flag, false);
+	e = berr_free(e);
+	assert_int_equal(img_pull_cancellable(ctx, ref, NULL, &cancel_flag, &p, &e), -ECANCELED);
+	assert_non_null(strstr(e->msg, "cancelled"));
+	unsigned tmp = 0;
+	assert_int_equal(count_entries(ctx->layers_dir, &tmp), 1); /* the finished one */
+	assert_int_equal(tmp, 0);
+	count_entries(ctx->blobs_dir, &tmp);
+	assert_int_equal(tmp, 0);
+	img_ctx_free(ctx);
+}
+
 struct conc {
 	struct img_ctx *ctx;
 	const char *ref;
@@ -642,6 +680,7 @@ int main(void)
 	    cmocka_unit_test(test_pull_bearer_token),
 	    cmocka_unit_test(test_pull_corrupt_blob),
 	    cmocka_unit_test(test_pull_disk_full),
+	    cmocka_unit_test(test_pull_cancelled),
 	    cmocka_unit_test(test_concurrent_pulls_fetch_each_blob_once),
 	    cmocka_unit_test(test_gc_after_pull),
 	};
