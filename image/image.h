@@ -2,7 +2,7 @@
  * rootfs. Layout under opts.root: blobs/sha256/<hex> (verified content), layers/<chain-hex>/fs (one
  *   unpacked layer each, an overlay lowerdir with whiteouts as 0/0 char devices).
  * Ownership: img_ctx_new() and img_pull() return objects the caller frees (img_ctx_free,
- *   img_pulled_free); strings passed in are copied unless documented as borrowed.
+ *   img_pulled_free, before img_ctx_free); strings passed in are copied.
  * Threads: a ctx is thread-safe; concurrent pulls fetch each blob once (in-flight dedupe) and
  *   the progress callback runs on worker threads. img_gc() waits until every pull has ended
  *   and its img_pulled was freed (record the image first; never hold one while calling it).
@@ -10,8 +10,8 @@
  *   debug and no credential is ever logged.
  * Errors: -EINVAL bad reference/argument, -ENOENT unknown image or blob, -EACCES auth denied,
  *   -EPROTO bad registry data (digest mismatch, bad manifest), -EHOSTUNREACH/-ECONNREFUSED/
- *   -ETIMEDOUT network, -ENOSPC disk full, -EPERM unsafe layer entry, -E2BIG limits hit.
- *   Messages carry the registry's HTTP status and error text. */
+ *   -ETIMEDOUT network, -ENOSPC disk full, -EPERM unsafe layer entry, -E2BIG limits hit,
+ *   -ECANCELED pull cancelled. Messages carry the registry's HTTP status and error text. */
 #ifndef BERTH_IMAGE_IMAGE_H
 #define BERTH_IMAGE_IMAGE_H
 
