@@ -300,6 +300,77 @@ class Registry:
         return sum(1 for line in self.log().splitlines() if needle in line)
 
 
+_PROXY = r"""
+import socket, sys, threading, time
+port, target, delay = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+th, tp = target.rsplit(":", 1)
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port))
+ls.listen(16)
+print("ready", flush=True)
+
+def pipe(src, dst, slow):
+    try:
+        while True:
+            b = src.recv(16384)
+            if not b:
+                break
+            dst.sendall(b)
+            if slow:
+                time.sleep(delay)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+while True:
+    c, _ = ls.accept()
+    u = socket.create_connection((th, int(tp)))
+    threading.Thread(target=pipe, args=(c, u, False), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c, True), daemon=True).start()
+"""
+
+
+class SlowProxy:
+    """A TCP proxy on 127.0.0.1 (inside netns when given) to target ("host:port") that
+    sends the responses 16 KiB per `delay` seconds: a registry slow enough that a pull can
+    be cancelled in the middle."""
+
+    def __init__(self, target, delay=0.05, netns=None):
+        self.target, self.delay, self.netns = target, delay, netns
+        self.proc = None
+        self.port = None
+
+    @property
+    def host(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self):
+        for _ in range(5):
+            self.port = free_port()  # free here; in another netns almost surely free too
+            self.proc = subprocess.Popen(
+                _nsenter(self.netns, ["/usr/bin/python3", "-c", _PROXY, str(self.port),
+                                      self.target, str(self.delay)]),
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                text=True)
+            if self.proc.stdout.readline().strip() == "ready":
+                return self
+            self.stop()
+        raise RuntimeError("slow proxy did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc:
+            self.proc.stdout.close()
+        self.proc = None
+
+
 # ---- images ----
 
 def _sha(data):

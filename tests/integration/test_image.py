@@ -11,7 +11,8 @@ import grpc
 import pytest
 
 from conftest import Netns, poll
-from registry import AUTH_PASS, AUTH_USER, Registry, push_all, test_images  # noqa: F401
+from registry import (AUTH_PASS, AUTH_USER, Registry, SlowProxy, push_all,  # noqa: F401
+                      test_images)
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +60,12 @@ def auth_reg(net, test_images):  # noqa: F811
         shutil.rmtree(d, ignore_errors=True)
 
 
-def pull(d, ref, **auth):
+def pull(d, ref, timeout=120, **auth):
     pb = d.pb
     req = pb.PullImageRequest(image=pb.ImageSpec(image=ref))
     if auth:
         req.auth.CopyFrom(pb.AuthConfig(**auth))
-    return d.call("PullImage", req, timeout=120).image_ref
+    return d.call("PullImage", req, timeout=timeout).image_ref
 
 
 def status(d, ref, verbose=False):
@@ -225,3 +226,25 @@ def test_images_survive_restart(berthd_factory, net, reg, test_images):  # noqa:
     assert r.image_ref == imgs["busybox"]["config"]
     c.call("RemoveImage", pb.RemoveImageRequest(image=pb.ImageSpec(image=ref)))
     assert list_images(d, client=c) == []
+
+
+def test_pull_cancelled_by_deadline(berthd_factory, net, reg, test_images):  # noqa: F811
+    """A pull whose client deadline passes is cancelled in berthd and leaves nothing."""
+    d = berthd_factory(netns=net)
+    proxy = SlowProxy(reg.host, delay=0.05, netns=net.path).start()  # busybox: ~3 s
+    try:
+        e = rpc_error(pull, d, f"{proxy.host}/test/busybox:1", timeout=0.5)
+        assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # the handler notices, cancels the transfers and reports; then nothing is left
+        poll(lambda: "method=PullImage" in d.stderr() and "DEADLINE_EXCEEDED" in d.stderr(),
+             20, "berthd to end the cancelled pull")
+    finally:
+        proxy.stop()
+    assert list_images(d) == []
+    assert image_dir_entries(d, "layers") == []
+    for sub in ("layers", "blobs/sha256"):
+        left = [n for n in os.listdir(os.path.join(d.state_dir, "image", sub))
+                if n.startswith(".tmp-")]
+        assert left == [], sub
+    # and a later pull of the same image works
+    assert pull(d, f"{reg.host}/test/busybox:1") == test_images[1]["busybox"]["config"]
