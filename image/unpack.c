@@ -240,6 +240,42 @@ static int copy_data(struct archive *a, struct archive *w, const char *entry, st
 	}
 }
 
+/* overlayfs reads trusted.overlay.* (opaque, redirect, metacopy, origin) from its layers;
+ * an image must not set them itself, only through whiteouts we translate. An entry keeps at
+ * most 64 xattrs. */
+static void drop_overlay_xattrs(struct archive_entry *ent)
+{
+	if (archive_entry_xattr_reset(ent) == 0)
+		return;
+	struct xa {
+		char *name;
+		void *value;
+		size_t size;
+	} keep[64];
+	size_t n = 0;
+	bool dropped = false;
+	const char *name;
+	const void *value;
+	size_t size;
+	while (archive_entry_xattr_next(ent, &name, &value, &size) == ARCHIVE_OK) {
+		if (strncmp(name, "trusted.overlay.", 16) == 0 || n == 64) {
+			dropped = true;
+			continue;
+		}
+		keep[n++] = (struct xa){xstrdup(name), xmemdup(value, size), size};
+	}
+	if (dropped) {
+		archive_entry_xattr_clear(ent);
+		for (size_t i = 0; i < n; i++)
+			archive_entry_xattr_add_entry(ent, keep[i].name, keep[i].value,
+						      keep[i].size);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(keep[i].name);
+		free(keep[i].value);
+	}
+}
+
 static int unpack_entry(struct unpack *u, struct archive *a, struct archive *w,
 			struct archive_entry *ent, struct berr **err)
 {
@@ -280,6 +316,7 @@ static int unpack_entry(struct unpack *u, struct archive *a, struct archive *w,
 		_cleanup_free_ char *habs = xasprintf("%s/%s", u->dir, hrel);
 		archive_entry_set_hardlink(ent, habs);
 	}
+	drop_overlay_xattrs(ent);
 	_cleanup_free_ char *abs = xasprintf("%s/%s", u->dir, rel);
 	archive_entry_set_pathname(ent, abs);
 	if (write_failed(w, archive_write_header(w, ent))) {

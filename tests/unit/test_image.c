@@ -498,6 +498,7 @@ static const struct tentry layer1[] = {
     {"home/user/", T_DIR, 0700, 1000, 1001, NULL, NULL, NULL, 0, 0},
     {"home/user/file", T_FILE, 0600, 1000, 1001, "secret", "trusted.berth", "v1", 0, 0},
     {"dev/", T_DIR, 0755, 0, 0, NULL, NULL, NULL, 0, 0},
+    {"sneaky", T_FILE, 0644, 0, 0, "x", "trusted.overlay.redirect", "/etc", 0, 0},
     {"dev/null2", T_CHR, 0666, 0, 0, NULL, NULL, NULL, 1, 3},
     {"dev/fifo", T_FIFO, 0600, 0, 0, NULL, NULL, NULL, 0, 0},
     {"tmp/", T_DIR, 01777, 0, 0, NULL, NULL, NULL, 0, 0},
@@ -611,6 +612,11 @@ static void test_unpack_tree_file_by_file(void **state)
 	size_t len;
 	assert_int_equal(fileio_read_all(uf, 100, &content, &len, NULL), 0);
 	assert_string_equal(content, "secret");
+	/* overlay's own xattrs are never taken from an image */
+	_cleanup_free_ char *sneaky = lpath(chain_a, "sneaky");
+	assert_int_equal(access(sneaky, F_OK), 0);
+	assert_int_equal(getxattr(sneaky, "trusted.overlay.redirect", buf, sizeof(buf)), -1);
+	assert_int_equal(errno, ENODATA);
 }
 
 static void test_unpack_whiteouts(void **state)
