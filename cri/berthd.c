@@ -224,14 +224,21 @@ static int run(struct berth *b, struct berr **err)
 	r = store_open(b->cfg.state_dir, &so, &b->store, err);
 	if (r < 0)
 		return berr_wrap(err, "open state in '%s'", b->cfg.state_dir);
+	r = cri_image_init(b, err);
+	if (r < 0) {
+		b->store = store_free(b->store);
+		return berr_wrap(err, "open image store in '%s'", b->cfg.state_dir);
+	}
 	r = cri_runtime_init(b, true, err);
 	if (r < 0) {
+		cri_image_done(b);
 		b->store = store_free(b->store);
 		return berr_wrap(err, "start container runtime");
 	}
 	b->server = cri_server_new(b, err);
 	if (!b->server) {
 		cri_runtime_done(b);
+		cri_image_done(b);
 		b->store = store_free(b->store);
 		return -(*err)->code;
 	}
@@ -247,6 +254,7 @@ static int run(struct berth *b, struct berr **err)
 	cri_server_stop(b->server, STOP_GRACE_MS);
 	b->server = cri_server_free(b->server);
 	cri_runtime_done(b);
+	cri_image_done(b);
 	b->store = store_free(b->store);
 	return r;
 }

@@ -7,24 +7,30 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "image/image.h"
 #include "shim/shim.h"
 
+/* A tag or digest as the image was pulled (normalized), else an ID or prefix. */
 static int image_resolve(struct berth *b, const char *ref, struct store_img **ret,
 			 struct berr **err)
 {
-	/* TODO(#4): normalize through image/ once it is merged. */
+	_cleanup_free_ char *norm = NULL;
+	if (img_ref_normalize(ref, &norm, NULL) == 0 &&
+	    store_img_get_by_ref(b->store, norm, ret, NULL) == 0)
+		return 0;
 	return store_img_lookup(b->store, ref, ret, err);
 }
 
 static int rootfs_mount(struct berth *b, const struct store_img_meta *img, const char *upper_dir,
 			const char *target, bool readonly, struct berr **err)
 {
-	return berr_set(err, EOPNOTSUPP, "image rootfs mounts need image/ (issue 4)");
-}
-
-static int rootfs_unmount(const char *target, struct berr **err)
-{
-	return 0;
+	size_t n = 0;
+	while (img->chain_ids && img->chain_ids[n])
+		n++;
+	if (!b->img)
+		return berr_set(err, EINVAL, "no image context");
+	return img_rootfs_mount(b->img, (const char *const *)img->chain_ids, n, upper_dir, target,
+				readonly, err);
 }
 
 const struct cri_ops cri_default_ops = {
@@ -33,5 +39,5 @@ const struct cri_ops cri_default_ops = {
     .shim_reopen_log = shim_reopen_log,
     .image_resolve = image_resolve,
     .rootfs_mount = rootfs_mount,
-    .rootfs_unmount = rootfs_unmount,
+    .rootfs_unmount = img_rootfs_unmount,
 };
