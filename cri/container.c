@@ -82,7 +82,7 @@ static int ctr_teardown(struct berth *b, const struct oci_runtime_handler *h, co
 	const struct cri_ops *ops = cri_ops_of(b);
 	struct berr *first = NULL, *e = NULL;
 	int r = 0;
-	if (runtime && ops->oci->delete(h, id, true, &e) < 0) {
+	if (runtime && ops->oci->delete (h, id, true, &e) < 0) {
 		berr_wrap(&e, "delete container '%.12s'", id);
 		berr_move(&first, &e);
 	}
@@ -141,9 +141,8 @@ static int check_create(const Runtime__V1__CreateContainerRequest *in, struct be
 static char *stop_signal_of(const Runtime__V1__ContainerConfig *c, const struct store_img_meta *img)
 {
 	if (c->stop_signal != RUNTIME__V1__SIGNAL__SIGNAL_RUNTIME_DEFAULT) {
-		const ProtobufCEnumValue *v =
-		    protobuf_c_enum_descriptor_get_value(&runtime__v1__signal__descriptor,
-							 c->stop_signal);
+		const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		    &runtime__v1__signal__descriptor, c->stop_signal);
 		if (v && strncmp(v->name, "SIGNAL_", 7) == 0)
 			return xstrdup(v->name + 7);
 	}
@@ -193,8 +192,8 @@ static int plan_bundle(struct berth *b, struct ctr_plan *p, const Runtime__V1__C
 		return r;
 	struct oci_runtime_opts opts = b->rt->opts;
 	opts.rootfs = p->rootfs;
-	struct oci_image_config ic = {im->user,	       im->env,		im->entrypoint,
-				      im->cmd,	       im->working_dir, im->stop_signal};
+	struct oci_image_config ic = {im->user, im->env,	 im->entrypoint,
+				      im->cmd,	im->working_dir, im->stop_signal};
 	_cleanup_free_ char *json = NULL;
 	r = oci_spec_build(&(struct oci_spec_input){p->id, c, p->pod.config, &p->pod.oci, &ic,
 						    &opts, &user, dev, n_dev},
@@ -382,8 +381,7 @@ static int removing_fn(struct store_ctr_status *st, void *arg, struct berr **err
 	return 0;
 }
 
-int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c,
-		   struct berr **err)
+int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c, struct berr **err)
 {
 	const struct store_ctr_meta *m = store_ctr_meta(c);
 	bool set = true;
@@ -407,8 +405,8 @@ int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c,
 	if (r == 0) {
 		r = store_ctr_delete(b->store, m->id, err);
 		if (r == -ENOENT) { /* a concurrent Remove won */
-			berr_free(*err);
-			*err = NULL;
+			if (err)
+				*err = berr_free(*err);
 			r = 0;
 		}
 	}
@@ -456,7 +454,8 @@ int cri_ctr_stop_all(struct berth *b, struct cri_call *call, const char *sandbox
 		/* The filter also matches sandbox ID prefixes: only this sandbox's. */
 		if (strcmp(store_ctr_meta(v[i])->sandbox_id, sandbox_id) != 0)
 			continue;
-		r = remove ? cri_ctr_remove(b, call, v[i], err) : cri_ctr_stop(b, call, v[i], 0, err);
+		r = remove ? cri_ctr_remove(b, call, v[i], err)
+			   : cri_ctr_stop(b, call, v[i], 0, err);
 		if (r < 0)
 			berr_wrap(err, "%s container '%.12s'", remove ? "remove" : "stop",
 				  store_ctr_id(v[i]));

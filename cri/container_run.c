@@ -22,10 +22,10 @@
 #include "common/ids.h"
 #include "shim/shim.h"
 
-#define EXEC_MAX_OUT   (CRI_MSG_MAX - 64 * 1024) /* both streams together */
-#define KILL_WAIT_MS   2000 /* a failed kill: how long an exit may take to show */
-#define WAIT_SLICE_MS  100
-#define SPEC_JSON_MAX  (4 << 20)
+#define EXEC_MAX_OUT  (CRI_MSG_MAX - 64 * 1024) /* both streams together */
+#define KILL_WAIT_MS  2000 /* a failed kill: how long an exit may take to show */
+#define WAIT_SLICE_MS 100
+#define SPEC_JSON_MAX (4 << 20)
 
 /* ---- exits ---- */
 
@@ -221,8 +221,8 @@ int cri_ctr_stop(struct berth *b, struct cri_call *call, struct store_ctr *c, in
 			return 0;
 		if (r != -ETIMEDOUT || (call && cri_call_is_done(call)))
 			return r;
-		berr_free(*err);
-		*err = NULL;
+		if (err)
+			*err = berr_free(*err);
 	}
 	r = ctr_signal(b, call, c, &h, SIGKILL, err);
 	if (r < 0)

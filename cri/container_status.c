@@ -80,10 +80,13 @@ static char *verbose_info(const struct store_ctr_meta *m, const struct store_ctr
 	json_object_object_add(o, "pid", json_object_new_int(st->pid));
 	json_object_object_add(o, "shimPid", json_object_new_int(st->shim_pid));
 	json_object_object_add(o, "sandboxID", json_object_new_string(m->sandbox_id));
-	json_object_object_add(o, "bundle", json_object_new_string(m->bundle_dir ? m->bundle_dir : ""));
-	json_object_object_add(o, "rootfs", json_object_new_string(m->rootfs_path ? m->rootfs_path : ""));
-	json_object_object_add(o, "runtimeHandler",
-			       json_object_new_string(m->runtime_handler ? m->runtime_handler : ""));
+	json_object_object_add(o, "bundle",
+			       json_object_new_string(m->bundle_dir ? m->bundle_dir : ""));
+	json_object_object_add(o, "rootfs",
+			       json_object_new_string(m->rootfs_path ? m->rootfs_path : ""));
+	json_object_object_add(
+	    o, "runtimeHandler",
+	    json_object_new_string(m->runtime_handler ? m->runtime_handler : ""));
 	json_object_object_add(o, "name", json_object_new_string(m->name));
 	const char *cg = cri_ctr_extra(m, CRI_CTR_X_CGROUP);
 	json_object_object_add(o, "cgroupsPath", json_object_new_string(cg ? cg : ""));
@@ -113,9 +116,9 @@ int cri_container_status(struct berth *b, struct cri_call *call, const ProtobufC
 	struct store_ctr_status st;
 	store_ctr_status(c, &st);
 	Runtime__V1__ContainerConfig *cfg =
-	    m->config.data ? runtime__v1__container_config__unpack(NULL, m->config.len,
-								    m->config.data)
-			   : NULL;
+	    m->config.data
+		? runtime__v1__container_config__unpack(NULL, m->config.len, m->config.data)
+		: NULL;
 
 	Runtime__V1__ContainerStatusResponse *resp =
 	    (void *)cri_msg_new(&runtime__v1__container_status_response__descriptor);
@@ -184,7 +187,8 @@ int cri_list_containers(struct berth *b, struct cri_call *call, const ProtobufCM
 	_cleanup_free_ struct store_kv *sel = NULL;
 	if (f) {
 		sf.id = f->id && f->id[0] ? f->id : NULL;
-		sf.sandbox_id = f->pod_sandbox_id && f->pod_sandbox_id[0] ? f->pod_sandbox_id : NULL;
+		sf.sandbox_id =
+		    f->pod_sandbox_id && f->pod_sandbox_id[0] ? f->pod_sandbox_id : NULL;
 		if (f->state) {
 			sf.has_state = true;
 			sf.state = store_state_of(f->state->state);
@@ -214,12 +218,12 @@ int cri_list_containers(struct berth *b, struct cri_call *call, const ProtobufCM
 		item->image_id = xstrdup(m->image_id ? m->image_id : "");
 		item->state = state_of(&st);
 		item->created_at = st.created_at ? st.created_at : m->created_at;
-		item->labels = cri_entries_from_kv(&runtime__v1__container__labels_entry__descriptor,
-						   m->labels, m->n_labels);
+		item->labels = cri_entries_from_kv(
+		    &runtime__v1__container__labels_entry__descriptor, m->labels, m->n_labels);
 		item->n_labels = m->n_labels;
-		item->annotations = cri_entries_from_kv(
-		    &runtime__v1__container__annotations_entry__descriptor, m->annotations,
-		    m->n_annotations);
+		item->annotations =
+		    cri_entries_from_kv(&runtime__v1__container__annotations_entry__descriptor,
+					m->annotations, m->n_annotations);
 		item->n_annotations = m->n_annotations;
 		resp->containers[resp->n_containers++] = item;
 		store_ctr_status_done(&st);

@@ -53,7 +53,7 @@ struct berth_config {
 	struct berth_registry *registries;
 	size_t n_registries;
 	char *stream_address;
-	int stream_port; /* 0: pick a free port */
+	int stream_port;   /* 0: pick a free port */
 	char *libexec_dir; /* berth-shim, berth-exec, berth-pinns; NULL: BERTH_LIBEXECDIR */
 };
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -127,8 +128,7 @@ void cri_kv_from_entries(void *entries, size_t n, struct store_kv **ret, size_t 
 	*ret_n = n;
 }
 
-void *cri_entries_from_kv(const ProtobufCMessageDescriptor *d, const struct store_kv *kv,
-			  size_t n)
+void *cri_entries_from_kv(const ProtobufCMessageDescriptor *d, const struct store_kv *kv, size_t n)
 {
 	struct cri_kv_entry **v = xcalloc(n ? n : 1, sizeof(*v));
 	for (size_t i = 0; i < n; i++) {
@@ -182,7 +182,12 @@ int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err)
 {
 	struct cri_runtime *rt = xcalloc(1, sizeof(*rt));
 	pthread_mutex_init(&rt->exit_mu, NULL);
-	pthread_cond_init(&rt->exit_cond, NULL);
+	/* Waiters compute deadlines on CLOCK_MONOTONIC (cri_ctr_wait_exit). */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&rt->exit_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	rt->exit_dir = xasprintf("%s/exits", b->cfg.run_dir);
 	rt->shim_path = helper_path(b, "berth-shim");
 	rt->exec_path = helper_path(b, "berth-exec");

@@ -104,8 +104,7 @@ int cri_handler_of(struct berth *b, const char *name, struct oci_runtime_handler
 /* Container ends (container.c, container_run.c), used by the sandbox code. */
 int cri_ctr_stop(struct berth *b, struct cri_call *call, struct store_ctr *c, int64_t timeout_s,
 		 struct berr **err);
-int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c,
-		   struct berr **err);
+int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c, struct berr **err);
 /* Stops (remove false) or removes every container of a sandbox. */
 int cri_ctr_stop_all(struct berth *b, struct cri_call *call, const char *sandbox_id, bool remove,
 		     struct berr **err);
@@ -131,7 +130,6 @@ struct cri_kv_entry {
 	char *value;
 };
 void cri_kv_from_entries(void *entries, size_t n, struct store_kv **ret, size_t *ret_n);
-void *cri_entries_from_kv(const ProtobufCMessageDescriptor *d, const struct store_kv *kv,
-			  size_t n);
+void *cri_entries_from_kv(const ProtobufCMessageDescriptor *d, const struct store_kv *kv, size_t n);
 
 #endif

@@ -1,0 +1,779 @@
+/* Unit tests of the container handlers of cri/ with fake ops (struct cri_ops):
+ * a fake OCI runtime, shim and rootfs. Every rollback path of CreateContainer
+ * is driven by a fake failing at step N and checked to leave nothing: no
+ * record, name released, rootfs unmounted, dirs removed. Start/Stop/Remove,
+ * ExecSync, the exit monitor and the restart recovery run against exit records
+ * the fakes write as a shim would. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/ids.h"
+#include "cri/pod.h"
+#include "shim/shim.h"
+
+/* Above any pid_max: kill(FAKE_PID, 0) fails with ESRCH. */
+#define FAKE_PID 99999999
+#define IMG_ID	 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+/* What the fakes saw and how they fail. */
+static struct {
+	int fail_mount, fail_shim, fail_start, fail_argv, fail_exec_timeout;
+	int n_mount, n_unmount, n_delete, n_shim, n_start, n_update;
+	int kill_sigs[8], n_kill;
+	bool kill_exits; /* a kill makes the "container" exit (an exit record appears) */
+	bool exit_on_term;
+	char exit_dir[512];
+} fk;
+
+static int fake_write_exit(const char *id, int code, int sig)
+{
+	struct shim_exit e = {
+	    .pid = 4242, .exit_code = code, .signal = sig, .finished_ns = time_now_ns()};
+	char buf[512];
+	size_t n = shim_exit_encode(&e, buf, sizeof(buf));
+	_cleanup_free_ char *p = xasprintf("%s/%s", fk.exit_dir, id);
+	return fileio_write_atomic(p, buf, n, 0600, NULL);
+}
+
+static char **fake_create_argv(const struct oci_runtime_handler *h,
+			       const struct oci_runtime_args *a, struct berr **err)
+{
+	if (fk.fail_argv)
+		return berr_set(err, EINVAL, "fake argv failure"), NULL;
+	return oci_runc_ops.create_argv(h, a, err);
+}
+
+static int fake_start(const struct oci_runtime_handler *h, const char *id, struct berr **err)
+{
+	fk.n_start++;
+	return fk.fail_start ? berr_set(err, EIO, "fake start failure") : 0;
+}
+
+static int fake_state(const struct oci_runtime_handler *h, const char *id, struct oci_state *ret,
+		      struct berr **err)
+{
+	ret->status = OCI_STATUS_RUNNING;
+	ret->pid = 4242;
+	return 0;
+}
+
+static int fake_kill(const struct oci_runtime_handler *h, const char *id, int sig, bool all,
+		     struct berr **err)
+{
+	if (fk.n_kill < 8)
+		fk.kill_sigs[fk.n_kill++] = sig;
+	if (fk.kill_exits && (sig == SIGKILL || fk.exit_on_term))
+		fake_write_exit(id, 128 + sig, sig);
+	return 0;
+}
+
+static int fake_delete(const struct oci_runtime_handler *h, const char *id, bool force,
+		       struct berr **err)
+{
+	fk.n_delete++;
+	return 0;
+}
+
+static int fake_exec(const struct oci_runtime_handler *h, const struct oci_exec_request *req,
+		     struct oci_exec_result *ret, struct berr **err)
+{
+	*ret = (struct oci_exec_result){0};
+	if (fk.fail_exec_timeout) {
+		ret->timed_out = true;
+		ret->exit_code = -1;
+		return 0;
+	}
+	ret->out = xstrdup("out\n");
+	ret->out_len = 4;
+	ret->errout = xstrdup("err");
+	ret->err_len = 3;
+	ret->exit_code = 3;
+	return 0;
+}
+
+static int fake_update(const struct oci_runtime_handler *h, const char *id, const char *json,
+		       struct berr **err)
+{
+	fk.n_update++;
+	return 0;
+}
+
+static const struct oci_runtime_ops fake_oci = {
+    .create_argv = fake_create_argv,
+    .start = fake_start,
+    .state = fake_state,
+    .kill = fake_kill,
+    .delete = fake_delete,
+    .exec = fake_exec,
+    .update = fake_update,
+};
+
+static int fake_shim_start(const struct shim_opts *o, struct shim_info *ret, struct berr **err)
+{
+	fk.n_shim++;
+	if (fk.fail_shim)
+		return berr_set(err, EIO, "runtime create failed (exit 1): fake");
+	*ret = (struct shim_info){.shim_pid = 0,
+				  .container_pid = FAKE_PID,
+				  .ctl_path = xasprintf("%s/ctl.sock", o->state_dir)};
+	return 0;
+}
+
+static int fake_reopen(const char *ctl, struct berr **err)
+{
+	return 0;
+}
+
+static int fake_resolve(struct berth *b, const char *ref, struct store_img **ret, struct berr **err)
+{
+	return store_img_lookup(b->store, ref, ret, err);
+}
+
+static int fake_mount(struct berth *b, const struct store_img_meta *img, const char *upper,
+		      const char *target, bool ro, struct berr **err)
+{
+	fk.n_mount++;
+	if (fk.fail_mount)
+		return berr_set(err, EIO, "fake mount failure");
+	return 0;
+}
+
+static int fake_unmount(const char *target, struct berr **err)
+{
+	fk.n_unmount++;
+	return 0;
+}
+
+static const struct cri_ops fake_ops = {
+    .oci = &fake_oci,
+    .shim_start = fake_shim_start,
+    .shim_reopen_log = fake_reopen,
+    .image_resolve = fake_resolve,
+    .rootfs_mount = fake_mount,
+    .rootfs_unmount = fake_unmount,
+};
+
+/* ---- fixture: a berth with a store, a READY sandbox and an image ---- */
+
+struct fx {
+	char *dir;
+	struct berth b;
+	char sb_id[ID_LEN + 1];
+};
+
+static void add_image(struct fx *f)
+{
+	char *cmd[] = {"/bin/sh", NULL};
+	char *chains[] = {IMG_ID, NULL};
+	struct store_img_meta m = {
+	    .id = IMG_ID, .cmd = cmd, .chain_ids = chains, .stop_signal = "SIGUSR1"};
+	const char *tags[] = {"docker.io/library/busybox:1", NULL};
+	assert_int_equal(store_img_add(f->b.store, &m, tags, NULL, NULL, NULL), 0);
+}
+
+static void add_sandbox(struct fx *f, enum store_sb_state state)
+{
+	Runtime__V1__PodSandboxConfig cfg = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+	Runtime__V1__PodSandboxMetadata md = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
+	md.name = "pod";
+	md.namespace_ = "ns";
+	md.uid = "uid1";
+	cfg.metadata = &md;
+	/* Host namespaces: the spec then needs no pinned paths. */
+	Runtime__V1__NamespaceOption ns = RUNTIME__V1__NAMESPACE_OPTION__INIT;
+	ns.network = ns.pid = ns.ipc = RUNTIME__V1__NAMESPACE_MODE__NODE;
+	Runtime__V1__LinuxSandboxSecurityContext sc =
+	    RUNTIME__V1__LINUX_SANDBOX_SECURITY_CONTEXT__INIT;
+	sc.namespace_options = &ns;
+	Runtime__V1__LinuxPodSandboxConfig lx = RUNTIME__V1__LINUX_POD_SANDBOX_CONFIG__INIT;
+	lx.security_context = &sc;
+	cfg.linux = &lx;
+	cfg.log_directory = xasprintf("%s/logs", f->dir);
+	size_t len = protobuf_c_message_get_packed_size(&cfg.base);
+	_cleanup_free_ void *packed = xmalloc(len + 1);
+	protobuf_c_message_pack(&cfg.base, packed);
+	assert_int_equal(id_generate(f->sb_id, NULL), 0);
+	_cleanup_free_ char *name = store_sb_name_build("pod", "ns", "uid1", 0);
+	struct store_kv extra[] = {{CRI_SB_X_HOSTNAME, "pod"}};
+	struct store_sb_meta m = {.id = f->sb_id,
+				  .name = name,
+				  .metadata = {"pod", "uid1", "ns", 0},
+				  .config = {packed, len},
+				  .created_at = 1,
+				  .log_directory = cfg.log_directory,
+				  .extra = extra,
+				  .n_extra = 1};
+	struct store_sb_status st = {.state = state};
+	assert_int_equal(store_sb_add(f->b.store, &m, &st, NULL, NULL), 0);
+	free(cfg.log_directory);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof(*f));
+	char tpl[] = "/tmp/berth-test-ctr-XXXXXX";
+	if (!mkdtemp(tpl))
+		return -1;
+	f->dir = xstrdup(tpl);
+	cri_config_init(&f->b.cfg);
+	_cleanup_free_ char *json =
+	    xasprintf("{\"state_dir\": \"%s/state\", \"run_dir\": \"%s/run\"}", f->dir, f->dir);
+	if (cri_config_parse(&f->b.cfg, json, "test", NULL) < 0 ||
+	    cri_config_finish(&f->b.cfg, NULL) < 0)
+		return -1;
+	if (store_open(f->b.cfg.state_dir, NULL, &f->b.store, NULL) < 0)
+		return -1;
+	f->b.ops = &fake_ops;
+	memset(&fk, 0, sizeof(fk));
+	snprintf(fk.exit_dir, sizeof(fk.exit_dir), "%s/run/exits", f->dir);
+	if (cri_runtime_init(&f->b, false, NULL) < 0)
+		return -1;
+	f->b.rt->stop_wait_ms = 2000;
+	add_image(f);
+	add_sandbox(f, STORE_SB_READY);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	cri_runtime_done(&f->b);
+	store_free(f->b.store);
+	cri_config_done(&f->b.cfg);
+	int r = fileio_remove_tree(f->dir, NULL);
+	free(f->dir);
+	free(f);
+	return r;
+}
+
+/* ---- helpers ---- */
+
+static Runtime__V1__ContainerConfig *ctr_config(const char *name, const char *image)
+{
+	Runtime__V1__ContainerConfig *c = xcalloc(1, sizeof(*c));
+	runtime__v1__container_config__init(c);
+	c->metadata = xcalloc(1, sizeof(*c->metadata));
+	runtime__v1__container_metadata__init(c->metadata);
+	c->metadata->name = xstrdup(name);
+	c->image = xcalloc(1, sizeof(*c->image));
+	runtime__v1__image_spec__init(c->image);
+	c->image->image = xstrdup(image);
+	c->log_path = xstrdup("c/0.log");
+	return c;
+}
+
+static int create(struct fx *f, Runtime__V1__ContainerConfig *cfg, char **ret_id, struct berr **err)
+{
+	Runtime__V1__CreateContainerRequest req = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
+	req.pod_sandbox_id = f->sb_id;
+	req.config = cfg;
+	ProtobufCMessage *resp = NULL;
+	int r = cri_create_container(&f->b, NULL, &req.base, &resp, err);
+	if (r == 0 && ret_id)
+		*ret_id = xstrdup(((Runtime__V1__CreateContainerResponse *)resp)->container_id);
+	cri_msg_free(resp);
+	cri_msg_free(&cfg->base);
+	return r;
+}
+
+static char *create_ok(struct fx *f, const char *name)
+{
+	char *id = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	int r = create(f, ctr_config(name, "docker.io/library/busybox:1"), &id, &e);
+	if (r < 0)
+		fail_msg("create: %s", berr_msg(e));
+	return id;
+}
+
+static size_t n_containers(struct fx *f)
+{
+	struct store_ctr **v = NULL;
+	size_t n = 0;
+	assert_int_equal(store_ctr_list(f->b.store, NULL, &v, &n, NULL), 0);
+	store_ctr_list_free(v, n);
+	return n;
+}
+
+static bool dir_empty(const char *path)
+{
+	_cleanup_free_ char *cmd = xasprintf("test -z \"$(ls -A '%s' 2>/dev/null)\"", path);
+	return system(cmd) == 0;
+}
+
+/* Nothing of a failed create is left: record, name, dirs, mounts. */
+static void assert_nothing_left(struct fx *f, const char *name)
+{
+	assert_int_equal(n_containers(f), 0);
+	_cleanup_free_ char *full = store_ctr_name_build(name, "pod", "ns", "uid1", 0);
+	assert_int_equal(store_ctr_reserve_name(f->b.store, full, "probe", NULL), 0);
+	store_ctr_release_name(f->b.store, full, "probe");
+	_cleanup_free_ char *c = xasprintf("%s/run/c", f->dir);
+	_cleanup_free_ char *u = xasprintf("%s/state/containers", f->dir);
+	assert_true(dir_empty(c));
+	assert_true(dir_empty(u));
+	/* every successful mount was undone */
+	assert_int_equal(fk.n_unmount, fk.n_mount - fk.fail_mount);
+}
+
+static struct store_ctr *get(struct fx *f, const char *id)
+{
+	struct store_ctr *c = NULL;
+	assert_int_equal(store_ctr_get(f->b.store, id, &c, NULL), 0);
+	return c;
+}
+
+static enum store_ctr_state state_of(struct fx *f, const char *id, struct store_ctr_status *ret)
+{
+	struct store_ctr *c = get(f, id);
+	store_ctr_status(c, ret);
+	store_ctr_unref(c);
+	return store_ctr_state(ret);
+}
+
+static int call_simple(struct fx *f, cri_handler h, ProtobufCMessage *req, struct berr **err)
+{
+	ProtobufCMessage *resp = NULL;
+	int r = h(&f->b, NULL, req, &resp, err);
+	cri_msg_free(resp);
+	return r;
+}
+
+static int start(struct fx *f, const char *id, struct berr **err)
+{
+	Runtime__V1__StartContainerRequest req = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
+	req.container_id = (char *)id;
+	return call_simple(f, cri_start_container, &req.base, err);
+}
+
+static int stop(struct fx *f, const char *id, int64_t timeout, struct berr **err)
+{
+	Runtime__V1__StopContainerRequest req = RUNTIME__V1__STOP_CONTAINER_REQUEST__INIT;
+	req.container_id = (char *)id;
+	req.timeout = timeout;
+	return call_simple(f, cri_stop_container, &req.base, err);
+}
+
+static int rm(struct fx *f, const char *id, struct berr **err)
+{
+	Runtime__V1__RemoveContainerRequest req = RUNTIME__V1__REMOVE_CONTAINER_REQUEST__INIT;
+	req.container_id = (char *)id;
+	return call_simple(f, cri_remove_container, &req.base, err);
+}
+
+/* ---- create and its rollbacks ---- */
+
+static void test_create_ok_writes_bundle_and_record(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	struct store_ctr_status st;
+	assert_int_equal(state_of(f, id, &st), STORE_CTR_CREATED);
+	assert_int_equal(st.pid, FAKE_PID);
+	store_ctr_status_done(&st);
+	struct store_ctr *c = get(f, id);
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	assert_string_equal(m->image_id, IMG_ID);
+	assert_string_equal(m->stop_signal, "SIGUSR1"); /* from the image */
+	_cleanup_free_ char *log = xasprintf("%s/logs/c/0.log", f->dir);
+	assert_string_equal(m->log_path, log);
+	_cleanup_free_ char *cfg = xasprintf("%s/config.json", m->bundle_dir);
+	assert_int_equal(access(cfg, F_OK), 0);
+	store_ctr_unref(c);
+	assert_int_equal(fk.n_mount, 1);
+	assert_int_equal(fk.n_shim, 1);
+}
+
+static void test_create_unknown_image(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(create(f, ctr_config("c1", "nope:1"), NULL, &e), -ENOENT);
+	assert_non_null(strstr(berr_msg(e), "image 'nope:1' not found"));
+	assert_int_equal(fk.n_mount, 0);
+	assert_nothing_left(f, "c1");
+}
+
+static void test_create_unknown_sandbox(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_berr_ struct berr *e = NULL;
+	Runtime__V1__CreateContainerRequest req = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
+	req.pod_sandbox_id = "ffff";
+	req.config = ctr_config("c1", "docker.io/library/busybox:1");
+	ProtobufCMessage *resp = NULL;
+	assert_int_equal(cri_create_container(&f->b, NULL, &req.base, &resp, &e), -ENOENT);
+	assert_non_null(strstr(berr_msg(e), "pod sandbox 'ffff' not found"));
+	cri_msg_free(&req.config->base);
+	assert_nothing_left(f, "c1");
+}
+
+static void test_create_rootfs_mount_fails(void **state)
+{
+	struct fx *f = *state;
+	fk.fail_mount = 1;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(create(f, ctr_config("c1", "docker.io/library/busybox:1"), NULL, &e),
+			 -EIO);
+	assert_non_null(strstr(berr_msg(e), "fake mount failure"));
+	assert_int_equal(fk.n_unmount, 0);
+	assert_int_equal(fk.n_shim, 0);
+	assert_nothing_left(f, "c1");
+}
+
+static void test_create_bad_mount_source(void **state)
+{
+	struct fx *f = *state;
+	Runtime__V1__ContainerConfig *c = ctr_config("c1", "docker.io/library/busybox:1");
+	c->mounts = xcalloc(1, sizeof(*c->mounts));
+	c->mounts[0] = xcalloc(1, sizeof(**c->mounts));
+	runtime__v1__mount__init(c->mounts[0]);
+	c->mounts[0]->host_path = xstrdup("/nonexistent/berth-src");
+	c->mounts[0]->container_path = xstrdup("/data");
+	c->n_mounts = 1;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(create(f, c, NULL, &e), -ENOENT);
+	assert_non_null(strstr(berr_msg(e), "/nonexistent/berth-src"));
+	assert_int_equal(fk.n_unmount, 1);
+	assert_int_equal(fk.n_shim, 0);
+	assert_nothing_left(f, "c1");
+}
+
+static void test_create_no_command(void **state)
+{
+	struct fx *f = *state;
+	char *chains[] = {IMG_ID, NULL};
+	const char *id2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+	struct store_img_meta m = {.id = (char *)id2, .chain_ids = chains};
+	const char *tags[] = {"docker.io/library/empty:1", NULL};
+	assert_int_equal(store_img_add(f->b.store, &m, tags, NULL, NULL, NULL), 0);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(create(f, ctr_config("c1", "docker.io/library/empty:1"), NULL, &e),
+			 -EINVAL);
+	assert_non_null(strstr(berr_msg(e), "no command specified"));
+	assert_int_equal(fk.n_unmount, 1);
+	assert_nothing_left(f, "c1");
+}
+
+static void test_create_argv_fails(void **state)
+{
+	struct fx *f = *state;
+	fk.fail_argv = 1;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(create(f, ctr_config("c1", "docker.io/library/busybox:1"), NULL, &e),
+			 -EINVAL);
+	assert_int_equal(fk.n_shim, 0);
+	assert_int_equal(fk.n_unmount, 1);
+	assert_nothing_left(f, "c1");
+}
+
+static void test_create_shim_fails(void **state)
+{
+	struct fx *f = *state;
+	fk.fail_shim = 1;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(create(f, ctr_config("c1", "docker.io/library/busybox:1"), NULL, &e),
+			 -EIO);
+	assert_non_null(strstr(berr_msg(e), "runtime create failed"));
+	assert_int_equal(fk.n_delete, 1); /* a half-made runtime container is deleted */
+	assert_int_equal(fk.n_unmount, 1);
+	assert_nothing_left(f, "c1");
+}
+
+static void test_create_duplicate_name(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(create(f, ctr_config("c1", "docker.io/library/busybox:1"), NULL, &e),
+			 -EEXIST);
+	assert_non_null(strstr(berr_msg(e), id));
+	assert_int_equal(n_containers(f), 1);
+	assert_int_equal(fk.n_mount, 1);
+}
+
+static void test_create_sandbox_not_ready(void **state)
+{
+	struct fx *f = *state;
+	struct store_sb *sb = NULL;
+	assert_int_equal(store_sb_get(f->b.store, f->sb_id, &sb, NULL), 0);
+	assert_int_equal(store_sb_delete(f->b.store, f->sb_id, NULL), 0);
+	store_sb_unref(sb);
+	add_sandbox(f, STORE_SB_NOTREADY);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(create(f, ctr_config("c1", "docker.io/library/busybox:1"), NULL, &e),
+			 -EBUSY);
+	assert_non_null(strstr(berr_msg(e), "is not ready"));
+	assert_nothing_left(f, "c1");
+}
+
+/* ---- start, stop, remove ---- */
+
+static void test_start_then_stop_with_image_signal(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_int_equal(start(f, id, NULL), 0);
+	struct store_ctr_status st;
+	assert_int_equal(state_of(f, id, &st), STORE_CTR_RUNNING);
+	store_ctr_status_done(&st);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(start(f, id, &e), -EBUSY); /* only once */
+	fk.kill_exits = true;
+	fk.exit_on_term = true;
+	assert_int_equal(stop(f, id, 5, NULL), 0);
+	assert_int_equal(fk.n_kill, 1);
+	assert_int_equal(fk.kill_sigs[0], SIGUSR1);
+	assert_int_equal(state_of(f, id, &st), STORE_CTR_EXITED);
+	assert_int_equal(st.exit_code, 128 + SIGUSR1);
+	assert_string_equal(st.reason, "Error");
+	store_ctr_status_done(&st);
+	assert_int_equal(stop(f, id, 5, NULL), 0); /* idempotent, no more signals */
+	assert_int_equal(fk.n_kill, 1);
+}
+
+static void test_stop_timeout_then_kill(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_int_equal(start(f, id, NULL), 0);
+	fk.kill_exits = true; /* ignores the stop signal, dies on SIGKILL */
+	assert_int_equal(stop(f, id, 1, NULL), 0);
+	assert_int_equal(fk.n_kill, 2);
+	assert_int_equal(fk.kill_sigs[1], SIGKILL);
+	struct store_ctr_status st;
+	assert_int_equal(state_of(f, id, &st), STORE_CTR_EXITED);
+	assert_int_equal(st.exit_code, 137);
+	store_ctr_status_done(&st);
+}
+
+static void test_stop_timeout_zero_kills_at_once(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_int_equal(start(f, id, NULL), 0);
+	fk.kill_exits = true;
+	assert_int_equal(stop(f, id, 0, NULL), 0);
+	assert_int_equal(fk.n_kill, 1);
+	assert_int_equal(fk.kill_sigs[0], SIGKILL);
+}
+
+static void test_stop_never_exits_times_out(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_int_equal(start(f, id, NULL), 0);
+	f->b.rt->stop_wait_ms = 50;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(stop(f, id, 0, &e), -ETIMEDOUT);
+	assert_non_null(strstr(berr_msg(e), "did not exit"));
+}
+
+static void test_start_failure_records_exit(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	fk.fail_start = 1;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(start(f, id, &e), -EIO);
+	struct store_ctr_status st;
+	assert_int_equal(state_of(f, id, &st), STORE_CTR_EXITED);
+	assert_string_equal(st.reason, "StartError");
+	assert_non_null(strstr(st.message, "fake start failure"));
+	assert_false(st.starting);
+	store_ctr_status_done(&st);
+	assert_int_equal(fk.kill_sigs[0], SIGKILL);
+}
+
+static void test_remove_running(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_int_equal(start(f, id, NULL), 0);
+	fk.kill_exits = true;
+	assert_int_equal(rm(f, id, NULL), 0);
+	assert_int_equal(fk.kill_sigs[0], SIGKILL);
+	assert_int_equal(fk.n_delete, 1);
+	assert_int_equal(fk.n_unmount, 1);
+	assert_nothing_left(f, "c1");
+	_cleanup_free_ char *rec = xasprintf("%s/%s", fk.exit_dir, id);
+	assert_int_not_equal(access(rec, F_OK), 0);
+	assert_int_equal(rm(f, id, NULL), 0); /* unknown ID: success */
+}
+
+/* ---- exec, update, status ---- */
+
+static void test_exec_sync(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	char *cmd[] = {"echo", "x"};
+	Runtime__V1__ExecSyncRequest req = RUNTIME__V1__EXEC_SYNC_REQUEST__INIT;
+	req.container_id = id;
+	req.cmd = cmd;
+	req.n_cmd = 2;
+	ProtobufCMessage *resp = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(cri_exec_sync(&f->b, NULL, &req.base, &resp, &e), -EBUSY);
+	assert_non_null(strstr(berr_msg(e), "not running"));
+	assert_int_equal(start(f, id, NULL), 0);
+	assert_int_equal(cri_exec_sync(&f->b, NULL, &req.base, &resp, NULL), 0);
+	Runtime__V1__ExecSyncResponse *r = (void *)resp;
+	assert_int_equal(r->exit_code, 3);
+	assert_int_equal(r->stdout.len, 4);
+	assert_memory_equal(r->stdout.data, "out\n", 4);
+	assert_memory_equal(r->stderr.data, "err", 3);
+	cri_msg_free(resp);
+	resp = NULL;
+	fk.fail_exec_timeout = 1;
+	req.timeout = 1;
+	berr_free(e);
+	e = NULL;
+	assert_int_equal(cri_exec_sync(&f->b, NULL, &req.base, &resp, &e), -ETIMEDOUT);
+	assert_non_null(strstr(berr_msg(e), "timed out"));
+	assert_null(resp);
+}
+
+static void test_update_and_status(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_int_equal(start(f, id, NULL), 0);
+	Runtime__V1__LinuxContainerResources res = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.memory_limit_in_bytes = 64 << 20;
+	Runtime__V1__UpdateContainerResourcesRequest ur =
+	    RUNTIME__V1__UPDATE_CONTAINER_RESOURCES_REQUEST__INIT;
+	ur.container_id = id;
+	ur.linux = &res;
+	assert_int_equal(call_simple(f, cri_update_container_resources, &ur.base, NULL), 0);
+	assert_int_equal(fk.n_update, 1);
+
+	Runtime__V1__ContainerStatusRequest sr = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+	sr.container_id = id;
+	sr.verbose = true;
+	ProtobufCMessage *resp = NULL;
+	assert_int_equal(cri_container_status(&f->b, NULL, &sr.base, &resp, NULL), 0);
+	Runtime__V1__ContainerStatusResponse *r = (void *)resp;
+	assert_int_equal(r->status->state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+	assert_string_equal(r->status->image_id, IMG_ID);
+	assert_string_equal(r->status->image->image, "docker.io/library/busybox:1");
+	assert_int_equal(r->status->resources->linux->memory_limit_in_bytes, 64 << 20);
+	assert_int_equal(r->n_info, 1);
+	assert_non_null(strstr(r->info[0]->value, "\"runtimeSpec\""));
+	cri_msg_free(resp);
+
+	Runtime__V1__ListContainersRequest lr = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+	Runtime__V1__ContainerFilter flt = RUNTIME__V1__CONTAINER_FILTER__INIT;
+	Runtime__V1__ContainerStateValue sv = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
+	sv.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+	flt.state = &sv;
+	lr.filter = &flt;
+	resp = NULL;
+	assert_int_equal(cri_list_containers(&f->b, NULL, &lr.base, &resp, NULL), 0);
+	assert_int_equal(((Runtime__V1__ListContainersResponse *)resp)->n_containers, 0);
+	cri_msg_free(resp);
+	sv.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+	flt.pod_sandbox_id = f->sb_id;
+	resp = NULL;
+	assert_int_equal(cri_list_containers(&f->b, NULL, &lr.base, &resp, NULL), 0);
+	assert_int_equal(((Runtime__V1__ListContainersResponse *)resp)->n_containers, 1);
+	cri_msg_free(resp);
+}
+
+/* ---- monitor and recovery ---- */
+
+static void test_monitor_commits_exit(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_int_equal(start(f, id, NULL), 0);
+	assert_int_equal(cri_monitor_start(&f->b, &f->b.rt->monitor, NULL), 0);
+	assert_int_equal(fake_write_exit(id, 0, 0), 0);
+	/* The monitor commits without anyone asking; wait on the exit generation. */
+	pthread_mutex_lock(&f->b.rt->exit_mu);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 10;
+	while (f->b.rt->exit_gen == 0 &&
+	       pthread_cond_timedwait(&f->b.rt->exit_cond, &f->b.rt->exit_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&f->b.rt->exit_mu);
+	struct store_ctr_status st;
+	assert_int_equal(state_of(f, id, &st), STORE_CTR_EXITED);
+	assert_int_equal(st.exit_code, 0);
+	assert_string_equal(st.reason, "Completed");
+	store_ctr_status_done(&st);
+}
+
+static void test_recover(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *a = create_ok(f, "a"); /* exited while down */
+	_cleanup_free_ char *b = create_ok(f, "b"); /* lost: no process, no shim, no record */
+	assert_int_equal(start(f, a, NULL), 0);
+	assert_int_equal(start(f, b, NULL), 0);
+	assert_int_equal(fake_write_exit(a, 2, 0), 0);
+	assert_int_equal(
+	    fake_write_exit("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0,
+			    0),
+	    0);
+	assert_int_equal(cri_recover(&f->b, NULL), 0);
+	struct store_ctr_status st;
+	assert_int_equal(state_of(f, a, &st), STORE_CTR_EXITED);
+	assert_int_equal(st.exit_code, 2);
+	assert_string_equal(st.reason, "Error");
+	store_ctr_status_done(&st);
+	assert_int_equal(state_of(f, b, &st), STORE_CTR_EXITED);
+	assert_int_equal(st.exit_code, 255);
+	assert_non_null(strstr(st.message, "gone"));
+	store_ctr_status_done(&st);
+	_cleanup_free_ char *orphan = xasprintf(
+	    "%s/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", fk.exit_dir);
+	assert_int_not_equal(access(orphan, F_OK), 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_create_ok_writes_bundle_and_record),
+	    T(test_create_unknown_image),
+	    T(test_create_unknown_sandbox),
+	    T(test_create_rootfs_mount_fails),
+	    T(test_create_bad_mount_source),
+	    T(test_create_no_command),
+	    T(test_create_argv_fails),
+	    T(test_create_shim_fails),
+	    T(test_create_duplicate_name),
+	    T(test_create_sandbox_not_ready),
+	    T(test_start_then_stop_with_image_signal),
+	    T(test_stop_timeout_then_kill),
+	    T(test_stop_timeout_zero_kills_at_once),
+	    T(test_stop_never_exits_times_out),
+	    T(test_start_failure_records_exit),
+	    T(test_remove_running),
+	    T(test_exec_sync),
+	    T(test_update_and_status),
+	    T(test_monitor_commits_exit),
+	    T(test_recover),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
