@@ -58,6 +58,20 @@ def berthd_path():
     return os.path.join(build_dir(), "cri", "berthd")
 
 
+# berthd's helpers as built: (name in libexec_dir, path under the build dir).
+HELPERS = (("berth-shim", "shim/berth-shim"), ("berth-exec", "oci/berth-exec"),
+           ("berth-pinns", "libexec/berth-pinns"))
+
+
+def libexec_dir(root):
+    """A libexec dir of symlinks to the helpers of the build, for "libexec_dir"."""
+    d = os.path.join(root, "libexec")
+    os.makedirs(d, exist_ok=True)
+    for name, rel in HELPERS:
+        os.symlink(os.path.join(build_dir(), rel), os.path.join(d, name))
+    return d
+
+
 def deep_merge(base, over):
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
@@ -114,7 +128,9 @@ class Berthd:
         self.run_dir = os.path.join(root, "run")
         self.cni_dir = os.path.join(root, "net.d")
         os.makedirs(self.cni_dir, exist_ok=True)
+        self.libexec_dir = libexec_dir(root)
         self.config = deep_merge({"log_level": "debug", "workers": 4,
+                                  "libexec_dir": self.libexec_dir,
                                   "cni": {"conf_dir": self.cni_dir}}, config or {})
         self.config_path = os.path.join(root, "berth.json")
         with open(self.config_path, "w") as f:
