@@ -110,13 +110,13 @@ static char *strv_join(char *const *v, char sep)
 	size_t len = 1;
 	for (size_t i = 0; v && v[i]; i++)
 		len += strlen(v[i]) + 1;
-	char *out = xmalloc(len);
-	out[0] = '\0';
+	char *out = xmalloc(len), *p = out;
 	for (size_t i = 0; v && v[i]; i++) {
 		if (i)
-			strncat(out, &sep, 1);
-		strcat(out, v[i]);
+			*p++ = sep;
+		p = stpcpy(p, v[i]);
 	}
+	*p = '\0';
 	return out;
 }
 
