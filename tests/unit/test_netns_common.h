@@ -28,7 +28,7 @@
  * (pins die with the process, even on a crash). Must run before any thread.
  * The test also becomes a subreaper, so pod inits orphaned by berth-pinns are
  * reparented to it and can be waited for. */
-static int test_enter_private_namespaces(void)
+static inline int test_enter_private_namespaces(void)
 {
 	if (geteuid() != 0) {
 		fprintf(stderr, "these tests need root\n");
@@ -51,7 +51,7 @@ static int test_enter_private_namespaces(void)
 }
 
 /* Polls pred(arg) until it is true or 10 s have passed. */
-static bool test_poll(bool (*pred)(void *), void *arg)
+static inline bool test_poll(bool (*pred)(void *), void *arg)
 {
 	int64_t deadline = time_mono_ns() + 10LL * 1000000000;
 	while (!pred(arg)) {
@@ -64,7 +64,7 @@ static bool test_poll(bool (*pred)(void *), void *arg)
 }
 
 /* True when mountinfo of this process mentions path. */
-static bool test_is_mounted_under(const char *path)
+static inline bool test_is_mounted_under(const char *path)
 {
 	_cleanup_free_ char *mi = NULL;
 	if (fileio_read_all("/proc/self/mountinfo", 16 << 20, &mi, NULL, NULL) < 0)
@@ -74,7 +74,7 @@ static bool test_is_mounted_under(const char *path)
 
 /* Unpins every pin dir under tmpdir/ns (killing pod inits), then unmounts
  * the pin root, so that the tree can be removed. */
-static void test_unpin_all(const char *tmpdir)
+static inline void test_unpin_all(const char *tmpdir)
 {
 	_cleanup_free_ char *root = xasprintf("%s/ns", tmpdir);
 	DIR *d = opendir(root);
