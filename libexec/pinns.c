@@ -51,7 +51,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 
-#define MAX_SYSCTLS 256
+#define MAX_SYSCTLS	 256
 #define MAX_SYSCTL_VALUE 4096
 
 enum pin_ns { PIN_NET, PIN_IPC, PIN_UTS, PIN_PID, PIN_MAX };
@@ -120,8 +120,8 @@ static int sysctl_ns(const char *key)
 		const char *prefix;
 		enum pin_ns ns;
 	} table[] = {
-		{"net.", PIN_NET},	  {"kernel.shm", PIN_IPC}, {"kernel.msg", PIN_IPC},
-		{"kernel.sem", PIN_IPC}, {"fs.mqueue.", PIN_IPC},
+	    {"net.", PIN_NET},	     {"kernel.shm", PIN_IPC}, {"kernel.msg", PIN_IPC},
+	    {"kernel.sem", PIN_IPC}, {"fs.mqueue.", PIN_IPC},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		size_t n = strlen(table[i].prefix);

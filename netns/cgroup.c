@@ -22,7 +22,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 
-#define CG_DEFAULT_ROOT "/sys/fs/cgroup"
+#define CG_DEFAULT_ROOT	   "/sys/fs/cgroup"
 #define CG_MAX_HIERARCHIES 32
 
 struct hierarchies {
@@ -108,8 +108,7 @@ int netns_cgroup_mode(const char *root, enum netns_cg_mode *ret, struct berr **e
 	return 0;
 }
 
-static int copy_file(const char *from_dir, const char *to_dir, const char *name,
-		     struct berr **err)
+static int copy_file(const char *from_dir, const char *to_dir, const char *name, struct berr **err)
 {
 	_cleanup_free_ char *from = xasprintf("%s/%s", from_dir, name);
 	_cleanup_free_ char *to = xasprintf("%s/%s", to_dir, name);

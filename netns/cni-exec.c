@@ -62,7 +62,7 @@ static int cache_write(const struct cni_config *c, const struct cni_pod *pod,
 	json_object_object_add(o, "version", json_object_new_int(CACHE_VERSION));
 	json_object_object_add(o, "containerId", json_object_new_string(pod->id));
 	json_object_object_add(
-		o, "ifName", json_object_new_string(pod->ifname ? pod->ifname : CNI_DEFAULT_IFNAME));
+	    o, "ifName", json_object_new_string(pod->ifname ? pod->ifname : CNI_DEFAULT_IFNAME));
 	json_object_object_add(o, "networkName", json_object_new_string(cni_net_name(net)));
 	json_object_object_add(o, "confFile", json_object_new_string(cni_net_file(net)));
 	json_object_object_add(o, "config", json_object_get(cni_net_json(net)));
@@ -70,7 +70,7 @@ static int cache_write(const struct cni_config *c, const struct cni_pod *pod,
 	if (result)
 		json_object_object_add(o, "result", json_object_get(result));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								     JSON_C_TO_STRING_NOSLASHESCAPE);
+								 JSON_C_TO_STRING_NOSLASHESCAPE);
 	_cleanup_free_ char *path = cache_path(c, pod);
 	return fileio_write_atomic(path, text, strlen(text), 0600, err);
 }
@@ -126,8 +126,8 @@ static int plugin_exec(const struct cni_config *c, const struct cni_net *net, en
 	if (res.timed_out) {
 		r = berr_set(err, ETIMEDOUT, "plugin '%s' timed out after %d ms", rq.type, timeout);
 	} else if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
-		_cleanup_free_ char *msg = cni_error_message(rq.type, res.out, res.errout,
-							     res.status);
+		_cleanup_free_ char *msg =
+		    cni_error_message(rq.type, res.out, res.errout, res.status);
 		r = berr_set(err, EIO, "%s", msg);
 	} else if (ret_result) {
 		struct json_object *o = json_tokener_parse(res.out);
@@ -145,8 +145,8 @@ static int plugin_exec(const struct cni_config *c, const struct cni_net *net, en
 
 /* DEL of every plugin, last first; stops at the first failure so a retry
  * redoes what is left. */
-static int run_del(const struct cni_config *c, const struct cni_net *net,
-		   const struct cni_pod *pod, struct json_object *prev, struct berr **err)
+static int run_del(const struct cni_config *c, const struct cni_net *net, const struct cni_pod *pod,
+		   struct json_object *prev, struct berr **err)
 {
 	for (size_t i = cni_net_n_plugins(net); i-- > 0;) {
 		int r = plugin_exec(c, net, CNI_CMD_DEL, i, pod, prev, NULL, err);
@@ -213,8 +213,8 @@ int cni_add(const struct cni_config *c, const struct cni_pod *pod, struct cni_re
 		berr_wrap(err, "network '%s' ADD for '%s'", cni_net_name(net), pod->id);
 		return r;
 	}
-	return cni_result_parse(json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN),
-				ret, err);
+	return cni_result_parse(json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN), ret,
+				err);
 }
 
 int cni_del(const struct cni_config *c, const struct cni_pod *pod, struct berr **err)
@@ -236,7 +236,8 @@ int cni_del(const struct cni_config *c, const struct cni_pod *pod, struct berr *
 	json_object_object_get_ex(cache, "result", &result);
 	json_object_object_get_ex(cache, "portMappings", &ports);
 	_cleanup_(cni_net_freep) struct cni_net *net = NULL;
-	r = cni_net_from_json(conf, json_object_get_string(json_object_object_get(cache, "confFile")),
+	r = cni_net_from_json(conf,
+			      json_object_get_string(json_object_object_get(cache, "confFile")),
 			      NULL, &net, err);
 	if (r < 0) {
 		berr_wrap(err, "cached network config of '%s'", pod->id);
@@ -251,7 +252,7 @@ int cni_del(const struct cni_config *c, const struct cni_pod *pod, struct berr *
 		struct json_object *m = json_object_array_get_idx(ports, i);
 		pm[i].host_port = json_object_get_int(json_object_object_get(m, "hostPort"));
 		pm[i].container_port =
-			json_object_get_int(json_object_object_get(m, "containerPort"));
+		    json_object_get_int(json_object_object_get(m, "containerPort"));
 		pm[i].protocol = json_object_get_string(json_object_object_get(m, "protocol"));
 		pm[i].host_ip = json_object_get_string(json_object_object_get(m, "hostIP"));
 	}
@@ -282,7 +283,7 @@ bool cni_network_ready(const struct cni_config *c, char **ret_reason)
 }
 
 const struct cni_ops cni_default_ops = {
-	.add = cni_add,
-	.del = cni_del,
-	.ready = cni_network_ready,
+    .add = cni_add,
+    .del = cni_del,
+    .ready = cni_network_ready,
 };

@@ -10,10 +10,10 @@ struct cni_net;
 struct cni_pod;
 struct json_object;
 
-#define CNI_MAX_CONF_SIZE (1024 * 1024)
-#define CNI_MAX_OUTPUT (1024 * 1024)
+#define CNI_MAX_CONF_SIZE      (1024 * 1024)
+#define CNI_MAX_OUTPUT	       (1024 * 1024)
 #define CNI_DEFAULT_TIMEOUT_MS 60000
-#define CNI_DEFAULT_CONF_NAME "10-berth.conflist"
+#define CNI_DEFAULT_CONF_NAME  "10-berth.conflist"
 
 /* The executable for plugin type in the colon-separated bin_path. */
 int cni_plugin_find(const char *bin_path, const char *type, char **ret_path, struct berr **err);

@@ -22,8 +22,8 @@
 #include "netns/cni-internal.h"
 
 #define CNI_MAX_PLUGINS 32
-#define CNI_MAX_ID 128
-#define CNI_MAX_FIELD 253
+#define CNI_MAX_ID	128
+#define CNI_MAX_FIELD	253
 /* The environment plugins run with: ours only, plus a PATH for the tools
  * some of them call (iptables for portmap and firewall). */
 #define CNI_PLUGIN_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -158,9 +158,8 @@ int cni_net_from_json(struct json_object *list, const char *file, const char *ch
 				CNI_MAX_PLUGINS);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *p = json_object_array_get_idx(plugins, i);
-		const char *type = json_object_is_type(p, json_type_object)
-					   ? get_string(p, "type")
-					   : NULL;
+		const char *type =
+		    json_object_is_type(p, json_type_object) ? get_string(p, "type") : NULL;
 		if (!type)
 			return berr_set(err, EINVAL, "network '%s': plugin %zu has no 'type'", name,
 					i);
@@ -283,7 +282,8 @@ int cni_pod_check(const struct cni_pod *pod, bool need_netns, struct berr **err)
 				pod->netns ? pod->netns : "");
 	const char *fields[] = {pod->name, pod->namespace, pod->uid};
 	for (size_t i = 0; i < 3; i++) {
-		if (has_chars(fields[i], ";=\n") || (fields[i] && strlen(fields[i]) > CNI_MAX_FIELD))
+		if (has_chars(fields[i], ";=\n") ||
+		    (fields[i] && strlen(fields[i]) > CNI_MAX_FIELD))
 			return berr_set(err, EINVAL, "pod field '%s' is not valid in CNI_ARGS",
 					fields[i]);
 	}
@@ -366,7 +366,7 @@ int cni_request_build(enum cni_cmd cmd, const struct cni_net *net, size_t idx,
 	ret->type = xstrdup(cni_net_plugin_type(net, idx));
 	ret->env = env;
 	ret->input = xstrdup(json_object_to_json_string_ext(
-		conf, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	    conf, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	return 0;
 }
 
@@ -464,7 +464,8 @@ static char *trimmed(const char *s)
 char *cni_error_message(const char *type, const char *out, const char *errout, int status)
 {
 	_cleanup_json_ struct json_object *o = out && *out ? json_tokener_parse(out) : NULL;
-	const char *msg = o && json_object_is_type(o, json_type_object) ? get_string(o, "msg") : NULL;
+	const char *msg =
+	    o && json_object_is_type(o, json_type_object) ? get_string(o, "msg") : NULL;
 	if (msg) {
 		const char *details = get_string(o, "details");
 		struct json_object *code = NULL;
@@ -483,26 +484,26 @@ char *cni_error_message(const char *type, const char *out, const char *errout, i
 /* ---- default config ---- */
 
 static const char default_conf[] =
-	"{\n"
-	"  \"cniVersion\": \"1.0.0\",\n"
-	"  \"name\": \"berth\",\n"
-	"  \"plugins\": [\n"
-	"    {\n"
-	"      \"type\": \"bridge\",\n"
-	"      \"bridge\": \"berth0\",\n"
-	"      \"isGateway\": true,\n"
-	"      \"ipMasq\": true,\n"
-	"      \"hairpinMode\": true,\n"
-	"      \"ipam\": {\n"
-	"        \"type\": \"host-local\",\n"
-	"        \"ranges\": [[{\"subnet\": \"10.88.0.0/16\"}]],\n"
-	"        \"routes\": [{\"dst\": \"0.0.0.0/0\"}]\n"
-	"      }\n"
-	"    },\n"
-	"    {\"type\": \"portmap\", \"capabilities\": {\"portMappings\": true}},\n"
-	"    {\"type\": \"firewall\"}\n"
-	"  ]\n"
-	"}\n";
+    "{\n"
+    "  \"cniVersion\": \"1.0.0\",\n"
+    "  \"name\": \"berth\",\n"
+    "  \"plugins\": [\n"
+    "    {\n"
+    "      \"type\": \"bridge\",\n"
+    "      \"bridge\": \"berth0\",\n"
+    "      \"isGateway\": true,\n"
+    "      \"ipMasq\": true,\n"
+    "      \"hairpinMode\": true,\n"
+    "      \"ipam\": {\n"
+    "        \"type\": \"host-local\",\n"
+    "        \"ranges\": [[{\"subnet\": \"10.88.0.0/16\"}]],\n"
+    "        \"routes\": [{\"dst\": \"0.0.0.0/0\"}]\n"
+    "      }\n"
+    "    },\n"
+    "    {\"type\": \"portmap\", \"capabilities\": {\"portMappings\": true}},\n"
+    "    {\"type\": \"firewall\"}\n"
+    "  ]\n"
+    "}\n";
 
 int cni_write_default_conf(const char *conf_dir, struct berr **err)
 {

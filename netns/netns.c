@@ -28,8 +28,8 @@
 #include "common/spawn.h"
 
 #define PINNS_TIMEOUT_MS 30000
-#define PINNS_MAX_OUT (64 * 1024)
-#define MAX_SYSCTLS 256
+#define PINNS_MAX_OUT	 (64 * 1024)
+#define MAX_SYSCTLS	 256
 
 static const char *const pin_names[] = {"net", "ipc", "uts", "pid"};
 

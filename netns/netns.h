@@ -28,19 +28,20 @@ struct nl_sock;
 /* ---- namespaces ---- */
 
 struct netns_pin_opts {
-	const char *dir;            /* per-pod pin dir (created); its parent is the pin root */
-	bool net, ipc, uts;         /* namespaces to create */
-	bool pid;                   /* new PID namespace with berth's init as its PID 1 */
-	const char *hostname;       /* set in the new UTS namespace; needs uts */
-	const char *const *sysctls; /* "key=value", namespaced ones only (net.*, kernel.shm*, ...) */
+	const char *dir;      /* per-pod pin dir (created); its parent is the pin root */
+	bool net, ipc, uts;   /* namespaces to create */
+	bool pid;	      /* new PID namespace with berth's init as its PID 1 */
+	const char *hostname; /* set in the new UTS namespace; needs uts */
+	const char *const
+	    *sysctls; /* "key=value", namespaced ones only (net.*, kernel.shm*, ...) */
 	size_t n_sysctls;
-	const char *pinns;          /* helper; NULL: BERTH_LIBEXECDIR "/berth-pinns" */
-	int timeout_ms;             /* <= 0: 30 s */
+	const char *pinns; /* helper; NULL: BERTH_LIBEXECDIR "/berth-pinns" */
+	int timeout_ms;	   /* <= 0: 30 s */
 };
 
 struct netns_pins {
 	char *net, *ipc, *uts, *pid; /* pinned paths; NULL for namespaces not created */
-	pid_t init_pid;              /* the pod init (our PID namespace); 0 without pid */
+	pid_t init_pid;		     /* the pod init (our PID namespace); 0 without pid */
 };
 
 /* Creates and pins the namespaces through berth-pinns, brings lo up in a new
@@ -98,12 +99,12 @@ int netns_resolv_content(const struct netns_dns *dns, char **ret, struct berr **
 bool netns_dns_is_empty(const struct netns_dns *dns);
 
 struct netns_pod_files {
-	const char *dir;         /* writes dir/hostname, dir/hosts, dir/resolv.conf */
+	const char *dir; /* writes dir/hostname, dir/hosts, dir/resolv.conf */
 	const char *hostname;
-	const char *const *ips;  /* the pod's IPs for /etc/hosts */
+	const char *const *ips; /* the pod's IPs for /etc/hosts */
 	size_t n_ips;
 	const struct netns_dns *dns; /* empty: copy host_resolv */
-	const char *host_resolv; /* NULL: /etc/resolv.conf */
+	const char *host_resolv;     /* NULL: /etc/resolv.conf */
 };
 int netns_pod_files_write(const struct netns_pod_files *f, struct berr **err);
 
@@ -117,9 +118,9 @@ int netns_shm_unmount(const char *path, struct berr **err);
 /* ---- pod cgroup (cgroupfs driver; netns/cgroup.c) ---- */
 
 enum netns_cg_mode {
-	NETNS_CG_V1,     /* v1 controllers only */
+	NETNS_CG_V1,	 /* v1 controllers only */
 	NETNS_CG_HYBRID, /* v1 controllers plus a v2 hierarchy at root/unified */
-	NETNS_CG_V2,     /* unified hierarchy at root */
+	NETNS_CG_V2,	 /* unified hierarchy at root */
 	NETNS_CG_MAX
 };
 /* root NULL: /sys/fs/cgroup. path is relative to each hierarchy, e.g.
@@ -137,13 +138,13 @@ int netns_cgroup_remove(const char *root, const char *path, struct berr **err);
 
 #define CNI_DEFAULT_CONF_DIR "/etc/cni/net.d"
 #define CNI_DEFAULT_BIN_PATH "/opt/cni/bin:/usr/lib/cni"
-#define CNI_DEFAULT_IFNAME "eth0"
+#define CNI_DEFAULT_IFNAME   "eth0"
 
 struct cni_config {
 	const char *conf_dir;  /* NULL: CNI_DEFAULT_CONF_DIR */
 	const char *bin_path;  /* colon-separated plugin dirs; NULL: CNI_DEFAULT_BIN_PATH */
 	const char *cache_dir; /* ADD results and configs for DEL; required for add/del */
-	int timeout_ms;        /* per plugin run; <= 0: 60 s */
+	int timeout_ms;	       /* per plugin run; <= 0: 60 s */
 };
 
 struct cni_portmap {
@@ -154,7 +155,7 @@ struct cni_portmap {
 };
 
 struct cni_pod {
-	const char *id;     /* CNI_CONTAINERID: the sandbox ID */
+	const char *id;	    /* CNI_CONTAINERID: the sandbox ID */
 	const char *netns;  /* pinned netns path */
 	const char *ifname; /* NULL: eth0 */
 	const char *name, *namespace, *uid;
@@ -193,9 +194,9 @@ int cni_request_build(enum cni_cmd cmd, const struct cni_net *net, size_t idx,
 void cni_request_done(struct cni_request *r);
 
 struct cni_result {
-	char **ips;  /* NULL-terminated, IPv4 first, without prefix length */
+	char **ips; /* NULL-terminated, IPv4 first, without prefix length */
 	size_t n_ips;
-	char *json;  /* the raw final result */
+	char *json; /* the raw final result */
 };
 int cni_result_parse(const char *json, struct cni_result *ret, struct berr **err);
 void cni_result_done(struct cni_result *r);

@@ -18,7 +18,7 @@
 #include "common/fileio.h"
 
 #define DNS_MAX_ENTRIES 32
-#define DNS_MAX_LEN 253
+#define DNS_MAX_LEN	253
 #define HOST_RESOLV_MAX (64 * 1024)
 
 /* A growable string; strbuf_add() appends printf-style. */
@@ -27,7 +27,8 @@ struct strbuf {
 	size_t len, cap;
 };
 
-static void strbuf_add(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void strbuf_add(struct strbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void strbuf_add(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;

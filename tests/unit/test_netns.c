@@ -140,8 +140,8 @@ static char *read_in_ns(const char *ns, const char *path)
 
 static void test_pin_hostname_and_sysctls(void **state)
 {
-	const char *sysctls[] = {"net.ipv4.ip_unprivileged_port_start=81",
-				 "kernel.shmmni=1234", "fs.mqueue.msg_max=17"};
+	const char *sysctls[] = {"net.ipv4.ip_unprivileged_port_start=81", "kernel.shmmni=1234",
+				 "fs.mqueue.msg_max=17"};
 	struct netns_pin_opts o = {.net = true,
 				   .ipc = true,
 				   .uts = true,
@@ -156,7 +156,7 @@ static void test_pin_hostname_and_sysctls(void **state)
 	assert_int_equal(netns_run(p.uts, read_hostname, host, &e), 0);
 	assert_string_equal(host, "pod-a");
 	_cleanup_free_ char *port =
-		read_in_ns(p.net, "/proc/sys/net/ipv4/ip_unprivileged_port_start");
+	    read_in_ns(p.net, "/proc/sys/net/ipv4/ip_unprivileged_port_start");
 	assert_string_equal(port, "81\n");
 	_cleanup_free_ char *shm = read_in_ns(p.ipc, "/proc/sys/kernel/shmmni");
 	assert_string_equal(shm, "1234\n");
@@ -174,8 +174,10 @@ static void test_pin_hostname_and_sysctls(void **state)
 	/* the same, seen by a separate program through the pinned files */
 	_cleanup_free_ char *net_arg = xasprintf("--net=%s", p.net);
 	_cleanup_free_ char *uts_arg = xasprintf("--uts=%s", p.uts);
-	char *argv[] = {"nsenter", net_arg, uts_arg, "sh", "-c",
-			"hostname; cat /proc/sys/net/ipv4/ip_unprivileged_port_start", NULL};
+	char *argv[] = {"nsenter", net_arg,
+			uts_arg,   "sh",
+			"-c",	   "hostname; cat /proc/sys/net/ipv4/ip_unprivileged_port_start",
+			NULL};
 	struct spawn_opts so = SPAWN_OPTS_INIT;
 	so.argv = argv;
 	struct spawn_result res;
@@ -232,8 +234,8 @@ struct children_arg {
 static bool init_has_child(void *p)
 {
 	struct children_arg *a = p;
-	_cleanup_free_ char *path = xasprintf("/proc/%d/task/%d/children", (int)a->init,
-					      (int)a->init);
+	_cleanup_free_ char *path =
+	    xasprintf("/proc/%d/task/%d/children", (int)a->init, (int)a->init);
 	_cleanup_free_ char *text = NULL;
 	if (fileio_read_all(path, 4096, &text, NULL, NULL) < 0)
 		return false;
@@ -414,21 +416,26 @@ static void test_podfiles_resolv_exact(void **state)
 		size_t ns, nse, no;
 		const char *want;
 	} cases[] = {
-		{{"10.96.0.10"},
-		 {"ns1.svc.cluster.local", "svc.cluster.local"},
-		 {"ndots:5", "edns0"},
-		 1,
-		 2,
-		 2,
-		 "search ns1.svc.cluster.local svc.cluster.local\n"
-		 "nameserver 10.96.0.10\n"
-		 "options ndots:5 edns0\n"},
-		{{"1.1.1.1", "2606:4700::1111"}, {0}, {0}, 2, 0, 0,
-		 "nameserver 1.1.1.1\nnameserver 2606:4700::1111\n"},
-		{{0}, {"example.com"}, {"rotate"}, 0, 1, 1, "search example.com\noptions rotate\n"},
+	    {{"10.96.0.10"},
+	     {"ns1.svc.cluster.local", "svc.cluster.local"},
+	     {"ndots:5", "edns0"},
+	     1,
+	     2,
+	     2,
+	     "search ns1.svc.cluster.local svc.cluster.local\n"
+	     "nameserver 10.96.0.10\n"
+	     "options ndots:5 edns0\n"},
+	    {{"1.1.1.1", "2606:4700::1111"},
+	     {0},
+	     {0},
+	     2,
+	     0,
+	     0,
+	     "nameserver 1.1.1.1\nnameserver 2606:4700::1111\n"},
+	    {{0}, {"example.com"}, {"rotate"}, 0, 1, 1, "search example.com\noptions rotate\n"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct netns_dns d = {cases[i].servers, cases[i].ns, cases[i].searches,
+		struct netns_dns d = {cases[i].servers, cases[i].ns,	  cases[i].searches,
 				      cases[i].nse,	cases[i].options, cases[i].no};
 		_cleanup_free_ char *out = NULL;
 		_cleanup_berr_ struct berr *e = NULL;
@@ -444,10 +451,10 @@ static void test_podfiles_resolv_rejects_bad_values(void **state)
 		int kind; /* 0 server, 1 search, 2 option */
 		const char *msg;
 	} cases[] = {
-		{"10.0.0.1\nnameserver 6.6.6.6", 0, "contains whitespace"},
-		{"not-an-ip", 0, "dns server 'not-an-ip' is not an IP address"},
-		{"a b", 1, "dns search 'a b' contains whitespace"},
-		{"", 2, "dns option '' must have 1..253 chars"},
+	    {"10.0.0.1\nnameserver 6.6.6.6", 0, "contains whitespace"},
+	    {"not-an-ip", 0, "dns server 'not-an-ip' is not an IP address"},
+	    {"a b", 1, "dns search 'a b' contains whitespace"},
+	    {"", 2, "dns option '' must have 1..253 chars"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *v[] = {cases[i].value};
@@ -487,7 +494,7 @@ static void test_podfiles_write(void **state)
 	_cleanup_free_ char *dir = xasprintf("%s/sandbox1", tmpdir);
 	const char *ips[] = {"10.88.0.9"};
 	struct netns_pod_files f = {
-		.dir = dir, .hostname = "pod-b", .ips = ips, .n_ips = 1, .host_resolv = host};
+	    .dir = dir, .hostname = "pod-b", .ips = ips, .n_ips = 1, .host_resolv = host};
 	/* no DNS config: the host's file is copied */
 	assert_int_equal(netns_pod_files_write(&f, &e), 0);
 	_cleanup_free_ char *rc = read_text(dir, "resolv.conf");
@@ -551,8 +558,8 @@ static void test_cgroup_mode(void **state)
 	assert_int_equal(netns_cgroup_mode(NULL, &m, &e), 0);
 	enum netns_cg_mode want = fs_is("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC) ? NETNS_CG_V2
 				  : fs_is("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC)
-					  ? NETNS_CG_HYBRID
-					  : NETNS_CG_V1;
+				      ? NETNS_CG_HYBRID
+				      : NETNS_CG_V1;
 	assert_int_equal(m, want);
 	assert_int_equal(netns_cgroup_mode("/nonexistent", &m, &e), -ENOENT);
 }
@@ -600,11 +607,9 @@ static void test_cgroup_create_add_remove(void **state)
 	assert_int_equal(pin("cg1", &o, &p, &e), 0);
 	assert_int_equal(netns_cgroup_add_pid(NULL, path, p.init_pid, &e), 0);
 	_cleanup_free_ char *pid_line = xasprintf("%d", (int)p.init_pid);
-	_cleanup_free_ char *procs = xasprintf("/sys/fs/cgroup/%s%s/cgroup.procs",
-					       fs_is("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC)
-						       ? ""
-						       : "pids",
-					       path);
+	_cleanup_free_ char *procs =
+	    xasprintf("/sys/fs/cgroup/%s%s/cgroup.procs",
+		      fs_is("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC) ? "" : "pids", path);
 	assert_true(file_has_line(procs, pid_line));
 	/* busy while the init lives */
 	assert_int_equal(netns_cgroup_remove(NULL, path, &e), -EBUSY);
@@ -625,20 +630,20 @@ int main(void)
 	if (test_enter_private_namespaces() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pin_unpin_leaves_nothing),
-		cmocka_unit_test(test_pin_hostname_and_sysctls),
-		cmocka_unit_test(test_pin_rejects_host_sysctls),
-		cmocka_unit_test(test_pid_init_is_pid1_and_reaps),
-		cmocka_unit_test(test_unpin_kills_init),
-		cmocka_unit_test(test_lo_up_and_addrs),
-		cmocka_unit_test(test_netns_run_errors),
-		cmocka_unit_test(test_podfiles_hosts_exact),
-		cmocka_unit_test(test_podfiles_resolv_exact),
-		cmocka_unit_test(test_podfiles_resolv_rejects_bad_values),
-		cmocka_unit_test(test_podfiles_write),
-		cmocka_unit_test(test_shm_mount_unmount),
-		cmocka_unit_test(test_cgroup_mode),
-		cmocka_unit_test(test_cgroup_create_add_remove),
+	    cmocka_unit_test(test_pin_unpin_leaves_nothing),
+	    cmocka_unit_test(test_pin_hostname_and_sysctls),
+	    cmocka_unit_test(test_pin_rejects_host_sysctls),
+	    cmocka_unit_test(test_pid_init_is_pid1_and_reaps),
+	    cmocka_unit_test(test_unpin_kills_init),
+	    cmocka_unit_test(test_lo_up_and_addrs),
+	    cmocka_unit_test(test_netns_run_errors),
+	    cmocka_unit_test(test_podfiles_hosts_exact),
+	    cmocka_unit_test(test_podfiles_resolv_exact),
+	    cmocka_unit_test(test_podfiles_resolv_rejects_bad_values),
+	    cmocka_unit_test(test_podfiles_write),
+	    cmocka_unit_test(test_shm_mount_unmount),
+	    cmocka_unit_test(test_cgroup_mode),
+	    cmocka_unit_test(test_cgroup_create_add_remove),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -20,8 +20,8 @@
 #include "netns/netns.h"
 #include "tests/unit/test_netns_common.h"
 
-#define SYS_BIN "/usr/lib/cni"
-#define BRIDGE "bt0"
+#define SYS_BIN	      "/usr/lib/cni"
+#define BRIDGE	      "bt0"
 #define SUBNET_PREFIX "10.99."
 
 static char *tmpdir;
@@ -68,8 +68,8 @@ static void write_text(const char *path, const char *text)
 
 /* ---- loading ---- */
 
-static struct cni_net *load_one(const char *dirname, const char *file, const char *text,
-				int want, const char *want_msg)
+static struct cni_net *load_one(const char *dirname, const char *file, const char *text, int want,
+				const char *want_msg)
 {
 	_cleanup_free_ char *dir = path_in("conf-%s", dirname);
 	_cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
@@ -86,10 +86,10 @@ static struct cni_net *load_one(const char *dirname, const char *file, const cha
 static void test_cni_load_versions_and_single_conf(void **state)
 {
 	struct cni_net *n = load_one(
-		"v1", "10-a.conflist",
-		"{\"cniVersion\":\"1.0.0\",\"name\":\"one\",\"plugins\":[{\"type\":\"bridge\"},"
-		"{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}}]}",
-		0, NULL);
+	    "v1", "10-a.conflist",
+	    "{\"cniVersion\":\"1.0.0\",\"name\":\"one\",\"plugins\":[{\"type\":\"bridge\"},"
+	    "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}}]}",
+	    0, NULL);
 	assert_string_equal(cni_net_name(n), "one");
 	assert_string_equal(cni_net_version(n), "1.0.0");
 	assert_int_equal(cni_net_n_plugins(n), 2);
@@ -120,7 +120,8 @@ static void test_cni_load_picks_lexically_first(void **state)
 	_cleanup_free_ char *b = xasprintf("%s/20-b.conflist", dir);
 	_cleanup_free_ char *a = xasprintf("%s/10-a.conf", dir);
 	_cleanup_free_ char *junk = xasprintf("%s/00-readme.txt", dir);
-	write_text(b, "{\"cniVersion\":\"1.0.0\",\"name\":\"b\",\"plugins\":[{\"type\":\"bridge\"}]}");
+	write_text(b,
+		   "{\"cniVersion\":\"1.0.0\",\"name\":\"b\",\"plugins\":[{\"type\":\"bridge\"}]}");
 	write_text(a, "{\"cniVersion\":\"1.0.0\",\"name\":\"a\",\"type\":\"bridge\"}");
 	write_text(junk, "not a config");
 	struct cni_net *n = NULL;
@@ -196,11 +197,11 @@ static struct cni_net *net_from(const char *json)
 
 static void test_cni_request_build_table(void **state)
 {
-	struct cni_net *net = net_from(
-		"{\"cniVersion\":\"1.0.0\",\"name\":\"n1\",\"plugins\":["
-		"{\"type\":\"bridge\",\"bridge\":\"b0\"},"
-		"{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}},"
-		"{\"type\":\"firewall\",\"capabilities\":{\"portMappings\":false}}]}");
+	struct cni_net *net =
+	    net_from("{\"cniVersion\":\"1.0.0\",\"name\":\"n1\",\"plugins\":["
+		     "{\"type\":\"bridge\",\"bridge\":\"b0\"},"
+		     "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}},"
+		     "{\"type\":\"firewall\",\"capabilities\":{\"portMappings\":false}}]}");
 	struct cni_portmap ports[] = {{8080, 80, "tcp", NULL}, {5353, 53, "udp", "127.0.0.1"}};
 	struct cni_pod pod = {.id = "abc123",
 			      .netns = "/run/berth/ns/abc123/net",
@@ -218,24 +219,24 @@ static void test_cni_request_build_table(void **state)
 		const char *want_cmd;
 		const char *want_input;
 	} cases[] = {
-		{CNI_CMD_ADD, 0, false, 2, "CNI_COMMAND=ADD",
-		 "{\"type\":\"bridge\",\"bridge\":\"b0\",\"cniVersion\":\"1.0.0\",\"name\":\"n1\"}"},
-		{CNI_CMD_ADD, 1, true, 2, "CNI_COMMAND=ADD",
-		 "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true},"
-		 "\"cniVersion\":\"1.0.0\",\"name\":\"n1\",\"prevResult\":{\"cniVersion\":"
-		 "\"1.0.0\",\"ips\":[{\"address\":\"10.0.0.2/24\"}]},\"runtimeConfig\":{"
-		 "\"portMappings\":[{\"hostPort\":8080,\"containerPort\":80,\"protocol\":\"tcp\"},"
-		 "{\"hostPort\":5353,\"containerPort\":53,\"protocol\":\"udp\",\"hostIP\":"
-		 "\"127.0.0.1\"}]}}"},
-		/* no ports: no runtimeConfig even for a capable plugin */
-		{CNI_CMD_DEL, 1, true, 0, "CNI_COMMAND=DEL",
-		 "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true},"
-		 "\"cniVersion\":\"1.0.0\",\"name\":\"n1\",\"prevResult\":{\"cniVersion\":"
-		 "\"1.0.0\",\"ips\":[{\"address\":\"10.0.0.2/24\"}]}}"},
-		/* a capability set to false injects nothing */
-		{CNI_CMD_ADD, 2, false, 2, "CNI_COMMAND=ADD",
-		 "{\"type\":\"firewall\",\"capabilities\":{\"portMappings\":false},"
-		 "\"cniVersion\":\"1.0.0\",\"name\":\"n1\"}"},
+	    {CNI_CMD_ADD, 0, false, 2, "CNI_COMMAND=ADD",
+	     "{\"type\":\"bridge\",\"bridge\":\"b0\",\"cniVersion\":\"1.0.0\",\"name\":\"n1\"}"},
+	    {CNI_CMD_ADD, 1, true, 2, "CNI_COMMAND=ADD",
+	     "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true},"
+	     "\"cniVersion\":\"1.0.0\",\"name\":\"n1\",\"prevResult\":{\"cniVersion\":"
+	     "\"1.0.0\",\"ips\":[{\"address\":\"10.0.0.2/24\"}]},\"runtimeConfig\":{"
+	     "\"portMappings\":[{\"hostPort\":8080,\"containerPort\":80,\"protocol\":\"tcp\"},"
+	     "{\"hostPort\":5353,\"containerPort\":53,\"protocol\":\"udp\",\"hostIP\":"
+	     "\"127.0.0.1\"}]}}"},
+	    /* no ports: no runtimeConfig even for a capable plugin */
+	    {CNI_CMD_DEL, 1, true, 0, "CNI_COMMAND=DEL",
+	     "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true},"
+	     "\"cniVersion\":\"1.0.0\",\"name\":\"n1\",\"prevResult\":{\"cniVersion\":"
+	     "\"1.0.0\",\"ips\":[{\"address\":\"10.0.0.2/24\"}]}}"},
+	    /* a capability set to false injects nothing */
+	    {CNI_CMD_ADD, 2, false, 2, "CNI_COMMAND=ADD",
+	     "{\"type\":\"firewall\",\"capabilities\":{\"portMappings\":false},"
+	     "\"cniVersion\":\"1.0.0\",\"name\":\"n1\"}"},
 	};
 	struct json_object *prev_obj = json_tokener_parse(prev);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -248,15 +249,15 @@ static void test_cni_request_build_table(void **state)
 				 0);
 		assert_string_equal(rq.input, cases[i].want_input);
 		const char *want_env[] = {
-			cases[i].want_cmd,
-			"CNI_CONTAINERID=abc123",
-			"CNI_NETNS=/run/berth/ns/abc123/net",
-			"CNI_IFNAME=eth0",
-			"CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web;"
-			"K8S_POD_INFRA_CONTAINER_ID=abc123;K8S_POD_UID=u-1",
-			"CNI_PATH=/opt/cni/bin:/usr/lib/cni",
-			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			NULL,
+		    cases[i].want_cmd,
+		    "CNI_CONTAINERID=abc123",
+		    "CNI_NETNS=/run/berth/ns/abc123/net",
+		    "CNI_IFNAME=eth0",
+		    "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web;"
+		    "K8S_POD_INFRA_CONTAINER_ID=abc123;K8S_POD_UID=u-1",
+		    "CNI_PATH=/opt/cni/bin:/usr/lib/cni",
+		    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		    NULL,
 		};
 		for (size_t k = 0; want_env[k]; k++)
 			assert_string_equal(rq.env[k], want_env[k]);
@@ -297,18 +298,18 @@ static void test_cni_result_parse(void **state)
 		const char *json;
 		const char *want[4];
 	} cases[] = {
-		/* 1.0.0 from bridge: the host-side bridge address is not the pod's */
-		{"{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"cni0\"},{\"name\":"
-		 "\"veth1\"},{\"name\":\"eth0\",\"sandbox\":\"/run/ns/x\"}],\"ips\":["
-		 "{\"interface\":0,\"address\":\"10.88.0.1/16\"},"
-		 "{\"interface\":2,\"address\":\"fd00::2/64\"},"
-		 "{\"interface\":2,\"address\":\"10.88.0.2/16\",\"gateway\":\"10.88.0.1\"}]}",
-		 {"10.88.0.2", "fd00::2"}},
-		/* 0.4.0 style, no interfaces */
-		{"{\"cniVersion\":\"0.4.0\",\"ips\":[{\"version\":\"6\",\"address\":\"fd00::3/64\"},"
-		 "{\"version\":\"4\",\"address\":\"10.1.0.3/24\"}]}",
-		 {"10.1.0.3", "fd00::3"}},
-		{"{\"cniVersion\":\"1.0.0\"}", {NULL}},
+	    /* 1.0.0 from bridge: the host-side bridge address is not the pod's */
+	    {"{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"cni0\"},{\"name\":"
+	     "\"veth1\"},{\"name\":\"eth0\",\"sandbox\":\"/run/ns/x\"}],\"ips\":["
+	     "{\"interface\":0,\"address\":\"10.88.0.1/16\"},"
+	     "{\"interface\":2,\"address\":\"fd00::2/64\"},"
+	     "{\"interface\":2,\"address\":\"10.88.0.2/16\",\"gateway\":\"10.88.0.1\"}]}",
+	     {"10.88.0.2", "fd00::2"}},
+	    /* 0.4.0 style, no interfaces */
+	    {"{\"cniVersion\":\"0.4.0\",\"ips\":[{\"version\":\"6\",\"address\":\"fd00::3/64\"},"
+	     "{\"version\":\"4\",\"address\":\"10.1.0.3/24\"}]}",
+	     {"10.1.0.3", "fd00::3"}},
+	    {"{\"cniVersion\":\"1.0.0\"}", {NULL}},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cni_result r;
@@ -337,17 +338,17 @@ static void test_cni_error_message(void **state)
 		int status;
 		const char *want;
 	} cases[] = {
-		{"{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"failed to allocate\","
-		 "\"details\":\"range full\"}",
-		 "", 1 << 8, "plugin 'p' failed: failed to allocate: range full (code 11)"},
-		{"{\"code\":7,\"msg\":\"bad config\"}", "ignored", 1 << 8,
-		 "plugin 'p' failed: bad config (code 7)"},
-		{"", "  panic: nil pointer\n", 2 << 8, "plugin 'p' failed: panic: nil pointer"},
-		{"", "", 9, "plugin 'p' failed: killed by signal 9 (Killed)"},
+	    {"{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"failed to allocate\","
+	     "\"details\":\"range full\"}",
+	     "", 1 << 8, "plugin 'p' failed: failed to allocate: range full (code 11)"},
+	    {"{\"code\":7,\"msg\":\"bad config\"}", "ignored", 1 << 8,
+	     "plugin 'p' failed: bad config (code 7)"},
+	    {"", "  panic: nil pointer\n", 2 << 8, "plugin 'p' failed: panic: nil pointer"},
+	    {"", "", 9, "plugin 'p' failed: killed by signal 9 (Killed)"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		_cleanup_free_ char *m =
-			cni_error_message("p", cases[i].out, cases[i].errout, cases[i].status);
+		    cni_error_message("p", cases[i].out, cases[i].errout, cases[i].status);
 		assert_string_equal(m, cases[i].want);
 	}
 }
@@ -369,14 +370,14 @@ static void realnet_init(struct realnet *rn, const char *name, const char *extra
 	_cleanup_free_ char *bin = path_in("real-%s/bin", name);
 	rn->bin_path = xasprintf("%s:%s", bin, SYS_BIN);
 	_cleanup_free_ char *conf = xasprintf(
-		"{\"cniVersion\":\"1.0.0\",\"name\":\"%s\",\"plugins\":["
-		"{\"type\":\"bridge\",\"bridge\":\"" BRIDGE "\",\"isGateway\":true,\"ipMasq\":true,"
-		"\"ipam\":{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"10.99.0.0/16\"}]],"
-		"\"dataDir\":\"%s\"}},"
-		"{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}},"
-		"{\"type\":\"firewall\"}%s%s%s]}",
-		name, rn->ipam_dir, extra_plugin ? ",{\"type\":\"" : "",
-		extra_plugin ? extra_plugin : "", extra_plugin ? "\"}" : "");
+	    "{\"cniVersion\":\"1.0.0\",\"name\":\"%s\",\"plugins\":["
+	    "{\"type\":\"bridge\",\"bridge\":\"" BRIDGE "\",\"isGateway\":true,\"ipMasq\":true,"
+	    "\"ipam\":{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"10.99.0.0/16\"}]],"
+	    "\"dataDir\":\"%s\"}},"
+	    "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}},"
+	    "{\"type\":\"firewall\"}%s%s%s]}",
+	    name, rn->ipam_dir, extra_plugin ? ",{\"type\":\"" : "",
+	    extra_plugin ? extra_plugin : "", extra_plugin ? "\"}" : "");
 	_cleanup_free_ char *file = xasprintf("%s/10-test.conflist", rn->conf_dir);
 	write_text(file, conf);
 	_cleanup_berr_ struct berr *e = NULL;
@@ -653,17 +654,17 @@ int main(void)
 	if (test_enter_private_namespaces() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cni_load_versions_and_single_conf),
-		cmocka_unit_test(test_cni_load_picks_lexically_first),
-		cmocka_unit_test(test_cni_load_errors),
-		cmocka_unit_test(test_cni_ready_and_default_conf),
-		cmocka_unit_test(test_cni_request_build_table),
-		cmocka_unit_test(test_cni_result_parse),
-		cmocka_unit_test(test_cni_error_message),
-		cmocka_unit_test(test_cni_add_del_real),
-		cmocka_unit_test(test_cni_del_survives_missing_netns_and_conf_change),
-		cmocka_unit_test(test_cni_failing_plugin_rolls_back),
-		cmocka_unit_test(test_cni_parallel_adds_distinct_ips),
+	    cmocka_unit_test(test_cni_load_versions_and_single_conf),
+	    cmocka_unit_test(test_cni_load_picks_lexically_first),
+	    cmocka_unit_test(test_cni_load_errors),
+	    cmocka_unit_test(test_cni_ready_and_default_conf),
+	    cmocka_unit_test(test_cni_request_build_table),
+	    cmocka_unit_test(test_cni_result_parse),
+	    cmocka_unit_test(test_cni_error_message),
+	    cmocka_unit_test(test_cni_add_del_real),
+	    cmocka_unit_test(test_cni_del_survives_missing_netns_and_conf_change),
+	    cmocka_unit_test(test_cni_failing_plugin_rolls_back),
+	    cmocka_unit_test(test_cni_parallel_adds_distinct_ips),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
