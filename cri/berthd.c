@@ -1,0 +1,272 @@
+/* berthd.c - the daemon's main(): flags and config, the state dir lock,
+ * signals, and the CRI server's lifetime. */
+#define LOG_COMPONENT "berthd" /* before any header: cri.h includes log.h */
+#include "cri/cri.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "store/store.h"
+
+#define STOP_GRACE_MS 1200 /* in-flight calls get this long; exit within 2 s */
+
+struct flags {
+	const char *config;
+	const char *socket;
+	const char *state_dir;
+	const char *run_dir;
+	const char *log_level;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: berthd [OPTIONS]\n"
+		"CRI v1 runtime daemon.\n\n"
+		"  -c, --config FILE     config file (default " BERTH_DEFAULT_CONFIG ", optional)\n"
+		"      --socket PATH     gRPC unix socket (default /run/berth/berth.sock)\n"
+		"      --state-dir DIR   persistent state (default /var/lib/berth)\n"
+		"      --run-dir DIR     runtime state (default /run/berth)\n"
+		"      --log-level LVL   debug, info, warn or error (default info)\n"
+		"  -h, --help            show this help\n"
+		"  -v, --version         show the version\n");
+}
+
+/* Returns 0 to run, 1 to exit 0 (help, version), -1 on a usage error. */
+static int parse_flags(int argc, char **argv, struct flags *f)
+{
+	enum { OPT_SOCKET = 256, OPT_STATE, OPT_RUN, OPT_LOG };
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"state-dir", required_argument, NULL, OPT_STATE},
+	    {"run-dir", required_argument, NULL, OPT_RUN},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'v'},
+	    {0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:hv", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			f->config = optarg;
+			break;
+		case OPT_SOCKET:
+			f->socket = optarg;
+			break;
+		case OPT_STATE:
+			f->state_dir = optarg;
+			break;
+		case OPT_RUN:
+			f->run_dir = optarg;
+			break;
+		case OPT_LOG:
+			f->log_level = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'v':
+			printf("berthd %s\n", BERTH_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "berthd: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Flags go through the config parser, so they get the same checks. */
+static int apply_flags(struct berth_config *cfg, const struct flags *f, struct berr **err)
+{
+	const char *keys[] = {"socket", "state_dir", "run_dir", "log_level"};
+	const char *vals[] = {f->socket, f->state_dir, f->run_dir, f->log_level};
+	for (size_t i = 0; i < 4; i++) {
+		if (!vals[i])
+			continue;
+		_cleanup_free_ char *quoted = NULL;
+		if (strpbrk(vals[i], "\"\\") || strlen(vals[i]) > 4096)
+			return berr_set(err, EINVAL, "flag '--%s': bad value", keys[i]);
+		quoted = xasprintf("{\"%s\": \"%s\"}", keys[i], vals[i]);
+		int r = cri_config_parse(cfg, quoted, "command line", err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_config(struct berth_config *cfg, const struct flags *f, struct berr **err)
+{
+	cri_config_init(cfg);
+	int r = cri_config_load(cfg, f->config ? f->config : BERTH_DEFAULT_CONFIG, !f->config, err);
+	if (r < 0)
+		return r;
+	r = apply_flags(cfg, f, err);
+	if (r < 0)
+		return r;
+	return cri_config_finish(cfg, err);
+}
+
+/* One berthd per state dir: an flock on <state_dir>/berthd.lock, held for the
+ * life of the process (released by the kernel even on SIGKILL). The file holds
+ * the holder's pid for the message; it is a lock, not state, so it is written
+ * in place rather than replaced (a rename would make a new, unlocked inode). */
+static int lock_state_dir(const char *state_dir, int *ret_fd, struct berr **err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/berthd.lock", state_dir);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return berr_set_errno(err, errno, "open lock '%s'", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		if (e != EWOULDBLOCK)
+			return berr_set_errno(err, e, "lock '%s'", path);
+		char pid[32] = "";
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		return berr_set(
+		    err, EBUSY,
+		    "state dir '%s' is in use: lock '%s' is held by another berthd (pid %s)",
+		    state_dir, path, pid[0] ? pid : "unknown");
+	}
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len)
+		return berr_set_errno(err, errno, "write lock '%s'", path);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int setup_signals(sigset_t *handled, struct berr **err)
+{
+	/* Every thread (gRPC's and ours) inherits this mask: signals reach only the
+	 * signalfd below, never a random thread in the middle of a call. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+	sigaction(SIGPIPE, &ign, NULL);
+	sigemptyset(handled);
+	sigaddset(handled, SIGTERM);
+	sigaddset(handled, SIGINT);
+	sigaddset(handled, SIGHUP);
+	int fd = signalfd(-1, handled, SFD_CLOEXEC);
+	if (fd < 0)
+		return berr_set_errno(err, errno, "signalfd");
+	return fd;
+}
+
+static int wait_for_stop(int sfd)
+{
+	for (;;) {
+		struct signalfd_siginfo si;
+		ssize_t n = read(sfd, &si, sizeof(si));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != sizeof(si)) {
+			log_error("msg=\"read signalfd: %s\"", strerror(errno));
+			return -1;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			log_info("msg=\"SIGHUP: config reload is not supported, ignoring\"");
+			continue;
+		}
+		log_info("msg=\"%s received, shutting down\"", strsignal((int)si.ssi_signo));
+		return 0;
+	}
+}
+
+/* A record the store could not load is skipped, never fatal: say which and why. */
+static void store_warn(void *userdata, const char *path, const struct berr *e)
+{
+	log_warn("path=%s msg=\"skipped state record: %s\"", path, berr_msg(e));
+}
+
+static int run(struct berth *b, struct berr **err)
+{
+	sigset_t handled;
+	_cleanup_close_ int sfd = setup_signals(&handled, err);
+	if (sfd < 0)
+		return sfd;
+	int r = fileio_mkdir_p(b->cfg.state_dir, 0711, err);
+	if (r >= 0)
+		r = fileio_mkdir_p(b->cfg.run_dir, 0711, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int lock_fd = -1;
+	r = lock_state_dir(b->cfg.state_dir, &lock_fd, err);
+	if (r < 0)
+		return r;
+	const struct store_opts so = {.warn = store_warn};
+	r = store_open(b->cfg.state_dir, &so, &b->store, err);
+	if (r < 0)
+		return berr_wrap(err, "open state in '%s'", b->cfg.state_dir);
+	b->server = cri_server_new(b, err);
+	if (!b->server) {
+		b->store = store_free(b->store);
+		return -(*err)->code;
+	}
+	r = cri_server_start(b->server, err);
+	if (r >= 0) {
+		log_info("version=%s socket=%s state_dir=%s workers=%d msg=\"berthd listening\"",
+			 BERTH_VERSION, b->cfg.socket, b->cfg.state_dir, b->cfg.workers);
+		(void)sd_notify(0, "READY=1");
+		if (wait_for_stop(sfd) < 0)
+			r = berr_set(err, EIO, "signal handling failed");
+		(void)sd_notify(0, "STOPPING=1");
+	}
+	cri_server_stop(b->server, STOP_GRACE_MS);
+	b->server = cri_server_free(b->server);
+	b->store = store_free(b->store);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct flags f = {0};
+	int r = parse_flags(argc, argv, &f);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+
+	struct berth b = {0};
+	_cleanup_berr_ struct berr *err = NULL;
+	r = load_config(&b.cfg, &f, &err);
+	if (r < 0) {
+		log_error("msg=\"%s\"", berr_msg(err));
+		cri_config_done(&b.cfg);
+		return 1;
+	}
+	log_setup(b.cfg.log_level, STDERR_FILENO);
+	log_info("config=%s msg=\"berthd %s starting\"", b.cfg.path ? b.cfg.path : "(defaults)",
+		 BERTH_VERSION);
+	r = run(&b, &err);
+	if (r < 0)
+		log_error("msg=\"%s\"", berr_msg(err));
+	else
+		log_info("msg=\"berthd stopped\"");
+	cri_config_done(&b.cfg);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,464 @@
+/* config.c - berthd's configuration: defaults, a JSON file (comments allowed,
+ * parsed by json-c's non-strict tokenizer) and the checks tying keys together.
+ * Every key is validated here, also those later issues consume, so a typo fails
+ * at start rather than when the key is first used. */
+#include "cri/cri.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fileio.h"
+
+static void json_putp(struct json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_putp)
+
+static char **strv_new(const char *const *src)
+{
+	size_t n = 0;
+	while (src && src[n])
+		n++;
+	char **v = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		v[i] = xstrdup(src[i]);
+	return v;
+}
+
+static void runtime_done(struct berth_runtime *r)
+{
+	free(r->name);
+	free(r->path);
+	free(r->root);
+	strv_free(r->options);
+	*r = (struct berth_runtime){0};
+}
+
+static void registry_done(struct berth_registry *r)
+{
+	free(r->host);
+	strv_free(r->mirrors);
+	*r = (struct berth_registry){0};
+}
+
+static char *find_in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	if (!path)
+		return NULL;
+	_cleanup_free_ char *copy = xstrdup(path);
+	char *save = NULL;
+	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		if (d[0] != '/')
+			continue;
+		char *p = xasprintf("%s/%s", d, prog);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+static struct berth_runtime *runtime_get_or_add(struct berth_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_runtimes; i++)
+		if (strcmp(c->runtimes[i].name, name) == 0)
+			return &c->runtimes[i];
+	c->runtimes = xreallocarray(c->runtimes, c->n_runtimes + 1, sizeof(*c->runtimes));
+	struct berth_runtime *r = &c->runtimes[c->n_runtimes++];
+	*r = (struct berth_runtime){.name = xstrdup(name), .options = strv_new(NULL)};
+	return r;
+}
+
+static struct berth_registry *registry_get_or_add(struct berth_config *c, const char *host)
+{
+	for (size_t i = 0; i < c->n_registries; i++)
+		if (strcmp(c->registries[i].host, host) == 0)
+			return &c->registries[i];
+	c->registries = xreallocarray(c->registries, c->n_registries + 1, sizeof(*c->registries));
+	struct berth_registry *r = &c->registries[c->n_registries++];
+	*r = (struct berth_registry){.host = xstrdup(host), .mirrors = strv_new(NULL)};
+	return r;
+}
+
+void cri_config_init(struct berth_config *c)
+{
+	*c = (struct berth_config){
+	    .socket = xstrdup("/run/berth/berth.sock"),
+	    .state_dir = xstrdup("/var/lib/berth"),
+	    .run_dir = xstrdup("/run/berth"),
+	    .log_level = LOG_LEVEL_INFO,
+	    .workers = 8,
+	    .cgroup_driver = BERTH_CGROUP_CGROUPFS,
+	    .default_runtime = xstrdup("runc"),
+	    .cni_conf_dir = xstrdup("/etc/cni/net.d"),
+	    .cni_bin_dirs = strv_new((const char *const[]){"/opt/cni/bin", "/usr/lib/cni", NULL}),
+	    .stream_address = xstrdup("127.0.0.1"),
+	    .stream_port = 0,
+	};
+	struct berth_runtime *r = runtime_get_or_add(c, "runc");
+	r->path = find_in_path("runc");
+	if (!r->path)
+		r->path = xstrdup("/usr/sbin/runc");
+}
+
+void cri_config_done(struct berth_config *c)
+{
+	free(c->path);
+	free(c->socket);
+	free(c->state_dir);
+	free(c->run_dir);
+	free(c->default_runtime);
+	for (size_t i = 0; i < c->n_runtimes; i++)
+		runtime_done(&c->runtimes[i]);
+	free(c->runtimes);
+	free(c->cni_conf_dir);
+	strv_free(c->cni_bin_dirs);
+	for (size_t i = 0; i < c->n_registries; i++)
+		registry_done(&c->registries[i]);
+	free(c->registries);
+	free(c->stream_address);
+	*c = (struct berth_config){0};
+}
+
+const struct berth_runtime *cri_config_runtime(const struct berth_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_runtimes; i++)
+		if (strcmp(c->runtimes[i].name, name) == 0)
+			return &c->runtimes[i];
+	return NULL;
+}
+
+/* Typed getters: key is the dotted path for messages ("cni.conf_dir"). */
+
+static int get_string(struct json_object *v, const char *origin, const char *key, bool abs_path,
+		      char **dst, struct berr **err)
+{
+	if (!json_object_is_type(v, json_type_string))
+		return berr_set(err, EINVAL, "config '%s': '%s' must be a string", origin, key);
+	const char *s = json_object_get_string(v);
+	if (s[0] == '\0')
+		return berr_set(err, EINVAL, "config '%s': '%s' must not be empty", origin, key);
+	if (strlen(s) >= PATH_MAX)
+		return berr_set(err, EINVAL, "config '%s': '%s' too long (%zu >= %d)", origin, key,
+				strlen(s), PATH_MAX);
+	if (abs_path && s[0] != '/')
+		return berr_set(err, EINVAL,
+				"config '%s': '%s' must be an absolute path (got '%s')", origin,
+				key, s);
+	free(*dst);
+	*dst = xstrdup(s);
+	return 0;
+}
+
+static int get_int(struct json_object *v, const char *origin, const char *key, int min, int max,
+		   int *dst, struct berr **err)
+{
+	if (!json_object_is_type(v, json_type_int))
+		return berr_set(err, EINVAL, "config '%s': '%s' must be an integer", origin, key);
+	int64_t n = json_object_get_int64(v);
+	if (n < min || n > max)
+		return berr_set(err, EINVAL, "config '%s': '%s' out of range (%lld not in %d..%d)",
+				origin, key, (long long)n, min, max);
+	*dst = (int)n;
+	return 0;
+}
+
+static int get_strv(struct json_object *v, const char *origin, const char *key, bool abs_path,
+		    char ***dst, struct berr **err)
+{
+	if (!json_object_is_type(v, json_type_array))
+		return berr_set(err, EINVAL, "config '%s': '%s' must be an array of strings",
+				origin, key);
+	size_t n = json_object_array_length(v);
+	if (n > 64)
+		return berr_set(err, EINVAL, "config '%s': '%s' has too many entries (%zu > 64)",
+				origin, key, n);
+	_cleanup_strv_ char **out = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *k = xasprintf("%s[%zu]", key, i);
+		int r =
+		    get_string(json_object_array_get_idx(v, i), origin, k, abs_path, &out[i], err);
+		if (r < 0)
+			return r;
+	}
+	strv_free(*dst);
+	*dst = TAKE_PTR(out);
+	return 0;
+}
+
+static int expect_object(struct json_object *v, const char *origin, const char *key,
+			 struct berr **err)
+{
+	if (!json_object_is_type(v, json_type_object))
+		return berr_set(err, EINVAL, "config '%s': '%s' must be an object", origin, key);
+	return 0;
+}
+
+static int unknown_key(const char *origin, const char *parent, const char *key, struct berr **err)
+{
+	return berr_set(err, EINVAL, "config '%s': unknown key '%s%s%s'", origin,
+			parent ? parent : "", parent ? "." : "", key);
+}
+
+static int parse_runtime(struct berth_config *c, const char *name, struct json_object *v,
+			 const char *origin, struct berr **err)
+{
+	_cleanup_free_ char *base = xasprintf("runtimes.%s", name);
+	int r = expect_object(v, origin, base, err);
+	if (r < 0)
+		return r;
+	if (name[0] == '\0' || strlen(name) > 63 || strchr(name, '/'))
+		return berr_set(err, EINVAL, "config '%s': bad runtime name '%s'", origin, name);
+	struct berth_runtime *rt = runtime_get_or_add(c, name);
+	json_object_object_foreach(v, key, val)
+	{
+		_cleanup_free_ char *k = xasprintf("%s.%s", base, key);
+		if (strcmp(key, "path") == 0)
+			r = get_string(val, origin, k, true, &rt->path, err);
+		else if (strcmp(key, "root") == 0)
+			r = get_string(val, origin, k, true, &rt->root, err);
+		else if (strcmp(key, "options") == 0)
+			r = get_strv(val, origin, k, false, &rt->options, err);
+		else
+			r = unknown_key(origin, base, key, err);
+		if (r < 0)
+			return r;
+	}
+	if (!rt->path)
+		return berr_set(err, EINVAL, "config '%s': '%s.path' is required", origin, base);
+	return 0;
+}
+
+static int parse_registry(struct berth_config *c, const char *host, struct json_object *v,
+			  const char *origin, struct berr **err)
+{
+	_cleanup_free_ char *base = xasprintf("registries.%s", host);
+	int r = expect_object(v, origin, base, err);
+	if (r < 0)
+		return r;
+	if (host[0] == '\0' || strlen(host) > 255 || strchr(host, '/'))
+		return berr_set(err, EINVAL, "config '%s': bad registry host '%s'", origin, host);
+	struct berth_registry *reg = registry_get_or_add(c, host);
+	json_object_object_foreach(v, key, val)
+	{
+		_cleanup_free_ char *k = xasprintf("%s.%s", base, key);
+		if (strcmp(key, "mirrors") == 0) {
+			r = get_strv(val, origin, k, false, &reg->mirrors, err);
+			for (size_t i = 0; r >= 0 && reg->mirrors[i]; i++)
+				if (strncmp(reg->mirrors[i], "http://", 7) != 0 &&
+				    strncmp(reg->mirrors[i], "https://", 8) != 0)
+					r = berr_set(
+					    err, EINVAL,
+					    "config '%s': '%s' entry '%s' is not an http(s) URL",
+					    origin, k, reg->mirrors[i]);
+		} else if (strcmp(key, "insecure") == 0) {
+			if (!json_object_is_type(val, json_type_boolean))
+				r = berr_set(err, EINVAL, "config '%s': '%s' must be a boolean",
+					     origin, k);
+			else
+				reg->insecure = json_object_get_boolean(val);
+		} else {
+			r = unknown_key(origin, base, key, err);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_section(struct berth_config *c, const char *section, struct json_object *v,
+			 const char *origin, struct berr **err)
+{
+	int r = expect_object(v, origin, section, err);
+	if (r < 0)
+		return r;
+	json_object_object_foreach(v, key, val)
+	{
+		_cleanup_free_ char *k = xasprintf("%s.%s", section, key);
+		if (strcmp(section, "runtimes") == 0)
+			r = parse_runtime(c, key, val, origin, err);
+		else if (strcmp(section, "registries") == 0)
+			r = parse_registry(c, key, val, origin, err);
+		else if (strcmp(section, "cni") == 0 && strcmp(key, "conf_dir") == 0)
+			r = get_string(val, origin, k, true, &c->cni_conf_dir, err);
+		else if (strcmp(section, "cni") == 0 && strcmp(key, "bin_dirs") == 0)
+			r = get_strv(val, origin, k, true, &c->cni_bin_dirs, err);
+		else if (strcmp(section, "stream") == 0 && strcmp(key, "address") == 0)
+			r = get_string(val, origin, k, false, &c->stream_address, err);
+		else if (strcmp(section, "stream") == 0 && strcmp(key, "port") == 0)
+			r = get_int(val, origin, k, 0, 65535, &c->stream_port, err);
+		else
+			r = unknown_key(origin, section, key, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_top(struct berth_config *c, const char *key, struct json_object *val,
+		     const char *origin, struct berr **err)
+{
+	if (strcmp(key, "socket") == 0)
+		return get_string(val, origin, key, true, &c->socket, err);
+	if (strcmp(key, "state_dir") == 0)
+		return get_string(val, origin, key, true, &c->state_dir, err);
+	if (strcmp(key, "run_dir") == 0)
+		return get_string(val, origin, key, true, &c->run_dir, err);
+	if (strcmp(key, "workers") == 0)
+		return get_int(val, origin, key, 1, BERTH_WORKERS_MAX, &c->workers, err);
+	if (strcmp(key, "default_runtime") == 0)
+		return get_string(val, origin, key, false, &c->default_runtime, err);
+	if (strcmp(key, "log_level") == 0 || strcmp(key, "cgroup_driver") == 0) {
+		_cleanup_free_ char *s = NULL;
+		int r = get_string(val, origin, key, false, &s, err);
+		if (r < 0)
+			return r;
+		if (key[0] == 'l') {
+			if (log_level_parse(s, &c->log_level) < 0)
+				return berr_set(
+				    err, EINVAL,
+				    "config '%s': bad log_level '%s' (debug, info, warn, error)",
+				    origin, s);
+		} else if (strcmp(s, "cgroupfs") == 0) {
+			c->cgroup_driver = BERTH_CGROUP_CGROUPFS;
+		} else if (strcmp(s, "systemd") == 0) {
+			c->cgroup_driver = BERTH_CGROUP_SYSTEMD;
+		} else {
+			return berr_set(err, EINVAL,
+					"config '%s': bad cgroup_driver '%s' (cgroupfs, systemd)",
+					origin, s);
+		}
+		return 0;
+	}
+	if (strcmp(key, "runtimes") == 0 || strcmp(key, "registries") == 0 ||
+	    strcmp(key, "cni") == 0 || strcmp(key, "stream") == 0)
+		return parse_section(c, key, val, origin, err);
+	return unknown_key(origin, NULL, key, err);
+}
+
+int cri_config_parse(struct berth_config *c, const char *json, const char *origin,
+		     struct berr **err)
+{
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		xalloc_die();
+	/* Non-strict (the default) accepts C and C++ style comments. */
+	_cleanup_json_ struct json_object *root = json_tokener_parse_ex(tok, json, -1);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t off = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr != json_tokener_success)
+		return berr_set(err, EINVAL, "config '%s': invalid JSON at offset %zu: %s", origin,
+				off, json_tokener_error_desc(jerr));
+	if (json[off + strspn(json + off, " \t\r\n")] != '\0')
+		return berr_set(err, EINVAL, "config '%s': trailing data at offset %zu", origin,
+				off);
+	if (!json_object_is_type(root, json_type_object))
+		return berr_set(err, EINVAL, "config '%s': top level must be an object", origin);
+	json_object_object_foreach(root, key, val)
+	{
+		int r = parse_top(c, key, val, origin, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int cri_config_load(struct berth_config *c, const char *path, bool missing_ok, struct berr **err)
+{
+	_cleanup_free_ char *data = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	size_t len;
+	int r = fileio_read_all(path, BERTH_CONFIG_MAX, &data, &len, &e);
+	if (r == -ENOENT && missing_ok)
+		return 0;
+	if (r < 0)
+		return berr_move(err, &e);
+	if (strlen(data) != len)
+		return berr_set(err, EINVAL, "config '%s': contains a NUL byte", path);
+	r = cri_config_parse(c, data, path, err);
+	if (r < 0)
+		return r;
+	free(c->path);
+	c->path = xstrdup(path);
+	return 0;
+}
+
+int cri_config_finish(struct berth_config *c, struct berr **err)
+{
+	if (!cri_config_runtime(c, c->default_runtime))
+		return berr_set(err, EINVAL, "config: default_runtime '%s' is not in 'runtimes'",
+				c->default_runtime);
+	for (size_t i = 0; i < c->n_runtimes; i++) {
+		struct berth_runtime *r = &c->runtimes[i];
+		if (!r->root)
+			r->root = xasprintf("%s/runtimes/%s", c->run_dir, r->name);
+	}
+	return 0;
+}
+
+static struct json_object *strv_json(char **v)
+{
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; v && v[i]; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+char *cri_config_to_json(const struct berth_config *c)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "socket", json_object_new_string(c->socket));
+	json_object_object_add(o, "state_dir", json_object_new_string(c->state_dir));
+	json_object_object_add(o, "run_dir", json_object_new_string(c->run_dir));
+	json_object_object_add(o, "log_level",
+			       json_object_new_string(log_level_name(c->log_level)));
+	json_object_object_add(o, "workers", json_object_new_int(c->workers));
+	json_object_object_add(o, "cgroup_driver",
+			       json_object_new_string(c->cgroup_driver == BERTH_CGROUP_SYSTEMD
+							  ? "systemd"
+							  : "cgroupfs"));
+	json_object_object_add(o, "default_runtime", json_object_new_string(c->default_runtime));
+	struct json_object *rts = json_object_new_object();
+	for (size_t i = 0; i < c->n_runtimes; i++) {
+		const struct berth_runtime *r = &c->runtimes[i];
+		struct json_object *ro = json_object_new_object();
+		json_object_object_add(ro, "path", json_object_new_string(r->path));
+		if (r->root)
+			json_object_object_add(ro, "root", json_object_new_string(r->root));
+		json_object_object_add(ro, "options", strv_json(r->options));
+		json_object_object_add(rts, r->name, ro);
+	}
+	json_object_object_add(o, "runtimes", rts);
+	struct json_object *cni = json_object_new_object();
+	json_object_object_add(cni, "conf_dir", json_object_new_string(c->cni_conf_dir));
+	json_object_object_add(cni, "bin_dirs", strv_json(c->cni_bin_dirs));
+	json_object_object_add(o, "cni", cni);
+	struct json_object *regs = json_object_new_object();
+	for (size_t i = 0; i < c->n_registries; i++) {
+		const struct berth_registry *r = &c->registries[i];
+		struct json_object *ro = json_object_new_object();
+		json_object_object_add(ro, "mirrors", strv_json(r->mirrors));
+		json_object_object_add(ro, "insecure", json_object_new_boolean(r->insecure));
+		json_object_object_add(regs, r->host, ro);
+	}
+	json_object_object_add(o, "registries", regs);
+	struct json_object *st = json_object_new_object();
+	json_object_object_add(st, "address", json_object_new_string(c->stream_address));
+	json_object_object_add(st, "port", json_object_new_int(c->stream_port));
+	json_object_object_add(o, "stream", st);
+	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+}

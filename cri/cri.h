@@ -1,0 +1,101 @@
+/* cri.h - berthd: the daemon context, its configuration and the CRI gRPC server.
+ * Ownership: struct berth and struct berth_config are embedded by berthd's main();
+ *   cri_config_*() fill and free the config; cri_server_new() returns a server
+ *   owned by the caller and freed by cri_server_free() after cri_server_stop().
+ * Threads: config calls run in main() before any thread starts. cri_server_start()
+ *   spawns one acceptor thread plus the worker pool; handlers run on workers with
+ *   a shared, read-only struct berth (later fields document their own locks).
+ * Errors: -EINVAL bad config (message names the key and the value), -ENOENT
+ *   missing config file given explicitly, -EADDRINUSE socket served by someone
+ *   else, -errno from the failing syscall otherwise. Calls block only where said. */
+#ifndef BERTH_CRI_CRI_H
+#define BERTH_CRI_CRI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/log.h"
+
+struct berr;
+
+#define BERTH_DEFAULT_CONFIG "/etc/berth/berth.json"
+#define BERTH_CONFIG_MAX     (1 << 20) /* config file size limit */
+#define BERTH_WORKERS_MAX    64
+
+enum berth_cgroup_driver { BERTH_CGROUP_CGROUPFS, BERTH_CGROUP_SYSTEMD, BERTH_CGROUP_MAX };
+
+struct berth_runtime {
+	char *name;	/* handler name, the key of "runtimes" */
+	char *path;	/* OCI runtime binary */
+	char *root;	/* --root of the runtime; default <run_dir>/runtimes/<name> */
+	char **options; /* NULL-terminated extra global args, never NULL */
+};
+
+struct berth_registry {
+	char *host;	/* "docker.io", "localhost:5000" */
+	char **mirrors; /* NULL-terminated URLs tried first, never NULL */
+	bool insecure;	/* plain http / unverified TLS allowed */
+};
+
+struct berth_config {
+	char *path; /* file it was loaded from, NULL when none */
+	char *socket;
+	char *state_dir;
+	char *run_dir;
+	enum log_level log_level;
+	int workers; /* 1..BERTH_WORKERS_MAX */
+	enum berth_cgroup_driver cgroup_driver;
+	char *default_runtime; /* a key of runtimes */
+	struct berth_runtime *runtimes;
+	size_t n_runtimes;
+	char *cni_conf_dir;
+	char **cni_bin_dirs; /* NULL-terminated, never NULL */
+	struct berth_registry *registries;
+	size_t n_registries;
+	char *stream_address;
+	int stream_port; /* 0: pick a free port */
+};
+
+struct cri_method;
+struct store;
+
+/* The daemon context passed to every handler. Fields are set before the
+ * server starts and read-only afterwards unless their comment names a lock. */
+struct berth {
+	struct berth_config cfg;
+	struct cri_server *server; /* for shutdown checks; NULL in unit tests */
+	struct store *store;	   /* sandboxes, containers, images; thread-safe (store.h) */
+	/* Method table served; NULL: cri_methods (cri-internal.h). Tests set a
+	 * copy with fake handlers. */
+	const struct cri_method *methods;
+	size_t n_methods;
+};
+
+/* Defaults (see docs/server.md); runc is looked up in PATH, else /usr/sbin/runc. */
+void cri_config_init(struct berth_config *c);
+/* Parses JSON (comments allowed) over the values already in c. origin names the
+ * source in messages. Unknown keys and bad values fail with -EINVAL. */
+int cri_config_parse(struct berth_config *c, const char *json, const char *origin,
+		     struct berr **err);
+/* Loads path; a missing file is success (c unchanged) when missing_ok. */
+int cri_config_load(struct berth_config *c, const char *path, bool missing_ok, struct berr **err);
+/* Checks cross-key rules and fills derived values; call after all overrides. */
+int cri_config_finish(struct berth_config *c, struct berr **err);
+/* The config as a JSON object string (for Status verbose); caller frees. */
+char *cri_config_to_json(const struct berth_config *c);
+void cri_config_done(struct berth_config *c);
+const struct berth_runtime *cri_config_runtime(const struct berth_config *c, const char *name);
+
+struct cri_server;
+/* Creates the gRPC server listening on b->cfg.socket (0660, parent created). */
+struct cri_server *cri_server_new(struct berth *b, struct berr **err);
+int cri_server_start(struct cri_server *s, struct berr **err);
+/* Stops accepting, lets in-flight calls finish for up to grace_ms, cancels the
+ * rest and joins all threads. Blocks. */
+void cri_server_stop(struct cri_server *s, int grace_ms);
+/* Destroys the server and removes the socket; returns NULL. */
+struct cri_server *cri_server_free(struct cri_server *s);
+/* True once cri_server_stop() began; long handlers poll it. */
+bool cri_server_stopping(const struct cri_server *s);
+
+#endif

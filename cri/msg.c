@@ -1,0 +1,68 @@
+/* msg.c - protobuf-c messages: new, free, and decoding under a memory budget. */
+#include "cri/cri-internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+
+ProtobufCMessage *cri_msg_new(const ProtobufCMessageDescriptor *d)
+{
+	ProtobufCMessage *m = xmalloc(d->sizeof_message);
+	d->message_init(m);
+	return m;
+}
+
+ProtobufCMessage *cri_msg_free(ProtobufCMessage *m)
+{
+	/* protobuf-c frees a tree field by field with the allocator given (NULL:
+	 * malloc/free) and skips strings still at their default, which is exactly
+	 * the ownership rule of cri-internal.h. */
+	if (m)
+		protobuf_c_message_free_unpacked(m, NULL);
+	return NULL;
+}
+
+struct budget {
+	size_t left;
+	bool exceeded;
+};
+
+/* malloc/free like protobuf-c's default allocator, so cri_msg_free() (which
+ * uses that one) frees what this allocated; only the total is capped. A
+ * refused allocation makes protobuf_c_message_unpack() fail and clean up. */
+static void *budget_alloc(void *data, size_t size)
+{
+	struct budget *b = data;
+	if (size > b->left) {
+		b->exceeded = true;
+		return NULL;
+	}
+	void *p = malloc(size);
+	if (!p)
+		xalloc_die();
+	b->left -= size;
+	return p;
+}
+
+static void budget_free(void *data, void *p)
+{
+	free(p);
+}
+
+ProtobufCMessage *cri_msg_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data,
+				 size_t len, struct berr **err)
+{
+	struct budget b = {.left = CRI_DECODE_BUDGET(len)};
+	ProtobufCAllocator a = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, &a, len, data);
+	if (m)
+		return m;
+	if (b.exceeded)
+		berr_set(err, ENOSPC, "%s of %zu bytes needs more than %zu bytes decoded",
+			 d->short_name, len, CRI_DECODE_BUDGET(len));
+	else
+		berr_set(err, EINVAL, "invalid %s payload", d->short_name);
+	return NULL;
+}

@@ -1,0 +1,166 @@
+/* runtime.c - the runtime-wide RPCs: Version, Status, RuntimeConfig. */
+#include "cri/cri-internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fileio.h"
+
+#define CRI_API_VERSION	    "v1"
+#define KUBELET_API_VERSION "0.1.0"
+#define CNI_CONFIG_MAX	    (1 << 20)
+
+int cri_version(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		ProtobufCMessage **ret_resp, struct berr **err)
+{
+	Runtime__V1__VersionResponse *r =
+	    (void *)cri_msg_new(&runtime__v1__version_response__descriptor);
+	r->version = xstrdup(KUBELET_API_VERSION);
+	r->runtime_name = xstrdup("berth");
+	r->runtime_version = xstrdup(BERTH_VERSION);
+	r->runtime_api_version = xstrdup(CRI_API_VERSION);
+	*ret_resp = &r->base;
+	return 0;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Same files libcni loads: *.conf, *.conflist, *.json holding a JSON object
+ * with a "type" (single plugin) or a "plugins" list. */
+static bool cni_file_ok(const char *path)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (fileio_read_all(path, CNI_CONFIG_MAX, &data, &len, NULL) < 0)
+		return false;
+	struct json_object *o = json_tokener_parse(data);
+	bool ok = json_object_is_type(o, json_type_object) &&
+		  (json_object_object_get_ex(o, "plugins", NULL) ||
+		   json_object_object_get_ex(o, "type", NULL));
+	json_object_put(o);
+	return ok;
+}
+
+bool cri_cni_config_present(const char *conf_dir, char **ret_msg)
+{
+	DIR *d = opendir(conf_dir);
+	if (!d) {
+		*ret_msg = xasprintf("cni config dir '%s': %s", conf_dir, strerror(errno));
+		return false;
+	}
+	bool found = false, seen = false;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] == '.' ||
+		    !(has_suffix(de->d_name, ".conf") || has_suffix(de->d_name, ".conflist") ||
+		      has_suffix(de->d_name, ".json")))
+			continue;
+		seen = true;
+		_cleanup_free_ char *p = xasprintf("%s/%s", conf_dir, de->d_name);
+		found = cni_file_ok(p);
+	}
+	closedir(d);
+	if (!found)
+		*ret_msg =
+		    xasprintf("%s network config in '%s'", seen ? "no valid" : "no", conf_dir);
+	return found;
+}
+
+static Runtime__V1__RuntimeCondition *condition(const char *type, bool ok, const char *reason,
+						const char *msg)
+{
+	Runtime__V1__RuntimeCondition *c =
+	    (void *)cri_msg_new(&runtime__v1__runtime_condition__descriptor);
+	c->type = xstrdup(type);
+	c->status = ok;
+	if (reason)
+		c->reason = xstrdup(reason);
+	if (msg)
+		c->message = xstrdup(msg);
+	return c;
+}
+
+int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+	       ProtobufCMessage **ret_resp, struct berr **err)
+{
+	const Runtime__V1__StatusRequest *in = (const void *)req;
+	Runtime__V1__StatusResponse *r =
+	    (void *)cri_msg_new(&runtime__v1__status_response__descriptor);
+	*ret_resp = &r->base;
+
+	Runtime__V1__RuntimeStatus *st =
+	    (void *)cri_msg_new(&runtime__v1__runtime_status__descriptor);
+	r->status = st;
+	st->conditions = xcalloc(2, sizeof(*st->conditions));
+	/* RuntimeReady: the server answers; what can still be missing is the OCI
+	 * runtime binary of the default handler (checked each call, like CNI). */
+	const struct berth_runtime *rt = cri_config_runtime(&b->cfg, b->cfg.default_runtime);
+	if (rt && access(rt->path, X_OK) == 0) {
+		st->conditions[st->n_conditions++] = condition("RuntimeReady", true, NULL, NULL);
+	} else {
+		_cleanup_free_ char *msg = xasprintf("default runtime '%s': '%s' is not executable",
+						     b->cfg.default_runtime, rt ? rt->path : "?");
+		st->conditions[st->n_conditions++] =
+		    condition("RuntimeReady", false, "RuntimeNotReady", msg);
+	}
+	/* Re-checked on every call: kubelet polls Status, and a CNI config dropped
+	 * in later must turn the node ready without a restart. */
+	_cleanup_free_ char *why = NULL;
+	if (cri_cni_config_present(b->cfg.cni_conf_dir, &why)) {
+		st->conditions[st->n_conditions++] = condition("NetworkReady", true, NULL, NULL);
+	} else {
+		_cleanup_free_ char *msg = xasprintf("network plugin is not ready: %s", why);
+		st->conditions[st->n_conditions++] =
+		    condition("NetworkReady", false, "NetworkPluginNotReady", msg);
+	}
+
+	r->runtime_handlers = xcalloc(b->cfg.n_runtimes + 1, sizeof(*r->runtime_handlers));
+	/* The default handler is also reported under the empty name, as kubelet
+	 * looks it up so for pods without a runtime class. */
+	for (size_t i = 0; i <= b->cfg.n_runtimes; i++) {
+		Runtime__V1__RuntimeHandler *h =
+		    (void *)cri_msg_new(&runtime__v1__runtime_handler__descriptor);
+		if (i > 0)
+			h->name = xstrdup(b->cfg.runtimes[i - 1].name);
+		h->features =
+		    (void *)cri_msg_new(&runtime__v1__runtime_handler_features__descriptor);
+		r->runtime_handlers[r->n_runtime_handlers++] = h;
+	}
+	r->features = (void *)cri_msg_new(&runtime__v1__runtime_features__descriptor);
+
+	if (in->verbose) {
+		r->info = xcalloc(1, sizeof(*r->info));
+		Runtime__V1__StatusResponse__InfoEntry *e =
+		    (void *)cri_msg_new(&runtime__v1__status_response__info_entry__descriptor);
+		e->key = xstrdup("config");
+		e->value = cri_config_to_json(&b->cfg);
+		r->info[r->n_info++] = e;
+	}
+	return 0;
+}
+
+int cri_runtime_config(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		       ProtobufCMessage **ret_resp, struct berr **err)
+{
+	Runtime__V1__RuntimeConfigResponse *r =
+	    (void *)cri_msg_new(&runtime__v1__runtime_config_response__descriptor);
+	r->linux = (void *)cri_msg_new(&runtime__v1__linux_runtime_configuration__descriptor);
+	r->linux->cgroup_driver = b->cfg.cgroup_driver == BERTH_CGROUP_SYSTEMD
+				      ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD
+				      : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
+	*ret_resp = &r->base;
+	return 0;
+}
