@@ -102,4 +102,16 @@ int cri_runtime_config(struct berth *b, struct cri_call *call, const ProtobufCMe
  * otherwise false with *ret_msg (caller frees) saying why. */
 bool cri_cni_config_present(const char *conf_dir, char **ret_msg);
 
+/* Handlers of cri/sandbox.c */
+int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			ProtobufCMessage **ret_resp, struct berr **err);
+int cri_stop_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			 ProtobufCMessage **ret_resp, struct berr **err);
+int cri_remove_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage **ret_resp, struct berr **err);
+int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage **ret_resp, struct berr **err);
+int cri_list_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			 ProtobufCMessage **ret_resp, struct berr **err);
+
 #endif

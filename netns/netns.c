@@ -359,7 +359,7 @@ int netns_init_pid(const char *dir, pid_t *ret_pid, struct berr **err)
 /* SIGKILL for the pod init, through a pidfd and only while the pid still names
  * a process in the pinned PID namespace (pids are reused). Its death makes the
  * kernel kill everything else in that namespace. */
-static int kill_init(const char *dir, struct berr **err)
+int netns_stop_init(const char *dir, struct berr **err)
 {
 	pid_t pid;
 	_cleanup_berr_ struct berr *e = NULL;
@@ -389,7 +389,7 @@ int netns_unpin(const char *dir, struct berr **err)
 	struct stat st;
 	if (lstat(dir, &st) < 0)
 		return errno == ENOENT ? 0 : berr_set_errno(err, errno, "stat '%s'", dir);
-	int r = kill_init(dir, err);
+	int r = netns_stop_init(dir, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {

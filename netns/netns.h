@@ -52,6 +52,9 @@ void netns_pins_done(struct netns_pins *p);
  * the pinned PID namespace), unmounts and removes the pins and dir. Idempotent:
  * a missing dir is success. */
 int netns_unpin(const char *dir, struct berr **err);
+/* Kills the pod init recorded in dir, as netns_unpin() does, keeping the pins
+ * (a stopped pod); no init or a dead one is success. */
+int netns_stop_init(const char *dir, struct berr **err);
 /* The pod init's pid read from dir, or -ENOENT. */
 int netns_init_pid(const char *dir, pid_t *ret_pid, struct berr **err);
 
