@@ -462,3 +462,24 @@ def test_bad_requests(pods):
     pods.stop(sid)
     pods.remove(sid)
     assert pods.list() == []
+
+
+def test_stop_remove_after_daemon_crash_and_conf_change(pods):
+    """CNI DEL after kill -9 and a restart uses the cached config, even when
+    the conf dir changed meanwhile."""
+    pb = pods.pb
+    d = pods.d
+    sid = pods.run(pods.config(name="crash", ports=[(18091, 80)]))
+    info = pods.info(sid)
+    info["ip"] = pods.status(sid).status.network.ip
+    pods.c.close()  # its connection dies with the daemon
+    d.kill()
+    write_conf(d, conflist(d, plugins=[{"type": "no-such-plugin"}]))
+    d.start()
+    pods.c = d.client()
+    st = pods.status(sid).status
+    assert st.state == pb.SANDBOX_READY
+    assert st.network.ip == info["ip"]
+    pods.stop(sid)
+    pods.remove(sid)
+    assert node_leftovers(pods, sid, info) == {}
