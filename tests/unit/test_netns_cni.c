@@ -362,22 +362,38 @@ struct realnet {
 
 /* A conf dir of its own per test: bridge bt0 on 10.99.0.0/16 with IPAM state
  * in the test dir, then portmap, firewall and optionally a plugin of ours. */
-static void realnet_init(struct realnet *rn, const char *name, const char *extra_plugin)
+/* A conf dir of its own per test: bridge bt0 on 10.99.0.0/16 with IPAM state
+ * in the test dir, portmap and firewall, and extra_plugin (a plugin of ours in
+ * the test's bin dir) inserted at position extra_at when not NULL. */
+static void realnet_init_at(struct realnet *rn, const char *name, const char *extra_plugin,
+			    size_t extra_at)
 {
 	rn->conf_dir = path_in("real-%s/conf", name);
 	rn->cache_dir = path_in("real-%s/cache", name);
 	rn->ipam_dir = path_in("real-%s/ipam", name);
 	_cleanup_free_ char *bin = path_in("real-%s/bin", name);
 	rn->bin_path = xasprintf("%s:%s", bin, SYS_BIN);
-	_cleanup_free_ char *conf = xasprintf(
-	    "{\"cniVersion\":\"1.0.0\",\"name\":\"%s\",\"plugins\":["
+	_cleanup_free_ char *bridge = xasprintf(
 	    "{\"type\":\"bridge\",\"bridge\":\"" BRIDGE "\",\"isGateway\":true,\"ipMasq\":true,"
 	    "\"ipam\":{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"10.99.0.0/16\"}]],"
-	    "\"dataDir\":\"%s\"}},"
-	    "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}},"
-	    "{\"type\":\"firewall\"}%s%s%s]}",
-	    name, rn->ipam_dir, extra_plugin ? ",{\"type\":\"" : "",
-	    extra_plugin ? extra_plugin : "", extra_plugin ? "\"}" : "");
+	    "\"dataDir\":\"%s\"}}",
+	    rn->ipam_dir);
+	_cleanup_free_ char *extra =
+	    extra_plugin ? xasprintf("{\"type\":\"%s\"}", extra_plugin) : NULL;
+	const char *std[] = {bridge,
+			     "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}}",
+			     "{\"type\":\"firewall\"}"};
+	_cleanup_free_ char *list = xstrdup("");
+	for (size_t i = 0, k = 0; i < 4; i++) {
+		const char *item = extra && i == extra_at ? extra : k < 3 ? std[k++] : NULL;
+		if (!item)
+			continue;
+		char *next = xasprintf("%s%s%s", list, *list ? "," : "", item);
+		free(list);
+		list = next;
+	}
+	_cleanup_free_ char *conf =
+	    xasprintf("{\"cniVersion\":\"1.0.0\",\"name\":\"%s\",\"plugins\":[%s]}", name, list);
 	_cleanup_free_ char *file = xasprintf("%s/10-test.conflist", rn->conf_dir);
 	write_text(file, conf);
 	_cleanup_berr_ struct berr *e = NULL;
@@ -386,6 +402,11 @@ static void realnet_init(struct realnet *rn, const char *name, const char *extra
 				    .bin_path = rn->bin_path,
 				    .cache_dir = rn->cache_dir,
 				    .timeout_ms = 60000};
+}
+
+static void realnet_init(struct realnet *rn, const char *name, const char *extra_plugin)
+{
+	realnet_init_at(rn, name, extra_plugin, 3);
 }
 
 static void realnet_done(struct realnet *rn)
@@ -580,6 +601,47 @@ static void test_cni_failing_plugin_rolls_back(void **state)
 	realnet_done(&rn);
 }
 
+/* The failing plugin at each position of the list: whatever the plugins
+ * before it set up is undone, and the cache is gone. */
+static void test_cni_rollback_at_each_step(void **state)
+{
+	for (size_t at = 0; at < 4; at++) {
+		_cleanup_free_ char *name = xasprintf("rb%zu", at);
+		struct realnet rn;
+		realnet_init_at(&rn, name, "failer", at);
+		_cleanup_free_ char *failer = path_in("real-%s/bin/failer", name);
+		write_text(failer,
+			   "#!/bin/sh\ncat >/dev/null\n[ \"$CNI_COMMAND\" = ADD ] || exit 0\n"
+			   "echo '{\"code\":7,\"msg\":\"step failed\"}'\nexit 1\n");
+		_cleanup_free_ char *net = pin_net(name);
+		_cleanup_free_ char *id = xasprintf("pod-%s", name);
+		struct cni_portmap ports[] = {{18082, 80, "tcp", NULL}};
+		struct cni_pod pod = {.id = id, .netns = net, .ports = ports, .n_ports = 1};
+		struct cni_result res;
+		_cleanup_berr_ struct berr *e = NULL;
+		assert_int_equal(cni_add(&rn.c, &pod, &res, &e), -EIO);
+		assert_non_null(
+		    strstr(berr_msg(e), "plugin 'failer' failed: step failed (code 7)"));
+		_cleanup_free_ char *veths = veths_on_bridge();
+		assert_string_equal(veths, "");
+		_cleanup_free_ char *rules = iptables_dump();
+		assert_null(strstr(rules, id));
+		assert_null(strstr(rules, "18082"));
+		struct netns_addr *a = NULL;
+		size_t n = 0;
+		assert_int_equal(netns_addrs(net, "eth0", &a, &n, &e), -ENODEV);
+		_cleanup_free_ char *ipam = xasprintf("%s/%s", rn.ipam_dir, name);
+		char *ls[] = {"sh", "-c", "ls \"$0\" 2>/dev/null | grep -c '^10\\.' || true", ipam,
+			      NULL};
+		_cleanup_free_ char *count = run_out(ls);
+		assert_string_equal(count, "0\n");
+		_cleanup_free_ char *cache = xasprintf("%s/%s-eth0.json", rn.cache_dir, id);
+		assert_int_equal(access(cache, F_OK), -1);
+		unpin_net(name);
+		realnet_done(&rn);
+	}
+}
+
 #define N_PARALLEL 20
 
 struct par {
@@ -664,6 +726,7 @@ int main(void)
 	    cmocka_unit_test(test_cni_add_del_real),
 	    cmocka_unit_test(test_cni_del_survives_missing_netns_and_conf_change),
 	    cmocka_unit_test(test_cni_failing_plugin_rolls_back),
+	    cmocka_unit_test(test_cni_rollback_at_each_step),
 	    cmocka_unit_test(test_cni_parallel_adds_distinct_ips),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
