@@ -456,6 +456,16 @@ def test_bad_requests(pods):
         pods.c.call("RunPodSandbox", pb.RunPodSandboxRequest(config=pods.config(name="rh"),
                                                              runtime_handler="nope"))
     assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # a failure after CNI ADD (bad DNS config, found when writing the files)
+    # rolls the network back too
+    with pytest.raises(grpc.RpcError) as ei:
+        pods.run(pods.config(name="baddns", dns={"servers": ["not-an-ip"]}))
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "dns server 'not-an-ip' is not an IP address" in ei.value.details()
+    assert pods.in_host_netns("ip", "-o", "link", "show", "master", "berth0").stdout.count(
+        "veth") == 1  # only the "dup" pod's
+    ipam = os.path.join(pods.d.root, "ipam", "berth-test")
+    assert len([f for f in os.listdir(ipam) if f.startswith("10.")]) == 1
     with pytest.raises(grpc.RpcError) as ei:
         pods.status("0" * 64)
     assert ei.value.code() == grpc.StatusCode.NOT_FOUND
