@@ -19,12 +19,12 @@ struct berr {
 /* Sets *err to a new error (code<=0 is taken as EIO); returns -code. An error
  * already in *err is replaced. */
 int berr_set(struct berr **err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int berr_setv(struct berr **err, int code, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 /* As berr_set() with ": strerror(code)" appended. */
 int berr_set_errno(struct berr **err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Prepends "context: " to the message of *err; returns -code (or -EIO if *err is
  * unset, which is a programming error). */
 int berr_wrap(struct berr **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -26,11 +26,11 @@ int log_level_parse(const char *s, enum log_level *ret_level);
 const char *log_level_name(enum log_level l);
 bool log_enabled(enum log_level l);
 void log_emit(enum log_level l, const char *component, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_debug(...) log_emit(LOG_LEVEL_DEBUG, LOG_COMPONENT, __VA_ARGS__)
-#define log_info(...) log_emit(LOG_LEVEL_INFO, LOG_COMPONENT, __VA_ARGS__)
-#define log_warn(...) log_emit(LOG_LEVEL_WARN, LOG_COMPONENT, __VA_ARGS__)
+#define log_info(...)  log_emit(LOG_LEVEL_INFO, LOG_COMPONENT, __VA_ARGS__)
+#define log_warn(...)  log_emit(LOG_LEVEL_WARN, LOG_COMPONENT, __VA_ARGS__)
 #define log_error(...) log_emit(LOG_LEVEL_ERROR, LOG_COMPONENT, __VA_ARGS__)
 
 #endif

@@ -75,8 +75,8 @@ int spawn_start(const struct spawn_opts *o, pid_t *ret_pid, struct berr **err)
 		pid_t pid;
 		char *const *envp = o->envp ? o->envp : environ;
 		int e = o->path || strchr(path, '/')
-				? posix_spawn(&pid, path, fa, at, o->argv, envp)
-				: posix_spawnp(&pid, path, fa, at, o->argv, envp);
+			    ? posix_spawn(&pid, path, fa, at, o->argv, envp)
+			    : posix_spawnp(&pid, path, fa, at, o->argv, envp);
 		if (e != 0)
 			r = berr_set_errno(err, e, "spawn '%s'", path);
 		else

@@ -17,30 +17,33 @@
 struct berr;
 
 struct spawn_opts {
-	const char *path;   /* executable; NULL: argv[0], looked up in PATH */
-	char *const *argv;  /* NULL-terminated */
-	char *const *envp;  /* NULL: the daemon's environment */
-	int fd_in;          /* -1: /dev/null */
-	int fd_out;         /* -1: /dev/null */
-	int fd_err;         /* -1: /dev/null */
+	const char *path;    /* executable; NULL: argv[0], looked up in PATH */
+	char *const *argv;   /* NULL-terminated */
+	char *const *envp;   /* NULL: the daemon's environment */
+	int fd_in;	     /* -1: /dev/null */
+	int fd_out;	     /* -1: /dev/null */
+	int fd_err;	     /* -1: /dev/null */
 	const int *keep_fds; /* become fds 3, 4, ... in the child */
 	size_t n_keep;
-	const char *cwd;    /* NULL: unchanged */
-	bool setsid;        /* new session (and process group) */
+	const char *cwd; /* NULL: unchanged */
+	bool setsid;	 /* new session (and process group) */
 };
 
-#define SPAWN_OPTS_INIT {.fd_in = -1, .fd_out = -1, .fd_err = -1}
+#define SPAWN_OPTS_INIT                                                                            \
+	{                                                                                          \
+		.fd_in = -1, .fd_out = -1, .fd_err = -1                                            \
+	}
 
 int spawn_start(const struct spawn_opts *o, pid_t *ret_pid, struct berr **err);
 /* waitpid() retried on EINTR; *ret_status is the raw wait status. */
 int spawn_wait(pid_t pid, int *ret_status, struct berr **err);
 
 struct spawn_result {
-	int status;     /* raw wait status; valid unless timed_out */
+	int status;	/* raw wait status; valid unless timed_out */
 	bool timed_out; /* killed at the deadline */
-	char *out;      /* NUL-terminated captured stdout */
+	char *out;	/* NUL-terminated captured stdout */
 	size_t out_len;
-	char *errout;   /* NUL-terminated captured stderr */
+	char *errout; /* NUL-terminated captured stderr */
 	size_t err_len;
 	bool truncated; /* output exceeded max_out and was cut */
 };

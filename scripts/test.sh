@@ -21,6 +21,9 @@ runc --version | head -1
 echo "cni plugins: $(ls /usr/lib/cni | tr '\n' ' ')"
 dpkg-query -W -f='containernetworking-plugins ${Version}\n' containernetworking-plugins
 
+echo "== format (clang-format $(clang-format --version | grep -o '[0-9][0-9.]*' | head -1))"
+git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
+
 jobs=$(nproc)
 build() { # build DIR SANITIZE
 	cmake -S . -B "$1" -DSANITIZE="$2" -DCMAKE_BUILD_TYPE=Debug >/dev/null

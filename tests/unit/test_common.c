@@ -159,8 +159,10 @@ static void test_log_level_parse(void **state)
 		const char *in;
 		int r;
 		enum log_level l;
-	} cases[] = {{"debug", 0, LOG_LEVEL_DEBUG}, {"INFO", 0, LOG_LEVEL_INFO},
-		     {"warning", 0, LOG_LEVEL_WARN}, {"error", 0, LOG_LEVEL_ERROR},
+	} cases[] = {{"debug", 0, LOG_LEVEL_DEBUG},
+		     {"INFO", 0, LOG_LEVEL_INFO},
+		     {"warning", 0, LOG_LEVEL_WARN},
+		     {"error", 0, LOG_LEVEL_ERROR},
 		     {"loud", -EINVAL, 0}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		enum log_level l = LOG_LEVEL_MAX;
@@ -295,25 +297,25 @@ static void test_spawn_status_str(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_err_set_and_wrap),
-		cmocka_unit_test(test_err_set_errno_appends_strerror),
-		cmocka_unit_test(test_err_move),
-		cmocka_unit_test(test_fileio_atomic_roundtrip),
-		cmocka_unit_test(test_fileio_read_limit),
-		cmocka_unit_test(test_fileio_read_missing),
-		cmocka_unit_test(test_fileio_mkdir_and_remove_tree),
-		cmocka_unit_test(test_fileio_mkdir_over_file),
-		cmocka_unit_test(test_ids),
-		cmocka_unit_test(test_time_format),
-		cmocka_unit_test(test_log_level_parse),
-		cmocka_unit_test(test_spawn_run_captures),
-		cmocka_unit_test(test_spawn_run_large_input),
-		cmocka_unit_test(test_spawn_run_truncates),
-		cmocka_unit_test(test_spawn_run_timeout_kills),
-		cmocka_unit_test(test_spawn_run_background_child_holds_pipe),
-		cmocka_unit_test(test_spawn_missing_program),
-		cmocka_unit_test(test_spawn_fd_map_and_cwd),
-		cmocka_unit_test(test_spawn_status_str),
+	    cmocka_unit_test(test_err_set_and_wrap),
+	    cmocka_unit_test(test_err_set_errno_appends_strerror),
+	    cmocka_unit_test(test_err_move),
+	    cmocka_unit_test(test_fileio_atomic_roundtrip),
+	    cmocka_unit_test(test_fileio_read_limit),
+	    cmocka_unit_test(test_fileio_read_missing),
+	    cmocka_unit_test(test_fileio_mkdir_and_remove_tree),
+	    cmocka_unit_test(test_fileio_mkdir_over_file),
+	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_time_format),
+	    cmocka_unit_test(test_log_level_parse),
+	    cmocka_unit_test(test_spawn_run_captures),
+	    cmocka_unit_test(test_spawn_run_large_input),
+	    cmocka_unit_test(test_spawn_run_truncates),
+	    cmocka_unit_test(test_spawn_run_timeout_kills),
+	    cmocka_unit_test(test_spawn_run_background_child_holds_pipe),
+	    cmocka_unit_test(test_spawn_missing_program),
+	    cmocka_unit_test(test_spawn_fd_map_and_cwd),
+	    cmocka_unit_test(test_spawn_status_str),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
