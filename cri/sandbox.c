@@ -224,8 +224,12 @@ static int plan_namespaces(struct berth *b, struct sb_plan *p,
 			return berr_set_errno(err, errno, "gethostname");
 		p->hostname = xstrdup(h);
 	} else {
-		p->hostname =
-		    xstrdup(cfg->hostname && *cfg->hostname ? cfg->hostname : cfg->metadata->name);
+		/* Without one, the pod name cut to a DNS label, as kubelet does. */
+		bool given = cfg->hostname && *cfg->hostname;
+		const char *h = given ? cfg->hostname : cfg->metadata->name;
+		p->hostname = xstrndup(h, given ? strlen(h) : 63);
+		for (size_t n = strlen(p->hostname); n > 1 && strchr("-.", p->hostname[n - 1]); n--)
+			p->hostname[n - 1] = '\0';
 	}
 	size_t n_sysctls = cfg->linux ? cfg->linux->n_sysctls : 0;
 	if (n_sysctls > MAX_SYSCTLS)

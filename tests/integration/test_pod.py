@@ -493,3 +493,15 @@ def test_stop_remove_after_daemon_crash_and_conf_change(pods):
     pods.stop(sid)
     pods.remove(sid)
     assert node_leftovers(pods, sid, info) == {}
+
+
+def test_long_pod_name_gives_a_dns_label_hostname(pods):
+    name = "a" * 62 + "-" + "b" * 10
+    sid = pods.run(pods.config(name=name))
+    info = pods.info(sid)
+    assert open(os.path.join(info["sandbox_dir"], "hostname")).read() == "a" * 62 + "\n"
+    r = subprocess.run(["nsenter", f"--uts={info['ns_dir']}/uts", "hostname"],
+                       capture_output=True, text=True, check=True)
+    assert r.stdout == "a" * 62 + "\n"
+    pods.stop(sid)
+    pods.remove(sid)
