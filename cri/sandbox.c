@@ -6,12 +6,15 @@
  *   <run_dir>/sandboxes/<id>/{hostname,hosts,resolv.conf,shm/}
  *   <state_dir>/cni/<id>-eth0.json                   CNI cache (netns/cni-exec.c)
  *   <cgroup root>/<cgroup_parent>/berth-<id>        pod cgroup holding the init
- * Run builds them in that order and undoes them in reverse on any failure;
- * the record is added last, so a failed Run leaves nothing. Stop kills the pod
- * init, runs CNI DEL (retried) and unmounts /dev/shm; Remove also unpins and
- * deletes dirs, cgroup and record. Both are idempotent; a missing ID is
- * success for them. No lock is held across these callouts: Stop and Remove
- * claim the sandbox with the stopping/removing flags first (STYLE §2.5).
+ * Run decides every path first and writes the record (NOTREADY, claimed), then
+ * builds the rest in that order and marks the record READY; any failure undoes
+ * the steps in reverse and deletes the record, which releases the name. After
+ * a crash in the middle of Run the record lists what may exist, and Stop and
+ * Remove undo it (each of their steps accepts a missing piece). Stop kills the
+ * pod init, runs CNI DEL (retried) and unmounts /dev/shm; Remove also unpins
+ * and deletes dirs, cgroup and record. Both are idempotent; a missing ID is
+ * success for them. No lock is held across these callouts: Run, Stop and
+ * Remove claim the sandbox through the stopping/removing flags (STYLE §2.5).
  *
  * The sandbox's choices are fixed at Run and kept in meta->extra (SB_X_*). */
 #include <errno.h>
@@ -60,7 +63,8 @@ struct sb_plan {
 	Runtime__V1__NamespaceMode net, pid, ipc;
 	char *ns_dir, *sandbox_dir, *shm, *cgroup, *hostname;
 	struct netns_pins pins;
-	bool pinned, cgroup_made, shm_mounted, cni_added;
+	bool recorded, pinned, cgroup_made, files_dir, shm_mounted, cni_added;
+	struct store_sb *sb; /* our reference once recorded */
 	struct cni_result cni;
 };
 
@@ -181,16 +185,18 @@ static void plan_free(struct sb_plan *p)
 	free(p->hostname);
 	netns_pins_done(&p->pins);
 	cni_result_done(&p->cni);
+	store_sb_unref(p->sb);
 }
 
-/* Undoes what Run made, last first; errors are logged by nobody (best effort,
- * each step is idempotent and Remove would redo it). */
+/* Undoes what Run made, last first (best effort: each step is idempotent,
+ * and a record left behind by a failed delete is removed by RemovePodSandbox).
+ * Deleting the record releases the name. */
 static void plan_rollback(struct berth *b, struct sb_plan *p,
 			  const Runtime__V1__PodSandboxConfig *cfg)
 {
 	if (p->shm_mounted)
 		(void)netns_shm_unmount(p->shm, NULL);
-	if (p->sandbox_dir)
+	if (p->files_dir)
 		(void)fileio_remove_tree(p->sandbox_dir, NULL);
 	if (p->cni_added)
 		(void)sb_cni(b, p->id, p->pins.net, cfg, NULL, NULL);
@@ -198,7 +204,9 @@ static void plan_rollback(struct berth *b, struct sb_plan *p,
 		(void)netns_unpin(p->ns_dir, NULL);
 	if (p->cgroup_made)
 		(void)netns_cgroup_remove(NULL, p->cgroup, NULL);
-	if (p->name_reserved)
+	if (p->recorded)
+		(void)store_sb_delete(b->store, p->id, NULL);
+	else if (p->name_reserved)
 		store_sb_release_name(b->store, p->name, p->id);
 }
 
@@ -209,16 +217,22 @@ static Runtime__V1__NamespaceOption *ns_options(const Runtime__V1__PodSandboxCon
 	return NULL;
 }
 
-static int plan_namespaces(struct berth *b, struct sb_plan *p,
-			   const Runtime__V1__PodSandboxConfig *cfg, struct berr **err)
+static bool plan_host_net(const struct sb_plan *p)
+{
+	return p->net == RUNTIME__V1__NAMESPACE_MODE__NODE;
+}
+
+/* Everything Run will make, decided before anything is made, so that the
+ * record written first names it all. */
+static int plan_decide(struct berth *b, struct sb_plan *p, const Runtime__V1__PodSandboxConfig *cfg,
+		       struct berr **err)
 {
 	const Runtime__V1__NamespaceOption *o = ns_options(cfg);
 	p->net = o ? o->network : RUNTIME__V1__NAMESPACE_MODE__POD;
 	p->pid = o ? o->pid : RUNTIME__V1__NAMESPACE_MODE__POD;
 	p->ipc = o ? o->ipc : RUNTIME__V1__NAMESPACE_MODE__POD;
-	bool host_net = p->net == RUNTIME__V1__NAMESPACE_MODE__NODE;
 	/* A pod has one UTS namespace: its own, unless it uses the host's network. */
-	if (host_net) {
+	if (plan_host_net(p)) {
 		char h[HOST_NAME_MAX + 1] = {0};
 		if (gethostname(h, sizeof(h) - 1) < 0)
 			return berr_set_errno(err, errno, "gethostname");
@@ -231,6 +245,21 @@ static int plan_namespaces(struct berth *b, struct sb_plan *p,
 		for (size_t n = strlen(p->hostname); n > 1 && strchr("-.", p->hostname[n - 1]); n--)
 			p->hostname[n - 1] = '\0';
 	}
+	p->ns_dir = xasprintf("%s/ns/%s", b->cfg.run_dir, p->id);
+	p->sandbox_dir = xasprintf("%s/sandboxes/%s", b->cfg.run_dir, p->id);
+	/* With the host's IPC namespace containers use the host's /dev/shm. */
+	if (p->ipc != RUNTIME__V1__NAMESPACE_MODE__NODE)
+		p->shm = xasprintf("%s/shm", p->sandbox_dir);
+	const char *parent = cfg->linux ? cfg->linux->cgroup_parent : NULL;
+	/* cgroupfs only for now; with the systemd driver the parent is a slice. */
+	if (parent && *parent && b->cfg.cgroup_driver == BERTH_CGROUP_CGROUPFS)
+		p->cgroup = xasprintf("%s/berth-%.12s", parent, p->id);
+	return 0;
+}
+
+static int plan_namespaces(struct sb_plan *p, const Runtime__V1__PodSandboxConfig *cfg,
+			   struct berr **err)
+{
 	size_t n_sysctls = cfg->linux ? cfg->linux->n_sysctls : 0;
 	if (n_sysctls > MAX_SYSCTLS)
 		return berr_set(err, E2BIG, "too many sysctls (%zu > %d)", n_sysctls, MAX_SYSCTLS);
@@ -239,6 +268,7 @@ static int plan_namespaces(struct berth *b, struct sb_plan *p,
 		sysctls[i] =
 		    xasprintf("%s=%s", cfg->linux->sysctls[i]->key, cfg->linux->sysctls[i]->value);
 	_cleanup_free_ char *pinns = pinns_path();
+	bool host_net = plan_host_net(p);
 	struct netns_pin_opts po = {
 	    .dir = p->ns_dir,
 	    .net = !host_net,
@@ -258,14 +288,10 @@ static int plan_namespaces(struct berth *b, struct sb_plan *p,
 	return r;
 }
 
-static int plan_cgroup(struct berth *b, struct sb_plan *p, const Runtime__V1__PodSandboxConfig *cfg,
-		       struct berr **err)
+static int plan_cgroup(struct sb_plan *p, struct berr **err)
 {
-	const char *parent = cfg->linux ? cfg->linux->cgroup_parent : NULL;
-	/* cgroupfs only for now; with the systemd driver the parent is a slice. */
-	if (!parent || !*parent || b->cfg.cgroup_driver != BERTH_CGROUP_CGROUPFS)
+	if (!p->cgroup)
 		return 0;
-	p->cgroup = xasprintf("%s/berth-%.12s", parent, p->id);
 	int r = netns_cgroup_create(NULL, p->cgroup, err);
 	if (r < 0)
 		return r;
@@ -289,12 +315,10 @@ static int plan_files(struct sb_plan *p, const Runtime__V1__PodSandboxConfig *cf
 				    .ips = (const char *const *)p->cni.ips,
 				    .n_ips = p->cni.n_ips,
 				    .dns = &dns};
+	p->files_dir = true;
 	int r = netns_pod_files_write(&f, err);
-	if (r < 0)
+	if (r < 0 || !p->shm)
 		return r;
-	if (p->ipc == RUNTIME__V1__NAMESPACE_MODE__NODE)
-		return 0; /* containers then use the host's /dev/shm */
-	p->shm = xasprintf("%s/shm", p->sandbox_dir);
 	r = netns_shm_mount(p->shm, 0, err);
 	if (r == 0)
 		p->shm_mounted = true;
@@ -310,6 +334,10 @@ static void kv_from_entries(struct kv_entry **e, size_t n, struct store_kv **ret
 	*ret_n = n;
 }
 
+/* The record, written before any work: NOTREADY, claimed (stopping, which is
+ * never checkpointed, so a Stop or Remove after a crash can proceed) and with
+ * the namespace paths the pins will have, so that Stop and Remove can undo a
+ * Run that a crash interrupted. */
 static int plan_record(struct berth *b, struct sb_plan *p,
 		       const Runtime__V1__RunPodSandboxRequest *in, struct berr **err)
 {
@@ -353,17 +381,43 @@ static int plan_record(struct berth *b, struct sb_plan *p,
 	m.extra = extra;
 	m.n_extra = SB_X_N;
 
+	bool host_net = plan_host_net(p);
+	_cleanup_free_ char *net_path = host_net ? NULL : xasprintf("%s/net", p->ns_dir);
+	_cleanup_free_ char *uts_path = host_net ? NULL : xasprintf("%s/uts", p->ns_dir);
+	_cleanup_free_ char *ipc_path =
+	    p->ipc == RUNTIME__V1__NAMESPACE_MODE__NODE ? NULL : xasprintf("%s/ipc", p->ns_dir);
+	_cleanup_free_ char *pid_path =
+	    p->pid == RUNTIME__V1__NAMESPACE_MODE__POD ? xasprintf("%s/pid", p->ns_dir) : NULL;
 	struct store_sb_status st = {0};
-	st.state = STORE_SB_READY;
-	st.ip = p->cni.n_ips > 0 ? p->cni.ips[0] : NULL;
-	st.additional_ips = p->cni.n_ips > 1 ? p->cni.ips + 1 : NULL;
-	st.netns_path = p->pins.net;
-	st.ipc_ns_path = p->pins.ipc;
-	st.uts_ns_path = p->pins.uts;
-	st.pid_ns_path = p->pins.pid;
-	st.init_pid = p->pins.init_pid;
-	st.network_ready = p->cni_added;
-	return store_sb_add(b->store, &m, &st, NULL, err);
+	st.state = STORE_SB_NOTREADY;
+	st.netns_path = net_path;
+	st.ipc_ns_path = ipc_path;
+	st.uts_ns_path = uts_path;
+	st.pid_ns_path = pid_path;
+	st.stopping = true;
+	int r = store_sb_add(b->store, &m, &st, &p->sb, err);
+	if (r == 0)
+		p->recorded = true;
+	return r;
+}
+
+static int ready_fn(struct store_sb_status *st, void *arg, struct berr **err)
+{
+	const struct sb_plan *p = arg;
+	free(st->ip);
+	strv_free(st->additional_ips);
+	st->ip = p->cni.n_ips > 0 ? xstrdup(p->cni.ips[0]) : NULL;
+	st->additional_ips = NULL;
+	if (p->cni.n_ips > 1) {
+		st->additional_ips = xcalloc(p->cni.n_ips, sizeof(char *));
+		for (size_t i = 1; i < p->cni.n_ips; i++)
+			st->additional_ips[i - 1] = xstrdup(p->cni.ips[i]);
+	}
+	st->init_pid = p->pins.init_pid;
+	st->network_ready = p->cni_added;
+	st->state = STORE_SB_READY;
+	st->stopping = false;
+	return 0;
 }
 
 static int check_run_request(const Runtime__V1__RunPodSandboxRequest *in, struct berth *b,
@@ -402,17 +456,16 @@ int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCM
 	p.name = store_sb_name_build(cfg->metadata->name, cfg->metadata->namespace_,
 				     cfg->metadata->uid, cfg->metadata->attempt);
 	r = store_sb_reserve_name(b->store, p.name, p.id, err);
-	if (r < 0) {
-		plan_free(&p);
-		return r;
+	if (r == 0) {
+		p.name_reserved = true;
+		r = plan_decide(b, &p, cfg, err);
 	}
-	p.name_reserved = true;
-	p.ns_dir = xasprintf("%s/ns/%s", b->cfg.run_dir, p.id);
-	p.sandbox_dir = xasprintf("%s/sandboxes/%s", b->cfg.run_dir, p.id);
-
-	r = plan_namespaces(b, &p, cfg, err);
 	if (r == 0)
-		r = plan_cgroup(b, &p, cfg, err);
+		r = plan_record(b, &p, in, err);
+	if (r == 0)
+		r = plan_namespaces(&p, cfg, err);
+	if (r == 0)
+		r = plan_cgroup(&p, err);
 	if (r == 0 && p.pins.net) {
 		r = sb_cni(b, p.id, p.pins.net, cfg, &p.cni, err);
 		if (r == 0)
@@ -423,14 +476,13 @@ int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCM
 	if (r == 0)
 		r = cri_call_check(call, err);
 	if (r == 0)
-		r = plan_record(b, &p, in, err);
+		r = store_sb_update(b->store, p.sb, ready_fn, &p, err);
 	if (r < 0) {
 		plan_rollback(b, &p, cfg);
 		berr_wrap(err, "run pod sandbox '%s'", cfg->metadata->name);
 		plan_free(&p);
 		return r;
 	}
-	/* The record holds the name now; store_sb_add kept our reservation. */
 	Runtime__V1__RunPodSandboxResponse *resp =
 	    (void *)cri_msg_new(&runtime__v1__run_pod_sandbox_response__descriptor);
 	resp->pod_sandbox_id = xstrdup(p.id);
@@ -450,8 +502,8 @@ static int claim_fn(struct store_sb_status *st, void *arg, struct berr **err)
 {
 	struct claim *c = arg;
 	if (c->set && (st->stopping || st->removing))
-		return berr_set(err, EBUSY, "sandbox is being %s",
-				st->removing ? "removed" : "stopped");
+		return berr_set(err, EBUSY,
+				"sandbox is busy with another run, stop or remove call");
 	if (c->stopping)
 		st->stopping = c->set;
 	if (c->removing)

@@ -3,10 +3,11 @@
  *
  * Cache: cache_dir/<id>-<ifname>.json, written atomically (common/fileio.h)
  *   {"version": 1, "containerId", "ifName", "networkName", "confFile",
- *    "config": <the conflist used>, "portMappings": [...], "result": <final>}
- * It is written with the config before the first plugin runs and again with
- * the result, so a DEL after a daemon crash, a restart or a change of the conf
- * dir still tears down with the config that was set up. No cache file means
+ *    "config": <the conflist used>, "portMappings": [...], "result": <so far>}
+ * It is written with the config before the first plugin runs and again after
+ * each plugin with the result so far, so a DEL after a daemon crash (even in
+ * the middle of an ADD), a restart or a change of the conf dir still tears
+ * down with the config and the prevResult of what was set up. No cache file means
  * nothing of ours is set up (never added, or already deleted), so DEL is then
  * a no-op. version 1 is the only format; readers refuse others. */
 #include "netns/netns.h"
@@ -175,6 +176,10 @@ static int add_plugins(const struct cni_config *c, const struct cni_net *net,
 			json_object_put(prev);
 			prev = next;
 		}
+		/* The result so far, for a DEL after a crash in a later plugin
+		 * (firewall and portmap find what to delete in prevResult). */
+		if (r == 0 && i + 1 < cni_net_n_plugins(net))
+			r = cache_write(c, pod, net, prev, err);
 	}
 	if (r == 0)
 		r = cache_write(c, pod, net, prev, err);

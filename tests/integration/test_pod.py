@@ -505,3 +505,58 @@ def test_long_pod_name_gives_a_dns_label_hostname(pods):
     assert r.stdout == "a" * 62 + "\n"
     pods.stop(sid)
     pods.remove(sid)
+
+
+def test_run_interrupted_by_crash_is_undone_by_stop_and_remove(pods):
+    """kill -9 while a CNI plugin hangs in RunPodSandbox: after the restart the
+    sandbox is listed NOTREADY, and Stop + Remove undo everything Run made."""
+    pb = pods.pb
+    d = pods.d
+    bindir = os.path.join(d.root, "bin")
+    os.makedirs(bindir)
+    marker = os.path.join(d.root, "hang.pid")
+    with open(os.path.join(bindir, "hang"), "w") as f:
+        f.write("#!/bin/sh\ncat >/dev/null\n[ \"$CNI_COMMAND\" = ADD ] || exit 0\n"
+                f"echo $$ > {marker}.tmp && mv {marker}.tmp {marker}\nexec sleep 600\n")
+    os.chmod(os.path.join(bindir, "hang"), 0o755)
+    pods.c.close()
+    d.stop()
+    d.check_exit()
+    d.config["cni"]["bin_dirs"] = [bindir, "/usr/lib/cni"]
+    with open(d.config_path, "w") as f:
+        json.dump(d.config, f)
+    conf = conflist(d)
+    conf["plugins"].append({"type": "hang"})
+    write_conf(d, conf)
+    d.start()
+    pods.c = d.client()
+    fut = pods.c.future("RunPodSandbox", pb.RunPodSandboxRequest(
+        config=pods.config(name="interrupted", pid_mode=pb.POD)), timeout=60)
+    poll(lambda: os.path.exists(marker), 20, "the hanging plugin")
+    hang_pid = int(open(marker).read())
+    pods.c.close()
+    d.kill()
+    os.kill(hang_pid, signal.SIGKILL)
+    with pytest.raises(grpc.RpcError):
+        fut.result()
+
+    write_conf(d, conflist(d))
+    d.start()
+    pods.c = d.client()
+    items = pods.list()
+    assert [p.metadata.name for p in items] == ["interrupted"]
+    assert items[0].state == pb.SANDBOX_NOTREADY
+    sid = items[0].id
+    info = pods.info(sid)
+    ns = info["ns_dir"]
+    info["pid"] = int(open(os.path.join(ns, "init-pid")).read())
+    ips = [f for f in os.listdir(os.path.join(d.root, "ipam", "berth-test"))
+           if f.startswith("10.")]
+    assert len(ips) == 1
+    info["ip"] = ips[0]
+    before = node_leftovers(pods, sid, info)
+    assert {"ns_dir", "veths", "cni_cache", "ipam", "init", "cgroups"} <= set(before)
+    pods.stop(sid)
+    pods.remove(sid)
+    assert node_leftovers(pods, sid, info) == {}
+    assert pods.list() == []
