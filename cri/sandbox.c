@@ -17,6 +17,8 @@
  * Remove claim the sandbox through the stopping/removing flags (STYLE §2.5).
  *
  * The sandbox's choices are fixed at Run and kept in meta->extra (SB_X_*). */
+#define LOG_COMPONENT "cri" /* before any header: cri.h includes log.h */
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -164,15 +166,15 @@ static int sb_cni(const struct berth *b, const char *id, const char *netns,
 	if (ret_add)
 		return cni_default_ops.add(&c, &pod, ret_add, err);
 	int r = 0;
-	for (int attempt = 0; attempt < CNI_DEL_ATTEMPTS; attempt++) {
-		berr_free(err ? *err : NULL);
-		if (err)
-			*err = NULL;
-		r = cni_default_ops.del(&c, &pod, err);
+	for (int attempt = 1;; attempt++) {
+		_cleanup_berr_ struct berr *e = NULL;
+		r = cni_default_ops.del(&c, &pod, &e);
 		if (r == 0)
-			break;
+			return 0;
+		if (attempt == CNI_DEL_ATTEMPTS)
+			return berr_move(err, &e);
+		log_warn("sandbox=%.12s msg=\"CNI DEL: %s, retrying\"", id, berr_msg(e));
 	}
-	return r;
 }
 
 static void plan_free(struct sb_plan *p)

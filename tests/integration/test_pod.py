@@ -560,3 +560,40 @@ def test_run_interrupted_by_crash_is_undone_by_stop_and_remove(pods):
     pods.remove(sid)
     assert node_leftovers(pods, sid, info) == {}
     assert pods.list() == []
+
+
+def test_failed_cni_del_fails_stop_until_it_works(pods):
+    """A plugin whose DEL fails: Stop retries, then fails with the plugin's
+    text and keeps the sandbox; once DEL works, Stop and Remove succeed."""
+    d = pods.d
+    bindir = os.path.join(d.root, "bin")
+    os.makedirs(bindir)
+    allow = os.path.join(d.root, "allow-del")
+    with open(os.path.join(bindir, "faildel"), "w") as f:
+        f.write("#!/bin/sh\ncat >/dev/null\n"
+                "if [ \"$CNI_COMMAND\" = ADD ]; then "
+                "echo '{\"cniVersion\":\"1.0.0\"}'; exit 0; fi\n"
+                f"[ -e {allow} ] && exit 0\n"
+                "echo '{\"code\":5,\"msg\":\"cannot delete yet\"}'; exit 1\n")
+    os.chmod(os.path.join(bindir, "faildel"), 0o755)
+    pods.c.close()
+    d.stop()
+    d.check_exit()
+    d.config["cni"]["bin_dirs"] = [bindir, "/usr/lib/cni"]
+    with open(d.config_path, "w") as f:
+        json.dump(d.config, f)
+    conf = conflist(d)
+    conf["plugins"].append({"type": "faildel"})
+    write_conf(d, conf)
+    d.start()
+    pods.c = d.client()
+    sid = pods.run(pods.config(name="faildel"))
+    with pytest.raises(grpc.RpcError) as ei:
+        pods.stop(sid)
+    assert "plugin 'faildel' failed: cannot delete yet (code 5)" in ei.value.details()
+    assert d.stderr().count("CNI DEL: ") == 2  # two retries logged, the third failure returned
+    assert pods.status(sid).status.state == pods.pb.SANDBOX_READY
+    open(allow, "w").close()
+    pods.stop(sid)
+    pods.remove(sid)
+    assert pods.list() == []
