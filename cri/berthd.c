@@ -224,8 +224,14 @@ static int run(struct berth *b, struct berr **err)
 	r = store_open(b->cfg.state_dir, &so, &b->store, err);
 	if (r < 0)
 		return berr_wrap(err, "open state in '%s'", b->cfg.state_dir);
+	r = cri_image_init(b, err);
+	if (r < 0) {
+		b->store = store_free(b->store);
+		return berr_wrap(err, "open image store in '%s'", b->cfg.state_dir);
+	}
 	b->server = cri_server_new(b, err);
 	if (!b->server) {
+		cri_image_done(b);
 		b->store = store_free(b->store);
 		return -(*err)->code;
 	}
@@ -240,6 +246,7 @@ static int run(struct berth *b, struct berr **err)
 	}
 	cri_server_stop(b->server, STOP_GRACE_MS);
 	b->server = cri_server_free(b->server);
+	cri_image_done(b);
 	b->store = store_free(b->store);
 	return r;
 }

@@ -98,6 +98,18 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 	       ProtobufCMessage **ret_resp, struct berr **err);
 int cri_runtime_config(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 		       ProtobufCMessage **ret_resp, struct berr **err);
+/* Handlers of cri/image.c */
+int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		   ProtobufCMessage **ret_resp, struct berr **err);
+int cri_list_images(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		    ProtobufCMessage **ret_resp, struct berr **err);
+int cri_image_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		     ProtobufCMessage **ret_resp, struct berr **err);
+int cri_remove_image(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		     ProtobufCMessage **ret_resp, struct berr **err);
+int cri_image_fs_info(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		      ProtobufCMessage **ret_resp, struct berr **err);
+
 /* NetworkReady check: true when conf_dir holds a parseable CNI config file;
  * otherwise false with *ret_msg (caller frees) saying why. */
 bool cri_cni_config_present(const char *conf_dir, char **ret_msg);

@@ -58,6 +58,7 @@ struct berth_config {
 
 struct cri_method;
 struct store;
+struct img_ctx;
 
 /* The daemon context passed to every handler. Fields are set before the
  * server starts and read-only afterwards unless their comment names a lock. */
@@ -65,6 +66,7 @@ struct berth {
 	struct berth_config cfg;
 	struct cri_server *server; /* for shutdown checks; NULL in unit tests */
 	struct store *store;	   /* sandboxes, containers, images; thread-safe (store.h) */
+	struct img_ctx *img;	   /* registry client, blobs, layers; thread-safe (image.h) */
 	/* Method table served; NULL: cri_methods (cri-internal.h). Tests set a
 	 * copy with fake handlers. */
 	const struct cri_method *methods;
@@ -85,6 +87,11 @@ int cri_config_finish(struct berth_config *c, struct berr **err);
 char *cri_config_to_json(const struct berth_config *c);
 void cri_config_done(struct berth_config *c);
 const struct berth_runtime *cri_config_runtime(const struct berth_config *c, const char *name);
+
+/* Opens the image context (<state_dir>/image, cfg registries) into b->img; cri_image_done()
+ * frees it. Called in main() before the server starts / after it stopped. */
+int cri_image_init(struct berth *b, struct berr **err);
+void cri_image_done(struct berth *b);
 
 struct cri_server;
 /* Creates the gRPC server listening on b->cfg.socket (0660, parent created). */

@@ -76,12 +76,12 @@ const struct cri_method cri_methods[] = {
       0),
     M(RUNTIME, UpdatePodSandboxResources, update_pod_sandbox_resources_request,
       update_pod_sandbox_resources_response, NULL, 0),
-    M(IMAGE, ListImages, list_images_request, list_images_response, NULL, 0),
+    M(IMAGE, ListImages, list_images_request, list_images_response, cri_list_images, 0),
     M(IMAGE, StreamImages, stream_images_request, stream_images_response, NULL, CRI_METHOD_STREAM),
-    M(IMAGE, ImageStatus, image_status_request, image_status_response, NULL, 0),
-    M(IMAGE, PullImage, pull_image_request, pull_image_response, NULL, 0),
-    M(IMAGE, RemoveImage, remove_image_request, remove_image_response, NULL, 0),
-    M(IMAGE, ImageFsInfo, image_fs_info_request, image_fs_info_response, NULL, 0),
+    M(IMAGE, ImageStatus, image_status_request, image_status_response, cri_image_status, 0),
+    M(IMAGE, PullImage, pull_image_request, pull_image_response, cri_pull_image, 0),
+    M(IMAGE, RemoveImage, remove_image_request, remove_image_response, cri_remove_image, 0),
+    M(IMAGE, ImageFsInfo, image_fs_info_request, image_fs_info_response, cri_image_fs_info, 0),
 };
 
 const size_t cri_n_methods = sizeof(cri_methods) / sizeof(cri_methods[0]);

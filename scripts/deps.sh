@@ -16,6 +16,7 @@ test_pkgs=(
 	python3 python3-grpcio python3-protobuf python3-pytest protobuf-compiler
 	docker-registry skopeo umoci busybox-static apache2-utils jq
 	conmon util-linux procps clang-format
+	python3-cryptography zstd
 )
 
 pkgs=("${build_pkgs[@]}")

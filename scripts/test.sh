@@ -30,6 +30,9 @@ build() { # build DIR SANITIZE
 	cmake --build "$1" -j"$jobs"
 }
 
+echo "== build (release, as scripts/run.sh builds it)"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DBERTH_TESTS=OFF >/dev/null
+cmake --build build-release -j"$jobs"
 echo "== build (address)"
 build build-asan address
 echo "== build (thread)"

@@ -1,0 +1,250 @@
+"""ImageService through berthd (issue 4): pulls from a real docker-registry running in
+berthd's network namespace, ListImages / ImageStatus / RemoveImage / ImageFsInfo, failures
+with the right gRPC status, and images surviving a restart."""
+import json
+import os
+import shutil
+import stat
+import tempfile
+
+import grpc
+import pytest
+
+from conftest import Netns, poll
+from registry import (AUTH_PASS, AUTH_USER, Registry, SlowProxy, push_all,  # noqa: F401
+                      test_images)
+
+
+@pytest.fixture(scope="module")
+def net():
+    n = Netns()
+    yield n
+    n.delete()
+
+
+def _registry(net, layout, htpasswd=None):
+    d = tempfile.mkdtemp(prefix="berth-registry-")
+    reg = Registry(d, htpasswd=htpasswd, netns=net.path)
+    try:
+        reg.start()
+    except BaseException:
+        shutil.rmtree(d, ignore_errors=True)
+        raise
+    return reg, d
+
+
+@pytest.fixture(scope="module")
+def reg(net, test_images):  # noqa: F811
+    """Anonymous registry in `net` with all test images, busybox:1 also tagged busybox:2."""
+    layout, imgs = test_images
+    r, d = _registry(net, layout)
+    try:
+        push_all(r, layout)
+        r.push(layout, "busybox", "1", dest_tag="2")
+        r.corrupt_blob(imgs["corrupt"]["layers"][0])
+        yield r
+    finally:
+        r.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def auth_reg(net, test_images):  # noqa: F811
+    layout, _ = test_images
+    r, d = _registry(net, layout, htpasswd=(AUTH_USER, AUTH_PASS))
+    try:
+        r.push(layout, "busybox", "1")
+        yield r
+    finally:
+        r.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def pull(d, ref, timeout=120, **auth):
+    pb = d.pb
+    req = pb.PullImageRequest(image=pb.ImageSpec(image=ref))
+    if auth:
+        req.auth.CopyFrom(pb.AuthConfig(**auth))
+    return d.call("PullImage", req, timeout=timeout).image_ref
+
+
+def status(d, ref, verbose=False):
+    pb = d.pb
+    return d.call("ImageStatus", pb.ImageStatusRequest(image=pb.ImageSpec(image=ref),
+                                                       verbose=verbose))
+
+
+def remove(d, ref):
+    d.call("RemoveImage", d.pb.RemoveImageRequest(image=d.pb.ImageSpec(image=ref)))
+
+
+def list_images(d, ref=None, client=None):
+    pb = d.pb
+    req = pb.ListImagesRequest()
+    if ref:
+        req.filter.image.image = ref
+    return list((client or d).call("ListImages", req).images)
+
+
+def rpc_error(fn, *args, **kw):
+    with pytest.raises(grpc.RpcError) as ei:
+        fn(*args, **kw)
+    return ei.value
+
+
+def image_dir_entries(d, sub):
+    return [n for n in os.listdir(os.path.join(d.state_dir, "image", sub))
+            if not n.startswith(".")]
+
+
+def test_pull_list_status_remove(berthd_factory, net, reg, test_images):  # noqa: F811
+    _, imgs = test_images
+    d = berthd_factory(netns=net)
+    bb = imgs["busybox"]
+    ref1, ref2 = f"{reg.host}/test/busybox:1", f"{reg.host}/test/busybox:2"
+    assert pull(d, ref1) == bb["config"]
+    assert pull(d, ref2) == bb["config"]
+    [img] = list_images(d)
+    assert img.id == bb["config"]
+    assert sorted(img.repo_tags) == [ref1, ref2]
+    assert list(img.repo_digests) == [f"{reg.host}/test/busybox@{bb['digest']}"]
+    assert img.size == bb["image_size"]
+    assert img.uid.value == 0 and img.HasField("uid")
+    assert img.spec.image == bb["config"]
+    # every way to name it: tag, ID, short ID, repo digest
+    hexid = bb["config"][7:]
+    for ref in (ref1, bb["config"], hexid[:12], f"{reg.host}/test/busybox@{bb['digest']}"):
+        assert status(d, ref).image.id == bb["config"], ref
+    info = status(d, ref1, verbose=True).info["info"]
+    assert "chainIDs" in info and bb["layers"][0] in info
+    # unknown: an empty response, not an error
+    assert not status(d, f"{reg.host}/test/busybox:nope").HasField("image")
+    assert list_images(d, f"{reg.host}/test/nope:1") == []
+    assert [i.id for i in list_images(d, ref2)] == [bb["config"]]
+    # one tag of two: the image stays
+    remove(d, ref1)
+    [img] = list_images(d)
+    assert list(img.repo_tags) == [ref2]
+    assert image_dir_entries(d, "layers")
+    # by ID: gone, with its blobs and layers
+    remove(d, bb["config"])
+    assert list_images(d) == []
+    assert not status(d, ref2).HasField("image")
+    assert image_dir_entries(d, "layers") == []
+    assert image_dir_entries(d, "blobs/sha256") == []
+    remove(d, bb["config"])  # idempotent
+
+
+def test_pull_multi_layer_and_fs_info(berthd_factory, net, reg, test_images):  # noqa: F811
+    _, imgs = test_images
+    d = berthd_factory(netns=net)
+    fs0 = d.call("ImageFsInfo").image_filesystems[0]
+    assert pull(d, f"{reg.host}/test/multi:1") == imgs["multi"]["config"]
+    fs1 = d.call("ImageFsInfo").image_filesystems[0]
+    assert fs1.used_bytes.value > fs0.used_bytes.value + 1_000_000  # busybox is ~2 MB
+    assert fs1.inodes_used.value > fs0.inodes_used.value
+    assert fs1.fs_id.mountpoint.startswith("/")
+    assert fs1.timestamp > 0
+    img = status(d, f"{reg.host}/test/multi:1", verbose=True)
+    chains = json.loads(img.info["info"])["chainIDs"]
+    assert len(chains) == 3
+
+    def layer(i, p):
+        return os.path.join(d.state_dir, "image", "layers", chains[i][7:], "fs", p)
+
+    st = os.lstat(layer(1, "etc/motd"))
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0  # whiteout
+    assert os.getxattr(layer(1, "opt"), "trusted.overlay.opaque") == b"y"
+    assert os.stat(layer(0, "bin/busybox")).st_mode & 0o777 == 0o755
+    with open(layer(2, "added")) as f:
+        assert f.read() == "zstd layer\n"
+    assert "pulled layer" in d.stderr()  # progress, at info
+
+
+def test_pull_failures(berthd_factory, net, reg, auth_reg, test_images):  # noqa: F811
+    _, imgs = test_images
+    d = berthd_factory(netns=net)
+    e = rpc_error(pull, d, f"{reg.host}/test/nope:1")
+    assert e.code() == grpc.StatusCode.NOT_FOUND and "UNKNOWN" in e.details()
+    e = rpc_error(pull, d, "Not/A Valid:ref")
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    e = rpc_error(pull, d, f"{reg.host}/test/corrupt:1")
+    assert e.code() == grpc.StatusCode.INTERNAL and "digest mismatch" in e.details()
+    ref = f"{auth_reg.host}/test/busybox:1"
+    e = rpc_error(pull, d, ref)
+    assert e.code() == grpc.StatusCode.PERMISSION_DENIED
+    e = rpc_error(pull, d, ref, username=AUTH_USER, password="wrong")
+    assert e.code() == grpc.StatusCode.PERMISSION_DENIED and "HTTP 401" in e.details()
+    e = rpc_error(pull, d, "127.0.0.1:1/test/busybox:1")
+    assert e.code() == grpc.StatusCode.INTERNAL and "127.0.0.1:1" in e.details()
+    # nothing half-done is visible
+    assert list_images(d) == []
+    assert image_dir_entries(d, "layers") == []
+    assert pull(d, ref, username=AUTH_USER, password=AUTH_PASS) == imgs["busybox"]["config"]
+    assert "s3cret" not in d.stderr()  # credentials are never logged
+
+
+def test_mirror_and_manifest_list(berthd_factory, net, reg, test_images):  # noqa: F811
+    _, imgs = test_images
+    d = berthd_factory({"registries": {"docker.io": {"mirrors": [f"http://{reg.host}"]}}},
+                       netns=net)
+    amd64 = imgs["list"]["platforms"]["amd64"]
+    assert pull(d, "test/list:1") == amd64["config"]
+    [img] = list_images(d)
+    assert list(img.repo_tags) == ["docker.io/test/list:1"]
+    assert list(img.repo_digests) == [f"docker.io/test/list@{imgs['list']['digest']}"]
+    assert status(d, "docker.io/test/list:1").image.id == amd64["config"]
+
+
+def test_images_survive_restart(berthd_factory, net, reg, test_images):  # noqa: F811
+    _, imgs = test_images
+    d = berthd_factory(netns=net)
+    ref = f"{reg.host}/test/busybox:1"
+    pull(d, ref)
+    before = list_images(d)
+    d.restart()
+    c = d.client()
+
+    def listed():
+        # gRPC shares subchannels between channels: the first call may still meet the
+        # connection to the old process (UNAVAILABLE) before it reconnects
+        try:
+            return list_images(d, client=c) or True
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            return None
+
+    after = poll(listed, 10, "ListImages after restart")
+    assert [(i.id, list(i.repo_tags), list(i.repo_digests), i.size) for i in after] == \
+        [(i.id, list(i.repo_tags), list(i.repo_digests), i.size) for i in before]
+    pb = d.pb
+    st = c.call("ImageStatus", pb.ImageStatusRequest(image=pb.ImageSpec(image=ref)))
+    assert st.image.id == imgs["busybox"]["config"]
+    # still complete on disk: pulling again gives the same image
+    r = c.call("PullImage", pb.PullImageRequest(image=pb.ImageSpec(image=ref)), timeout=120)
+    assert r.image_ref == imgs["busybox"]["config"]
+    c.call("RemoveImage", pb.RemoveImageRequest(image=pb.ImageSpec(image=ref)))
+    assert list_images(d, client=c) == []
+
+
+def test_pull_cancelled_by_deadline(berthd_factory, net, reg, test_images):  # noqa: F811
+    """A pull whose client deadline passes is cancelled in berthd and leaves nothing."""
+    d = berthd_factory(netns=net)
+    proxy = SlowProxy(reg.host, delay=0.05, netns=net.path).start()  # busybox: ~3 s
+    try:
+        e = rpc_error(pull, d, f"{proxy.host}/test/busybox:1", timeout=0.5)
+        assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # the handler notices, cancels the transfers and reports; then nothing is left
+        poll(lambda: "method=PullImage" in d.stderr() and "DEADLINE_EXCEEDED" in d.stderr(),
+             20, "berthd to end the cancelled pull")
+    finally:
+        proxy.stop()
+    assert list_images(d) == []
+    assert image_dir_entries(d, "layers") == []
+    for sub in ("layers", "blobs/sha256"):
+        left = [n for n in os.listdir(os.path.join(d.state_dir, "image", sub))
+                if n.startswith(".tmp-")]
+        assert left == [], sub
+    # and a later pull of the same image works
+    assert pull(d, f"{reg.host}/test/busybox:1") == test_images[1]["busybox"]["config"]
