@@ -11,8 +11,9 @@
  * The first form unshares the requested namespaces, sets the hostname and the
  * namespaced sysctls inside them, and bind-mounts each namespace onto DIR/net,
  * DIR/ipc, DIR/uts (and DIR/pid). With --pid it forks an init process that is
- * PID 1 of the new PID namespace (the second form, exec'd from /proc/self/exe):
- * it reaps orphans and exits on SIGTERM or SIGINT; it is detached (own session,
+ * PID 1 of the new PID namespace (the second form, exec'd from /proc/self/exe,
+ * which reports readiness with one byte on fd 3): it reaps orphans and exits
+ * on SIGTERM or SIGINT; it is detached (own session,
  * stdio on /dev/null) and is reparented to the caller's subreaper or PID 1 when
  * berth-pinns exits.
  *
@@ -53,6 +54,8 @@
 
 #define MAX_SYSCTLS	 256
 #define MAX_SYSCTL_VALUE 4096
+#define INIT_REPORT_FD	 3   /* the init's end of the report pipe */
+#define INIT_READY	 'R' /* what it sends once its signal handlers are in place */
 
 enum pin_ns { PIN_NET, PIN_IPC, PIN_UTS, PIN_PID, PIN_MAX };
 
@@ -269,6 +272,8 @@ static void on_signal(int sig)
 
 static _Noreturn void pid_init(void)
 {
+	/* exec'd as /proc/self/exe, whose comm would read "exe" in ps */
+	prctl(PR_SET_NAME, "berth-pod-init");
 	sigset_t set;
 	sigfillset(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
@@ -276,6 +281,9 @@ static _Noreturn void pid_init(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	const char ready = INIT_READY;
+	(void)!write(INIT_REPORT_FD, &ready, 1);
+	close(INIT_REPORT_FD);
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(&set, &si);
@@ -288,14 +296,23 @@ static _Noreturn void pid_init(void)
 	}
 }
 
-/* Child of fork() after unshare(CLONE_NEWPID): detaches and execs the init.
- * Only async-signal-safe calls; errno of a failure goes back through the
- * CLOEXEC pipe, whose closing on exec tells the parent the exec worked. */
+/* Child of fork() after unshare(CLONE_NEWPID): detaches and execs the init
+ * with the report pipe on fd 3. Only async-signal-safe calls. A failure before
+ * or at exec sends its errno (an int) through the pipe; the init sends one
+ * byte once its signal handlers are in place (before that, a SIGTERM from
+ * our PID namespace would be dropped, see pid_init()). */
 static _Noreturn void init_child(int report_fd)
 {
 	int e = 0;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || setsid() < 0 || chdir("/") < 0) {
+		e = errno;
+		goto err_report;
+	}
+	/* dup2() clears FD_CLOEXEC on the copy; a pipe already at 3 needs it
+	 * cleared by hand. */
+	if (report_fd == INIT_REPORT_FD ? fcntl(report_fd, F_SETFD, 0) < 0
+					: dup2(report_fd, INIT_REPORT_FD) < 0) {
 		e = errno;
 		goto err_report;
 	}
@@ -310,6 +327,33 @@ static _Noreturn void init_child(int report_fd)
 err_report:
 	(void)!write(report_fd, &e, sizeof(e));
 	_exit(127);
+}
+
+/* Waits for the init's ready byte or an errno; EOF means it died first. */
+static int wait_init_ready(int fd, struct berr **err)
+{
+	char buf[sizeof(int)];
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return berr_set_errno(err, errno, "read from pod init");
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got == 1 && buf[0] == INIT_READY)
+			return 0;
+		if (got == sizeof(buf))
+			break;
+	}
+	if (got == sizeof(int)) {
+		int e;
+		memcpy(&e, buf, sizeof(e));
+		return berr_set_errno(err, e > 0 ? e : EIO, "start pod init");
+	}
+	return berr_set(err, EIO, "pod init exited before it was ready");
 }
 
 static int start_init(struct pinns *p, struct berr **err)
@@ -334,14 +378,10 @@ static int start_init(struct pinns *p, struct berr **err)
 		init_child(fds[1]);
 	close(fds[1]);
 	p->init_pid = pid;
-	int child_errno = 0;
-	ssize_t n;
-	do {
-		n = read(fds[0], &child_errno, sizeof(child_errno));
-	} while (n < 0 && errno == EINTR);
+	int r = wait_init_ready(fds[0], err);
 	close(fds[0]);
-	if (n > 0)
-		return berr_set_errno(err, child_errno ? child_errno : EIO, "start pod init");
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *src = xasprintf("/proc/%d/ns/pid", (int)pid);
 	return pin(p, PIN_PID, src, err);
 }

@@ -82,8 +82,7 @@ def sweep(d, cgroup_parent):
             pidfile = os.path.join(nsroot, e, "init-pid")
             try:
                 pid = int(open(pidfile).read())
-                if open(f"/proc/{pid}/comm").read().strip() == "exe" or \
-                        "berth-pod-init" in open(f"/proc/{pid}/cmdline").read():
+                if open(f"/proc/{pid}/comm").read().strip() == "berth-pod-init":
                     os.kill(pid, signal.SIGKILL)
             except (OSError, ValueError):
                 pass

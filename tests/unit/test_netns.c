@@ -272,6 +272,10 @@ static void test_pid_init_is_pid1_and_reaps(void **state)
 	assert_int_equal(stat(netns, &a), 0);
 	assert_int_equal(stat(p.net, &b), 0);
 	assert_int_equal(a.st_ino, b.st_ino);
+	_cleanup_free_ char *comm_path = xasprintf("/proc/%d/comm", (int)p.init_pid);
+	_cleanup_free_ char *comm = NULL;
+	assert_int_equal(fileio_read_all(comm_path, 64, &comm, NULL, &e), 0);
+	assert_string_equal(comm, "berth-pod-init\n");
 	pid_t recorded = 0;
 	_cleanup_free_ char *dir = pin_dir("pid1");
 	assert_int_equal(netns_init_pid(dir, &recorded, &e), 0);
@@ -306,6 +310,37 @@ static void test_pid_init_is_pid1_and_reaps(void **state)
 	p.init_pid = 0;
 	unpin("pid1", &p);
 	assert_false(test_is_mounted_under(dir));
+}
+
+struct reaped {
+	pid_t pid;
+	int status;
+};
+
+static bool reaped(void *p)
+{
+	struct reaped *r = p;
+	return waitpid(r->pid, &r->status, WNOHANG) == r->pid;
+}
+
+/* berth-pinns reports success only once the init has its handlers: a
+ * SIGTERM sent right away is not dropped (PID 1 of a namespace ignores
+ * signals it has no handler for). */
+static void test_pid_init_takes_sigterm_at_once(void **state)
+{
+	for (int i = 0; i < 5; i++) {
+		struct netns_pin_opts o = {.pid = true};
+		struct netns_pins p = {0};
+		_cleanup_berr_ struct berr *e = NULL;
+		assert_int_equal(pin("pid3", &o, &p, &e), 0);
+		assert_int_equal(kill(p.init_pid, SIGTERM), 0);
+		struct reaped r = {.pid = p.init_pid};
+		assert_true(test_poll(reaped, &r));
+		assert_true(WIFEXITED(r.status));
+		assert_int_equal(WEXITSTATUS(r.status), 0);
+		p.init_pid = 0;
+		unpin("pid3", &p);
+	}
 }
 
 static void test_unpin_kills_init(void **state)
@@ -634,6 +669,7 @@ int main(void)
 	    cmocka_unit_test(test_pin_hostname_and_sysctls),
 	    cmocka_unit_test(test_pin_rejects_host_sysctls),
 	    cmocka_unit_test(test_pid_init_is_pid1_and_reaps),
+	    cmocka_unit_test(test_pid_init_takes_sigterm_at_once),
 	    cmocka_unit_test(test_unpin_kills_init),
 	    cmocka_unit_test(test_lo_up_and_addrs),
 	    cmocka_unit_test(test_netns_run_errors),
