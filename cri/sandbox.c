@@ -165,15 +165,16 @@ static int sb_cni(const struct berth *b, const char *id, const char *netns,
 			      .n_ports = k};
 	if (ret_add)
 		return cni_default_ops.add(&c, &pod, ret_add, err);
-	int r = 0;
 	for (int attempt = 1;; attempt++) {
 		_cleanup_berr_ struct berr *e = NULL;
-		r = cni_default_ops.del(&c, &pod, &e);
-		if (r == 0)
+		if (cni_default_ops.del(&c, &pod, &e) == 0)
 			return 0;
 		if (attempt == CNI_DEL_ATTEMPTS)
 			return berr_move(err, &e);
 		log_warn("sandbox=%.12s msg=\"CNI DEL: %s, retrying\"", id, berr_msg(e));
+		/* a back-off for transient trouble (the xtables lock, a busy IPAM store) */
+		struct timespec ts = {0, 100 * 1000000L * attempt};
+		nanosleep(&ts, NULL);
 	}
 }
 
