@@ -134,5 +134,16 @@ int cri_update_container_resources(struct berth *b, struct cri_call *call,
 				   struct berr **err);
 int cri_reopen_container_log(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			     ProtobufCMessage **ret_resp, struct berr **err);
+/* Handlers of cri/sandbox.c */
+int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			ProtobufCMessage **ret_resp, struct berr **err);
+int cri_stop_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			 ProtobufCMessage **ret_resp, struct berr **err);
+int cri_remove_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage **ret_resp, struct berr **err);
+int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage **ret_resp, struct berr **err);
+int cri_list_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			 ProtobufCMessage **ret_resp, struct berr **err);
 
 #endif

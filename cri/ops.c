@@ -8,6 +8,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "image/image.h"
+#include "netns/netns.h"
 #include "shim/shim.h"
 
 /* A tag or digest as the image was pulled (normalized), else an ID or prefix. */
@@ -40,4 +41,5 @@ const struct cri_ops cri_default_ops = {
     .image_resolve = image_resolve,
     .rootfs_mount = rootfs_mount,
     .rootfs_unmount = img_rootfs_unmount,
+    .cni = &cni_default_ops,
 };

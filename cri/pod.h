@@ -28,6 +28,7 @@
 #include "oci/oci.h"
 #include "store/store.h"
 
+struct cni_ops;
 struct shim_opts;
 struct shim_info;
 
@@ -60,6 +61,7 @@ struct cri_ops {
 			    struct berr **err);
 	/* Unmounts target; not mounted or missing is success. */
 	int (*rootfs_unmount)(const char *target, struct berr **err);
+	const struct cni_ops *cni; /* pod networking (netns/netns.h) */
 };
 extern const struct cri_ops cri_default_ops;
 const struct cri_ops *cri_ops_of(const struct berth *b);

@@ -92,9 +92,9 @@ def test_runtime_config_cgroup_driver(berthd_factory):
 
 def test_unimplemented_rpc_names_method(berthd):
     c = berthd.client()
-    e = rpc_error(c.call, "RunPodSandbox")
+    e = rpc_error(c.call, "CheckpointPod")
     assert e.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert e.details() == "method 'RunPodSandbox' is not implemented"
+    assert e.details() == "method 'CheckpointPod' is not implemented"
     e = rpc_error(c.call, "CheckpointContainer")
     assert e.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "'CheckpointContainer'" in e.details()
@@ -104,7 +104,7 @@ def test_unimplemented_rpc_names_method(berthd):
     assert "'GetContainerEvents'" in e.details()
     assert_serving(berthd, c)
     log = berthd.stderr()
-    assert "warn cri method=RunPodSandbox" in log
+    assert "warn cri method=CheckpointPod" in log
     assert "status=UNIMPLEMENTED" in log
 
 

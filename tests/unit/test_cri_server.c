@@ -347,12 +347,13 @@ static void *client_thread(void *arg)
 {
 	struct fixture *f = arg;
 	Runtime__V1__StatusRequest sreq = RUNTIME__V1__STATUS_REQUEST__INIT;
-	Runtime__V1__RunPodSandboxRequest rreq = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+	Runtime__V1__CheckpointContainerRequest rreq =
+	    RUNTIME__V1__CHECKPOINT_CONTAINER_REQUEST__INIT;
 	intptr_t bad = 0;
 	for (int i = 0; i < 25; i++) {
 		struct ccall c;
 		bool status = i % 2 == 0;
-		ccall_start(&c, f->ch, status ? RT "Status" : RT "RunPodSandbox",
+		ccall_start(&c, f->ch, status ? RT "Status" : RT "CheckpointContainer",
 			    status ? &sreq.base : &rreq.base, 0);
 		grpc_status_code st = ccall_finish(&c, NULL);
 		if (st != (status ? GRPC_STATUS_OK : GRPC_STATUS_UNIMPLEMENTED))

@@ -1,0 +1,232 @@
+/* netns.h - a pod's namespaces, files, cgroup and CNI networking.
+ * Ownership: ret_* structs are filled only on success and released with their
+ *   _done()/_free(); returned strings belong to the caller.
+ * Threads: all calls are thread-safe and keep no shared state. Nothing here
+ *   changes the namespaces of the calling thread: netns_run() uses a thread of
+ *   its own that exits afterwards; unsharing is done by berth-pinns.
+ * Blocking: netns_pin_pod() spawns berth-pinns, cni_add()/cni_del() spawn CNI
+ *   plugins (common/spawn.h, with timeouts); the rest blocks on the kernel only.
+ *   Hold no lock while calling them (STYLE §2.5).
+ * Errors: -EINVAL bad input, -ENOENT missing config, plugin or file, -EPROTO bad
+ *   plugin or helper output, -EIO plugin failure (the message carries the
+ *   plugin's own text), -ETIMEDOUT plugin or helper timeout, -EBUSY cgroup in
+ *   use, else the errno of the failing syscall (berth-pinns' exit status).
+ * Layout of a pin dir: DIR/{net,ipc,uts,pid} bind mounts of nsfs files and
+ *   DIR/init-pid (decimal pid of the pod init); see docs/pods.md. */
+#ifndef BERTH_NETNS_NETNS_H
+#define BERTH_NETNS_NETNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct berr;
+struct json_object;
+struct nl_sock;
+
+/* ---- namespaces ---- */
+
+struct netns_pin_opts {
+	const char *dir;      /* per-pod pin dir (created); its parent is the pin root */
+	bool net, ipc, uts;   /* namespaces to create */
+	bool pid;	      /* new PID namespace with berth's init as its PID 1 */
+	const char *hostname; /* set in the new UTS namespace; needs uts */
+	const char *const
+	    *sysctls; /* "key=value", namespaced ones only (net.*, kernel.shm*, ...) */
+	size_t n_sysctls;
+	const char *pinns; /* helper; NULL: BERTH_LIBEXECDIR "/berth-pinns" */
+	int timeout_ms;	   /* <= 0: 30 s */
+};
+
+struct netns_pins {
+	char *net, *ipc, *uts, *pid; /* pinned paths; NULL for namespaces not created */
+	pid_t init_pid;		     /* the pod init (our PID namespace); 0 without pid */
+};
+
+/* Creates and pins the namespaces through berth-pinns, brings lo up in a new
+ * netns and records the init pid in DIR/init-pid. On failure nothing is left. */
+int netns_pin_pod(const struct netns_pin_opts *o, struct netns_pins *ret, struct berr **err);
+void netns_pins_done(struct netns_pins *p);
+/* Kills the pod init recorded in dir (SIGKILL, only if it is still the PID 1 of
+ * the pinned PID namespace), unmounts and removes the pins and dir. Idempotent:
+ * a missing dir is success. */
+int netns_unpin(const char *dir, struct berr **err);
+/* Kills the pod init recorded in dir, as netns_unpin() does, keeping the pins
+ * (a stopped pod); no init or a dead one is success. */
+int netns_stop_init(const char *dir, struct berr **err);
+/* The pod init's pid read from dir, or -ENOENT. */
+int netns_init_pid(const char *dir, pid_t *ret_pid, struct berr **err);
+
+/* Runs fn(arg, err) on a new thread that first setns()es into the namespace at
+ * path (any type: net, uts, ipc); the thread exits afterwards. Returns fn's
+ * result. */
+typedef int (*netns_fn)(void *arg, struct berr **err);
+int netns_run(const char *path, netns_fn fn, void *arg, struct berr **err);
+
+/* A connected NETLINK_ROUTE socket living in the netns at path (NULL: the
+ * caller's); usable from any thread. Free with netns_nl_close(). */
+int netns_nl_open(const char *path, struct nl_sock **ret, struct berr **err);
+void netns_nl_close(struct nl_sock *s);
+int netns_lo_up(const char *path, struct berr **err);
+
+struct netns_addr {
+	int family; /* AF_INET or AF_INET6 */
+	int prefixlen;
+	char addr[46]; /* INET6_ADDRSTRLEN */
+};
+/* Addresses of ifname (NULL: all interfaces) in the netns at path, IPv4 first,
+ * then in kernel order. *ret is the caller's to free(). */
+int netns_addrs(const char *path, const char *ifname, struct netns_addr **ret, size_t *ret_n,
+		struct berr **err);
+
+/* ---- pod files: /etc/hostname, /etc/hosts, /etc/resolv.conf, /dev/shm ---- */
+
+struct netns_dns {
+	const char *const *servers;
+	size_t n_servers;
+	const char *const *searches;
+	size_t n_searches;
+	const char *const *options;
+	size_t n_options;
+};
+
+/* Pure. "<hostname>\n". */
+char *netns_hostname_content(const char *hostname);
+/* Pure. Localhost entries, then "<ip>\t<hostname>" per IP (127.0.1.1 if none). */
+char *netns_hosts_content(const char *hostname, const char *const *ips, size_t n_ips);
+/* Pure. "search", "nameserver" and "options" lines; -EINVAL for blanks or
+ * whitespace in a value or more than 32 entries of a kind. */
+int netns_resolv_content(const struct netns_dns *dns, char **ret, struct berr **err);
+/* True when dns is NULL or has no entries (the host's file is copied then). */
+bool netns_dns_is_empty(const struct netns_dns *dns);
+
+struct netns_pod_files {
+	const char *dir; /* writes dir/hostname, dir/hosts, dir/resolv.conf */
+	const char *hostname;
+	const char *const *ips; /* the pod's IPs for /etc/hosts */
+	size_t n_ips;
+	const struct netns_dns *dns; /* empty: copy host_resolv */
+	const char *host_resolv;     /* NULL: /etc/resolv.conf */
+};
+int netns_pod_files_write(const struct netns_pod_files *f, struct berr **err);
+
+#define NETNS_SHM_DEFAULT_SIZE (64u << 20)
+/* Mounts a tmpfs (nosuid,nodev,noexec,mode=1777) of size bytes (0: 64 MiB) on
+ * path, creating it. */
+int netns_shm_mount(const char *path, uint64_t size, struct berr **err);
+/* Unmounts and removes path; a missing path or one not mounted is success. */
+int netns_shm_unmount(const char *path, struct berr **err);
+
+/* ---- pod cgroup (cgroupfs driver; netns/cgroup.c) ---- */
+
+enum netns_cg_mode {
+	NETNS_CG_V1,	 /* v1 controllers only */
+	NETNS_CG_HYBRID, /* v1 controllers plus a v2 hierarchy at root/unified */
+	NETNS_CG_V2,	 /* unified hierarchy at root */
+	NETNS_CG_MAX
+};
+/* root NULL: /sys/fs/cgroup. path is relative to each hierarchy, e.g.
+ * "/kubepods/pod<uid>/berth-<id>"; ".." is refused. */
+int netns_cgroup_mode(const char *root, enum netns_cg_mode *ret, struct berr **err);
+/* mkdir -p of path in every hierarchy (v1: each mounted controller and named
+ * hierarchy; v2: the unified one), cpuset.cpus/mems copied down on v1. */
+int netns_cgroup_create(const char *root, const char *path, struct berr **err);
+int netns_cgroup_add_pid(const char *root, const char *path, pid_t pid, struct berr **err);
+/* rmdir of the leaf path in every hierarchy; missing is success, -EBUSY while
+ * processes remain. */
+int netns_cgroup_remove(const char *root, const char *path, struct berr **err);
+
+/* ---- CNI (netns/cni.c: configs and requests, netns/cni-exec.c: ADD/DEL) ---- */
+
+#define CNI_DEFAULT_CONF_DIR "/etc/cni/net.d"
+#define CNI_DEFAULT_BIN_PATH "/opt/cni/bin:/usr/lib/cni"
+#define CNI_DEFAULT_IFNAME   "eth0"
+
+struct cni_config {
+	const char *conf_dir;  /* NULL: CNI_DEFAULT_CONF_DIR */
+	const char *bin_path;  /* colon-separated plugin dirs; NULL: CNI_DEFAULT_BIN_PATH */
+	const char *cache_dir; /* ADD results and configs for DEL; required for add/del */
+	int timeout_ms;	       /* per plugin run; <= 0: 60 s */
+};
+
+struct cni_portmap {
+	int32_t host_port;
+	int32_t container_port;
+	const char *protocol; /* "tcp", "udp", "sctp"; NULL: tcp */
+	const char *host_ip;  /* NULL or "": all */
+};
+
+struct cni_pod {
+	const char *id;	    /* CNI_CONTAINERID: the sandbox ID */
+	const char *netns;  /* pinned netns path */
+	const char *ifname; /* NULL: eth0 */
+	const char *name, *namespace, *uid;
+	const struct cni_portmap *ports;
+	size_t n_ports;
+};
+
+/* A network configuration list loaded from the conf dir (opaque). */
+struct cni_net;
+/* Loads the lexically first *.conflist, *.conf or *.json of conf_dir (single
+ * plugin configs become a one-plugin list) and checks that every plugin type
+ * exists in bin_path. -ENOENT when the dir holds no config. */
+int cni_net_load(const char *conf_dir, const char *bin_path, struct cni_net **ret,
+		 struct berr **err);
+struct cni_net *cni_net_free(struct cni_net *n);
+const char *cni_net_name(const struct cni_net *n);
+const char *cni_net_version(const struct cni_net *n);
+const char *cni_net_file(const struct cni_net *n);
+size_t cni_net_n_plugins(const struct cni_net *n);
+const char *cni_net_plugin_type(const struct cni_net *n, size_t idx);
+
+enum cni_cmd { CNI_CMD_ADD, CNI_CMD_DEL, CNI_CMD_MAX };
+
+struct cni_request {
+	char *type;  /* plugin type (binary name) */
+	char **env;  /* NULL-terminated; CNI_* plus PATH */
+	char *input; /* stdin: the plugin's config JSON */
+};
+/* Pure: the environment and stdin for plugin idx of net. prev_result (may be
+ * NULL) is chained in as "prevResult"; runtimeConfig.portMappings is injected
+ * only when the plugin declares the portMappings capability. */
+int cni_request_build(enum cni_cmd cmd, const struct cni_net *net, size_t idx,
+		      const struct cni_pod *pod, const char *bin_path,
+		      const struct json_object *prev_result, struct cni_request *ret,
+		      struct berr **err);
+void cni_request_done(struct cni_request *r);
+
+struct cni_result {
+	char **ips; /* NULL-terminated, IPv4 first, without prefix length */
+	size_t n_ips;
+	char *json; /* the raw final result */
+};
+int cni_result_parse(const char *json, struct cni_result *ret, struct berr **err);
+void cni_result_done(struct cni_result *r);
+/* The message for a failed plugin run: the CNI error JSON {code,msg,details} on
+ * stdout, else stderr, else the exit status. */
+char *cni_error_message(const char *type, const char *out, const char *errout, int status);
+
+/* ADD each plugin in order, chaining prevResult; the config and result are
+ * cached under cache_dir first. A failure runs DEL for the whole list. */
+int cni_add(const struct cni_config *c, const struct cni_pod *pod, struct cni_result *ret,
+	    struct berr **err);
+/* DEL in reverse order with the cached config and result (the current config
+ * without a cache); a missing netns is fine; idempotent. */
+int cni_del(const struct cni_config *c, const struct cni_pod *pod, struct berr **err);
+/* True when a valid config with all its plugins is present; else *ret_reason. */
+bool cni_network_ready(const struct cni_config *c, char **ret_reason);
+/* Writes conf_dir/10-berth.conflist (bridge berth0, 10.88.0.0/16, host-local,
+ * portmap, firewall) unless the dir already holds a config; 1 when written. */
+int cni_write_default_conf(const char *conf_dir, struct berr **err);
+
+/* The seam for cri/ (fakes in tests). */
+struct cni_ops {
+	int (*add)(const struct cni_config *c, const struct cni_pod *pod, struct cni_result *ret,
+		   struct berr **err);
+	int (*del)(const struct cni_config *c, const struct cni_pod *pod, struct berr **err);
+	bool (*ready)(const struct cni_config *c, char **ret_reason);
+};
+extern const struct cni_ops cni_default_ops;
+
+#endif
