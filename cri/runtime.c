@@ -14,6 +14,8 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "cri/pod.h"
+#include "netns/netns.h"
 
 #define CRI_API_VERSION	    "v1"
 #define KUBELET_API_VERSION "0.1.0"
@@ -79,6 +81,26 @@ bool cri_cni_config_present(const char *conf_dir, char **ret_msg)
 	return found;
 }
 
+/* The check RunPodSandbox depends on: the config netns/ would load has all
+ * its plugins in the bin dirs (a config naming a missing plugin is not ready). */
+static bool cni_plugins_ready(struct berth *b, char **ret_msg)
+{
+	const struct cri_ops *ops = cri_ops_of(b);
+	if (!ops->cni || !ops->cni->ready)
+		return true;
+	size_t len = 1;
+	for (char **d = b->cfg.cni_bin_dirs; *d; d++)
+		len += strlen(*d) + 1;
+	_cleanup_free_ char *bin = xcalloc(1, len);
+	for (char **d = b->cfg.cni_bin_dirs; *d; d++) {
+		if (d != b->cfg.cni_bin_dirs)
+			strcat(bin, ":");
+		strcat(bin, *d);
+	}
+	struct cni_config c = {.conf_dir = b->cfg.cni_conf_dir, .bin_path = bin};
+	return ops->cni->ready(&c, ret_msg);
+}
+
 static Runtime__V1__RuntimeCondition *condition(const char *type, bool ok, const char *reason,
 						const char *msg)
 {
@@ -119,7 +141,7 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 	/* Re-checked on every call: kubelet polls Status, and a CNI config dropped
 	 * in later must turn the node ready without a restart. */
 	_cleanup_free_ char *why = NULL;
-	if (cri_cni_config_present(b->cfg.cni_conf_dir, &why)) {
+	if (cri_cni_config_present(b->cfg.cni_conf_dir, &why) && cni_plugins_ready(b, &why)) {
 		st->conditions[st->n_conditions++] = condition("NetworkReady", true, NULL, NULL);
 	} else {
 		_cleanup_free_ char *msg = xasprintf("network plugin is not ready: %s", why);

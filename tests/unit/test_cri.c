@@ -399,7 +399,8 @@ static void test_handler_status_network_ready(void **state)
 	assert_false(find_cond((void *)resp, "NetworkReady")->status);
 	resp = cri_msg_free(resp);
 
-	_cleanup_free_ char *conf = xasprintf("%s/10-test.conflist", dir);
+	/* netns/ loads the lexically first config file, so the valid one sorts first */
+	_cleanup_free_ char *conf = xasprintf("%s/05-test.conflist", dir);
 	const char *cl = "{\"cniVersion\": \"1.0.0\", \"name\": \"t\", \"plugins\": "
 			 "[{\"type\": \"loopback\"}]}";
 	assert_int_equal(fileio_write_atomic(conf, cl, strlen(cl), 0644, NULL), 0);
