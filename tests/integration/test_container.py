@@ -333,3 +333,25 @@ def test_pod_stop_and_remove_take_their_containers(env):
     # a container can't be made in a stopped or removed pod
     e = rpc_error(env.create, pod, env.ctr_config("late", command=SLEEP))
     assert e.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_update_container_resources(env):
+    pb = env.pb
+    pod = env.pod()
+    cid = env.run(pod, "upd", SLEEP)
+    res = pb.LinuxContainerResources(memory_limit_in_bytes=64 << 20, cpu_shares=512)
+    env.call("UpdateContainerResources", pb.UpdateContainerResourcesRequest(
+        container_id=cid, linux=res))
+    assert env.status(cid).status.resources.linux.memory_limit_in_bytes == 64 << 20
+    cg = env.info(cid)["cgroupsPath"].lstrip("/")
+    v1 = f"/sys/fs/cgroup/memory/{cg}/memory.limit_in_bytes"
+    v2 = f"/sys/fs/cgroup/{cg}/memory.max"
+    path = v1 if os.path.exists(v1) else v2
+    assert int(open(path).read()) == 64 << 20
+    shares = f"/sys/fs/cgroup/cpu/{cg}/cpu.shares"
+    if os.path.exists(shares):
+        assert int(open(shares).read()) == 512
+    env.stop(cid, timeout=0)
+    e = rpc_error(env.call, "UpdateContainerResources", pb.UpdateContainerResourcesRequest(
+        container_id=cid, linux=res))
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
