@@ -391,6 +391,9 @@ int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c, 
 	struct store_ctr_status st;
 	store_ctr_status(c, &st);
 	bool running = st.finished_at == 0 && !st.unknown;
+	/* A shim still alive (e.g. after a failed start) is about to write its
+	 * records into the bundle and the exit dir: wait for them before removing. */
+	bool shim_alive = st.shim_pid > 0 && kill(st.shim_pid, 0) == 0;
 	store_ctr_status_done(&st);
 	/* Force-stop: a running container gets SIGKILL and its exit is recorded
 	 * first, so the status (and OOM count) is right if the removal fails later. */
@@ -401,7 +404,7 @@ int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c, 
 		r = cri_handler_of(b, m->runtime_handler, &h, err);
 	if (r == 0)
 		r = ctr_teardown(b, &h, m->id, m->bundle_dir, m->rootfs_path,
-				 cri_ctr_extra(m, CRI_CTR_X_UPPER), true, false, err);
+				 cri_ctr_extra(m, CRI_CTR_X_UPPER), true, shim_alive, err);
 	if (r == 0) {
 		r = store_ctr_delete(b->store, m->id, err);
 		if (r == -ENOENT) { /* a concurrent Remove won */
