@@ -342,6 +342,7 @@ int main(void)
 	    cmocka_unit_test(test_spawn_missing_program),
 	    cmocka_unit_test(test_spawn_fd_map_and_cwd),
 	    cmocka_unit_test(test_spawn_status_str),
+	    cmocka_unit_test(test_strv_push_join_split),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
