@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/strv.h"
 #include "common/ids.h"
 #include "image/image.h"
 #include "store/store.h"
@@ -102,37 +103,6 @@ static char **strv_one(const char *s)
 {
 	char **v = xcalloc(2, sizeof(char *));
 	v[0] = s ? xstrdup(s) : NULL;
-	return v;
-}
-
-static char *strv_join(char *const *v, char sep)
-{
-	size_t len = 1;
-	for (size_t i = 0; v && v[i]; i++)
-		len += strlen(v[i]) + 1;
-	char *out = xmalloc(len), *p = out;
-	for (size_t i = 0; v && v[i]; i++) {
-		if (i)
-			*p++ = sep;
-		p = stpcpy(p, v[i]);
-	}
-	*p = '\0';
-	return out;
-}
-
-static char **strv_split(const char *s, char sep)
-{
-	size_t n = 1;
-	for (const char *c = s; *c; c++)
-		n += *c == sep;
-	char **v = xcalloc(n + 1, sizeof(char *));
-	size_t k = 0;
-	for (const char *c = s; *c;) {
-		const char *e = strchrnul(c, sep);
-		if (e > c)
-			v[k++] = xstrndup(c, (size_t)(e - c));
-		c = *e ? e + 1 : e;
-	}
 	return v;
 }
 
@@ -283,16 +253,11 @@ int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessag
 	return r < 0 ? berr_wrap(err, "record image '%s'", ref) : 0;
 }
 
+/* A protobuf repeated string: an owned copy (never NULL) and its count. */
 static char **strv_copy_pb(char *const *v, size_t *ret_n)
 {
-	size_t n = 0;
-	while (v && v[n])
-		n++;
-	char **out = xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++)
-		out[i] = xstrdup(v[i]);
-	*ret_n = n;
-	return out;
+	*ret_n = strv_len(v);
+	return v ? strv_copy(v) : xcalloc(1, sizeof(char *));
 }
 
 static Runtime__V1__Image *image_to_pb(struct store_img *img)
@@ -430,15 +395,6 @@ int cri_image_status(struct berth *b, struct cri_call *call, const ProtobufCMess
 	return 0;
 }
 
-static void strv_append(char ***v, size_t *n, char *const *add)
-{
-	for (size_t i = 0; add && add[i]; i++) {
-		*v = xreallocarray(*v, *n + 2, sizeof(char *));
-		(*v)[(*n)++] = xstrdup(add[i]);
-		(*v)[*n] = NULL;
-	}
-}
-
 /* img_keep_fn: every blob and layer of every recorded image. */
 static int keep_recorded(void *arg, char ***ret_blobs, char ***ret_chains, struct berr **err)
 {
@@ -453,14 +409,14 @@ static int keep_recorded(void *arg, char ***ret_blobs, char ***ret_chains, struc
 	for (size_t i = 0; i < n; i++) {
 		const struct store_img_meta *m = store_img_meta(v[i]);
 		char *const id[] = {m->id, NULL};
-		strv_append(&blobs, &nb, id);
-		strv_append(&blobs, &nb, m->layer_digests);
-		strv_append(&chains, &nc, m->chain_ids);
+		strv_extend(&blobs, &nb, id);
+		strv_extend(&blobs, &nb, m->layer_digests);
+		strv_extend(&chains, &nc, m->chain_ids);
 		for (size_t k = 0; k < m->n_extra; k++) {
 			if (strcmp(m->extra[k].key, EXTRA_BLOBS) != 0)
 				continue;
 			_cleanup_strv_ char **more = strv_split(m->extra[k].value, ',');
-			strv_append(&blobs, &nb, more);
+			strv_extend(&blobs, &nb, more);
 		}
 	}
 	store_img_list_free(v, n);
@@ -487,14 +443,6 @@ static int check_unused(struct berth *b, const char *id, struct berr **err)
 	return r;
 }
 
-static bool strv_has(char *const *v, const char *s)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
-}
-
 int cri_remove_image(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 		     ProtobufCMessage **ret_resp, struct berr **err)
 {
@@ -519,7 +467,7 @@ int cri_remove_image(struct berth *b, struct cri_call *call, const ProtobufCMess
 	size_t n_tags = 0;
 	while (st.repo_tags && st.repo_tags[n_tags])
 		n_tags++;
-	bool by_tag = norm && strv_has(st.repo_tags, norm);
+	bool by_tag = norm && strv_contains(st.repo_tags, norm);
 	store_img_status_done(&st);
 	if (by_tag && n_tags > 1) {
 		/* one tag of several: the image stays with the others */

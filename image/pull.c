@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/strv.h"
 #include "image/image-internal.h"
 
 #define LOG_COMPONENT "image"
@@ -270,14 +271,6 @@ static int fetch_config(struct pull *p, char **ret, size_t *ret_len, struct berr
 	return r;
 }
 
-static char **strv_push(char **v, size_t *n, const char *s)
-{
-	v = xreallocarray(v, *n + 2, sizeof(char *));
-	v[(*n)++] = xstrdup(s);
-	v[*n] = NULL;
-	return v;
-}
-
 /* Manifest resolution: tag or digest, index to platform manifest; fills p->m. */
 static int resolve(struct pull *p, const struct img_ref *ref, struct img_pulled *out,
 		   struct berr **err)
@@ -293,7 +286,7 @@ static int resolve(struct pull *p, const struct img_ref *ref, struct img_pulled 
 	r = img_manifest_parse(resp.body, resp.len, resp.content_type, &p->m, err);
 	if (r >= 0)
 		r = store_blob(ctx, top, resp.body, resp.len, err);
-	out->blobs = strv_push(out->blobs, &nb, top);
+	strv_push(&out->blobs, &nb, top);
 	memcpy(digest, top, sizeof(top));
 	if (r >= 0 && p->m.kind == IMG_MANIFEST_INDEX) {
 		const struct img_descriptor *sel;
@@ -311,7 +304,7 @@ static int resolve(struct pull *p, const struct img_ref *ref, struct img_pulled 
 		if (r >= 0)
 			r = store_blob(ctx, digest, resp.body, resp.len, err);
 		if (r >= 0)
-			out->blobs = strv_push(out->blobs, &nb, digest);
+			strv_push(&out->blobs, &nb, digest);
 	}
 	reg_resp_done(&resp);
 	if (r < 0)
@@ -354,11 +347,11 @@ static int pull_locked(struct pull *p, const struct img_ref *ref, struct img_pul
 		nb++;
 	out->id = xstrdup(p->m.config.digest);
 	out->size = p->m.config.size;
-	out->blobs = strv_push(out->blobs, &nb, p->m.config.digest);
+	strv_push(&out->blobs, &nb, p->m.config.digest);
 	out->layer_digests = xcalloc(n_diff + 1, sizeof(char *));
 	for (size_t i = 0; i < n_diff; i++) {
 		out->layer_digests[i] = xstrdup(p->m.layers[i].digest);
-		out->blobs = strv_push(out->blobs, &nb, p->m.layers[i].digest);
+		strv_push(&out->blobs, &nb, p->m.layers[i].digest);
 		out->size += p->m.layers[i].size;
 	}
 	out->config_json = TAKE_PTR(cfg);

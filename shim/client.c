@@ -19,6 +19,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/strv.h"
 #include "common/ids.h"
 #include "common/spawn.h"
 #include "shim/shim-internal.h"
@@ -332,13 +333,6 @@ struct shim_exit_watch *shim_exit_watch_free(struct shim_exit_watch *w)
 	free(w->dir);
 	free(w);
 	return NULL;
-}
-
-static void strv_push(char ***v, size_t *n, const char *s)
-{
-	*v = xreallocarray(*v, *n + 2, sizeof(char *));
-	(*v)[(*n)++] = xstrdup(s);
-	(*v)[*n] = NULL;
 }
 
 static int scan_into(const char *dir, char ***v, size_t *n, struct berr **err)

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "common/alloc.h"
+#include "common/strv.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 
@@ -93,44 +94,6 @@ void kv_free(struct store_kv *kv, size_t n)
 		free(kv[i].value);
 	}
 	free(kv);
-}
-
-size_t strv_len(char *const *v)
-{
-	size_t n = 0;
-	while (v && v[n])
-		n++;
-	return n;
-}
-
-char **strv_copy(char *const *v)
-{
-	if (!v)
-		return NULL;
-	size_t n = strv_len(v);
-	char **r = xcalloc(n + 1, sizeof(*r));
-	for (size_t i = 0; i < n; i++)
-		r[i] = xstrdup(v[i]);
-	return r;
-}
-
-bool strv_equal(char *const *a, char *const *b)
-{
-	size_t n = strv_len(a);
-	if (n != strv_len(b))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return false;
-	return true;
-}
-
-bool strv_contains(char *const *v, const char *s)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
 }
 
 void bytes_copy(struct store_bytes *dst, const struct store_bytes *src)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "store/store.h"
+#include "common/strv.h"
 
 struct json_object;
 
@@ -137,13 +138,9 @@ void tbl_done(struct tbl *t);
 /* Post-load fix-ups for images: rebuild the tag index (image.c). */
 void store_img_load_tags(struct store *s, const struct store_opts *opts);
 
-/* Shared helpers (codec.c). */
+/* Shared helpers (codec.c); string vectors come from common/strv.h. */
 void kv_copy(struct store_kv **dst, size_t *dst_n, const struct store_kv *src, size_t n);
 void kv_free(struct store_kv *kv, size_t n);
-char **strv_copy(char *const *v);
-size_t strv_len(char *const *v);
-bool strv_equal(char *const *a, char *const *b);
-bool strv_contains(char *const *v, const char *s);
 void bytes_copy(struct store_bytes *dst, const struct store_bytes *src);
 void bytes_done(struct store_bytes *b);
 /* True if every pair of sel is in kv (CRI label selector). */

@@ -22,6 +22,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/spawn.h"
+#include "common/strv.h"
 
 static char *tmpdir;
 
@@ -294,6 +295,31 @@ static void test_spawn_status_str(void **state)
 	assert_non_null(strstr(b, "killed by signal 9"));
 }
 
+static void test_strv_push_join_split(void **state)
+{
+	_cleanup_strv_ char **v = NULL;
+	size_t n = 0;
+	assert_int_equal(strv_len(v), 0);
+	_cleanup_free_ char *empty = strv_join(v, ',');
+	assert_string_equal(empty, "");
+	strv_push(&v, &n, "a");
+	char *const more[] = {"bb", "c", NULL};
+	strv_extend(&v, &n, more);
+	assert_int_equal(n, 3);
+	assert_int_equal(strv_len(v), 3);
+	_cleanup_free_ char *j = strv_join(v, ',');
+	assert_string_equal(j, "a,bb,c");
+	_cleanup_strv_ char **back = strv_split(",a,,bb,c,", ',');
+	assert_true(strv_equal(v, back));
+	assert_true(strv_contains(v, "bb"));
+	assert_false(strv_contains(v, "b"));
+	_cleanup_strv_ char **c = strv_copy(v);
+	assert_true(c != v && strv_equal(c, v));
+	assert_null(strv_copy(NULL));
+	char *const other[] = {"a", "bb", NULL};
+	assert_false(strv_equal(v, other));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +342,7 @@ int main(void)
 	    cmocka_unit_test(test_spawn_missing_program),
 	    cmocka_unit_test(test_spawn_fd_map_and_cwd),
 	    cmocka_unit_test(test_spawn_status_str),
+	    cmocka_unit_test(test_strv_push_join_split),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
