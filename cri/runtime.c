@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/strv.h"
 #include "cri/pod.h"
 #include "netns/netns.h"
 
@@ -88,15 +89,7 @@ static bool cni_plugins_ready(struct berth *b, char **ret_msg)
 	const struct cri_ops *ops = cri_ops_of(b);
 	if (!ops->cni || !ops->cni->ready)
 		return true;
-	size_t len = 1;
-	for (char **d = b->cfg.cni_bin_dirs; *d; d++)
-		len += strlen(*d) + 1;
-	_cleanup_free_ char *bin = xcalloc(1, len);
-	for (char **d = b->cfg.cni_bin_dirs; *d; d++) {
-		if (d != b->cfg.cni_bin_dirs)
-			strcat(bin, ":");
-		strcat(bin, *d);
-	}
+	_cleanup_free_ char *bin = strv_join(b->cfg.cni_bin_dirs, ':');
 	struct cni_config c = {.conf_dir = b->cfg.cni_conf_dir, .bin_path = bin};
 	return ops->cni->ready(&c, ret_msg);
 }
