@@ -3,8 +3,8 @@
  * the exit watch already armed (cri_runtime_init), every container without a
  * recorded exit is checked:
  *   - its exit record is there: commit it;
- *   - its shim or its init process is alive: it stays as recorded (RUNNING or
- *     CREATED), the monitor will see its exit;
+ *   - its shim is alive, or the runtime still has it created or running: it
+ *     stays as recorded (RUNNING or CREATED), the monitor will see its exit;
  *   - neither: the process is gone without a record (host reboot, shim killed):
  *     recorded as exited with code 255 and a message saying so.
  * Exit records of containers the store doesn't know are removed. Sandboxes
@@ -45,6 +45,18 @@ static bool pid_alive(int pid, const char *exe_hint)
 	return strstr(buf, exe_hint) != NULL;
 }
 
+static bool runtime_has(struct berth *b, struct store_ctr *c)
+{
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct oci_runtime_handler h;
+	struct oci_state os;
+	if (cri_handler_of(b, m->runtime_handler, &h, NULL) < 0 ||
+	    cri_ops_of(b)->oci->state(&h, m->id, &os, NULL) < 0)
+		return false;
+	return os.status == OCI_STATUS_CREATED || os.status == OCI_STATUS_RUNNING ||
+	       os.status == OCI_STATUS_PAUSED;
+}
+
 static int lost_fn(struct store_ctr_status *st, void *arg, struct berr **err)
 {
 	if (st->finished_at != 0)
@@ -63,10 +75,14 @@ static void recover_ctr(struct berth *b, struct store_ctr *c)
 	struct store_ctr_status st;
 	store_ctr_status(c, &st);
 	bool done = st.finished_at != 0;
-	bool alive = pid_alive(st.shim_pid, "berth-shim") || pid_alive(st.pid, NULL);
+	bool alive = pid_alive(st.shim_pid, "berth-shim");
 	store_ctr_status_done(&st);
 	if (done)
 		return;
+	/* Without its shim, a container may still run (the shim was killed): the
+	 * runtime knows. Its pid alone proves nothing after a reboot. */
+	if (!alive)
+		alive = runtime_has(b, c);
 	_cleanup_berr_ struct berr *e = NULL;
 	if (cri_ctr_commit_exit(b, c, &e) == 0 || alive)
 		return;

@@ -38,6 +38,7 @@ static struct {
 	int kill_sigs[8], n_kill;
 	bool kill_exits; /* a kill makes the "container" exit (an exit record appears) */
 	bool exit_on_term;
+	bool state_missing; /* the runtime doesn't know the container */
 	char exit_dir[512];
 } fk;
 
@@ -68,6 +69,8 @@ static int fake_start(const struct oci_runtime_handler *h, const char *id, struc
 static int fake_state(const struct oci_runtime_handler *h, const char *id, struct oci_state *ret,
 		      struct berr **err)
 {
+	if (fk.state_missing)
+		return berr_set(err, ENOENT, "container '%s' does not exist", id);
 	ret->status = OCI_STATUS_RUNNING;
 	ret->pid = 4242;
 	return 0;
@@ -734,6 +737,7 @@ static void test_recover(void **state)
 	    fake_write_exit("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0,
 			    0),
 	    0);
+	fk.state_missing = true;
 	assert_int_equal(cri_recover(&f->b, NULL), 0);
 	struct store_ctr_status st;
 	assert_int_equal(state_of(f, a, &st), STORE_CTR_EXITED);
@@ -747,6 +751,17 @@ static void test_recover(void **state)
 	_cleanup_free_ char *orphan = xasprintf(
 	    "%s/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", fk.exit_dir);
 	assert_int_not_equal(access(orphan, F_OK), 0);
+}
+
+static void test_recover_keeps_what_the_runtime_runs(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "a"); /* no shim, but runc has it running */
+	assert_int_equal(start(f, id, NULL), 0);
+	assert_int_equal(cri_recover(&f->b, NULL), 0);
+	struct store_ctr_status st;
+	assert_int_equal(state_of(f, id, &st), STORE_CTR_RUNNING);
+	store_ctr_status_done(&st);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -774,6 +789,7 @@ int main(void)
 	    T(test_update_and_status),
 	    T(test_monitor_commits_exit),
 	    T(test_recover),
+	    T(test_recover_keeps_what_the_runtime_runs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
