@@ -355,3 +355,15 @@ def test_update_container_resources(env):
     e = rpc_error(env.call, "UpdateContainerResources", pb.UpdateContainerResourcesRequest(
         container_id=cid, linux=res))
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_shared_pid_namespace_of_pod(env):
+    pb = env.pb
+    pod = env.pod("pidpod", pid=pb.POD)
+    env.run(pod, "a", ["sh", "-c", "exec sleep 1001"])
+    b = env.run(pod, "b", SLEEP)
+    r = env.exec(b, ["sh", "-c", "ps -o pid,args"])
+    lines = r.stdout.decode().splitlines()
+    assert any("sleep 1001" in l for l in lines), lines
+    # PID 1 is the pod's init, not a container's process
+    assert not any(l.split()[0] == "1" and "sleep" in l for l in lines[1:]), lines
