@@ -367,3 +367,12 @@ def test_shared_pid_namespace_of_pod(env):
     assert any("sleep 1001" in l for l in lines), lines
     # PID 1 is the pod's init, not a container's process
     assert not any(l.split()[0] == "1" and "sleep" in l for l in lines[1:]), lines
+
+
+def test_tty_container_logs_through_the_pty(env):
+    pod = env.pod()
+    cid = env.run(pod, "tty", ["sh", "-c", "echo hi; echo err >&2; test -t 1"], tty=True)
+    st = env.wait_exited(cid)
+    assert st.exit_code == 0  # stdout is a terminal
+    # a pty merges the streams and ends lines with \r\n
+    assert env.log_records(cid) == [("stdout", "F", b"hi\r"), ("stdout", "F", b"err\r")]
