@@ -313,6 +313,8 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 {
 	const Runtime__V1__CreateContainerRequest *in = (const void *)req;
 	const Runtime__V1__ContainerConfig *c = in->config;
+	if (!b->rt) /* cri_runtime_init() not run: a test's bare struct berth */
+		return berr_set(err, ENOSYS, "container runtime not initialised");
 	int r = check_create(in, err);
 	if (r < 0)
 		return r;

@@ -442,6 +442,8 @@ int cri_update_container_resources(struct berth *b, struct cri_call *call,
 	const Runtime__V1__UpdateContainerResourcesRequest *in = (const void *)req;
 	if (!in->linux)
 		return berr_set(err, EINVAL, "update: no linux resources given");
+	if (!b->rt)
+		return berr_set(err, ENOSYS, "container runtime not initialised");
 	struct store_ctr *c = NULL;
 	int r = get_ctr(b, in->container_id, &c, err);
 	if (r < 0)
