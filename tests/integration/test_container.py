@@ -376,3 +376,29 @@ def test_tty_container_logs_through_the_pty(env):
     assert st.exit_code == 0  # stdout is a terminal
     # a pty merges the streams and ends lines with \r\n
     assert env.log_records(cid) == [("stdout", "F", b"hi\r"), ("stdout", "F", b"err\r")]
+
+
+def test_image_in_use_is_not_removed(env):
+    """RemoveImage refuses an image a container was created from (its layers are the
+    container's rootfs) and removes it, layers included, once the container is gone."""
+    pb = env.pb
+    ref = env.image("busybox")
+    image_id = env.call("ImageStatus", pb.ImageStatusRequest(image=pb.ImageSpec(image=ref))).image.id
+    layers = os.path.join(env.d.state_dir, "image", "layers")
+    unpacked = [n for n in os.listdir(layers) if not n.startswith(".")]
+    assert unpacked, "the pulled image has unpacked layers"
+    pod = env.pod()
+    cid = env.run(pod, "user", SLEEP)
+    e = rpc_error(env.call, "RemoveImage", pb.RemoveImageRequest(image=pb.ImageSpec(image=ref)))
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert cid[:12] in e.details()
+    st = env.call("ImageStatus", pb.ImageStatusRequest(image=pb.ImageSpec(image=image_id)))
+    assert st.image.id == image_id
+    assert env.exec(cid, ["sh", "-c", "echo still-here"]).stdout == b"still-here\n"
+
+    env.stop(cid, timeout=0)
+    env.remove(cid)
+    env.call("RemoveImage", pb.RemoveImageRequest(image=pb.ImageSpec(image=ref)))
+    st = env.call("ImageStatus", pb.ImageStatusRequest(image=pb.ImageSpec(image=image_id)))
+    assert not st.HasField("image")
+    assert [n for n in os.listdir(layers) if not n.startswith(".")] == []
