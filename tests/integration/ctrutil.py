@@ -108,10 +108,11 @@ class Env:
                   timeout=120)
         return ref
 
-    def pod_config(self, name="pod", pid=None, host_network=False):
+    def pod_config(self, name="pod", pid=None, host_network=False, ipc=None):
         pb = self.pb
         ns = pb.NamespaceOption(network=pb.NODE if host_network else pb.POD,
-                                pid=pb.CONTAINER if pid is None else pid, ipc=pb.POD)
+                                pid=pb.CONTAINER if pid is None else pid,
+                                ipc=pb.POD if ipc is None else ipc)
         return pb.PodSandboxConfig(
             metadata=pb.PodSandboxMetadata(name=name, namespace="default",
                                            uid=uuid.uuid4().hex, attempt=0),

@@ -369,6 +369,25 @@ def test_shared_pid_namespace_of_pod(env):
     assert not any(l.split()[0] == "1" and "sleep" in l for l in lines[1:]), lines
 
 
+def test_host_pid_and_ipc_namespaces(env):
+    """NamespaceMode NODE for PID and IPC: the container shares berthd's (the node's)
+    PID and IPC namespaces, and a pod-mode container does not."""
+    pb = env.pb
+    host = env.pod("hostns", pid=pb.NODE, ipc=pb.NODE)
+    own = env.pod("ownns")
+    h = env.run(host, "h", SLEEP)
+    o = env.run(own, "o", SLEEP)
+    node = {k: os.readlink(f"/proc/{env.d.pid}/ns/{k}") for k in ("pid", "ipc")}
+    for k in ("pid", "ipc"):
+        seen = env.exec(h, ["sh", "-c", f"readlink /proc/self/ns/{k}"]).stdout.decode().strip()
+        assert seen == node[k], (k, seen, node[k])
+        seen = env.exec(o, ["sh", "-c", f"readlink /proc/self/ns/{k}"]).stdout.decode().strip()
+        assert seen != node[k], (k, seen)
+    # in the node's PID namespace the container sees berthd itself
+    ps = env.exec(h, ["sh", "-c", "ps -o pid,args"]).stdout.decode()
+    assert any(l.split()[0] == str(env.d.pid) for l in ps.splitlines()[1:]), ps
+
+
 def test_tty_container_logs_through_the_pty(env):
     pod = env.pod()
     cid = env.run(pod, "tty", ["sh", "-c", "echo hi; echo err >&2; test -t 1"], tty=True)
