@@ -338,6 +338,11 @@ static long read_num(const char *path)
  * kill(-pid). A child that made a session or group of its own escapes, as it
  * would under containerd. The pid could in theory be reused between the exit
  * and the kill; the window is the few microseconds after the helper died. */
+/* berth-exec's exit code when it killed the process at the timeout. */
+#define EXEC_HELPER_TIMED_OUT 124
+/* How long after the timeout berthd itself kills a hung berth-exec. */
+#define EXEC_BACKSTOP_MS 2000
+
 static int runc_exec(const struct oci_runtime_handler *h, const struct oci_exec_request *req,
 		     struct oci_exec_result *ret, struct berr **err)
 {
@@ -361,20 +366,31 @@ static int runc_exec(const struct oci_runtime_handler *h, const struct oci_exec_
 		size_t n = 0;
 		while (rargv[n])
 			n++;
-		_cleanup_free_ char **argv = xcalloc(n + 4, sizeof(char *));
-		argv[0] =
+		_cleanup_free_ char **argv = xcalloc(n + 6, sizeof(char *));
+		_cleanup_free_ char *tmo =
+		    xasprintf("%d", req->timeout_ms > 0 ? req->timeout_ms : 0);
+		size_t k = 0;
+		argv[k++] =
 		    (char *)(h->exec_helper ? h->exec_helper : BERTH_LIBEXECDIR "/berth-exec");
-		argv[1] = pidf;
-		argv[2] = statf;
-		memcpy(argv + 3, rargv, n * sizeof(char *));
+		argv[k++] = "--timeout-ms";
+		argv[k++] = tmo;
+		argv[k++] = pidf;
+		argv[k++] = statf;
+		memcpy(argv + k, rargv, n * sizeof(char *));
 		struct spawn_opts o = SPAWN_OPTS_INIT;
 		o.argv = argv;
 		o.setsid = true;
+		/* berth-exec enforces the timeout itself and reaps what it kills;
+		 * this deadline is only a backstop should the helper hang. */
+		int backstop = req->timeout_ms > 0 ? req->timeout_ms + EXEC_BACKSTOP_MS : 0;
 		r = spawn_run(&o, NULL, 0, req->max_out ? req->max_out : OCI_MAX_OUT_DEFAULT,
-			      req->timeout_ms, &res, err);
+			      backstop, &res, err);
 		pid = read_num(pidf);
 		status = read_num(statf);
-		if (r == 0 && res.timed_out && pid > 0) {
+		if (r == 0 && !res.timed_out && WIFEXITED(res.status) &&
+		    WEXITSTATUS(res.status) == EXEC_HELPER_TIMED_OUT)
+			res.timed_out = true;
+		else if (r == 0 && res.timed_out && pid > 0) {
 			kill(-(pid_t)pid, SIGKILL);
 			kill((pid_t)pid, SIGKILL);
 		}

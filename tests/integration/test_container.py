@@ -171,6 +171,20 @@ def test_reopen_log_after_rename(env):
     assert "not running" in e.details()
 
 
+def test_exec_sync_timeout_reaps_before_returning(env):
+    """The process killed at an ExecSync timeout is reaped before the call returns: the
+    container does not see it, not even as a zombie (critest checks with pgrep at once)."""
+    pod = env.pod()
+    cid = env.run(pod, "reap", SLEEP)
+    e = rpc_error(env.exec, cid, ["sh", "-c", "exec sleep 4324"], timeout=1)
+    assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    stats = env.exec(cid, ["sh", "-c", "cat /proc/[0-9]*/stat"]).stdout.decode().splitlines()
+    # "<pid> (<comm>) <state> ...": pid 1 is the container's sleep, the rest is this cat
+    states = [l.rsplit(")", 1)[1].split()[0] for l in stats]
+    assert "Z" not in states, stats
+    assert len(stats) == 2, stats
+
+
 def test_exec_sync(env):
     pod = env.pod()
     cid = env.run(pod, "exec", SLEEP)
