@@ -7,11 +7,14 @@ Starts a berthd of DIR (default build-release; use a non-sanitizer build) in a n
 namespace of its own with a bridge CNI network, a docker-registry in the same netns with
 the busybox test image (tests/integration/registry.py), then measures over real gRPC:
   (a) CreateContainer, StartContainer, StopContainer (timeout 0), RemoveContainer:
-      median and p95 over --n sequential containers, then --n concurrent ones;
-  (b) in the same run, raw `runc create` + `runc start` and `runc kill` + `runc delete`
-      of the same bundle (a copy of a berth container's config.json and its rootfs), and
-      the ratios berth / raw;
-  (c) VmRSS of berthd and of every berth-shim with --rss-n running containers;
+      median and p95 over --n sequential containers, each paired with (b), then over --n
+      concurrent ones;
+  (b) interleaved with (a), pair by pair in alternating order: raw `runc create` +
+      `runc start` and `runc kill` + `runc delete --force` of the same bundle (a copy of a
+      berth container's config.json and its rootfs) with the flags berth gives runc; the
+      ratio berth / raw of each pair, and the median of those ratios;
+  (c) memory of berthd idle and with --rss-n running containers (VmRSS, RssAnon,
+      RssFile, Pss, Pss_Anon, Pss_File), VmRSS of every berth-shim;
   (d) RunPodSandbox + StopPodSandbox + RemovePodSandbox with the bridge network and with
       host network, beside `ip netns add` + the same CNI ADD/DEL run by hand + `ip netns
       delete`.
@@ -61,6 +64,23 @@ def status_kb(pid, field="VmRSS"):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def mem_kb(pid):
+    """VmRSS, RssAnon, RssFile (status) and Pss, Pss_Anon, Pss_File (smaps_rollup), kB.
+    RssFile is mostly shared libraries' pages, shared with every other process that maps
+    them; Pss divides each page by the number of processes mapping it."""
+    m = {f: status_kb(pid, f) for f in ("VmRSS", "RssAnon", "RssFile")}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            k = line.split(":")[0]
+            if k in ("Pss", "Pss_Anon", "Pss_File"):
+                m[k] = int(line.split()[1])
+    return m
+
+
+def mem_str(m):
+    return "  ".join(f"{k} {v}" for k, v in m.items())
 
 
 class Bench:
@@ -201,37 +221,61 @@ class Bench:
             list(ex.map(down, range(n)))
         return t
 
-    def raw_runc(self, pod, n):
-        """The config.json of a berth container (its namespaces, rootfs, cgroup parent),
-        run by runc directly with a fresh ID each time."""
-        holder = self.create(pod, "raw-holder")  # keeps its rootfs mounted
+    def raw_setup(self, pod):
+        """A raw runc bundle: a berth container's config.json (its pod namespaces, cgroup
+        parent) with the rootfs of that container, which stays created (and mounted)."""
+        self.holder = self.create(pod, "raw-holder")
         info = json.loads(self.call("ContainerStatus", self.pb.ContainerStatusRequest(
-            container_id=holder, verbose=True)).info["info"])
-        spec = info["runtimeSpec"]
-        bundle = os.path.join(self.tmp, "raw-bundle")
-        os.makedirs(bundle, exist_ok=True)
-        spec["root"]["path"] = info["rootfs"]
-        root = os.path.join(self.tmp, "raw-runc")
-        up, down = [], []
+            container_id=self.holder, verbose=True)).info["info"])
+        self.raw_spec = info["runtimeSpec"]
+        self.raw_spec["root"]["path"] = info["rootfs"]
+        self.raw_cg = os.path.dirname(info["cgroupsPath"])
+        self.raw_bundle = os.path.join(self.tmp, "raw-bundle")
+        os.makedirs(self.raw_bundle, exist_ok=True)
+        self.raw_root = os.path.join(self.tmp, "raw-runc")
+        self.raw_i = 0
+
+    def raw_once(self):
+        """One raw `runc create` + `runc start`, then `runc kill KILL` + `runc delete
+        --force`, with the global flags and create flags berth-shim gives runc (--root,
+        --log <bundle>/log.json --log-format json; --bundle, --pid-file), stdio /dev/null
+        (berth-shim hands runc pipes it reads; runc itself writes nothing to them). Writing
+        config.json is outside the timing here, inside it for berth (CreateContainer
+        builds and writes it)."""
+        rid = f"raw{self.raw_i}-{uuid.uuid4().hex[:8]}"
+        self.raw_i += 1
+        self.raw_spec["linux"]["cgroupsPath"] = os.path.join(self.raw_cg, rid)
+        with open(os.path.join(self.raw_bundle, "config.json"), "w") as f:
+            json.dump(self.raw_spec, f)
+        glob = [RUNC, "--root", self.raw_root, "--log",
+                os.path.join(self.raw_bundle, "log.json"), "--log-format", "json"]
+        pidf = os.path.join(self.raw_bundle, "container.pid")
+        t0 = time.perf_counter()
+        subprocess.run(glob + ["create", "--bundle", self.raw_bundle, "--pid-file", pidf, rid],
+                       check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        subprocess.run(glob + ["start", rid], check=True)
+        t1 = time.perf_counter()
+        subprocess.run(glob + ["kill", rid, "KILL"], check=True)
+        subprocess.run(glob + ["delete", "--force", rid], check=True)
+        t2 = time.perf_counter()
+        return t1 - t0, t2 - t1
+
+    def paired(self, pod, n):
+        """n pairs of one berth container lifecycle and one raw runc lifecycle, the order
+        alternating (B R, R B, ...) so that drift in the machine's load hits both sides
+        alike; the ratio is taken per pair."""
+        t = {k: [] for k in ("create", "start", "stop", "remove", "raw_up", "raw_down")}
         for i in range(n):
-            rid = f"raw{i}-{uuid.uuid4().hex[:8]}"
-            spec["linux"]["cgroupsPath"] = os.path.join(os.path.dirname(
-                info["cgroupsPath"]), rid)
-            with open(os.path.join(bundle, "config.json"), "w") as f:
-                json.dump(spec, f)
-            t0 = time.perf_counter()
-            subprocess.run([RUNC, "--root", root, "create", "--bundle", bundle, rid],
-                           check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-            subprocess.run([RUNC, "--root", root, "start", rid], check=True)
-            t1 = time.perf_counter()
-            subprocess.run([RUNC, "--root", root, "kill", rid, "KILL"], check=True)
-            subprocess.run([RUNC, "--root", root, "delete", "--force", rid], check=True)
-            t2 = time.perf_counter()
-            up.append(t1 - t0)
-            down.append(t2 - t1)
-        self.remove_c(holder)
-        return up, down
+            order = (0, 1) if i % 2 == 0 else (1, 0)
+            for side in order:
+                if side == 0:
+                    self.lifecycle(pod, f"s{i}", t)
+                else:
+                    up, down = self.raw_once()
+                    t["raw_up"].append(up)
+                    t["raw_down"].append(down)
+        return t
 
     def rss(self, pod, n):
         ids = []
@@ -248,7 +292,7 @@ class Bench:
             info = json.loads(self.call("ContainerStatus", self.pb.ContainerStatusRequest(
                 container_id=cid, verbose=True)).info["info"])
             shims.append(status_kb(info["shimPid"]))
-        berthd = status_kb(self.proc.pid)
+        berthd = mem_kb(self.proc.pid)
         with concurrent.futures.ThreadPoolExecutor(8) as ex:
             list(ex.map(self.remove_c, ids))
         return berthd, shims
@@ -337,10 +381,12 @@ def main():
     b = Bench(a.build)
     try:
         b.start()
+        idle = mem_kb(b.proc.pid)
         pod = b.run_pod("bench")
-        seq = b.containers(pod, a.n, False)
+        b.raw_setup(pod)
+        seq = b.paired(pod, a.n)
+        b.remove_c(b.holder)
         conc = b.containers(pod, a.n, True)
-        raw_up, raw_down = b.raw_runc(pod, a.n)
         print(f"\nContainers ({a.n} each; ms: median p95)")
         print(f"{'call':<28} {'sequential':>17} {'concurrent':>19}")
         for k in ("create", "start", "stop", "remove"):
@@ -348,19 +394,27 @@ def main():
         cs = [c + s for c, s in zip(seq["create"], seq["start"])]
         sr = [s + r for s, r in zip(seq["stop"], seq["remove"])]
         print(f"{'create+start (berth)':<28} {ms(cs)}")
-        print(f"{'runc create+start (raw)':<28} {ms(raw_up)}")
+        print(f"{'runc create+start (raw)':<28} {ms(seq['raw_up'])}")
         print(f"{'stop+remove (berth)':<28} {ms(sr)}")
-        print(f"{'runc kill+delete (raw)':<28} {ms(raw_down)}")
-        print(f"ratio create+start / raw: {statistics.median(cs) / statistics.median(raw_up):.2f}"
-              f"   stop+remove / raw: {statistics.median(sr) / statistics.median(raw_down):.2f}")
+        print(f"{'runc kill+delete (raw)':<28} {ms(seq['raw_down'])}")
+        up_r = [x / y for x, y in zip(cs, seq["raw_up"])]
+        down_r = [x / y for x, y in zip(sr, seq["raw_down"])]
+        print(f"create+start / raw, median of {a.n} pairs: {statistics.median(up_r):.2f} "
+              f"(p25 {pct(up_r, 25):.2f}, p75 {pct(up_r, 75):.2f}); "
+              f"ratio of medians {statistics.median(cs) / statistics.median(seq['raw_up']):.2f}")
+        print(f"stop+remove / raw, median of {a.n} pairs: {statistics.median(down_r):.2f} "
+              f"(p25 {pct(down_r, 25):.2f}, p75 {pct(down_r, 75):.2f})")
 
         berthd, shims = b.rss(pod, a.rss_n)
-        print(f"\nRSS with {a.rss_n} running containers (kB)")
-        print(f"berthd VmRSS {berthd}")
+        print("\nMemory (kB)")
+        print(f"berthd idle (image pulled, no pod): {mem_str(idle)}")
+        print(f"berthd with {a.rss_n} running containers: {mem_str(berthd)}")
         print(f"berth-shim VmRSS median {statistics.median(shims):.0f}  max {max(shims)}"
               f"  total {sum(shims)}")
         b.stop_pod(pod[0])
         b.remove_pod(pod[0])
+        if a.pods <= 0:
+            return
 
         bridge = b.pods(a.pods, False)
         host = b.pods(a.pods, True)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ int fileio_fsync_dir(const char *path, struct berr **err)
 	return 0;
 }
 
-int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode, bool sync,
 			struct berr **err)
 {
 	_cleanup_free_ char *dir = xstrdup(path);
@@ -61,7 +62,7 @@ int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t m
 		unlink(tmp);
 		return berr_set_errno(err, -r, "write '%s'", tmp);
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0)) {
 		r = errno;
 		unlink(tmp);
 		return berr_set_errno(err, r, "sync '%s'", tmp);
@@ -71,7 +72,19 @@ int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t m
 		unlink(tmp);
 		return berr_set_errno(err, r, "rename '%s' to '%s'", tmp, path);
 	}
-	return fileio_fsync_dir(dir, err);
+	return sync ? fileio_fsync_dir(dir, err) : 0;
+}
+
+int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			struct berr **err)
+{
+	return write_atomic(path, data, len, mode, true, err);
+}
+
+int fileio_write_atomic_nosync(const char *path, const void *data, size_t len, mode_t mode,
+			       struct berr **err)
+{
+	return write_atomic(path, data, len, mode, false, err);
 }
 
 int fileio_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len,

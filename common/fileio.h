@@ -2,6 +2,7 @@
  * fileio_write_atomic() writes a temp file in the same directory, fsyncs it,
  *   renames it over the target and fsyncs the directory, so a reader (or a
  *   restarted daemon) sees the old content or the new, never a mix.
+ *   fileio_write_atomic_nosync() is the same replacement without the fsyncs.
  * Threads: thread-safe as long as two threads don't write the same path.
  * Errors: -errno from the failing syscall, message names the path; -EFBIG when
  *   a file read with fileio_read_all() exceeds its limit. Calls block on disk. */
@@ -15,6 +16,13 @@ struct berr;
 
 int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			struct berr **err);
+/* The same temp file + rename without fsync: a reader, or a daemon restarted after a crash
+ * of its own, still sees the old content or the new, never a mix (the page cache survives a
+ * process crash). After a power loss or kernel crash the file may be old, empty or missing.
+ * Only for files that are worthless after a reboot (e.g. an OCI bundle under the run dir);
+ * never for state. */
+int fileio_write_atomic_nosync(const char *path, const void *data, size_t len, mode_t mode,
+			       struct berr **err);
 /* Reads a whole file of at most max bytes; *ret_data is NUL-terminated. */
 int fileio_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len,
 		    struct berr **err);

@@ -4,6 +4,7 @@
 #include "cri/cri-internal.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -250,6 +251,10 @@ int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessag
 		*ret_resp = &resp->base;
 	}
 	img_pulled_free(p);
+	/* A pull is the one call that allocates megabytes (HTTP and decompression buffers,
+	 * manifests, tar headers) and frees them at the end: hand the free pages of the arenas
+	 * back to the kernel now rather than keeping them for the life of the daemon. */
+	(void)malloc_trim(0);
 	return r < 0 ? berr_wrap(err, "record image '%s'", ref) : 0;
 }
 

@@ -8,7 +8,7 @@ build_pkgs=(
 	build-essential cmake pkg-config
 	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 	libjson-c-dev libcurl4-openssl-dev libarchive-dev libssl-dev
-	libnl-3-dev libnl-route-3-dev libseccomp-dev libcap-dev libsystemd-dev
+	libnl-3-dev libnl-route-3-dev libseccomp-dev libcap-dev
 	runc containernetworking-plugins iptables iproute2
 )
 test_pkgs=(

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -86,6 +87,32 @@ static void test_fileio_atomic_roundtrip(void **state)
 	struct stat st;
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+/* Same replacement without fsync: content, mode, no temp file left behind. */
+static void test_fileio_atomic_nosync_roundtrip(void **state)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/nosync", tmpdir);
+	_cleanup_free_ char *p = xasprintf("%s/config.json", dir);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(fileio_mkdir_p(dir, 0700, &e), 0);
+	assert_int_equal(fileio_write_atomic_nosync(p, "{\"a\":1}", 7, 0644, &e), 0);
+	assert_int_equal(fileio_write_atomic_nosync(p, "{\"b\":22}", 8, 0600, &e), 0);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(fileio_read_all(p, 1024, &data, &len, &e), 0);
+	assert_int_equal(len, 8);
+	assert_string_equal(data, "{\"b\":22}");
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int n = 0;
+	for (struct dirent *de; (de = readdir(d));)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(n, 1);
 }
 
 static void test_fileio_read_limit(void **state)
@@ -327,6 +354,7 @@ int main(void)
 	    cmocka_unit_test(test_err_set_errno_appends_strerror),
 	    cmocka_unit_test(test_err_move),
 	    cmocka_unit_test(test_fileio_atomic_roundtrip),
+	    cmocka_unit_test(test_fileio_atomic_nosync_roundtrip),
 	    cmocka_unit_test(test_fileio_read_limit),
 	    cmocka_unit_test(test_fileio_read_missing),
 	    cmocka_unit_test(test_fileio_mkdir_and_remove_tree),
