@@ -39,23 +39,6 @@ static char *cache_path(const struct cni_config *c, const struct cni_pod *pod)
 			 pod->ifname ? pod->ifname : CNI_DEFAULT_IFNAME);
 }
 
-static struct json_object *ports_json(const struct cni_pod *pod)
-{
-	struct json_object *arr = json_object_new_array();
-	for (size_t i = 0; i < pod->n_ports; i++) {
-		const struct cni_portmap *p = &pod->ports[i];
-		struct json_object *m = json_object_new_object();
-		json_object_object_add(m, "hostPort", json_object_new_int(p->host_port));
-		json_object_object_add(m, "containerPort", json_object_new_int(p->container_port));
-		json_object_object_add(m, "protocol",
-				       json_object_new_string(p->protocol ? p->protocol : "tcp"));
-		json_object_object_add(m, "hostIP",
-				       json_object_new_string(p->host_ip ? p->host_ip : ""));
-		json_object_array_add(arr, m);
-	}
-	return arr;
-}
-
 static int cache_write(const struct cni_config *c, const struct cni_pod *pod,
 		       const struct cni_net *net, struct json_object *result, struct berr **err)
 {
@@ -67,7 +50,7 @@ static int cache_write(const struct cni_config *c, const struct cni_pod *pod,
 	json_object_object_add(o, "networkName", json_object_new_string(cni_net_name(net)));
 	json_object_object_add(o, "confFile", json_object_new_string(cni_net_file(net)));
 	json_object_object_add(o, "config", json_object_get(cni_net_json(net)));
-	json_object_object_add(o, "portMappings", ports_json(pod));
+	json_object_object_add(o, "portMappings", cni_portmappings_json(pod));
 	if (result)
 		json_object_object_add(o, "result", json_object_get(result));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

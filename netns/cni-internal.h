@@ -24,6 +24,9 @@ int cni_net_from_json(struct json_object *list, const char *file, const char *ch
 		      struct cni_net **ret, struct berr **err);
 /* Borrowed: the normalised conflist. */
 struct json_object *cni_net_json(const struct cni_net *n);
+/* New JSON array of pod's port mappings as CNI runtimeConfig.portMappings takes
+ * them (hostIP only when set); also the form cached for DEL. */
+struct json_object *cni_portmappings_json(const struct cni_pod *pod);
 /* Checks the fields a request needs; netns only when need_netns. */
 int cni_pod_check(const struct cni_pod *pod, bool need_netns, struct berr **err);
 

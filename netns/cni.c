@@ -305,7 +305,7 @@ static bool plugin_has_capability(struct json_object *plugin, const char *cap)
 	       json_object_object_get_ex(caps, cap, &v) && json_object_get_boolean(v);
 }
 
-static struct json_object *portmappings_json(const struct cni_pod *pod)
+struct json_object *cni_portmappings_json(const struct cni_pod *pod)
 {
 	struct json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < pod->n_ports; i++) {
@@ -347,7 +347,7 @@ int cni_request_build(enum cni_cmd cmd, const struct cni_net *net, size_t idx,
 	}
 	if (pod->n_ports > 0 && plugin_has_capability(plugin, "portMappings")) {
 		struct json_object *rc = json_object_new_object();
-		json_object_object_add(rc, "portMappings", portmappings_json(pod));
+		json_object_object_add(rc, "portMappings", cni_portmappings_json(pod));
 		json_object_object_add(conf, "runtimeConfig", rc);
 	}
 
