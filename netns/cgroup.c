@@ -165,13 +165,18 @@ static int create_in(const char *hier, bool cpuset, const char *path, struct ber
 	return 0;
 }
 
-int netns_cgroup_create(const char *root, const char *path, struct berr **err)
+/* The hierarchies under root, once path is known to be a safe relative path. */
+static int hierarchies_for(const char *root, const char *path, struct hierarchies *h,
+			   struct berr **err)
 {
 	int r = check_path(path, err);
-	if (r < 0)
-		return r;
+	return r < 0 ? r : hierarchies_find(root, h, err);
+}
+
+int netns_cgroup_create(const char *root, const char *path, struct berr **err)
+{
 	struct hierarchies h;
-	r = hierarchies_find(root, &h, err);
+	int r = hierarchies_for(root, path, &h, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < h.n && r == 0; i++) {
@@ -186,11 +191,8 @@ int netns_cgroup_create(const char *root, const char *path, struct berr **err)
 
 int netns_cgroup_add_pid(const char *root, const char *path, pid_t pid, struct berr **err)
 {
-	int r = check_path(path, err);
-	if (r < 0)
-		return r;
 	struct hierarchies h;
-	r = hierarchies_find(root, &h, err);
+	int r = hierarchies_for(root, path, &h, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *text = xasprintf("%d", (int)pid);
@@ -211,11 +213,8 @@ int netns_cgroup_add_pid(const char *root, const char *path, pid_t pid, struct b
 
 int netns_cgroup_remove(const char *root, const char *path, struct berr **err)
 {
-	int r = check_path(path, err);
-	if (r < 0)
-		return r;
 	struct hierarchies h;
-	r = hierarchies_find(root, &h, err);
+	int r = hierarchies_for(root, path, &h, err);
 	if (r < 0)
 		return r;
 	/* Every hierarchy is tried; the first failure is reported. */
