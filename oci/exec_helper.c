@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_TIMED_OUT 124 /* as timeout(1) */
+#define EXIT_TIMED_OUT 124 /* as timeout(1); EXEC_HELPER_TIMED_OUT in oci/runtime.c */
 
 static int read_pid(const char *path)
 {

@@ -338,7 +338,8 @@ static long read_num(const char *path)
  * kill(-pid). A child that made a session or group of its own escapes, as it
  * would under containerd. The pid could in theory be reused between the exit
  * and the kill; the window is the few microseconds after the helper died. */
-/* berth-exec's exit code when it killed the process at the timeout. */
+/* berth-exec's exit code when it killed the process at the timeout (EXIT_TIMED_OUT in
+ * oci/exec_helper.c, a separate program that does not include this file). */
 #define EXEC_HELPER_TIMED_OUT 124
 /* How long after the timeout berthd itself kills a hung berth-exec. */
 #define EXEC_BACKSTOP_MS 2000
