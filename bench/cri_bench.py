@@ -116,7 +116,8 @@ class Bench:
         lib = os.path.join(self.tmp, "libexec")
         os.makedirs(lib)
         for name, rel in (("berth-shim", "shim/berth-shim"), ("berth-exec", "oci/berth-exec"),
-                          ("berth-pinns", "libexec/berth-pinns")):
+                          ("berth-pinns", "libexec/berth-pinns"),
+                          ("berth-pull", "libexec/berth-pull")):
             os.symlink(os.path.join(self.build, rel), os.path.join(lib, name))
         cni = os.path.join(self.tmp, "net.d")
         os.makedirs(cni)

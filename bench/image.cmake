@@ -2,4 +2,4 @@
 # Run: /usr/bin/python3 bench/image_pull.py (builds the test image, starts a registry).
 add_executable(image_pull ${CMAKE_CURRENT_LIST_DIR}/image_pull.c)
 target_compile_options(image_pull PRIVATE ${BERTH_WARNINGS})
-target_link_libraries(image_pull PRIVATE berth_image)
+target_link_libraries(image_pull PRIVATE berth_image_pull)

@@ -69,7 +69,8 @@ struct berth {
 	struct berth_config cfg;
 	struct cri_server *server; /* for shutdown checks; NULL in unit tests */
 	struct store *store;	   /* sandboxes, containers, images; thread-safe (store.h) */
-	struct img_ctx *img;	   /* registry client, blobs, layers; thread-safe (image.h) */
+	struct img_ctx *img;	   /* blobs, layers, rootfs; thread-safe (image.h) */
+	char *pull_helper;	   /* berth-pull, which runs each pull (image.h) */
 	/* Method table served; NULL: cri_methods (cri-internal.h). Tests set a
 	 * copy with fake handlers. */
 	const struct cri_method *methods;
@@ -104,8 +105,9 @@ const struct berth_runtime *cri_config_runtime(const struct berth_config *c, con
 int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err);
 void cri_runtime_done(struct berth *b);
 
-/* Opens the image context (<state_dir>/image, cfg registries) into b->img; cri_image_done()
- * frees it. Called in main() before the server starts / after it stopped. */
+/* Opens the image context (<state_dir>/image, cfg registries) into b->img and finds
+ * berth-pull (cfg libexec_dir, else the installed one); cri_image_done() frees them.
+ * Called in main() before the server starts / after it stopped. */
 int cri_image_init(struct berth *b, struct berr **err);
 void cri_image_done(struct berth *b);
 

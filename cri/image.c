@@ -5,8 +5,6 @@
 
 #include <errno.h>
 #include <malloc.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +24,6 @@
 #define EXTRA_BLOBS	      "blobs"
 #define EXTRA_MANIFEST_DIGEST "manifest_digest"
 
-static void on_progress(const struct img_progress *p, void *arg)
-{
-	log_info("digest=%.19s done=%llu total=%llu msg=\"%s\"", p->digest,
-		 (unsigned long long)p->done, (unsigned long long)p->total,
-		 p->finished ? "pulled layer" : "pulling layer");
-}
-
 int cri_image_init(struct berth *b, struct berr **err)
 {
 	size_t n = b->cfg.n_registries;
@@ -48,16 +39,19 @@ int cri_image_init(struct berth *b, struct berr **err)
 						.insecure = r->insecure};
 	}
 	_cleanup_free_ char *root = xasprintf("%s/image", b->cfg.state_dir);
-	struct img_opts o = {
-	    .root = root, .registries = regs, .n_registries = n, .progress = on_progress};
+	struct img_opts o = {.root = root, .registries = regs, .n_registries = n};
 	int r = img_ctx_new(&o, &b->img, err);
 	free(regs);
+	const char *dir = b->cfg.libexec_dir ? b->cfg.libexec_dir : BERTH_LIBEXECDIR;
+	b->pull_helper = xasprintf("%s/berth-pull", dir);
 	return r;
 }
 
 void cri_image_done(struct berth *b)
 {
 	b->img = img_ctx_free(b->img);
+	free(b->pull_helper);
+	b->pull_helper = NULL;
 }
 
 static void berr_clear(struct berr **err)
@@ -142,80 +136,35 @@ static int record_image(struct berth *b, struct img_pulled *p, struct berr **err
 	return r;
 }
 
-/* A pull runs on its own thread while the handler polls the call: a client that goes away,
- * a deadline or a daemon stop cancels it (cri_call_* may only be used by the handler's
- * thread, so the pull threads can't poll it themselves). */
-struct pull_job {
-	struct img_ctx *img;
-	const char *ref;
-	const struct img_auth *auth;
-	atomic_bool cancel;
-	pthread_mutex_t lock; /* guards done */
-	pthread_cond_t cond;
-	bool done;
-	int r;
-	struct img_pulled *p;
-	struct berr *err;
+/* The pull runs in berth-pull while the handler waits: a client that goes away, a deadline
+ * or a daemon stop cancels it (img_spawn_opts.cancelled runs on the handler's thread, the
+ * only one that may use the call). */
+struct pull_watch {
+	struct cri_call *call;
+	struct berr *why; /* the call's reason to stop */
 };
 
-static void *pull_thread(void *arg)
+static bool pull_cancelled(void *arg)
 {
-	struct pull_job *j = arg;
-	int r = img_pull_cancellable(j->img, j->ref, j->auth, &j->cancel, &j->p, &j->err);
-	pthread_mutex_lock(&j->lock);
-	j->r = r;
-	j->done = true;
-	pthread_cond_signal(&j->cond);
-	pthread_mutex_unlock(&j->lock);
-	return NULL;
+	struct pull_watch *w = arg;
+	return w->why || cri_call_check(w->call, &w->why) < 0;
 }
 
 static int pull_watched(struct berth *b, struct cri_call *call, const char *ref,
 			const struct img_auth *auth, struct img_pulled **ret, struct berr **err)
 {
-	struct pull_job j = {.img = b->img, .ref = ref, .auth = auth};
-	pthread_mutex_init(&j.lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&j.cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_t th;
-	int e = pthread_create(&th, NULL, pull_thread, &j);
-	if (e) {
-		pthread_mutex_destroy(&j.lock);
-		pthread_cond_destroy(&j.cond);
-		return berr_set_errno(err, e, "start pull thread");
-	}
-	struct berr *why = NULL;
-	pthread_mutex_lock(&j.lock);
-	while (!j.done) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += 200 * 1000 * 1000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&j.cond, &j.lock, &until);
-		if (!j.done && !why && cri_call_check(call, &why) < 0)
-			atomic_store(&j.cancel, true);
-	}
-	pthread_mutex_unlock(&j.lock);
-	pthread_join(th, NULL);
-	pthread_mutex_destroy(&j.lock);
-	pthread_cond_destroy(&j.cond);
-	int r = j.r;
-	if (r < 0 && why) {
+	struct pull_watch w = {.call = call};
+	struct img_spawn_opts o = {.helper = b->pull_helper,
+				   .log_level = log_level_name(b->cfg.log_level),
+				   .cancelled = call ? pull_cancelled : NULL,
+				   .cancel_arg = &w};
+	int r = img_pull_spawn(b->img, &o, ref, auth, ret, err);
+	if (r < 0 && w.why) {
 		/* the call's reason (deadline, client gone, shutdown) explains the cancel */
-		berr_free(j.err);
-		r = berr_move(err, &why);
-	} else if (r < 0) {
-		berr_move(err, &j.err);
-	} else {
-		*ret = j.p;
+		berr_clear(err);
+		return berr_move(err, &w.why);
 	}
-	berr_free(why);
+	berr_free(w.why);
 	return r;
 }
 
@@ -251,8 +200,7 @@ int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessag
 		*ret_resp = &resp->base;
 	}
 	img_pulled_free(p);
-	/* A pull is the one call that allocates megabytes (HTTP and decompression buffers,
-	 * manifests, tar headers) and frees them at the end: hand the free pages of the arenas
+	/* A pull answer can be megabytes (the image config): hand the free pages of the arenas
 	 * back to the kernel now rather than keeping them for the life of the daemon. */
 	(void)malloc_trim(0);
 	return r < 0 ? berr_wrap(err, "record image '%s'", ref) : 0;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -115,7 +117,7 @@ int img_blob_read(struct img_ctx *ctx, const char *digest, size_t max, char **re
 static ssize_t inflight_find(struct img_ctx *ctx, const char *key)
 {
 	for (size_t i = 0; i < ctx->n_inflight; i++)
-		if (strcmp(ctx->inflight[i], key) == 0)
+		if (strcmp(ctx->inflight[i].key, key) == 0)
 			return (ssize_t)i;
 	return -1;
 }
@@ -137,17 +139,60 @@ void img_unpin(struct img_ctx *ctx)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
-void img_inflight_claim(struct img_ctx *ctx, const char *key)
+#define CLAIM_RETRY_MS 50
+
+/* Takes the lock file of key, waiting (and watching cancel) while another process holds it.
+ * That only happens while two pulls fetch the same blob, so a short sleep between tries
+ * costs nothing the rest of the time. */
+static int claim_file(struct img_ctx *ctx, const char *key, const atomic_bool *cancel, int *ret_fd,
+		      struct berr **err)
+{
+	const char *hex = strchr(key, ':');
+	_cleanup_free_ char *path = xasprintf("%s/locks/%s", ctx->root, hex ? hex + 1 : key);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return berr_set_errno(err, errno, "open lock '%s'", path);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			int e = errno;
+			close(fd);
+			return berr_set_errno(err, e, "lock '%s'", path);
+		}
+		if (cancel && atomic_load(cancel)) {
+			close(fd);
+			return berr_set(err, ECANCELED, "pull cancelled");
+		}
+		struct timespec ts = {0, CLAIM_RETRY_MS * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+int img_inflight_claim(struct img_ctx *ctx, const char *key, const atomic_bool *cancel,
+		       struct berr **err)
 {
 	pthread_mutex_lock(&ctx->lock);
 	while (inflight_find(ctx, key) >= 0)
 		pthread_cond_wait(&ctx->cond, &ctx->lock);
 	if (ctx->n_inflight == ctx->cap_inflight) {
 		ctx->cap_inflight = ctx->cap_inflight ? 2 * ctx->cap_inflight : 16;
-		ctx->inflight = xreallocarray(ctx->inflight, ctx->cap_inflight, sizeof(char *));
+		ctx->inflight =
+		    xreallocarray(ctx->inflight, ctx->cap_inflight, sizeof(*ctx->inflight));
 	}
-	ctx->inflight[ctx->n_inflight++] = xstrdup(key);
+	ctx->inflight[ctx->n_inflight++] = (struct img_claim){.key = xstrdup(key), .fd = -1};
 	pthread_mutex_unlock(&ctx->lock);
+	/* other threads wanting key wait above; this one alone waits for other processes */
+	int fd = -1;
+	int r = claim_file(ctx, key, cancel, &fd, err);
+	if (r < 0) {
+		img_inflight_release(ctx, key);
+		return r;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	ctx->inflight[inflight_find(ctx, key)].fd = fd;
+	pthread_mutex_unlock(&ctx->lock);
+	return 0;
 }
 
 void img_inflight_release(struct img_ctx *ctx, const char *key)
@@ -155,7 +200,8 @@ void img_inflight_release(struct img_ctx *ctx, const char *key)
 	pthread_mutex_lock(&ctx->lock);
 	ssize_t i = inflight_find(ctx, key);
 	if (i >= 0) {
-		free(ctx->inflight[i]);
+		free(ctx->inflight[i].key);
+		safe_close(ctx->inflight[i].fd);
 		ctx->inflight[i] = ctx->inflight[--ctx->n_inflight];
 	}
 	pthread_cond_broadcast(&ctx->cond);

@@ -2,7 +2,6 @@
  * of blobs and layers, and disk usage for ImageFsInfo. */
 #include "image/image.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -108,8 +108,21 @@ int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr *
 		img_ctx_free(ctx);
 		return r;
 	}
-	remove_temps(ctx->blobs_dir);
-	remove_temps(ctx->layers_dir);
+	_cleanup_free_ char *locks = xasprintf("%s/locks", real);
+	if ((r = fileio_mkdir_p(locks, 0700, err)) < 0) {
+		img_ctx_free(ctx);
+		return r;
+	}
+	/* leftovers of pulls that died: only when no pull of any process is running, as a
+	 * running one's temporaries look the same */
+	struct berr *e = NULL;
+	int lock = img_root_lock(ctx, LOCK_EX | LOCK_NB, &e);
+	berr_free(e);
+	if (lock >= 0) {
+		remove_temps(ctx->blobs_dir);
+		remove_temps(ctx->layers_dir);
+		close(lock);
+	}
 	ctx->regs = xcalloc(opts->n_registries + 1, sizeof(*ctx->regs));
 	for (size_t i = 0; i < opts->n_registries; i++) {
 		const struct img_registry *g = &opts->registries[i];
@@ -137,9 +150,6 @@ int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr *
 	ctx->parallel = opts->parallel ? opts->parallel : 3;
 	ctx->progress = opts->progress;
 	ctx->progress_arg = opts->progress_arg;
-	/* thread-safe since curl 7.84 (Debian 12 has 7.88); repeated calls are counted */
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	ctx->curl_init = true;
 	*ret = ctx;
 	return 0;
 }
@@ -153,8 +163,10 @@ struct img_ctx *img_ctx_free(struct img_ctx *ctx)
 		strv_free(ctx->regs[i].mirrors);
 	}
 	free(ctx->regs);
-	for (size_t i = 0; i < ctx->n_inflight; i++)
-		free(ctx->inflight[i]);
+	for (size_t i = 0; i < ctx->n_inflight; i++) {
+		free(ctx->inflight[i].key);
+		safe_close(ctx->inflight[i].fd);
+	}
 	free(ctx->inflight);
 	free(ctx->root);
 	free(ctx->blobs_dir);
@@ -164,10 +176,25 @@ struct img_ctx *img_ctx_free(struct img_ctx *ctx)
 	free(ctx->variant);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_cond_destroy(&ctx->cond);
-	if (ctx->curl_init)
-		curl_global_cleanup();
 	free(ctx);
 	return NULL;
+}
+
+int img_root_lock(struct img_ctx *ctx, int op, struct berr **err)
+{
+	_cleanup_free_ char *p = xasprintf("%s/pull.lock", ctx->root);
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return berr_set_errno(err, errno, "open '%s'", p);
+	int r;
+	while ((r = flock(fd, op)) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		int e = errno;
+		close(fd);
+		return berr_set_errno(err, e, "lock '%s'", p);
+	}
+	return fd;
 }
 
 int img_layer_path(struct img_ctx *ctx, const char *chain_id, char **ret, struct berr **err)
@@ -226,13 +253,22 @@ int img_gc(struct img_ctx *ctx, img_keep_fn keep, void *arg, unsigned *ret_blobs
 	while (ctx->pins > 0)
 		pthread_cond_wait(&ctx->cond, &ctx->lock);
 	pthread_mutex_unlock(&ctx->lock);
+	/* and for pulls of other processes on this root (a helper outliving its berthd) */
+	int lock = img_root_lock(ctx, LOCK_EX, err);
+	int r = lock;
 	/* asked only now: every pulled image is recorded and no new pull can start */
 	char **keep_blobs = NULL, **keep_chains = NULL;
-	int r = keep(arg, &keep_blobs, &keep_chains, err);
+	if (r >= 0)
+		r = keep(arg, &keep_blobs, &keep_chains, err);
 	if (r >= 0)
 		r = gc_dir(ctx->blobs_dir, (const char *const *)keep_blobs, ret_blobs, err);
 	if (r >= 0)
 		r = gc_dir(ctx->layers_dir, (const char *const *)keep_chains, ret_layers, err);
+	if (r >= 0) { /* no pull holds a blob's lock file now */
+		_cleanup_free_ char *locks = xasprintf("%s/locks", ctx->root);
+		r = gc_dir(locks, NULL, NULL, err);
+	}
+	safe_close(lock);
 	strv_free(keep_blobs);
 	strv_free(keep_chains);
 	pthread_mutex_lock(&ctx->lock);

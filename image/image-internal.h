@@ -38,16 +38,22 @@ struct img_ctx {
 	char *os, *arch, *variant;
 	img_progress_fn progress;
 	void *progress_arg;
-	pthread_mutex_t lock; /* guards inflight, pins, gc_active */
-	pthread_cond_t cond;  /* broadcast when any of them changes */
-	char **inflight;      /* keys being fetched or unpacked */
+	pthread_mutex_t lock;	    /* guards inflight, pins, gc_active */
+	pthread_cond_t cond;	    /* broadcast when any of them changes */
+	struct img_claim *inflight; /* keys being fetched or unpacked */
 	size_t n_inflight, cap_inflight;
 	/* A running pull, or a pulled image not yet freed, pins its blobs and layers: img_gc()
 	 * waits until pins is 0 and holds new pins off while it runs (gc_active). */
 	unsigned pins;
 	bool gc_active;
 	atomic_uint blob_fetches; /* blobs downloaded (tests, bench) */
-	bool curl_init;
+};
+
+/* A key claimed by this process: fd holds the flock on <root>/locks/<hex> that keeps other
+ * processes off it. */
+struct img_claim {
+	char *key;
+	int fd;
 };
 
 /* digest.c */
@@ -173,9 +179,15 @@ int img_blob_read(struct img_ctx *ctx, const char *digest, size_t max, char **re
 		  struct berr **err);
 void img_pin(struct img_ctx *ctx);
 void img_unpin(struct img_ctx *ctx);
-/* Waits while key is claimed elsewhere, then claims it. */
-void img_inflight_claim(struct img_ctx *ctx, const char *key);
+/* Waits while key (a digest) is claimed elsewhere, in this process or another, then claims
+ * it. -ECANCELED when *cancel (may be NULL) is set while waiting. */
+int img_inflight_claim(struct img_ctx *ctx, const char *key, const atomic_bool *cancel,
+		       struct berr **err);
 void img_inflight_release(struct img_ctx *ctx, const char *key);
+
+/* ctx.c: <root>/pull.lock, flock()ed with op (LOCK_SH, LOCK_EX, | LOCK_NB); returns the fd
+ * holding it (close it to unlock). Pulls hold it shared; gc and leftover cleanup exclusive. */
+int img_root_lock(struct img_ctx *ctx, int op, struct berr **err);
 
 /* unpack.c */
 struct img_reader {

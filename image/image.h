@@ -125,6 +125,55 @@ struct img_pulled *img_pulled_free(struct img_pulled *p);
 int img_config_parse(const char *json, size_t len, struct img_config *ret, struct berr **err);
 void img_config_done(struct img_config *c);
 
+/* ---- pulls in a helper process (image/helper.c) ----
+ * The registry client and layer unpacker (libcurl, libarchive) live in libberth_image_pull,
+ * which berthd does not link: berthd runs each pull in libexec/berth-pull, one process per
+ * pull, on the same root. Protocol: the request is one JSON object on the helper's stdin
+ * (img_pull_request_to_json, with credentials; it never reaches a command line or a log),
+ * the answer one JSON object on its stdout (img_pulled_to_json, or an error with errno and
+ * message) and exit status 0/1. SIGTERM cancels the pull (-ECANCELED, nothing partial left).
+ * Processes share the root safely: every pull holds <root>/pull.lock shared, img_gc() and
+ * the leftover cleanup of img_ctx_new() hold it exclusively, and a blob is fetched by one
+ * process at a time (a lock file per blob under <root>/locks). */
+
+/* Returns true when the pull should stop (the caller's deadline, client or shutdown). */
+typedef bool (*img_cancel_fn)(void *arg);
+
+struct img_spawn_opts {
+	const char *helper;	 /* path of berth-pull */
+	const char *log_level;	 /* the helper's, NULL = "info" */
+	img_cancel_fn cancelled; /* asked about every 200 ms; may be NULL */
+	void *cancel_arg;
+	int term_wait_ms; /* after SIGTERM, SIGKILL; 0 = 10 s */
+};
+
+/* As img_pull_cancellable(), run in the helper with ctx's root, registries and platform.
+ * ctx keeps img_gc() off from the start until the result is freed. A helper that can't be
+ * run, dies or answers nonsense gives -EIO (or its exec errno) naming it. */
+int img_pull_spawn(struct img_ctx *ctx, const struct img_spawn_opts *o, const char *ref,
+		   const struct img_auth *auth, struct img_pulled **ret, struct berr **err);
+
+/* A pull request as the helper reads it: every string owned. */
+struct img_pull_request {
+	char *ref, *log_level;
+	struct img_auth auth; /* fields malloc'd (cast away const to free) */
+	bool has_auth;
+	struct img_opts opts; /* root, registries (and their mirrors), platform, parallel */
+};
+
+char *img_pull_request_to_json(const struct img_ctx *ctx, const char *ref,
+			       const struct img_auth *auth, const char *log_level);
+int img_pull_request_parse(const char *json, size_t len, struct img_pull_request *ret,
+			   struct berr **err);
+void img_pull_request_done(struct img_pull_request *r);
+/* The helper's answers. */
+char *img_pulled_to_json(const struct img_pulled *p);
+char *img_pull_error_to_json(int r, const struct berr *e);
+/* Parses either answer: 0 and *ret for a pulled image, else the helper's -errno and message.
+ * Checks that every blob and layer named is in ctx's store. */
+int img_pull_answer_parse(struct img_ctx *ctx, const char *json, size_t len,
+			  struct img_pulled **ret, struct berr **err);
+
 /* Returns what to keep: NULL-terminated vectors (or NULL) of blob digests and chain IDs
  * ("sha256:..."), which img_gc() frees. */
 typedef int (*img_keep_fn)(void *arg, char ***ret_blobs, char ***ret_chain_ids, struct berr **err);

@@ -3,10 +3,13 @@
  * while being hashed and stored. */
 #include "image/image.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -164,9 +167,11 @@ static void *layer_worker(void *arg)
 			return NULL;
 		}
 		const char *key = p->m.layers[i].digest;
-		img_inflight_claim(p->ctx, key);
-		int r = layer_fetch(p, i, &e);
-		img_inflight_release(p->ctx, key);
+		int r = img_inflight_claim(p->ctx, key, p->s.cancel, &e);
+		if (r >= 0) {
+			r = layer_fetch(p, i, &e);
+			img_inflight_release(p->ctx, key);
+		}
 		if (r < 0) {
 			berr_wrap(&e, "layer '%s'", key);
 			pthread_mutex_lock(&p->lock);
@@ -247,8 +252,9 @@ static int fetch_config(struct pull *p, char **ret, size_t *ret_len, struct berr
 	if (d->size > IMG_CONFIG_MAX)
 		return berr_set(err, E2BIG, "image config too large (%llu > %u)",
 				(unsigned long long)d->size, IMG_CONFIG_MAX);
-	img_inflight_claim(ctx, d->digest);
-	int r;
+	int r = img_inflight_claim(ctx, d->digest, p->s.cancel, err);
+	if (r < 0)
+		return r;
 	if (img_blob_exists(ctx, d->digest)) {
 		r = img_blob_read(ctx, d->digest, IMG_CONFIG_MAX, ret, ret_len, err);
 	} else {
@@ -364,6 +370,15 @@ int img_pull(struct img_ctx *ctx, const char *ref_s, const struct img_auth *auth
 	return img_pull_cancellable(ctx, ref_s, auth, NULL, ret, err);
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init(void)
+{
+	/* once per process, never cleaned up: curl_global_cleanup() would race with any other
+	 * user of the process's libcurl */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 int img_pull_cancellable(struct img_ctx *ctx, const char *ref_s, const struct img_auth *auth,
 			 const atomic_bool *cancel, struct img_pulled **ret, struct berr **err)
 {
@@ -371,6 +386,7 @@ int img_pull_cancellable(struct img_ctx *ctx, const char *ref_s, const struct im
 	int r = img_ref_parse(ref_s, &ref, err);
 	if (r < 0)
 		return r;
+	pthread_once(&curl_once, curl_init);
 	struct pull p = {.ctx = ctx};
 	pthread_mutex_init(&p.lock, NULL);
 	struct img_pulled *out = xcalloc(1, sizeof(*out));
@@ -379,7 +395,10 @@ int img_pull_cancellable(struct img_ctx *ctx, const char *ref_s, const struct im
 	if (r >= 0) {
 		img_pin(ctx);
 		out->pinned_ctx = ctx; /* released by img_pulled_free() */
-		r = pull_locked(&p, &ref, out, err);
+		/* shared with other pulls, in any process; gc takes it exclusively */
+		int lock = img_root_lock(ctx, LOCK_SH, err);
+		r = lock < 0 ? lock : pull_locked(&p, &ref, out, err);
+		safe_close(lock);
 		reg_session_done(&p.s);
 	}
 	img_manifest_done(&p.m);
@@ -393,24 +412,4 @@ int img_pull_cancellable(struct img_ctx *ctx, const char *ref_s, const struct im
 	}
 	img_ref_done(&ref);
 	return r;
-}
-
-struct img_pulled *img_pulled_free(struct img_pulled *p)
-{
-	if (!p)
-		return NULL;
-	if (p->pinned_ctx)
-		img_unpin(p->pinned_ctx);
-	free(p->id);
-	free(p->repo_tag);
-	free(p->repo_digest);
-	free(p->manifest_digest);
-	img_config_done(&p->config);
-	free(p->config_json);
-	strv_free(p->layer_digests);
-	strv_free(p->diff_ids);
-	strv_free(p->chain_ids);
-	strv_free(p->blobs);
-	free(p);
-	return NULL;
 }

@@ -60,7 +60,7 @@ def berthd_path():
 
 # berthd's helpers as built: (name in libexec_dir, path under the build dir).
 HELPERS = (("berth-shim", "shim/berth-shim"), ("berth-exec", "oci/berth-exec"),
-           ("berth-pinns", "libexec/berth-pinns"))
+           ("berth-pinns", "libexec/berth-pinns"), ("berth-pull", "libexec/berth-pull"))
 
 
 def libexec_dir(root):

@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 
 import grpc
 import pytest
@@ -228,6 +229,95 @@ def test_images_survive_restart(berthd_factory, net, reg, test_images):  # noqa:
     assert list_images(d, client=c) == []
 
 
+def children(pid):
+    """(pid, comm, cmdline) of the live children of pid."""
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids = f.read().split()
+        except FileNotFoundError:
+            continue
+        for k in kids:
+            try:
+                with open(f"/proc/{k}/comm") as f:
+                    comm = f.read().strip()
+                with open(f"/proc/{k}/cmdline", "rb") as f:
+                    cmdline = f.read().split(b"\0")
+            except FileNotFoundError:
+                continue
+            out.append((int(k), comm, cmdline))
+    return out
+
+
+def pull_helpers(d):
+    return [c for c in children(d.pid) if c[1] == "berth-pull"]
+
+
+def test_pulls_run_in_berth_pull(berthd_factory, net, auth_reg, test_images):  # noqa: F811
+    """berthd maps neither libcurl nor libarchive: each pull runs in a berth-pull child that
+    gets the credentials on stdin (never on its command line) and is gone afterwards."""
+    d = berthd_factory(netns=net)
+    with open(f"/proc/{d.pid}/maps") as f:
+        maps = f.read()
+    assert "/libberth" not in maps
+    for lib in ("libcurl", "libarchive", "libgnutls", "libxml2"):
+        assert lib not in maps, lib
+    proxy = SlowProxy(auth_reg.host, delay=0.02, netns=net.path).start()
+    seen = []
+    try:
+        done = []
+        t = threading.Thread(target=lambda: done.append(
+            pull(d, f"{proxy.host}/test/busybox:1", username=AUTH_USER, password=AUTH_PASS)))
+        t.start()
+        poll(lambda: seen.extend(pull_helpers(d)) or seen or done, 20, "a berth-pull child")
+        t.join(120)
+        assert done == [test_images[1]["busybox"]["config"]]
+    finally:
+        proxy.stop()
+    assert seen, "the pull ran without a berth-pull child"
+    for _, _, cmdline in seen:
+        assert cmdline[0].endswith(b"berth-pull")
+        assert AUTH_PASS.encode() not in b" ".join(cmdline)
+    assert AUTH_PASS not in d.stderr()
+    assert "pulled layer" in d.stderr()  # the helper's progress reaches berthd's log
+    poll(lambda: not pull_helpers(d), 10, "berth-pull to be reaped")
+
+
+def test_concurrent_pulls_share_blobs(berthd_factory, net, test_images):  # noqa: F811
+    """Two PullImage calls of one image at once (two berth-pull processes) both succeed and
+    fetch each blob from the registry once."""
+    layout, imgs = test_images
+    r, rdir = _registry(net, layout)
+    d = berthd_factory(netns=net)
+    try:
+        r.push(layout, "multi", "1")
+        proxy = SlowProxy(r.host, delay=0.01, netns=net.path).start()
+        try:
+            out, errs = [], []
+
+            def one():
+                try:
+                    out.append(pull(d, f"{proxy.host}/test/multi:1"))
+                except grpc.RpcError as e:
+                    errs.append(e)
+            ts = [threading.Thread(target=one) for _ in range(2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(120)
+        finally:
+            proxy.stop()
+        assert errs == []
+        assert out == [imgs["multi"]["config"]] * 2
+        for digest in imgs["multi"]["layers"] + [imgs["multi"]["config"]]:
+            gets = r.log().count(f'"GET /v2/test/multi/blobs/{digest} ')
+            assert gets == 1, (digest, gets)
+    finally:
+        r.stop()
+        shutil.rmtree(rdir, ignore_errors=True)
+
+
 def test_pull_cancelled_by_deadline(berthd_factory, net, reg, test_images):  # noqa: F811
     """A pull whose client deadline passes is cancelled in berthd and leaves nothing."""
     d = berthd_factory(netns=net)
@@ -240,6 +330,7 @@ def test_pull_cancelled_by_deadline(berthd_factory, net, reg, test_images):  # n
              20, "berthd to end the cancelled pull")
     finally:
         proxy.stop()
+    poll(lambda: not pull_helpers(d), 10, "the cancelled berth-pull to be reaped")
     assert list_images(d) == []
     assert image_dir_entries(d, "layers") == []
     for sub in ("layers", "blobs/sha256"):

@@ -978,8 +978,9 @@ static void test_gc_and_usage(void **state)
 	/* the mountpoint holding the root: a prefix of it */
 	assert_int_equal(strncmp(g->root, mp, strlen(mp)), 0);
 	assert_true(bytes0 > 0);
-	/* root, version, blobs, blobs/sha256, 2 blobs, layers, 2 x (dir, fs, added) */
-	assert_int_equal(inodes0, 13);
+	/* root, version, pull.lock, locks, blobs, blobs/sha256, 2 blobs, layers,
+	 * 2 x (dir, fs, added) */
+	assert_int_equal(inodes0, 15);
 	const char *keep[] = {d1, c2};
 	unsigned nb = 0, nl = 0;
 	assert_int_equal(img_gc(g, keep_one_each, keep, &nb, &nl, NULL), 0);
@@ -997,7 +998,7 @@ static void test_gc_and_usage(void **state)
 	assert_int_equal(img_layer_path(g, c2, &lp, NULL), 0);
 	uint64_t bytes1, inodes1;
 	assert_int_equal(img_usage(g, &bytes1, &inodes1, NULL, NULL), 0);
-	assert_int_equal(inodes1, 9);
+	assert_int_equal(inodes1, 11);
 	assert_true(bytes1 < bytes0);
 	img_ctx_free(g);
 }

@@ -39,6 +39,7 @@ static int setup(void **state)
 	cri_config_init(&f->b.cfg);
 	free(f->b.cfg.state_dir);
 	f->b.cfg.state_dir = xstrdup(f->dir);
+	f->b.cfg.libexec_dir = xstrdup(BERTH_PULL_DIR); /* the berth-pull just built */
 	struct berr *e = NULL;
 	if (store_open(f->dir, NULL, &f->b.store, &e) < 0 || cri_image_init(&f->b, &e) < 0) {
 		fprintf(stderr, "setup: %s\n", berr_msg(e));

@@ -531,14 +531,28 @@ static unsigned count_gets(const char *log, const char *repo, const char *digest
 	return n;
 }
 
-static void test_concurrent_pulls_fetch_each_blob_once(void **state)
+/* Two pulls of one image at once fetch each blob once: two threads of one context (the
+ * in-process claim), or two contexts on one root, as two berth-pull processes are (the
+ * lock file per blob). */
+static void concurrent_pulls(bool one_ctx)
 {
 	const char *reg = env("BERTH_TEST_REGISTRY");
 	const char *log = env("BERTH_TEST_REGISTRY_LOG");
 	_cleanup_free_ char *layers = xstrdup(env("BERTH_TEST_CONCURRENT_LAYERS"));
-	struct img_ctx *ctx = new_ctx(NULL, 0, NULL);
+	char *digests[8];
+	unsigned before[8], nd = 0;
+	char *save = NULL;
+	for (char *d = strtok_r(layers, ",", &save); d && nd < 8; d = strtok_r(NULL, ",", &save)) {
+		digests[nd] = d;
+		before[nd++] = count_gets(log, "test/concurrent", d);
+	}
+	struct img_ctx *ctx = new_ctx(NULL, 0, NULL), *other = ctx;
+	if (!one_ctx) {
+		struct img_opts o = {.root = ctx->root};
+		assert_int_equal(img_ctx_new(&o, &other, NULL), 0);
+	}
 	_cleanup_free_ char *ref = xasprintf("%s/test/concurrent:1", reg);
-	struct conc c[2] = {{.ctx = ctx, .ref = ref}, {.ctx = ctx, .ref = ref}};
+	struct conc c[2] = {{.ctx = ctx, .ref = ref}, {.ctx = other, .ref = ref}};
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, conc_pull, &c[i]), 0);
@@ -550,16 +564,18 @@ static void test_concurrent_pulls_fetch_each_blob_once(void **state)
 	assert_string_equal(c[0].p->id, c[1].p->id);
 	assert_int_equal(c[0].p->n_layers, 3);
 	/* config + 3 layers, once each */
-	assert_int_equal(atomic_load(&ctx->blob_fetches), 4);
+	unsigned fetched = atomic_load(&ctx->blob_fetches);
+	if (other != ctx)
+		fetched += atomic_load(&other->blob_fetches);
+	assert_int_equal(fetched, 4);
 	/* and the registry agrees: the access log line is written after the response, so
 	 * wait (with a deadline) until every layer shows up, then expect exactly one each */
-	char *save = NULL;
-	for (char *d = strtok_r(layers, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
+	for (unsigned k = 0; k < nd; k++) {
 		struct timespec start;
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		unsigned n;
 		for (;;) {
-			n = count_gets(log, "test/concurrent", d);
+			n = count_gets(log, "test/concurrent", digests[k]) - before[k];
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			if (n > 0 || now.tv_sec - start.tv_sec > 10)
@@ -568,11 +584,23 @@ static void test_concurrent_pulls_fetch_each_blob_once(void **state)
 			nanosleep(&ms, NULL);
 		}
 		if (n != 1)
-			fail_msg("layer '%s' fetched %u times", d, n);
+			fail_msg("layer '%s' fetched %u times", digests[k], n);
 	}
 	for (int i = 0; i < 2; i++)
 		img_pulled_free(c[i].p);
+	if (other != ctx)
+		img_ctx_free(other);
 	img_ctx_free(ctx);
+}
+
+static void test_concurrent_pulls_fetch_each_blob_once(void **state)
+{
+	concurrent_pulls(true);
+}
+
+static void test_concurrent_pulls_of_two_contexts_share_blobs(void **state)
+{
+	concurrent_pulls(false);
 }
 
 static char **strv_dup(char *const *v)
@@ -682,6 +710,7 @@ int main(void)
 	    cmocka_unit_test(test_pull_disk_full),
 	    cmocka_unit_test(test_pull_cancelled),
 	    cmocka_unit_test(test_concurrent_pulls_fetch_each_blob_once),
+	    cmocka_unit_test(test_concurrent_pulls_of_two_contexts_share_blobs),
 	    cmocka_unit_test(test_gc_after_pull),
 	};
 	return cmocka_run_group_tests_name("image registry", tests, group_setup, group_teardown);
