@@ -27,12 +27,6 @@
 #define POLL_MS	     200
 #define TERM_WAIT_MS 10000 /* after SIGTERM, before SIGKILL */
 
-static inline void json_putp(struct json_object **o)
-{
-	json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
-
 static void add_str(struct json_object *o, const char *key, const char *v)
 {
 	if (v)
@@ -55,27 +49,10 @@ static char *to_string(struct json_object *o)
 	return s;
 }
 
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static struct json_object *jget(struct json_object *o, const char *key, enum json_type t)
-{
-	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
-		return NULL;
-	return v;
-}
-
 /* A string array (NULL when key is missing or holds anything but strings). */
 static char **jstrv(struct json_object *o, const char *key, size_t *ret_n)
 {
-	struct json_object *a = jget(o, key, json_type_array);
+	struct json_object *a = img_jget(o, key, json_type_array);
 	if (!a)
 		return NULL;
 	size_t n = json_object_array_length(a);
@@ -91,25 +68,6 @@ static char **jstrv(struct json_object *o, const char *key, size_t *ret_n)
 	if (ret_n)
 		*ret_n = n;
 	return v;
-}
-
-static int parse_object(const char *json, size_t len, size_t max, const char *what,
-			struct json_object **ret, struct berr **err)
-{
-	if (len > max)
-		return berr_set(err, E2BIG, "%s too large (%zu bytes)", what, len);
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o = json_tokener_parse_ex(tok, json, (int)len);
-	enum json_tokener_error je = json_tokener_get_error(tok);
-	json_tokener_free(tok);
-	if (!o || je != json_tokener_success || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return berr_set(err, EPROTO, "bad %s: %s", what,
-				je != json_tokener_success ? json_tokener_error_desc(je)
-							   : "not an object");
-	}
-	*ret = o;
-	return 0;
 }
 
 /* ---- request ---- */
@@ -151,36 +109,36 @@ int img_pull_request_parse(const char *json, size_t len, struct img_pull_request
 			   struct berr **err)
 {
 	_cleanup_json_ struct json_object *o = NULL;
-	int r = parse_object(json, len, REQUEST_MAX, "pull request", &o, err);
+	int r = img_json_parse(json, len, REQUEST_MAX, "pull request", &o, err);
 	if (r < 0)
 		return r;
 	struct img_pull_request q = {0};
-	const char *ref = jstr(o, "ref"), *root = jstr(o, "root");
+	const char *ref = img_jstr(o, "ref"), *root = img_jstr(o, "root");
 	if (!ref || !root)
 		return berr_set(err, EINVAL, "pull request without ref or root");
 	q.ref = xstrdup(ref);
-	q.log_level = xstrdup_null(jstr(o, "log_level"));
+	q.log_level = xstrdup_null(img_jstr(o, "log_level"));
 	q.opts.root = xstrdup(root);
-	q.opts.platform_os = xstrdup_null(jstr(o, "os"));
-	q.opts.platform_arch = xstrdup_null(jstr(o, "arch"));
-	q.opts.platform_variant = xstrdup_null(jstr(o, "variant"));
-	struct json_object *par = jget(o, "parallel", json_type_int);
+	q.opts.platform_os = xstrdup_null(img_jstr(o, "os"));
+	q.opts.platform_arch = xstrdup_null(img_jstr(o, "arch"));
+	q.opts.platform_variant = xstrdup_null(img_jstr(o, "variant"));
+	struct json_object *par = img_jget(o, "parallel", json_type_int);
 	int parallel = par ? json_object_get_int(par) : 0;
 	q.opts.parallel = parallel > 0 && parallel <= 64 ? (unsigned)parallel : 0;
-	struct json_object *regs = jget(o, "registries", json_type_array);
+	struct json_object *regs = img_jget(o, "registries", json_type_array);
 	size_t n = regs ? json_object_array_length(regs) : 0;
 	struct img_registry *rv = xcalloc(n + 1, sizeof(*rv));
 	q.opts.registries = rv;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *g = json_object_array_get_idx(regs, i);
-		const char *host = jstr(g, "host");
+		const char *host = img_jstr(g, "host");
 		if (!host) {
 			img_pull_request_done(&q);
 			return berr_set(err, EINVAL, "pull request: registry %zu without host", i);
 		}
 		size_t nm = 0;
 		char **mirrors = jstrv(g, "mirrors", &nm);
-		struct json_object *ins = jget(g, "insecure", json_type_boolean);
+		struct json_object *ins = img_jget(g, "insecure", json_type_boolean);
 		rv[q.opts.n_registries++] = (struct img_registry){
 		    .host = xstrdup(host),
 		    .mirrors =
@@ -188,15 +146,15 @@ int img_pull_request_parse(const char *json, size_t len, struct img_pull_request
 		    .n_mirrors = nm,
 		    .insecure = ins && json_object_get_boolean(ins)};
 	}
-	struct json_object *a = jget(o, "auth", json_type_object);
+	struct json_object *a = img_jget(o, "auth", json_type_object);
 	if (a) {
 		q.has_auth = true;
-		q.auth =
-		    (struct img_auth){.username = xstrdup_null(jstr(a, "username")),
-				      .password = xstrdup_null(jstr(a, "password")),
-				      .auth = xstrdup_null(jstr(a, "auth")),
-				      .identity_token = xstrdup_null(jstr(a, "identity_token")),
-				      .registry_token = xstrdup_null(jstr(a, "registry_token"))};
+		q.auth = (struct img_auth){
+		    .username = xstrdup_null(img_jstr(a, "username")),
+		    .password = xstrdup_null(img_jstr(a, "password")),
+		    .auth = xstrdup_null(img_jstr(a, "auth")),
+		    .identity_token = xstrdup_null(img_jstr(a, "identity_token")),
+		    .registry_token = xstrdup_null(img_jstr(a, "registry_token"))};
 	}
 	*ret = q;
 	return 0;
@@ -332,26 +290,26 @@ int img_pull_answer_parse(struct img_ctx *ctx, const char *json, size_t len,
 			  struct img_pulled **ret, struct berr **err)
 {
 	_cleanup_json_ struct json_object *o = NULL;
-	int r = parse_object(json, len, ANSWER_MAX, "answer", &o, err);
+	int r = img_json_parse(json, len, ANSWER_MAX, "answer", &o, err);
 	if (r < 0)
 		return r;
-	struct json_object *x = jget(o, "error", json_type_object);
+	struct json_object *x = img_jget(o, "error", json_type_object);
 	if (x) {
-		struct json_object *en = jget(x, "errno", json_type_int);
+		struct json_object *en = img_jget(x, "errno", json_type_int);
 		int e = en ? json_object_get_int(en) : 0;
-		const char *msg = jstr(x, "message");
+		const char *msg = img_jstr(x, "message");
 		if (e <= 0 || e > 4095)
 			e = EIO;
 		return berr_set(err, e, "%s", msg ? msg : strerror(e));
 	}
 	struct img_pulled *p = xcalloc(1, sizeof(*p));
-	p->id = xstrdup_null(jstr(o, "id"));
-	p->repo_tag = xstrdup_null(jstr(o, "repo_tag"));
-	p->repo_digest = xstrdup_null(jstr(o, "repo_digest"));
-	p->manifest_digest = xstrdup_null(jstr(o, "manifest_digest"));
-	struct json_object *size = jget(o, "size", json_type_int);
+	p->id = xstrdup_null(img_jstr(o, "id"));
+	p->repo_tag = xstrdup_null(img_jstr(o, "repo_tag"));
+	p->repo_digest = xstrdup_null(img_jstr(o, "repo_digest"));
+	p->manifest_digest = xstrdup_null(img_jstr(o, "manifest_digest"));
+	struct json_object *size = img_jget(o, "size", json_type_int);
 	p->size = size ? json_object_get_uint64(size) : 0;
-	p->config_json = xstrdup_null(jstr(o, "config_json"));
+	p->config_json = xstrdup_null(img_jstr(o, "config_json"));
 	p->layer_digests = jstrv(o, "layer_digests", NULL);
 	p->diff_ids = jstrv(o, "diff_ids", &p->n_layers);
 	p->chain_ids = jstrv(o, "chain_ids", NULL);

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <json-c/json.h>
+
 #include "image/image.h"
 
 struct berr;
@@ -89,6 +91,19 @@ struct img_manifest {
 	struct img_descriptor *manifests; /* INDEX */
 	size_t n_manifests;
 };
+
+/* JSON helpers: a string member (NULL when missing or not a string), a member of type t
+ * (NULL otherwise), and the parse of a JSON object of at most max bytes (-E2BIG; -EPROTO
+ * naming what for anything but an object). */
+const char *img_jstr(struct json_object *o, const char *key);
+struct json_object *img_jget(struct json_object *o, const char *key, enum json_type t);
+int img_json_parse(const char *body, size_t len, size_t max, const char *what,
+		   struct json_object **ret, struct berr **err);
+static inline void img_json_putp(struct json_object **o)
+{
+	json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(img_json_putp)
 
 /* content_type (may be NULL) wins over the body's mediaType. -EPROTO on bad data. */
 int img_manifest_parse(const char *body, size_t len, const char *content_type,

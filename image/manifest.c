@@ -9,13 +9,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 
-static inline void json_putp(struct json_object **o)
-{
-	json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
-
-static const char *jstr(struct json_object *o, const char *key)
+const char *img_jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 	if (!o || !json_object_object_get_ex(o, key, &v) ||
@@ -26,10 +20,10 @@ static const char *jstr(struct json_object *o, const char *key)
 
 static char *jdup(struct json_object *o, const char *key)
 {
-	return xstrdup_null(jstr(o, key));
+	return xstrdup_null(img_jstr(o, key));
 }
 
-static struct json_object *jget(struct json_object *o, const char *key, enum json_type t)
+struct json_object *img_jget(struct json_object *o, const char *key, enum json_type t)
 {
 	struct json_object *v;
 	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
@@ -37,11 +31,11 @@ static struct json_object *jget(struct json_object *o, const char *key, enum jso
 	return v;
 }
 
-static int parse_json(const char *body, size_t len, const char *what, struct json_object **ret,
-		      struct berr **err)
+int img_json_parse(const char *body, size_t len, size_t max, const char *what,
+		   struct json_object **ret, struct berr **err)
 {
-	if (len > IMG_CONFIG_MAX)
-		return berr_set(err, E2BIG, "%s too large (%zu > %u)", what, len, IMG_CONFIG_MAX);
+	if (len > max)
+		return berr_set(err, E2BIG, "%s too large (%zu > %zu)", what, len, max);
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o = json_tokener_parse_ex(tok, body, (int)len);
 	enum json_tokener_error je = json_tokener_get_error(tok);
@@ -69,8 +63,8 @@ static void descriptor_done(struct img_descriptor *d)
 static int descriptor_parse(struct json_object *o, const char *what, struct img_descriptor *d,
 			    struct berr **err)
 {
-	struct json_object *size = jget(o, "size", json_type_int);
-	const char *digest = jstr(o, "digest");
+	struct json_object *size = img_jget(o, "size", json_type_int);
+	const char *digest = img_jstr(o, "digest");
 	if (!json_object_is_type(o, json_type_object) || !digest)
 		return berr_set(err, EPROTO, "bad %s descriptor: missing digest", what);
 	if (!img_digest_is_valid(digest))
@@ -81,7 +75,7 @@ static int descriptor_parse(struct json_object *o, const char *what, struct img_
 	d->digest = xstrdup(digest);
 	d->media_type = jdup(o, "mediaType");
 	d->size = size ? (uint64_t)json_object_get_int64(size) : 0;
-	struct json_object *p = jget(o, "platform", json_type_object);
+	struct json_object *p = img_jget(o, "platform", json_type_object);
 	if (p) {
 		d->os = jdup(p, "os");
 		d->arch = jdup(p, "architecture");
@@ -110,18 +104,18 @@ int img_manifest_parse(const char *body, size_t len, const char *content_type,
 		       struct img_manifest *ret, struct berr **err)
 {
 	_cleanup_json_ struct json_object *o = NULL;
-	int rc = parse_json(body, len, "manifest", &o, err);
+	int rc = img_json_parse(body, len, IMG_CONFIG_MAX, "manifest", &o, err);
 	if (rc < 0)
 		return rc;
-	struct json_object *sv = jget(o, "schemaVersion", json_type_int);
+	struct json_object *sv = img_jget(o, "schemaVersion", json_type_int);
 	if (!sv || json_object_get_int(sv) != 2)
 		return berr_set(err, EPROTO, "unsupported manifest schema version %d (want 2)",
 				sv ? json_object_get_int(sv) : 0);
 	const char *mt = content_type;
 	if (!mt || !*mt || strncmp(mt, "application/vnd.", 16) != 0)
-		mt = jstr(o, "mediaType");
-	struct json_object *manifests = jget(o, "manifests", json_type_array);
-	struct json_object *layers = jget(o, "layers", json_type_array);
+		mt = img_jstr(o, "mediaType");
+	struct json_object *manifests = img_jget(o, "manifests", json_type_array);
+	struct json_object *layers = img_jget(o, "layers", json_type_array);
 	bool index;
 	if (mt && (strncmp(mt, MT_DOCKER_LIST, strlen(MT_DOCKER_LIST)) == 0 ||
 		   strncmp(mt, MT_OCI_INDEX, strlen(MT_OCI_INDEX)) == 0))
@@ -141,7 +135,7 @@ int img_manifest_parse(const char *body, size_t len, const char *content_type,
 			return berr_set(err, EPROTO, "bad index: no manifests");
 		r = descriptors_parse(manifests, "manifest", &m.manifests, &m.n_manifests, err);
 	} else {
-		struct json_object *cfg = jget(o, "config", json_type_object);
+		struct json_object *cfg = img_jget(o, "config", json_type_object);
 		if (!cfg || !layers)
 			return berr_set(err, EPROTO, "bad manifest: missing config or layers");
 		r = descriptor_parse(cfg, "config", &m.config, err);
@@ -257,23 +251,23 @@ int img_config_parse_full(const char *json, size_t len, struct img_config *ret_c
 			  char ***ret_diff_ids, size_t *ret_n, struct berr **err)
 {
 	_cleanup_json_ struct json_object *o = NULL;
-	int rc = parse_json(json, len, "image config", &o, err);
+	int rc = img_json_parse(json, len, IMG_CONFIG_MAX, "image config", &o, err);
 	if (rc < 0)
 		return rc;
-	struct json_object *c = jget(o, "config", json_type_object);
+	struct json_object *c = img_jget(o, "config", json_type_object);
 	struct img_config cfg = {
 	    .user = jdup(c, "User"),
 	    .working_dir = jdup(c, "WorkingDir"),
 	    .stop_signal = jdup(c, "StopSignal"),
 	    .os = jdup(o, "os"),
 	    .arch = jdup(o, "architecture"),
-	    .env = strv_from_array(jget(c, "Env", json_type_array)),
-	    .entrypoint = strv_from_array(jget(c, "Entrypoint", json_type_array)),
-	    .cmd = strv_from_array(jget(c, "Cmd", json_type_array)),
-	    .exposed_ports = strv_from_keys(jget(c, "ExposedPorts", json_type_object)),
-	    .volumes = strv_from_keys(jget(c, "Volumes", json_type_object)),
+	    .env = strv_from_array(img_jget(c, "Env", json_type_array)),
+	    .entrypoint = strv_from_array(img_jget(c, "Entrypoint", json_type_array)),
+	    .cmd = strv_from_array(img_jget(c, "Cmd", json_type_array)),
+	    .exposed_ports = strv_from_keys(img_jget(c, "ExposedPorts", json_type_object)),
+	    .volumes = strv_from_keys(img_jget(c, "Volumes", json_type_object)),
 	};
-	struct json_object *labels = jget(c, "Labels", json_type_object);
+	struct json_object *labels = img_jget(c, "Labels", json_type_object);
 	if (labels) {
 		cfg.labels =
 		    xcalloc((size_t)json_object_object_length(labels) + 1, sizeof(*cfg.labels));
@@ -286,8 +280,8 @@ int img_config_parse_full(const char *json, size_t len, struct img_config *ret_c
 		}
 	}
 	if (ret_diff_ids) {
-		struct json_object *rootfs = jget(o, "rootfs", json_type_object);
-		struct json_object *ids = jget(rootfs, "diff_ids", json_type_array);
+		struct json_object *rootfs = img_jget(o, "rootfs", json_type_object);
+		struct json_object *ids = img_jget(rootfs, "diff_ids", json_type_array);
 		if (!ids) {
 			img_config_done(&cfg);
 			return berr_set(err, EPROTO, "bad image config: no rootfs.diff_ids");
