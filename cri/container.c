@@ -307,10 +307,14 @@ static int plan_record(struct berth *b, struct ctr_plan *p,
 	    .shim_socket = p->shim.ctl_path,
 	};
 	if (res) {
-		size_t rl = protobuf_c_message_get_packed_size(&res->base);
+		/* As the spec has them: oom_score_adj clamped (the base of later updates). */
+		Runtime__V1__LinuxContainerResources *eff =
+		    oci_resources_merge(NULL, res, b->rt->opts.oom_score_adj_min);
+		size_t rl = protobuf_c_message_get_packed_size(&eff->base);
 		rp = xmalloc(rl ? rl : 1);
-		protobuf_c_message_pack(&res->base, rp);
+		protobuf_c_message_pack(&eff->base, rp);
 		st.resources = (struct store_bytes){rp, rl};
+		protobuf_c_message_free_unpacked(&eff->base, NULL);
 	}
 	return store_ctr_add(b->store, &m, &st, NULL, err);
 }

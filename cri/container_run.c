@@ -426,13 +426,86 @@ int cri_exec_sync(struct berth *b, struct cri_call *call, const ProtobufCMessage
 	return r;
 }
 
+/* The `updating` claim: one update of a container at a time (each merges into
+ * what the previous one stored), none while it is being removed. */
+static int updating_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	bool set = *(bool *)arg;
+	if (set && st->removing)
+		return berr_set(err, EBUSY, "container is being removed");
+	if (set && st->updating)
+		return berr_set(err, EBUSY, "container resources are being updated");
+	st->updating = set;
+	return 0;
+}
+
+/* Commits the merged resources and releases the claim. */
 static int resources_fn(struct store_ctr_status *st, void *arg, struct berr **err)
 {
 	const struct store_bytes *rb = arg;
 	free(st->resources.data);
 	st->resources.data = xmemdup(rb->data, rb->len ? rb->len : 1);
 	st->resources.len = rb->len;
+	st->updating = false;
 	return 0;
+}
+
+static bool ctr_has_exited(struct berth *b, struct store_ctr *c)
+{
+	(void)cri_ctr_commit_exit(b, c, NULL);
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	bool exited = store_ctr_state(&st) == STORE_CTR_EXITED;
+	store_ctr_status_done(&st);
+	return exited;
+}
+
+/* Under the `updating` claim: merges the request into the stored resources,
+ * applies the result to a created or running container and commits it. As in
+ * containerd, an exited container only has its record updated, and so has one
+ * that exits while the runtime updates it. */
+static int update_claimed(struct berth *b, struct store_ctr *c,
+			  const Runtime__V1__LinuxContainerResources *upd, struct berr **err)
+{
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	enum store_ctr_state state = store_ctr_state(&st);
+	Runtime__V1__LinuxContainerResources *cur = NULL;
+	if (st.resources.data && st.resources.len > 0)
+		cur = runtime__v1__linux_container_resources__unpack(NULL, st.resources.len,
+								     st.resources.data);
+	bool bad = st.resources.len > 0 && !cur;
+	store_ctr_status_done(&st);
+	if (bad)
+		return berr_set(err, EPROTO, "stored resources of container '%.12s' are corrupt",
+				m->id);
+	Runtime__V1__LinuxContainerResources *merged =
+	    oci_resources_merge(cur, upd, b->rt->opts.oom_score_adj_min);
+	if (cur)
+		protobuf_c_message_free_unpacked(&cur->base, NULL);
+	_cleanup_free_ char *json = NULL;
+	struct oci_runtime_handler h;
+	int r = oci_resources_build(merged, &b->rt->opts, &json, err);
+	if (r == 0 && (state == STORE_CTR_CREATED || state == STORE_CTR_RUNNING)) {
+		r = cri_handler_of(b, m->runtime_handler, &h, err);
+		if (r == 0)
+			r = cri_ops_of(b)->oci->update(&h, m->id, json, err);
+		if (r < 0 && ctr_has_exited(b, c)) {
+			if (err)
+				*err = berr_free(*err);
+			r = 0;
+		}
+	}
+	if (r == 0) {
+		size_t len = protobuf_c_message_get_packed_size(&merged->base);
+		_cleanup_free_ void *packed = xmalloc(len ? len : 1);
+		protobuf_c_message_pack(&merged->base, packed);
+		struct store_bytes rb = {packed, len};
+		r = store_ctr_update(b->store, c, resources_fn, &rb, err);
+	}
+	protobuf_c_message_free_unpacked(&merged->base, NULL);
+	return r;
 }
 
 int cri_update_container_resources(struct berth *b, struct cri_call *call,
@@ -448,28 +521,15 @@ int cri_update_container_resources(struct berth *b, struct cri_call *call,
 	int r = get_ctr(b, in->container_id, &c, err);
 	if (r < 0)
 		return r;
-	const struct store_ctr_meta *m = store_ctr_meta(c);
-	struct store_ctr_status st;
-	store_ctr_status(c, &st);
-	enum store_ctr_state state = store_ctr_state(&st);
-	store_ctr_status_done(&st);
-	_cleanup_free_ char *json = NULL;
-	_cleanup_free_ void *packed = NULL;
-	struct oci_runtime_handler h;
-	if (state != STORE_CTR_CREATED && state != STORE_CTR_RUNNING)
-		r = berr_set(err, EBUSY, "container is %s", store_ctr_state_name(state));
-	if (r == 0)
-		r = cri_handler_of(b, m->runtime_handler, &h, err);
-	if (r == 0)
-		r = oci_resources_build(in->linux, &b->rt->opts, &json, err);
-	if (r == 0)
-		r = cri_ops_of(b)->oci->update(&h, m->id, json, err);
+	bool set = true;
+	r = store_ctr_update(b->store, c, updating_fn, &set, err);
 	if (r == 0) {
-		size_t len = protobuf_c_message_get_packed_size(&in->linux->base);
-		packed = xmalloc(len ? len : 1);
-		protobuf_c_message_pack(&in->linux->base, packed);
-		struct store_bytes rb = {packed, len};
-		r = store_ctr_update(b->store, c, resources_fn, &rb, err);
+		r = update_claimed(b, c, in->linux, err);
+		if (r < 0) {
+			_cleanup_berr_ struct berr *e = NULL;
+			set = false;
+			(void)store_ctr_update(b->store, c, updating_fn, &set, &e);
+		}
 	}
 	if (r < 0)
 		berr_wrap(err, "update resources of container '%s'", in->container_id);

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -33,13 +35,14 @@
 
 /* What the fakes saw and how they fail. */
 static struct {
-	int fail_mount, fail_shim, fail_start, fail_argv, fail_exec_timeout;
+	int fail_mount, fail_shim, fail_start, fail_argv, fail_exec_timeout, fail_update;
 	int n_mount, n_unmount, n_delete, n_shim, n_start, n_update;
 	int kill_sigs[8], n_kill;
 	bool kill_exits; /* a kill makes the "container" exit (an exit record appears) */
 	bool exit_on_term;
 	bool state_missing; /* the runtime doesn't know the container */
 	char exit_dir[512];
+	char *last_update; /* the resources JSON of the last update */
 } fk;
 
 static int fake_write_exit(const char *id, int code, int sig)
@@ -114,6 +117,10 @@ static int fake_update(const struct oci_runtime_handler *h, const char *id, cons
 		       struct berr **err)
 {
 	fk.n_update++;
+	if (fk.fail_update)
+		return berr_set(err, EIO, "fake update failure");
+	free(fk.last_update);
+	fk.last_update = xstrdup(json);
 	return 0;
 }
 
@@ -257,6 +264,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	free(fk.last_update);
+	fk.last_update = NULL;
 	cri_runtime_done(&f->b);
 	store_free(f->b.store);
 	cri_config_done(&f->b.cfg);
@@ -700,6 +709,214 @@ static void test_update_and_status(void **state)
 	cri_msg_free(resp);
 }
 
+/* Resources updates merge (containerd's WithResources). */
+
+static int update(struct fx *f, const char *id, Runtime__V1__LinuxContainerResources *res,
+		  struct berr **err)
+{
+	Runtime__V1__UpdateContainerResourcesRequest ur =
+	    RUNTIME__V1__UPDATE_CONTAINER_RESOURCES_REQUEST__INIT;
+	ur.container_id = (char *)id;
+	ur.linux = res;
+	return call_simple(f, cri_update_container_resources, &ur.base, err);
+}
+
+/* The stored resources, as ContainerStatus reports them; free with cri_msg_free(). */
+static Runtime__V1__ContainerStatusResponse *status_of(struct fx *f, const char *id)
+{
+	Runtime__V1__ContainerStatusRequest sr = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+	sr.container_id = (char *)id;
+	ProtobufCMessage *resp = NULL;
+	assert_int_equal(cri_container_status(&f->b, NULL, &sr.base, &resp, NULL), 0);
+	Runtime__V1__ContainerStatusResponse *r = (void *)resp;
+	assert_non_null(r->status->resources);
+	assert_non_null(r->status->resources->linux);
+	return r;
+}
+
+static int64_t json_at(const char *json, const char *obj, const char *key)
+{
+	struct json_object *o = json_tokener_parse(json), *a = NULL, *v = NULL;
+	assert_non_null(o);
+	int64_t n = -1;
+	if (json_object_object_get_ex(o, obj, &a) && json_object_object_get_ex(a, key, &v))
+		n = json_object_get_int64(v);
+	json_object_put(o);
+	return n;
+}
+
+static const char *unified_value(const Runtime__V1__LinuxContainerResources *l, const char *key)
+{
+	for (size_t i = 0; i < l->n_unified; i++)
+		if (strcmp(l->unified[i]->key, key) == 0)
+			return l->unified[i]->value;
+	return NULL;
+}
+
+static char *create_with_resources(struct fx *f)
+{
+	Runtime__V1__ContainerConfig *c = ctr_config("c1", "docker.io/library/busybox:1");
+	c->linux = xcalloc(1, sizeof(*c->linux));
+	runtime__v1__linux_container_config__init(c->linux);
+	Runtime__V1__LinuxContainerResources *res = xcalloc(1, sizeof(*res));
+	runtime__v1__linux_container_resources__init(res);
+	res->memory_limit_in_bytes = 32 << 20;
+	res->cpu_shares = 512;
+	res->oom_score_adj = -2000;
+	res->unified = xcalloc(2, sizeof(*res->unified));
+	const char *kv[2][2] = {{"memory.high", "max"}, {"pids.max", "10"}};
+	for (size_t i = 0; i < 2; i++) {
+		res->unified[i] = xcalloc(1, sizeof(**res->unified));
+		runtime__v1__linux_container_resources__unified_entry__init(res->unified[i]);
+		res->unified[i]->key = xstrdup(kv[i][0]);
+		res->unified[i]->value = xstrdup(kv[i][1]);
+	}
+	res->n_unified = 2;
+	c->linux->resources = res;
+	char *id = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (create(f, c, &id, &e) < 0)
+		fail_msg("create: %s", berr_msg(e));
+	return id;
+}
+
+static void test_update_merges_into_stored_resources(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_with_resources(f);
+	int oom = oci_oom_score_adj_clamp(-2000, f->b.rt->opts.oom_score_adj_min);
+	Runtime__V1__ContainerStatusResponse *r = status_of(f, id);
+	/* clamped as in the spec */
+	assert_int_equal(r->status->resources->linux->oom_score_adj, oom);
+	cri_msg_free(&r->base);
+	assert_int_equal(start(f, id, NULL), 0);
+
+	/* Only cpu quota/period and one unified key: the rest stays. */
+	Runtime__V1__LinuxContainerResources res = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.cpu_quota = 50000;
+	res.cpu_period = 100000;
+	Runtime__V1__LinuxContainerResources__UnifiedEntry ue =
+	    RUNTIME__V1__LINUX_CONTAINER_RESOURCES__UNIFIED_ENTRY__INIT;
+	ue.key = "pids.max";
+	ue.value = "20";
+	Runtime__V1__LinuxContainerResources__UnifiedEntry *uev[] = {&ue};
+	res.unified = uev;
+	res.n_unified = 1;
+	assert_int_equal(update(f, id, &res, NULL), 0);
+	assert_int_equal(fk.n_update, 1);
+	assert_int_equal(json_at(fk.last_update, "memory", "limit"), 32 << 20);
+	assert_int_equal(json_at(fk.last_update, "cpu", "shares"), 512);
+	assert_int_equal(json_at(fk.last_update, "cpu", "quota"), 50000);
+	assert_int_equal(json_at(fk.last_update, "cpu", "period"), 100000);
+	assert_non_null(strstr(fk.last_update, "\"pids.max\":\"20\""));
+	assert_non_null(strstr(fk.last_update, "\"memory.high\":\"max\""));
+	r = status_of(f, id);
+	const Runtime__V1__LinuxContainerResources *l = r->status->resources->linux;
+	assert_int_equal(l->memory_limit_in_bytes, 32 << 20);
+	assert_int_equal(l->cpu_shares, 512);
+	assert_int_equal(l->cpu_quota, 50000);
+	assert_int_equal(l->cpu_period, 100000);
+	assert_int_equal(l->oom_score_adj, oom);
+	assert_int_equal(l->n_unified, 2);
+	assert_string_equal(unified_value(l, "pids.max"), "20");
+	assert_string_equal(unified_value(l, "memory.high"), "max");
+	cri_msg_free(&r->base);
+
+	/* Then memory only: the cpu settings stay. */
+	res = (Runtime__V1__LinuxContainerResources)RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.memory_limit_in_bytes = 64 << 20;
+	assert_int_equal(update(f, id, &res, NULL), 0);
+	assert_int_equal(json_at(fk.last_update, "memory", "limit"), 64 << 20);
+	assert_int_equal(json_at(fk.last_update, "cpu", "quota"), 50000);
+	r = status_of(f, id);
+	l = r->status->resources->linux;
+	assert_int_equal(l->memory_limit_in_bytes, 64 << 20);
+	assert_int_equal(l->cpu_quota, 50000);
+	assert_int_equal(l->cpu_shares, 512);
+	cri_msg_free(&r->base);
+}
+
+static void test_update_failure_keeps_resources(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_with_resources(f);
+	Runtime__V1__LinuxContainerResources res = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.memory_limit_in_bytes = 64 << 20;
+	fk.fail_update = 1;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(update(f, id, &res, &e), -EIO);
+	assert_non_null(strstr(berr_msg(e), "fake update failure"));
+	Runtime__V1__ContainerStatusResponse *r = status_of(f, id);
+	assert_int_equal(r->status->resources->linux->memory_limit_in_bytes, 32 << 20);
+	cri_msg_free(&r->base);
+	/* the claim was released: a retry goes through */
+	fk.fail_update = 0;
+	assert_int_equal(update(f, id, &res, NULL), 0);
+	r = status_of(f, id);
+	assert_int_equal(r->status->resources->linux->memory_limit_in_bytes, 64 << 20);
+	assert_int_equal(r->status->resources->linux->cpu_shares, 512);
+	cri_msg_free(&r->base);
+	/* bad values are refused before the runtime is asked */
+	res.cpu_shares = -1;
+	berr_free(e);
+	e = NULL;
+	int n = fk.n_update;
+	assert_int_equal(update(f, id, &res, &e), -EINVAL);
+	assert_int_equal(fk.n_update, n);
+}
+
+static int set_removing(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	st->removing = *(bool *)arg;
+	return 0;
+}
+
+static void test_update_exited_records_only(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_with_resources(f);
+	assert_int_equal(start(f, id, NULL), 0);
+	fk.kill_exits = true;
+	assert_int_equal(stop(f, id, 0, NULL), 0);
+	/* containerd: a container that is not running gets its record updated only */
+	Runtime__V1__LinuxContainerResources res = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.cpu_shares = 1024;
+	assert_int_equal(update(f, id, &res, NULL), 0);
+	assert_int_equal(fk.n_update, 0);
+	Runtime__V1__ContainerStatusResponse *r = status_of(f, id);
+	assert_int_equal(r->status->resources->linux->cpu_shares, 1024);
+	assert_int_equal(r->status->resources->linux->memory_limit_in_bytes, 32 << 20);
+	cri_msg_free(&r->base);
+	/* ... and none while it is being removed */
+	struct store_ctr *c = get(f, id);
+	bool on = true;
+	assert_int_equal(store_ctr_update(f->b.store, c, set_removing, &on, NULL), 0);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(update(f, id, &res, &e), -EBUSY);
+	assert_non_null(strstr(berr_msg(e), "being removed"));
+	on = false;
+	assert_int_equal(store_ctr_update(f->b.store, c, set_removing, &on, NULL), 0);
+	store_ctr_unref(c);
+}
+
+/* An update racing the container's exit: the runtime refuses, the exit record is
+ * there, so the record is updated as for any exited container. */
+static void test_update_of_container_exiting_meanwhile(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_with_resources(f);
+	assert_int_equal(start(f, id, NULL), 0);
+	assert_int_equal(fake_write_exit(id, 0, 0), 0);
+	fk.fail_update = 1;
+	Runtime__V1__LinuxContainerResources res = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.cpu_shares = 256;
+	assert_int_equal(update(f, id, &res, NULL), 0);
+	Runtime__V1__ContainerStatusResponse *r = status_of(f, id);
+	assert_int_equal(r->status->state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED);
+	assert_int_equal(r->status->resources->linux->cpu_shares, 256);
+	cri_msg_free(&r->base);
+}
+
 /* ---- monitor and recovery ---- */
 
 static void test_monitor_commits_exit(void **state)
@@ -787,6 +1004,10 @@ int main(void)
 	    T(test_remove_running),
 	    T(test_exec_sync),
 	    T(test_update_and_status),
+	    T(test_update_merges_into_stored_resources),
+	    T(test_update_failure_keeps_resources),
+	    T(test_update_exited_records_only),
+	    T(test_update_of_container_exiting_meanwhile),
 	    T(test_monitor_commits_exit),
 	    T(test_recover),
 	    T(test_recover_keeps_what_the_runtime_runs),
