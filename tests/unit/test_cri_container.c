@@ -43,6 +43,10 @@ static struct {
 	bool state_missing; /* the runtime doesn't know the container */
 	char exit_dir[512];
 	char *last_update; /* the resources JSON of the last update */
+	/* while the shim "creates": 1 stops the pod, 2 removes it (their results below) */
+	int pod_op_in_shim, pod_op_r;
+	struct berth *b;
+	const char *sb_id;
 } fk;
 
 static int fake_write_exit(const char *id, int code, int sig)
@@ -134,9 +138,29 @@ static const struct oci_runtime_ops fake_oci = {
     .update = fake_update,
 };
 
+static void pod_op(int op)
+{
+	ProtobufCMessage *resp = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (op == 1) {
+		Runtime__V1__StopPodSandboxRequest req =
+		    RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
+		req.pod_sandbox_id = (char *)fk.sb_id;
+		fk.pod_op_r = cri_stop_pod_sandbox(fk.b, NULL, &req.base, &resp, &e);
+	} else {
+		Runtime__V1__RemovePodSandboxRequest req =
+		    RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
+		req.pod_sandbox_id = (char *)fk.sb_id;
+		fk.pod_op_r = cri_remove_pod_sandbox(fk.b, NULL, &req.base, &resp, &e);
+	}
+	cri_msg_free(resp);
+}
+
 static int fake_shim_start(const struct shim_opts *o, struct shim_info *ret, struct berr **err)
 {
 	fk.n_shim++;
+	if (fk.pod_op_in_shim)
+		pod_op(fk.pod_op_in_shim);
 	if (fk.fail_shim)
 		return berr_set(err, EIO, "runtime create failed (exit 1): fake");
 	*ret = (struct shim_info){.shim_pid = 0,
@@ -257,6 +281,8 @@ static int setup(void **state)
 	f->b.rt->stop_wait_ms = 2000;
 	add_image(f);
 	add_sandbox(f, STORE_SB_READY);
+	fk.b = &f->b;
+	fk.sb_id = f->sb_id;
 	*state = f;
 	return 0;
 }
@@ -533,6 +559,83 @@ static void test_create_sandbox_not_ready(void **state)
 	assert_int_equal(create(f, ctr_config("c1", "docker.io/library/busybox:1"), NULL, &e),
 			 -EBUSY);
 	assert_non_null(strstr(berr_msg(e), "is not ready"));
+	assert_nothing_left(f, "c1");
+}
+
+/* StopPodSandbox (or Remove) runs while a container of the pod is being
+ * created, after Create checked the pod and before it added its record: Stop's
+ * list misses the container, so Create must see Stop's claim and undo itself. */
+static void create_during_pod_op(struct fx *f, int op)
+{
+	fk.pod_op_in_shim = op;
+	fk.kill_exits = true; /* the undoing kills the created container */
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(create(f, ctr_config("c1", "docker.io/library/busybox:1"), NULL, &e),
+			 -EBUSY);
+	assert_int_equal(fk.pod_op_r, 0);
+	assert_non_null(strstr(berr_msg(e), "pod sandbox"));
+	assert_non_null(strstr(berr_msg(e), "is not ready")); /* stopped (removed) meanwhile */
+	assert_int_equal(fk.n_shim, 1);
+	assert_int_equal(fk.n_delete, 1); /* the runtime's container is deleted */
+	assert_int_equal(fk.kill_sigs[0], SIGKILL);
+	assert_nothing_left(f, "c1");
+	/* no exit record left either */
+	_cleanup_free_ char *exits = xasprintf("%s/run/exits", f->dir);
+	assert_true(dir_empty(exits));
+}
+
+static void test_create_while_pod_stops(void **state)
+{
+	create_during_pod_op(*state, 1);
+}
+
+static void test_create_while_pod_is_removed(void **state)
+{
+	struct fx *f = *state;
+	create_during_pod_op(f, 2);
+	struct store_sb *sb = NULL;
+	assert_int_equal(store_sb_get(f->b.store, f->sb_id, &sb, NULL), -ENOENT);
+}
+
+static int set_removing(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	st->removing = *(bool *)arg;
+	return 0;
+}
+
+struct releaser {
+	struct fx *f;
+	struct store_ctr *c;
+};
+
+/* Another removal of the container (a Create undoing itself) that fails after a while. */
+static void *release_later(void *arg)
+{
+	struct releaser *r = arg;
+	struct timespec ts = {0, 50 * 1000000};
+	nanosleep(&ts, NULL);
+	bool off = false;
+	(void)store_ctr_update(r->f->b.store, r->c, set_removing, &off, NULL);
+	return NULL;
+}
+
+/* A pod Remove finding a container already being removed by someone else waits
+ * for that removal, and takes over when it fails. */
+static void test_pod_remove_takes_over_failed_removal(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	fk.kill_exits = true;
+	struct releaser rel = {f, get(f, id)};
+	bool on = true;
+	assert_int_equal(store_ctr_update(f->b.store, rel.c, set_removing, &on, NULL), 0);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, release_later, &rel), 0);
+	pod_op(2);
+	pthread_join(t, NULL);
+	store_ctr_unref(rel.c);
+	assert_int_equal(fk.pod_op_r, 0);
+	assert_int_equal(fk.n_delete, 1);
 	assert_nothing_left(f, "c1");
 }
 
@@ -865,12 +968,6 @@ static void test_update_failure_keeps_resources(void **state)
 	assert_int_equal(fk.n_update, n);
 }
 
-static int set_removing(struct store_ctr_status *st, void *arg, struct berr **err)
-{
-	st->removing = *(bool *)arg;
-	return 0;
-}
-
 static void test_update_exited_records_only(void **state)
 {
 	struct fx *f = *state;
@@ -996,6 +1093,9 @@ int main(void)
 	    T(test_create_shim_fails),
 	    T(test_create_duplicate_name),
 	    T(test_create_sandbox_not_ready),
+	    T(test_create_while_pod_stops),
+	    T(test_create_while_pod_is_removed),
+	    T(test_pod_remove_takes_over_failed_removal),
 	    T(test_start_then_stop_with_image_signal),
 	    T(test_stop_timeout_then_kill),
 	    T(test_stop_timeout_zero_kills_at_once),
