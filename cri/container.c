@@ -11,6 +11,7 @@
  *   6. record added (CREATED), keeping the reservation of 1
  *   7. the sandbox checked again (recheck_pod): a pod Stop/Remove that began
  *      meanwhile may have missed the container, so it is removed here
+ *   8. an exit record already there (the init died before 6) committed
  * Remove kills what still runs, then runc delete, unmount, dirs, exit record,
  * store record. Both hold no lock while calling out (STYLE §2.5): Remove claims
  * the container with the `removing` flag first. */
@@ -419,6 +420,12 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 		r = plan_record(b, &p, in, err);
 	if (r == 0)
 		r = recheck_pod(b, &p, in->pod_sandbox_id, err);
+	/* An init that died after `runtime create` (killed from outside) had its
+	 * exit record written before the record above existed, and the monitor
+	 * skips IDs it doesn't know: commit it now. Any later record is the
+	 * monitor's. */
+	if (r == 0)
+		(void)cri_ctr_commit_exit(b, p.ctr, NULL);
 	if (r < 0) {
 		if (!p.ctr)
 			plan_rollback(b, &p);

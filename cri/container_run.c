@@ -264,6 +264,10 @@ static int starting_fn(struct store_ctr_status *st, void *arg, struct berr **err
 	if (st->starting || st->removing)
 		return berr_set(err, EBUSY, "container is being %s",
 				st->starting ? "started" : "removed");
+	if (store_ctr_state(st) == STORE_CTR_EXITED)
+		return berr_set(err, EBUSY, "container %s (exit code %d, reason '%s')",
+				st->started_at ? "has exited" : "exited before it was started",
+				st->exit_code, st->reason ? st->reason : "");
 	if (store_ctr_state(st) != STORE_CTR_CREATED)
 		return berr_set(err, EBUSY, "container is %s, not CONTAINER_CREATED",
 				store_ctr_state_name(store_ctr_state(st)));
@@ -281,11 +285,13 @@ static int started_fn(struct store_ctr_status *st, void *arg, struct berr **err)
 	return 0;
 }
 
+/* Releases the claim; records a StartError with the runtime's message (arg)
+ * unless an exit is recorded already. */
 static int start_failed_fn(struct store_ctr_status *st, void *arg, struct berr **err)
 {
 	const char *msg = arg;
 	st->starting = false;
-	if (st->finished_at == 0) {
+	if (st->finished_at == 0 && msg) {
 		st->finished_at = time_now_ns();
 		st->exit_code = 128;
 		free(st->reason);
@@ -294,6 +300,44 @@ static int start_failed_fn(struct store_ctr_status *st, void *arg, struct berr *
 		st->message = xstrdup(msg);
 	}
 	return 0;
+}
+
+/* After a failed `runtime start`: did the container's init die before it could
+ * be started (killed from outside)? Then its shim writes the exit record: it is
+ * committed, waiting up to KILL_WAIT_MS for it when the runtime says the init is
+ * gone, and the exit stays as the shim saw it (not a StartError). */
+static bool exited_before_start(struct berth *b, struct store_ctr *c,
+				const struct oci_runtime_handler *h)
+{
+	struct store_ctr_status st;
+	(void)cri_ctr_commit_exit(b, c, NULL);
+	store_ctr_status(c, &st);
+	int64_t fin = st.finished_at;
+	store_ctr_status_done(&st);
+	if (fin != 0)
+		return true;
+	struct oci_state os = {0};
+	if (cri_ops_of(b)->oci->state(h, store_ctr_id(c), &os, NULL) == 0 &&
+	    os.status != OCI_STATUS_STOPPED)
+		return false; /* alive: the start itself failed */
+	return cri_ctr_wait_exit(b, NULL, c, time_mono_ns() + (int64_t)KILL_WAIT_MS * 1000000,
+				 NULL) == 0;
+}
+
+/* Replaces the runtime's error (kept at the end) with what happened. */
+static int exited_error(struct store_ctr *c, struct berr **err)
+{
+	if (!err)
+		return -EBUSY;
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	_cleanup_berr_ struct berr *rt = TAKE_PTR(*err);
+	int r = berr_set(err, EBUSY,
+			 "container exited before it was started (exit code %d, reason '%s'); "
+			 "runtime: %s",
+			 st.exit_code, st.reason ? st.reason : "", berr_msg(rt));
+	store_ctr_status_done(&st);
+	return r;
 }
 
 int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
@@ -307,6 +351,10 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 	const struct store_ctr_meta *m = store_ctr_meta(c);
 	struct oci_runtime_handler h;
 	r = cri_handler_of(b, m->runtime_handler, &h, err);
+	/* An exit the monitor has not committed yet (it may have died a moment ago):
+	 * refuse it here rather than through the runtime's error. */
+	if (r == 0)
+		(void)cri_ctr_commit_exit(b, c, NULL);
 	if (r == 0)
 		r = store_ctr_update(b->store, c, starting_fn, NULL, err);
 	if (r == 0) {
@@ -314,6 +362,10 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 		_cleanup_berr_ struct berr *e = NULL;
 		if (r == 0) {
 			r = store_ctr_update(b->store, c, started_fn, NULL, err);
+		} else if (exited_before_start(b, c, &h)) {
+			/* finished_at is set: this only releases the claim */
+			(void)store_ctr_update(b->store, c, start_failed_fn, NULL, &e);
+			r = exited_error(c, err);
 		} else {
 			/* The container stays created in the runtime: kill it so its
 			 * shim records the end and exits. */

@@ -478,3 +478,43 @@ def test_image_in_use_is_not_removed(env):
     assert not st.HasField("image")
     assert [n for n in os.listdir(layers) if not n.startswith(".")] == []
 
+
+
+def test_exit_before_start_is_recorded(env):
+    """The container's init (waiting in `runc create` state for StartContainer) is killed
+    from outside: its shim's exit record reaches the monitor, ContainerStatus says EXITED
+    with the signal's exit code, StartContainer fails cleanly, and Remove leaves nothing."""
+    pb = env.pb
+    pod = env.pod()
+    cid = env.create(pod, env.ctr_config("early", command=SLEEP))
+    info = env.info(cid)
+    os.kill(info["pid"], signal.SIGKILL)
+    # nothing but the monitor records it: no Stop, no restart
+    poll(lambda: env.state(cid) == pb.CONTAINER_EXITED, 5, "the exit to be recorded")
+    st = env.status(cid).status
+    assert (st.exit_code, st.reason, st.started_at) == (137, "Error", 0)
+    e = rpc_error(env.start, cid)
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e.details()
+    assert "exited before it was started (exit code 137" in e.details()
+    st = env.status(cid).status
+    assert (st.state, st.exit_code, st.reason) == (pb.CONTAINER_EXITED, 137, "Error")
+    poll(lambda: not alive(info["shimPid"]), 10, "the shim to exit")
+
+    # killed right before StartContainer: whichever of the monitor and Start sees the
+    # exit first, Start fails and the exit stays as it happened (not a StartError)
+    cid2 = env.create(pod, env.ctr_config("early2", command=SLEEP))
+    info2 = env.info(cid2)
+    os.kill(info2["pid"], signal.SIGKILL)
+    e = rpc_error(env.start, cid2)
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e.details()
+    assert "exit code 137" in e.details()
+    st = env.status(cid2).status
+    assert (st.state, st.exit_code, st.reason) == (pb.CONTAINER_EXITED, 137, "Error")
+
+    env.remove(cid)
+    env.remove(cid2)
+    assert env.list() == []
+    for i in (info, info2):
+        assert not os.path.exists(i["bundle"])
+    assert not os.listdir(os.path.join(env.d.run_dir, "exits"))
+    assert env.leaks(pods=False) == []

@@ -45,6 +45,11 @@ static struct {
 	char *last_update; /* the resources JSON of the last update */
 	/* while the shim "creates": 1 stops the pod, 2 removes it (their results below) */
 	int pod_op_in_shim, pod_op_r;
+	bool exit_in_shim;  /* the init dies before the shim reports the create */
+	bool exit_on_start; /* the init dies as it is started: start fails, the record follows */
+	bool state_stopped; /* the runtime reports the container stopped */
+	pthread_t writer;
+	bool writer_started;
 	struct berth *b;
 	const char *sb_id;
 } fk;
@@ -67,9 +72,25 @@ static char **fake_create_argv(const struct oci_runtime_handler *h,
 	return oci_runc_ops.create_argv(h, a, err);
 }
 
+/* The shim's record, written a little after the runtime reported the init gone. */
+static void *late_exit_writer(void *arg)
+{
+	struct timespec ts = {0, 50 * 1000000};
+	nanosleep(&ts, NULL);
+	fake_write_exit(arg, 137, SIGKILL);
+	free(arg);
+	return NULL;
+}
+
 static int fake_start(const struct oci_runtime_handler *h, const char *id, struct berr **err)
 {
 	fk.n_start++;
+	if (fk.exit_on_start) {
+		fk.state_stopped = true;
+		fk.writer_started =
+		    pthread_create(&fk.writer, NULL, late_exit_writer, xstrdup(id)) == 0;
+		return berr_set(err, EIO, "cannot start a container that has stopped");
+	}
 	return fk.fail_start ? berr_set(err, EIO, "fake start failure") : 0;
 }
 
@@ -78,8 +99,8 @@ static int fake_state(const struct oci_runtime_handler *h, const char *id, struc
 {
 	if (fk.state_missing)
 		return berr_set(err, ENOENT, "container '%s' does not exist", id);
-	ret->status = OCI_STATUS_RUNNING;
-	ret->pid = 4242;
+	ret->status = fk.state_stopped ? OCI_STATUS_STOPPED : OCI_STATUS_RUNNING;
+	ret->pid = fk.state_stopped ? 0 : 4242;
 	return 0;
 }
 
@@ -163,6 +184,8 @@ static int fake_shim_start(const struct shim_opts *o, struct shim_info *ret, str
 		pod_op(fk.pod_op_in_shim);
 	if (fk.fail_shim)
 		return berr_set(err, EIO, "runtime create failed (exit 1): fake");
+	if (fk.exit_in_shim)
+		fake_write_exit(o->id, 137, SIGKILL);
 	*ret = (struct shim_info){.shim_pid = 0,
 				  .container_pid = FAKE_PID,
 				  .ctl_path = xasprintf("%s/ctl.sock", o->state_dir)};
@@ -290,6 +313,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	if (fk.writer_started)
+		pthread_join(fk.writer, NULL);
 	free(fk.last_update);
 	fk.last_update = NULL;
 	cri_runtime_done(&f->b);
@@ -733,6 +758,71 @@ static void test_remove_running(void **state)
 	assert_int_equal(rm(f, id, NULL), 0); /* unknown ID: success */
 }
 
+/* Exits before StartContainer: recorded at once, and Start refuses cleanly. */
+
+static void assert_exited_137(struct fx *f, const char *id)
+{
+	struct store_ctr_status st;
+	assert_int_equal(state_of(f, id, &st), STORE_CTR_EXITED);
+	assert_int_equal(st.exit_code, 137);
+	assert_string_equal(st.reason, "Error");
+	assert_int_equal(st.started_at, 0);
+	assert_false(st.starting);
+	store_ctr_status_done(&st);
+}
+
+static void assert_start_refused(struct fx *f, const char *id)
+{
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(start(f, id, &e), -EBUSY);
+	assert_non_null(strstr(berr_msg(e), "exit code 137"));
+}
+
+/* The init died between `runc create` and the record: the monitor skipped the
+ * unknown ID, so Create commits the record itself. */
+static void test_exit_during_create_is_recorded(void **state)
+{
+	struct fx *f = *state;
+	fk.exit_in_shim = true;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_exited_137(f, id);
+	assert_start_refused(f, id);
+	assert_int_equal(fk.n_start, 0);
+	assert_exited_137(f, id);
+	assert_int_equal(rm(f, id, NULL), 0);
+	assert_nothing_left(f, "c1");
+}
+
+/* A record the monitor has not committed yet: Start commits it and refuses
+ * without asking the runtime. */
+static void test_start_after_uncommitted_exit(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_int_equal(fake_write_exit(id, 137, SIGKILL), 0);
+	assert_start_refused(f, id);
+	assert_int_equal(fk.n_start, 0);
+	assert_exited_137(f, id);
+	assert_int_equal(fk.n_kill, 0);
+}
+
+/* The init dies as Start runs: the runtime refuses, says it is stopped, and
+ * the shim's record comes a little later. Start waits for it, reports the
+ * exit and records it as it happened, not as a StartError. */
+static void test_start_racing_exit_keeps_real_exit(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	fk.exit_on_start = true;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(start(f, id, &e), -EBUSY);
+	assert_non_null(strstr(berr_msg(e), "exited before it was started (exit code 137"));
+	assert_non_null(strstr(berr_msg(e), "cannot start a container that has stopped"));
+	assert_int_equal(fk.n_start, 1);
+	assert_exited_137(f, id);
+	assert_int_equal(fk.n_kill, 0);
+}
+
 /* ---- exec, update, status ---- */
 
 static void test_exec_sync(void **state)
@@ -1101,6 +1191,9 @@ int main(void)
 	    T(test_stop_timeout_zero_kills_at_once),
 	    T(test_stop_never_exits_times_out),
 	    T(test_start_failure_records_exit),
+	    T(test_exit_during_create_is_recorded),
+	    T(test_start_after_uncommitted_exit),
+	    T(test_start_racing_exit_keeps_real_exit),
 	    T(test_remove_running),
 	    T(test_exec_sync),
 	    T(test_update_and_status),
