@@ -9,6 +9,9 @@
  *   4. user, mounts, devices resolved; config.json written atomically (not fsync'ed)
  *   5. berth-shim started: it runs `runc create` and holds the stdio
  *   6. record added (CREATED), keeping the reservation of 1
+ *   7. the sandbox checked again (recheck_pod): a pod Stop/Remove that began
+ *      meanwhile may have missed the container, so it is removed here
+ *   8. an exit record already there (the init died before 6) committed
  * Remove kills what still runs, then runc delete, unmount, dirs, exit record,
  * store record. Both hold no lock while calling out (STYLE §2.5): Remove claims
  * the container with the `removing` flag first. */
@@ -30,7 +33,8 @@
 #include "shim/shim.h"
 
 #define CREATE_TIMEOUT_MS 240000
-#define SHIM_EXIT_WAIT_MS 3000 /* rollback: how long to wait for the shim's record */
+#define SHIM_EXIT_WAIT_MS 3000	/* rollback: how long to wait for the shim's record */
+#define REMOVE_WAIT_MS	  30000 /* pod removal: how long another removal of a container may take */
 
 struct ctr_plan {
 	char id[ID_LEN + 1];
@@ -40,6 +44,7 @@ struct ctr_plan {
 	bool bundle_made, upper_made, mounted, shim_tried, shim_started;
 	struct shim_info shim;
 	struct store_img *img;
+	struct store_ctr *ctr; /* the record, once added */
 	struct oci_runtime_handler h;
 	struct cri_pod_info pod;
 };
@@ -55,6 +60,7 @@ static void plan_free(struct ctr_plan *p)
 	free(p->stop_signal);
 	shim_info_done(&p->shim);
 	store_img_unref(p->img);
+	store_ctr_unref(p->ctr);
 	cri_pod_info_done(&p->pod);
 }
 
@@ -307,12 +313,63 @@ static int plan_record(struct berth *b, struct ctr_plan *p,
 	    .shim_socket = p->shim.ctl_path,
 	};
 	if (res) {
-		size_t rl = protobuf_c_message_get_packed_size(&res->base);
+		/* As the spec has them: oom_score_adj clamped (the base of later updates). */
+		Runtime__V1__LinuxContainerResources *eff =
+		    oci_resources_merge(NULL, res, b->rt->opts.oom_score_adj_min);
+		size_t rl = protobuf_c_message_get_packed_size(&eff->base);
 		rp = xmalloc(rl ? rl : 1);
-		protobuf_c_message_pack(&res->base, rp);
+		protobuf_c_message_pack(&eff->base, rp);
 		st.resources = (struct store_bytes){rp, rl};
+		protobuf_c_message_free_unpacked(&eff->base, NULL);
 	}
-	return store_ctr_add(b->store, &m, &st, NULL, err);
+	return store_ctr_add(b->store, &m, &st, &p->ctr, err);
+}
+
+static bool ctr_is_removing(struct store_ctr *c)
+{
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	bool removing = st.removing;
+	store_ctr_status_done(&st);
+	return removing;
+}
+
+/* A sandbox takes new containers while READY and not claimed by a Stop or
+ * Remove (a NOTREADY one under the stopping claim is still being Run). */
+static int pod_accepts(const struct store_sb_status *st, const char *sandbox_id, struct berr **err)
+{
+	if (st->removing)
+		return berr_set(err, EBUSY, "pod sandbox '%s' is being removed", sandbox_id);
+	if (st->state == STORE_SB_READY && st->stopping)
+		return berr_set(err, EBUSY, "pod sandbox '%s' is being stopped", sandbox_id);
+	if (st->state != STORE_SB_READY)
+		return berr_set(err, EBUSY, "pod sandbox '%s' is not ready", sandbox_id);
+	return 0;
+}
+
+/* After the record is added: is the sandbox still taking containers? Stop and
+ * Remove claim the sandbox before they list its containers, and this looks at
+ * the claim after the record is in the store, so one of the two sees the
+ * other: either their list has this container (they stop or remove it), or
+ * this check sees their claim and the container is removed here. Both may
+ * happen; a removal already under way elsewhere is fine. */
+static int recheck_pod(struct berth *b, struct ctr_plan *p, const char *sandbox_id,
+		       struct berr **err)
+{
+	struct store_sb_status st;
+	store_sb_status(p->pod.sb, &st);
+	int r = pod_accepts(&st, sandbox_id, err);
+	store_sb_status_done(&st);
+	if (r == 0)
+		return 0;
+	_cleanup_berr_ struct berr *e = NULL;
+	int rr = cri_ctr_remove(b, NULL, p->ctr, &e);
+	if (rr < 0 && !(rr == -EBUSY && ctr_is_removing(p->ctr)) && err) {
+		_cleanup_free_ char *msg = xstrdup(berr_msg(*err));
+		*err = berr_free(*err);
+		berr_set(err, EBUSY, "%s; removing the new container failed: %s", msg, berr_msg(e));
+	}
+	return r;
 }
 
 int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
@@ -329,10 +386,9 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 	r = cri_pod_info_load(b, in->pod_sandbox_id, &p.pod, err);
 	if (r < 0)
 		return r;
-	if (p.pod.st.state != STORE_SB_READY) {
-		r = berr_set(err, EBUSY, "pod sandbox '%s' is not ready", in->pod_sandbox_id);
+	r = pod_accepts(&p.pod.st, in->pod_sandbox_id, err);
+	if (r < 0)
 		goto out;
-	}
 	r = id_generate(p.id, err);
 	if (r < 0)
 		goto out;
@@ -362,8 +418,17 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 		r = cri_call_check(call, err);
 	if (r == 0)
 		r = plan_record(b, &p, in, err);
+	if (r == 0)
+		r = recheck_pod(b, &p, in->pod_sandbox_id, err);
+	/* An init that died after `runtime create` (killed from outside) had its
+	 * exit record written before the record above existed, and the monitor
+	 * skips IDs it doesn't know: commit it now. Any later record is the
+	 * monitor's. */
+	if (r == 0)
+		(void)cri_ctr_commit_exit(b, p.ctr, NULL);
 	if (r < 0) {
-		plan_rollback(b, &p);
+		if (!p.ctr)
+			plan_rollback(b, &p);
 		berr_wrap(err, "create container '%s' in pod '%.12s'", c->metadata->name,
 			  in->pod_sandbox_id);
 		goto out;
@@ -453,6 +518,32 @@ int cri_remove_container(struct berth *b, struct cri_call *call, const ProtobufC
 	return r;
 }
 
+/* Removes c; when someone else is removing it already (a Create undoing itself
+ * after it saw the sandbox's claim), waits until that removal ends and takes
+ * over if it failed. */
+static int ctr_remove_or_wait(struct berth *b, struct cri_call *call, struct store_ctr *c,
+			      struct berr **err)
+{
+	int64_t deadline = time_mono_ns() + (int64_t)REMOVE_WAIT_MS * 1000000;
+	for (;;) {
+		_cleanup_berr_ struct berr *e = NULL;
+		int r = cri_ctr_remove(b, call, c, &e);
+		if (r == 0 || r != -EBUSY || !ctr_is_removing(c))
+			return r < 0 ? berr_move(err, &e) : 0;
+		struct store_ctr *again = NULL;
+		if (store_ctr_get(b->store, store_ctr_id(c), &again, NULL) == -ENOENT)
+			return 0; /* the other removal is done */
+		store_ctr_unref(again);
+		r = call ? cri_call_check(call, err) : 0;
+		if (r < 0)
+			return r;
+		if (time_mono_ns() > deadline)
+			return berr_move(err, &e);
+		struct timespec ts = {0, 10 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 int cri_ctr_stop_all(struct berth *b, struct cri_call *call, const char *sandbox_id, bool remove,
 		     struct berr **err)
 {
@@ -466,7 +557,7 @@ int cri_ctr_stop_all(struct berth *b, struct cri_call *call, const char *sandbox
 		/* The filter also matches sandbox ID prefixes: only this sandbox's. */
 		if (strcmp(store_ctr_meta(v[i])->sandbox_id, sandbox_id) != 0)
 			continue;
-		r = remove ? cri_ctr_remove(b, call, v[i], err)
+		r = remove ? ctr_remove_or_wait(b, call, v[i], err)
 			   : cri_ctr_stop(b, call, v[i], 0, err);
 		if (r < 0)
 			berr_wrap(err, "%s container '%.12s'", remove ? "remove" : "stop",

@@ -264,6 +264,10 @@ static int starting_fn(struct store_ctr_status *st, void *arg, struct berr **err
 	if (st->starting || st->removing)
 		return berr_set(err, EBUSY, "container is being %s",
 				st->starting ? "started" : "removed");
+	if (store_ctr_state(st) == STORE_CTR_EXITED)
+		return berr_set(err, EBUSY, "container %s (exit code %d, reason '%s')",
+				st->started_at ? "has exited" : "exited before it was started",
+				st->exit_code, st->reason ? st->reason : "");
 	if (store_ctr_state(st) != STORE_CTR_CREATED)
 		return berr_set(err, EBUSY, "container is %s, not CONTAINER_CREATED",
 				store_ctr_state_name(store_ctr_state(st)));
@@ -281,11 +285,13 @@ static int started_fn(struct store_ctr_status *st, void *arg, struct berr **err)
 	return 0;
 }
 
+/* Releases the claim; records a StartError with the runtime's message (arg)
+ * unless an exit is recorded already. */
 static int start_failed_fn(struct store_ctr_status *st, void *arg, struct berr **err)
 {
 	const char *msg = arg;
 	st->starting = false;
-	if (st->finished_at == 0) {
+	if (st->finished_at == 0 && msg) {
 		st->finished_at = time_now_ns();
 		st->exit_code = 128;
 		free(st->reason);
@@ -294,6 +300,44 @@ static int start_failed_fn(struct store_ctr_status *st, void *arg, struct berr *
 		st->message = xstrdup(msg);
 	}
 	return 0;
+}
+
+/* After a failed `runtime start`: did the container's init die before it could
+ * be started (killed from outside)? Then its shim writes the exit record: it is
+ * committed, waiting up to KILL_WAIT_MS for it when the runtime says the init is
+ * gone, and the exit stays as the shim saw it (not a StartError). */
+static bool exited_before_start(struct berth *b, struct store_ctr *c,
+				const struct oci_runtime_handler *h)
+{
+	struct store_ctr_status st;
+	(void)cri_ctr_commit_exit(b, c, NULL);
+	store_ctr_status(c, &st);
+	int64_t fin = st.finished_at;
+	store_ctr_status_done(&st);
+	if (fin != 0)
+		return true;
+	struct oci_state os = {0};
+	if (cri_ops_of(b)->oci->state(h, store_ctr_id(c), &os, NULL) == 0 &&
+	    os.status != OCI_STATUS_STOPPED)
+		return false; /* alive: the start itself failed */
+	return cri_ctr_wait_exit(b, NULL, c, time_mono_ns() + (int64_t)KILL_WAIT_MS * 1000000,
+				 NULL) == 0;
+}
+
+/* Replaces the runtime's error (kept at the end) with what happened. */
+static int exited_error(struct store_ctr *c, struct berr **err)
+{
+	if (!err)
+		return -EBUSY;
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	_cleanup_berr_ struct berr *rt = TAKE_PTR(*err);
+	int r = berr_set(err, EBUSY,
+			 "container exited before it was started (exit code %d, reason '%s'); "
+			 "runtime: %s",
+			 st.exit_code, st.reason ? st.reason : "", berr_msg(rt));
+	store_ctr_status_done(&st);
+	return r;
 }
 
 int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
@@ -307,6 +351,10 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 	const struct store_ctr_meta *m = store_ctr_meta(c);
 	struct oci_runtime_handler h;
 	r = cri_handler_of(b, m->runtime_handler, &h, err);
+	/* An exit the monitor has not committed yet (it may have died a moment ago):
+	 * refuse it here rather than through the runtime's error. */
+	if (r == 0)
+		(void)cri_ctr_commit_exit(b, c, NULL);
 	if (r == 0)
 		r = store_ctr_update(b->store, c, starting_fn, NULL, err);
 	if (r == 0) {
@@ -314,6 +362,10 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 		_cleanup_berr_ struct berr *e = NULL;
 		if (r == 0) {
 			r = store_ctr_update(b->store, c, started_fn, NULL, err);
+		} else if (exited_before_start(b, c, &h)) {
+			/* finished_at is set: this only releases the claim */
+			(void)store_ctr_update(b->store, c, start_failed_fn, NULL, &e);
+			r = exited_error(c, err);
 		} else {
 			/* The container stays created in the runtime: kill it so its
 			 * shim records the end and exits. */
@@ -426,13 +478,86 @@ int cri_exec_sync(struct berth *b, struct cri_call *call, const ProtobufCMessage
 	return r;
 }
 
+/* The `updating` claim: one update of a container at a time (each merges into
+ * what the previous one stored), none while it is being removed. */
+static int updating_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	bool set = *(bool *)arg;
+	if (set && st->removing)
+		return berr_set(err, EBUSY, "container is being removed");
+	if (set && st->updating)
+		return berr_set(err, EBUSY, "container resources are being updated");
+	st->updating = set;
+	return 0;
+}
+
+/* Commits the merged resources and releases the claim. */
 static int resources_fn(struct store_ctr_status *st, void *arg, struct berr **err)
 {
 	const struct store_bytes *rb = arg;
 	free(st->resources.data);
 	st->resources.data = xmemdup(rb->data, rb->len ? rb->len : 1);
 	st->resources.len = rb->len;
+	st->updating = false;
 	return 0;
+}
+
+static bool ctr_has_exited(struct berth *b, struct store_ctr *c)
+{
+	(void)cri_ctr_commit_exit(b, c, NULL);
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	bool exited = store_ctr_state(&st) == STORE_CTR_EXITED;
+	store_ctr_status_done(&st);
+	return exited;
+}
+
+/* Under the `updating` claim: merges the request into the stored resources,
+ * applies the result to a created or running container and commits it. As in
+ * containerd, an exited container only has its record updated, and so has one
+ * that exits while the runtime updates it. */
+static int update_claimed(struct berth *b, struct store_ctr *c,
+			  const Runtime__V1__LinuxContainerResources *upd, struct berr **err)
+{
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	enum store_ctr_state state = store_ctr_state(&st);
+	Runtime__V1__LinuxContainerResources *cur = NULL;
+	if (st.resources.data && st.resources.len > 0)
+		cur = runtime__v1__linux_container_resources__unpack(NULL, st.resources.len,
+								     st.resources.data);
+	bool bad = st.resources.len > 0 && !cur;
+	store_ctr_status_done(&st);
+	if (bad)
+		return berr_set(err, EPROTO, "stored resources of container '%.12s' are corrupt",
+				m->id);
+	Runtime__V1__LinuxContainerResources *merged =
+	    oci_resources_merge(cur, upd, b->rt->opts.oom_score_adj_min);
+	if (cur)
+		protobuf_c_message_free_unpacked(&cur->base, NULL);
+	_cleanup_free_ char *json = NULL;
+	struct oci_runtime_handler h;
+	int r = oci_resources_build(merged, &b->rt->opts, &json, err);
+	if (r == 0 && (state == STORE_CTR_CREATED || state == STORE_CTR_RUNNING)) {
+		r = cri_handler_of(b, m->runtime_handler, &h, err);
+		if (r == 0)
+			r = cri_ops_of(b)->oci->update(&h, m->id, json, err);
+		if (r < 0 && ctr_has_exited(b, c)) {
+			if (err)
+				*err = berr_free(*err);
+			r = 0;
+		}
+	}
+	if (r == 0) {
+		size_t len = protobuf_c_message_get_packed_size(&merged->base);
+		_cleanup_free_ void *packed = xmalloc(len ? len : 1);
+		protobuf_c_message_pack(&merged->base, packed);
+		struct store_bytes rb = {packed, len};
+		r = store_ctr_update(b->store, c, resources_fn, &rb, err);
+	}
+	protobuf_c_message_free_unpacked(&merged->base, NULL);
+	return r;
 }
 
 int cri_update_container_resources(struct berth *b, struct cri_call *call,
@@ -448,28 +573,15 @@ int cri_update_container_resources(struct berth *b, struct cri_call *call,
 	int r = get_ctr(b, in->container_id, &c, err);
 	if (r < 0)
 		return r;
-	const struct store_ctr_meta *m = store_ctr_meta(c);
-	struct store_ctr_status st;
-	store_ctr_status(c, &st);
-	enum store_ctr_state state = store_ctr_state(&st);
-	store_ctr_status_done(&st);
-	_cleanup_free_ char *json = NULL;
-	_cleanup_free_ void *packed = NULL;
-	struct oci_runtime_handler h;
-	if (state != STORE_CTR_CREATED && state != STORE_CTR_RUNNING)
-		r = berr_set(err, EBUSY, "container is %s", store_ctr_state_name(state));
-	if (r == 0)
-		r = cri_handler_of(b, m->runtime_handler, &h, err);
-	if (r == 0)
-		r = oci_resources_build(in->linux, &b->rt->opts, &json, err);
-	if (r == 0)
-		r = cri_ops_of(b)->oci->update(&h, m->id, json, err);
+	bool set = true;
+	r = store_ctr_update(b->store, c, updating_fn, &set, err);
 	if (r == 0) {
-		size_t len = protobuf_c_message_get_packed_size(&in->linux->base);
-		packed = xmalloc(len ? len : 1);
-		protobuf_c_message_pack(&in->linux->base, packed);
-		struct store_bytes rb = {packed, len};
-		r = store_ctr_update(b->store, c, resources_fn, &rb, err);
+		r = update_claimed(b, c, in->linux, err);
+		if (r < 0) {
+			_cleanup_berr_ struct berr *e = NULL;
+			set = false;
+			(void)store_ctr_update(b->store, c, updating_fn, &set, &e);
+		}
 	}
 	if (r < 0)
 		berr_wrap(err, "update resources of container '%s'", in->container_id);

@@ -4,7 +4,8 @@
  * finished_at/exit_code/reason (cri_ctr_commit_exit), so a container's exit is
  * in its status within milliseconds, with no timer while nothing happens.
  * Records of IDs the store doesn't know (a container being created, or
- * removed meanwhile) are left to Create/Remove and the restart recovery. */
+ * removed meanwhile) are left to Create/Remove and the restart recovery:
+ * Create commits a record already there once its own record is added. */
 #define LOG_COMPONENT "cri"
 #include "cri/pod.h"
 

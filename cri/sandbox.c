@@ -559,14 +559,21 @@ static int sb_teardown(struct berth *b, struct store_sb *sb, struct berr **err)
 
 /* Claims the sandbox (stopping, or removing for Remove), tears down and marks
  * it NOTREADY; the claim is released on every path (stopped_fn clears
- * stopping), so a failed Stop or Remove can be retried. */
-static int sb_stop(struct berth *b, struct store_sb *sb, bool removing, struct berr **err)
+ * stopping), so a failed Stop or Remove can be retried. The claim comes
+ * before the containers are listed: CreateContainer looks at it after adding
+ * its record, so a container created meanwhile is either in the list or
+ * removed by its Create (cri/container.c). */
+static int sb_stop(struct berth *b, struct cri_call *call, struct store_sb *sb, bool removing,
+		   struct berr **err)
 {
 	struct claim c = {.stopping = !removing, .removing = removing, .set = true};
 	int r = store_sb_update(b->store, sb, claim_fn, &c, err);
 	if (r < 0)
 		return r;
-	r = sb_teardown(b, sb, err);
+	if (removing)
+		r = cri_ctr_stop_all(b, call, store_sb_id(sb), true, err);
+	if (r == 0)
+		r = sb_teardown(b, sb, err);
 	if (r == 0)
 		r = store_sb_update(b->store, sb, stopped_fn, NULL, err);
 	if (r < 0 || removing) {
@@ -603,7 +610,7 @@ int cri_stop_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufC
 	else if (r < 0)
 		return berr_move(err, &e);
 	else
-		r = sb_stop(b, sb, false, err);
+		r = sb_stop(b, call, sb, false, err);
 	if (r < 0)
 		berr_wrap(err, "stop pod sandbox '%s'", in->pod_sandbox_id);
 	store_sb_unref(sb);
@@ -625,9 +632,7 @@ int cri_remove_pod_sandbox(struct berth *b, struct cri_call *call, const Protobu
 	}
 	if (r < 0)
 		return berr_move(err, &e);
-	r = cri_ctr_stop_all(b, call, store_sb_id(sb), true, err);
-	if (r == 0)
-		r = sb_stop(b, sb, true, err);
+	r = sb_stop(b, call, sb, true, err);
 	const struct store_sb_meta *m = store_sb_meta(sb);
 	const char *ns_dir = meta_extra(m, SB_X_NS_DIR);
 	const char *sandbox_dir = meta_extra(m, SB_X_SANDBOX_DIR);

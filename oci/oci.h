@@ -133,6 +133,16 @@ int oci_exec_process_build(const char *spec_json, char *const *argv, char **ret_
  * the spec; oom_score_adj is not updatable and is ignored). */
 int oci_resources_build(const Runtime__V1__LinuxContainerResources *res,
 			const struct oci_runtime_opts *opts, char **ret_json, struct berr **err);
+/* Pure: the resources of a container after an update (containerd's
+ * updateOCIResource/WithResources): cur (NULL: none yet) with every set field
+ * of upd over it. A zero or empty field of upd keeps cur's; unified entries
+ * merge by key and hugepage limits by page size; a memory limit without a swap
+ * limit resets swap to "same as the limit"; oom_score_adj is clamped at
+ * oom_floor (oci_oom_score_adj_clamp). Returns a new message owned by the
+ * caller (malloc'd fields: protobuf_c_message_free_unpacked(m, NULL)). */
+Runtime__V1__LinuxContainerResources *
+oci_resources_merge(const Runtime__V1__LinuxContainerResources *cur,
+		    const Runtime__V1__LinuxContainerResources *upd, int oom_floor);
 /* max(requested, floor), capped at 1000: containerd's restrict_oom_score_adj. */
 int oci_oom_score_adj_clamp(int64_t requested, int floor);
 /* Reads /proc/self/oom_score_adj; reads /proc/self/status CapBnd into names. */

@@ -27,6 +27,101 @@ int oci_oom_score_adj_clamp(int64_t requested, int floor)
 	return (int)requested;
 }
 
+/* proto3 has no presence: zero means "not set" (CRI's "Default: 0 (not specified)"). */
+static int64_t pick(int64_t upd, int64_t cur)
+{
+	return upd ? upd : cur;
+}
+
+static char *str_or(const char *upd, const char *cur)
+{
+	const char *s = upd && upd[0] ? upd : cur;
+	return s && s[0] ? xstrdup(s) : (char *)protobuf_c_empty_string;
+}
+
+/* Hugepage limits by page size: cur's in their order, then upd's new sizes. */
+static void hugepages_merge(Runtime__V1__LinuxContainerResources *out,
+			    const Runtime__V1__LinuxContainerResources *cur,
+			    const Runtime__V1__LinuxContainerResources *upd)
+{
+	size_t nc = cur ? cur->n_hugepage_limits : 0, nu = upd->n_hugepage_limits;
+	out->hugepage_limits = xcalloc(nc + nu + 1, sizeof(*out->hugepage_limits));
+	for (size_t i = 0; i < nc + nu; i++) {
+		const Runtime__V1__HugepageLimit *h =
+		    i < nc ? cur->hugepage_limits[i] : upd->hugepage_limits[i - nc];
+		const char *ps = h->page_size ? h->page_size : "";
+		size_t j = 0;
+		while (j < out->n_hugepage_limits && strcmp(out->hugepage_limits[j]->page_size, ps))
+			j++;
+		if (j == out->n_hugepage_limits) {
+			Runtime__V1__HugepageLimit *n = xcalloc(1, sizeof(*n));
+			runtime__v1__hugepage_limit__init(n);
+			n->page_size = xstrdup(ps);
+			out->hugepage_limits[out->n_hugepage_limits++] = n;
+		}
+		out->hugepage_limits[j]->limit = h->limit;
+	}
+}
+
+/* Unified entries by key, the same way. */
+static void unified_merge(Runtime__V1__LinuxContainerResources *out,
+			  const Runtime__V1__LinuxContainerResources *cur,
+			  const Runtime__V1__LinuxContainerResources *upd)
+{
+	size_t nc = cur ? cur->n_unified : 0, nu = upd->n_unified;
+	out->unified = xcalloc(nc + nu + 1, sizeof(*out->unified));
+	for (size_t i = 0; i < nc + nu; i++) {
+		const Runtime__V1__LinuxContainerResources__UnifiedEntry *e =
+		    i < nc ? cur->unified[i] : upd->unified[i - nc];
+		const char *k = e->key ? e->key : "";
+		size_t j = 0;
+		while (j < out->n_unified && strcmp(out->unified[j]->key, k))
+			j++;
+		if (j == out->n_unified) {
+			Runtime__V1__LinuxContainerResources__UnifiedEntry *n =
+			    xcalloc(1, sizeof(*n));
+			runtime__v1__linux_container_resources__unified_entry__init(n);
+			n->key = xstrdup(k);
+			out->unified[out->n_unified++] = n;
+		} else {
+			free(out->unified[j]->value);
+		}
+		out->unified[j]->value = xstrdup(e->value ? e->value : "");
+	}
+}
+
+Runtime__V1__LinuxContainerResources *
+oci_resources_merge(const Runtime__V1__LinuxContainerResources *cur,
+		    const Runtime__V1__LinuxContainerResources *upd, int oom_floor)
+{
+	static const Runtime__V1__LinuxContainerResources none =
+	    RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	if (!upd)
+		upd = &none;
+	Runtime__V1__LinuxContainerResources *out = xcalloc(1, sizeof(*out));
+	runtime__v1__linux_container_resources__init(out);
+	out->cpu_period = pick(upd->cpu_period, cur ? cur->cpu_period : 0);
+	out->cpu_quota = pick(upd->cpu_quota, cur ? cur->cpu_quota : 0);
+	out->cpu_shares = pick(upd->cpu_shares, cur ? cur->cpu_shares : 0);
+	out->memory_limit_in_bytes =
+	    pick(upd->memory_limit_in_bytes, cur ? cur->memory_limit_in_bytes : 0);
+	out->memory_swap_limit_in_bytes =
+	    pick(upd->memory_swap_limit_in_bytes, cur ? cur->memory_swap_limit_in_bytes : 0);
+	/* As the spec has it (oci_spec_build clamps also an unset 0). runc update can't
+	 * change it: this is the record's value only. */
+	out->oom_score_adj = oci_oom_score_adj_clamp(
+	    pick(upd->oom_score_adj, cur ? cur->oom_score_adj : 0), oom_floor);
+	/* containerd: a new memory limit without a swap limit sets swap = limit
+	 * (0 here: oci_resources_object derives it), whatever swap was before. */
+	if (upd->memory_limit_in_bytes && !upd->memory_swap_limit_in_bytes)
+		out->memory_swap_limit_in_bytes = 0;
+	out->cpuset_cpus = str_or(upd->cpuset_cpus, cur ? cur->cpuset_cpus : NULL);
+	out->cpuset_mems = str_or(upd->cpuset_mems, cur ? cur->cpuset_mems : NULL);
+	hugepages_merge(out, cur, upd);
+	unified_merge(out, cur, upd);
+	return out;
+}
+
 int oci_resources_object(const Runtime__V1__LinuxContainerResources *res,
 			 const struct oci_runtime_opts *opts, struct json_object *out,
 			 struct berr **err)

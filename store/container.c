@@ -61,6 +61,7 @@ void store_ctr_status_copy(struct store_ctr_status *dst, const struct store_ctr_
 	    .starting = src->starting,
 	    .stopping = src->stopping,
 	    .removing = src->removing,
+	    .updating = src->updating,
 	};
 	bytes_copy(&dst->resources, &src->resources);
 	kv_copy(&dst->extra, &dst->n_extra, src->extra, src->n_extra);

@@ -204,7 +204,7 @@ struct store_ctr_status {
 	struct store_kv *extra;
 	size_t n_extra;
 	/* in-flight claims: memory only, never checkpointed, false after reload */
-	bool starting, stopping, removing;
+	bool starting, stopping, removing, updating;
 };
 
 struct store_ctr_filter {

@@ -349,26 +349,68 @@ def test_pod_stop_and_remove_take_their_containers(env):
     assert e.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_update_container_resources(env):
+def cgroup_value(cg, v1, v2):
+    """The first line of a cgroup file: v1 (controller/file) if that hierarchy is
+    mounted, else the v2 file of the unified hierarchy."""
+    p1 = f"/sys/fs/cgroup/{v1[0]}/{cg}/{v1[1]}"
+    path = p1 if os.path.exists(p1) else f"/sys/fs/cgroup/{cg}/{v2}"
+    with open(path) as f:
+        return f.read().split("\n")[0]
+
+
+def test_update_container_resources_merges(env):
     pb = env.pb
     pod = env.pod()
-    cid = env.run(pod, "upd", SLEEP)
     res = pb.LinuxContainerResources(memory_limit_in_bytes=64 << 20, cpu_shares=512)
-    env.call("UpdateContainerResources", pb.UpdateContainerResourcesRequest(
-        container_id=cid, linux=res))
-    assert env.status(cid).status.resources.linux.memory_limit_in_bytes == 64 << 20
+    cid = env.run(pod, "upd", SLEEP, linux=pb.LinuxContainerConfig(resources=res))
     cg = env.info(cid)["cgroupsPath"].lstrip("/")
-    v1 = f"/sys/fs/cgroup/memory/{cg}/memory.limit_in_bytes"
-    v2 = f"/sys/fs/cgroup/{cg}/memory.max"
-    path = v1 if os.path.exists(v1) else v2
-    assert int(open(path).read()) == 64 << 20
+
+    def mem():
+        v = cgroup_value(cg, ("memory", "memory.limit_in_bytes"), "memory.max")
+        return int(v)
+
+    def quota():
+        v1 = f"/sys/fs/cgroup/cpu/{cg}/cpu.cfs_quota_us"
+        if os.path.exists(v1):
+            return int(open(v1).read())
+        return int(cgroup_value(cg, ("cpu", "-"), "cpu.max").split()[0])
+
+    def update(**kw):
+        env.call("UpdateContainerResources", pb.UpdateContainerResourcesRequest(
+            container_id=cid, linux=pb.LinuxContainerResources(**kw)))
+
+    def stored():
+        return env.status(cid).status.resources.linux
+
+    assert mem() == 64 << 20
+    # only cpu quota/period: the memory limit and cpu shares stay
+    update(cpu_quota=50000, cpu_period=100000)
+    assert mem() == 64 << 20
+    assert quota() == 50000
     shares = f"/sys/fs/cgroup/cpu/{cg}/cpu.shares"
     if os.path.exists(shares):
         assert int(open(shares).read()) == 512
+    st = stored()
+    assert (st.memory_limit_in_bytes, st.cpu_shares, st.cpu_quota, st.cpu_period) == \
+        (64 << 20, 512, 50000, 100000)
+    # then memory only: the cpu settings stay
+    update(memory_limit_in_bytes=96 << 20)
+    assert mem() == 96 << 20
+    assert quota() == 50000
+    st = stored()
+    assert (st.memory_limit_in_bytes, st.cpu_shares, st.cpu_quota, st.cpu_period) == \
+        (96 << 20, 512, 50000, 100000)
+    # exited: as containerd, only the record changes (there is no cgroup to update)
     env.stop(cid, timeout=0)
+    update(cpu_shares=1024)
+    st = stored()
+    assert (st.memory_limit_in_bytes, st.cpu_shares) == (96 << 20, 1024)
     e = rpc_error(env.call, "UpdateContainerResources", pb.UpdateContainerResourcesRequest(
-        container_id=cid, linux=res))
-    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
+        container_id=cid, linux=pb.LinuxContainerResources(cpu_shares=-1)))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    env.remove(cid)
+    e = rpc_error(update, cpu_shares=1024)
+    assert e.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_shared_pid_namespace_of_pod(env):
@@ -435,3 +477,44 @@ def test_image_in_use_is_not_removed(env):
     st = env.call("ImageStatus", pb.ImageStatusRequest(image=pb.ImageSpec(image=image_id)))
     assert not st.HasField("image")
     assert [n for n in os.listdir(layers) if not n.startswith(".")] == []
+
+
+
+def test_exit_before_start_is_recorded(env):
+    """The container's init (waiting in `runc create` state for StartContainer) is killed
+    from outside: its shim's exit record reaches the monitor, ContainerStatus says EXITED
+    with the signal's exit code, StartContainer fails cleanly, and Remove leaves nothing."""
+    pb = env.pb
+    pod = env.pod()
+    cid = env.create(pod, env.ctr_config("early", command=SLEEP))
+    info = env.info(cid)
+    os.kill(info["pid"], signal.SIGKILL)
+    # nothing but the monitor records it: no Stop, no restart
+    poll(lambda: env.state(cid) == pb.CONTAINER_EXITED, 5, "the exit to be recorded")
+    st = env.status(cid).status
+    assert (st.exit_code, st.reason, st.started_at) == (137, "Error", 0)
+    e = rpc_error(env.start, cid)
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e.details()
+    assert "exited before it was started (exit code 137" in e.details()
+    st = env.status(cid).status
+    assert (st.state, st.exit_code, st.reason) == (pb.CONTAINER_EXITED, 137, "Error")
+    poll(lambda: not alive(info["shimPid"]), 10, "the shim to exit")
+
+    # killed right before StartContainer: whichever of the monitor and Start sees the
+    # exit first, Start fails and the exit stays as it happened (not a StartError)
+    cid2 = env.create(pod, env.ctr_config("early2", command=SLEEP))
+    info2 = env.info(cid2)
+    os.kill(info2["pid"], signal.SIGKILL)
+    e = rpc_error(env.start, cid2)
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e.details()
+    assert "exit code 137" in e.details()
+    st = env.status(cid2).status
+    assert (st.state, st.exit_code, st.reason) == (pb.CONTAINER_EXITED, 137, "Error")
+
+    env.remove(cid)
+    env.remove(cid2)
+    assert env.list() == []
+    for i in (info, info2):
+        assert not os.path.exists(i["bundle"])
+    assert not os.listdir(os.path.join(env.d.run_dir, "exits"))
+    assert env.leaks(pods=False) == []

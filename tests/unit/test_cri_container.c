@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -33,13 +35,23 @@
 
 /* What the fakes saw and how they fail. */
 static struct {
-	int fail_mount, fail_shim, fail_start, fail_argv, fail_exec_timeout;
+	int fail_mount, fail_shim, fail_start, fail_argv, fail_exec_timeout, fail_update;
 	int n_mount, n_unmount, n_delete, n_shim, n_start, n_update;
 	int kill_sigs[8], n_kill;
 	bool kill_exits; /* a kill makes the "container" exit (an exit record appears) */
 	bool exit_on_term;
 	bool state_missing; /* the runtime doesn't know the container */
 	char exit_dir[512];
+	char *last_update; /* the resources JSON of the last update */
+	/* while the shim "creates": 1 stops the pod, 2 removes it (their results below) */
+	int pod_op_in_shim, pod_op_r;
+	bool exit_in_shim;  /* the init dies before the shim reports the create */
+	bool exit_on_start; /* the init dies as it is started: start fails, the record follows */
+	bool state_stopped; /* the runtime reports the container stopped */
+	pthread_t writer;
+	bool writer_started;
+	struct berth *b;
+	const char *sb_id;
 } fk;
 
 static int fake_write_exit(const char *id, int code, int sig)
@@ -60,9 +72,25 @@ static char **fake_create_argv(const struct oci_runtime_handler *h,
 	return oci_runc_ops.create_argv(h, a, err);
 }
 
+/* The shim's record, written a little after the runtime reported the init gone. */
+static void *late_exit_writer(void *arg)
+{
+	struct timespec ts = {0, 50 * 1000000};
+	nanosleep(&ts, NULL);
+	fake_write_exit(arg, 137, SIGKILL);
+	free(arg);
+	return NULL;
+}
+
 static int fake_start(const struct oci_runtime_handler *h, const char *id, struct berr **err)
 {
 	fk.n_start++;
+	if (fk.exit_on_start) {
+		fk.state_stopped = true;
+		fk.writer_started =
+		    pthread_create(&fk.writer, NULL, late_exit_writer, xstrdup(id)) == 0;
+		return berr_set(err, EIO, "cannot start a container that has stopped");
+	}
 	return fk.fail_start ? berr_set(err, EIO, "fake start failure") : 0;
 }
 
@@ -71,8 +99,8 @@ static int fake_state(const struct oci_runtime_handler *h, const char *id, struc
 {
 	if (fk.state_missing)
 		return berr_set(err, ENOENT, "container '%s' does not exist", id);
-	ret->status = OCI_STATUS_RUNNING;
-	ret->pid = 4242;
+	ret->status = fk.state_stopped ? OCI_STATUS_STOPPED : OCI_STATUS_RUNNING;
+	ret->pid = fk.state_stopped ? 0 : 4242;
 	return 0;
 }
 
@@ -114,6 +142,10 @@ static int fake_update(const struct oci_runtime_handler *h, const char *id, cons
 		       struct berr **err)
 {
 	fk.n_update++;
+	if (fk.fail_update)
+		return berr_set(err, EIO, "fake update failure");
+	free(fk.last_update);
+	fk.last_update = xstrdup(json);
 	return 0;
 }
 
@@ -127,11 +159,33 @@ static const struct oci_runtime_ops fake_oci = {
     .update = fake_update,
 };
 
+static void pod_op(int op)
+{
+	ProtobufCMessage *resp = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (op == 1) {
+		Runtime__V1__StopPodSandboxRequest req =
+		    RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
+		req.pod_sandbox_id = (char *)fk.sb_id;
+		fk.pod_op_r = cri_stop_pod_sandbox(fk.b, NULL, &req.base, &resp, &e);
+	} else {
+		Runtime__V1__RemovePodSandboxRequest req =
+		    RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
+		req.pod_sandbox_id = (char *)fk.sb_id;
+		fk.pod_op_r = cri_remove_pod_sandbox(fk.b, NULL, &req.base, &resp, &e);
+	}
+	cri_msg_free(resp);
+}
+
 static int fake_shim_start(const struct shim_opts *o, struct shim_info *ret, struct berr **err)
 {
 	fk.n_shim++;
+	if (fk.pod_op_in_shim)
+		pod_op(fk.pod_op_in_shim);
 	if (fk.fail_shim)
 		return berr_set(err, EIO, "runtime create failed (exit 1): fake");
+	if (fk.exit_in_shim)
+		fake_write_exit(o->id, 137, SIGKILL);
 	*ret = (struct shim_info){.shim_pid = 0,
 				  .container_pid = FAKE_PID,
 				  .ctl_path = xasprintf("%s/ctl.sock", o->state_dir)};
@@ -250,6 +304,8 @@ static int setup(void **state)
 	f->b.rt->stop_wait_ms = 2000;
 	add_image(f);
 	add_sandbox(f, STORE_SB_READY);
+	fk.b = &f->b;
+	fk.sb_id = f->sb_id;
 	*state = f;
 	return 0;
 }
@@ -257,6 +313,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	if (fk.writer_started)
+		pthread_join(fk.writer, NULL);
+	free(fk.last_update);
+	fk.last_update = NULL;
 	cri_runtime_done(&f->b);
 	store_free(f->b.store);
 	cri_config_done(&f->b.cfg);
@@ -527,6 +587,83 @@ static void test_create_sandbox_not_ready(void **state)
 	assert_nothing_left(f, "c1");
 }
 
+/* StopPodSandbox (or Remove) runs while a container of the pod is being
+ * created, after Create checked the pod and before it added its record: Stop's
+ * list misses the container, so Create must see Stop's claim and undo itself. */
+static void create_during_pod_op(struct fx *f, int op)
+{
+	fk.pod_op_in_shim = op;
+	fk.kill_exits = true; /* the undoing kills the created container */
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(create(f, ctr_config("c1", "docker.io/library/busybox:1"), NULL, &e),
+			 -EBUSY);
+	assert_int_equal(fk.pod_op_r, 0);
+	assert_non_null(strstr(berr_msg(e), "pod sandbox"));
+	assert_non_null(strstr(berr_msg(e), "is not ready")); /* stopped (removed) meanwhile */
+	assert_int_equal(fk.n_shim, 1);
+	assert_int_equal(fk.n_delete, 1); /* the runtime's container is deleted */
+	assert_int_equal(fk.kill_sigs[0], SIGKILL);
+	assert_nothing_left(f, "c1");
+	/* no exit record left either */
+	_cleanup_free_ char *exits = xasprintf("%s/run/exits", f->dir);
+	assert_true(dir_empty(exits));
+}
+
+static void test_create_while_pod_stops(void **state)
+{
+	create_during_pod_op(*state, 1);
+}
+
+static void test_create_while_pod_is_removed(void **state)
+{
+	struct fx *f = *state;
+	create_during_pod_op(f, 2);
+	struct store_sb *sb = NULL;
+	assert_int_equal(store_sb_get(f->b.store, f->sb_id, &sb, NULL), -ENOENT);
+}
+
+static int set_removing(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	st->removing = *(bool *)arg;
+	return 0;
+}
+
+struct releaser {
+	struct fx *f;
+	struct store_ctr *c;
+};
+
+/* Another removal of the container (a Create undoing itself) that fails after a while. */
+static void *release_later(void *arg)
+{
+	struct releaser *r = arg;
+	struct timespec ts = {0, 50 * 1000000};
+	nanosleep(&ts, NULL);
+	bool off = false;
+	(void)store_ctr_update(r->f->b.store, r->c, set_removing, &off, NULL);
+	return NULL;
+}
+
+/* A pod Remove finding a container already being removed by someone else waits
+ * for that removal, and takes over when it fails. */
+static void test_pod_remove_takes_over_failed_removal(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	fk.kill_exits = true;
+	struct releaser rel = {f, get(f, id)};
+	bool on = true;
+	assert_int_equal(store_ctr_update(f->b.store, rel.c, set_removing, &on, NULL), 0);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, release_later, &rel), 0);
+	pod_op(2);
+	pthread_join(t, NULL);
+	store_ctr_unref(rel.c);
+	assert_int_equal(fk.pod_op_r, 0);
+	assert_int_equal(fk.n_delete, 1);
+	assert_nothing_left(f, "c1");
+}
+
 /* ---- start, stop, remove ---- */
 
 static void test_start_then_stop_with_image_signal(void **state)
@@ -621,6 +758,71 @@ static void test_remove_running(void **state)
 	assert_int_equal(rm(f, id, NULL), 0); /* unknown ID: success */
 }
 
+/* Exits before StartContainer: recorded at once, and Start refuses cleanly. */
+
+static void assert_exited_137(struct fx *f, const char *id)
+{
+	struct store_ctr_status st;
+	assert_int_equal(state_of(f, id, &st), STORE_CTR_EXITED);
+	assert_int_equal(st.exit_code, 137);
+	assert_string_equal(st.reason, "Error");
+	assert_int_equal(st.started_at, 0);
+	assert_false(st.starting);
+	store_ctr_status_done(&st);
+}
+
+static void assert_start_refused(struct fx *f, const char *id)
+{
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(start(f, id, &e), -EBUSY);
+	assert_non_null(strstr(berr_msg(e), "exit code 137"));
+}
+
+/* The init died between `runc create` and the record: the monitor skipped the
+ * unknown ID, so Create commits the record itself. */
+static void test_exit_during_create_is_recorded(void **state)
+{
+	struct fx *f = *state;
+	fk.exit_in_shim = true;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_exited_137(f, id);
+	assert_start_refused(f, id);
+	assert_int_equal(fk.n_start, 0);
+	assert_exited_137(f, id);
+	assert_int_equal(rm(f, id, NULL), 0);
+	assert_nothing_left(f, "c1");
+}
+
+/* A record the monitor has not committed yet: Start commits it and refuses
+ * without asking the runtime. */
+static void test_start_after_uncommitted_exit(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	assert_int_equal(fake_write_exit(id, 137, SIGKILL), 0);
+	assert_start_refused(f, id);
+	assert_int_equal(fk.n_start, 0);
+	assert_exited_137(f, id);
+	assert_int_equal(fk.n_kill, 0);
+}
+
+/* The init dies as Start runs: the runtime refuses, says it is stopped, and
+ * the shim's record comes a little later. Start waits for it, reports the
+ * exit and records it as it happened, not as a StartError. */
+static void test_start_racing_exit_keeps_real_exit(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	fk.exit_on_start = true;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(start(f, id, &e), -EBUSY);
+	assert_non_null(strstr(berr_msg(e), "exited before it was started (exit code 137"));
+	assert_non_null(strstr(berr_msg(e), "cannot start a container that has stopped"));
+	assert_int_equal(fk.n_start, 1);
+	assert_exited_137(f, id);
+	assert_int_equal(fk.n_kill, 0);
+}
+
 /* ---- exec, update, status ---- */
 
 static void test_exec_sync(void **state)
@@ -698,6 +900,208 @@ static void test_update_and_status(void **state)
 	assert_int_equal(cri_list_containers(&f->b, NULL, &lr.base, &resp, NULL), 0);
 	assert_int_equal(((Runtime__V1__ListContainersResponse *)resp)->n_containers, 1);
 	cri_msg_free(resp);
+}
+
+/* Resources updates merge (containerd's WithResources). */
+
+static int update(struct fx *f, const char *id, Runtime__V1__LinuxContainerResources *res,
+		  struct berr **err)
+{
+	Runtime__V1__UpdateContainerResourcesRequest ur =
+	    RUNTIME__V1__UPDATE_CONTAINER_RESOURCES_REQUEST__INIT;
+	ur.container_id = (char *)id;
+	ur.linux = res;
+	return call_simple(f, cri_update_container_resources, &ur.base, err);
+}
+
+/* The stored resources, as ContainerStatus reports them; free with cri_msg_free(). */
+static Runtime__V1__ContainerStatusResponse *status_of(struct fx *f, const char *id)
+{
+	Runtime__V1__ContainerStatusRequest sr = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+	sr.container_id = (char *)id;
+	ProtobufCMessage *resp = NULL;
+	assert_int_equal(cri_container_status(&f->b, NULL, &sr.base, &resp, NULL), 0);
+	Runtime__V1__ContainerStatusResponse *r = (void *)resp;
+	assert_non_null(r->status->resources);
+	assert_non_null(r->status->resources->linux);
+	return r;
+}
+
+static int64_t json_at(const char *json, const char *obj, const char *key)
+{
+	struct json_object *o = json_tokener_parse(json), *a = NULL, *v = NULL;
+	assert_non_null(o);
+	int64_t n = -1;
+	if (json_object_object_get_ex(o, obj, &a) && json_object_object_get_ex(a, key, &v))
+		n = json_object_get_int64(v);
+	json_object_put(o);
+	return n;
+}
+
+static const char *unified_value(const Runtime__V1__LinuxContainerResources *l, const char *key)
+{
+	for (size_t i = 0; i < l->n_unified; i++)
+		if (strcmp(l->unified[i]->key, key) == 0)
+			return l->unified[i]->value;
+	return NULL;
+}
+
+static char *create_with_resources(struct fx *f)
+{
+	Runtime__V1__ContainerConfig *c = ctr_config("c1", "docker.io/library/busybox:1");
+	c->linux = xcalloc(1, sizeof(*c->linux));
+	runtime__v1__linux_container_config__init(c->linux);
+	Runtime__V1__LinuxContainerResources *res = xcalloc(1, sizeof(*res));
+	runtime__v1__linux_container_resources__init(res);
+	res->memory_limit_in_bytes = 32 << 20;
+	res->cpu_shares = 512;
+	res->oom_score_adj = -2000;
+	res->unified = xcalloc(2, sizeof(*res->unified));
+	const char *kv[2][2] = {{"memory.high", "max"}, {"pids.max", "10"}};
+	for (size_t i = 0; i < 2; i++) {
+		res->unified[i] = xcalloc(1, sizeof(**res->unified));
+		runtime__v1__linux_container_resources__unified_entry__init(res->unified[i]);
+		res->unified[i]->key = xstrdup(kv[i][0]);
+		res->unified[i]->value = xstrdup(kv[i][1]);
+	}
+	res->n_unified = 2;
+	c->linux->resources = res;
+	char *id = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (create(f, c, &id, &e) < 0)
+		fail_msg("create: %s", berr_msg(e));
+	return id;
+}
+
+static void test_update_merges_into_stored_resources(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_with_resources(f);
+	int oom = oci_oom_score_adj_clamp(-2000, f->b.rt->opts.oom_score_adj_min);
+	Runtime__V1__ContainerStatusResponse *r = status_of(f, id);
+	/* clamped as in the spec */
+	assert_int_equal(r->status->resources->linux->oom_score_adj, oom);
+	cri_msg_free(&r->base);
+	assert_int_equal(start(f, id, NULL), 0);
+
+	/* Only cpu quota/period and one unified key: the rest stays. */
+	Runtime__V1__LinuxContainerResources res = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.cpu_quota = 50000;
+	res.cpu_period = 100000;
+	Runtime__V1__LinuxContainerResources__UnifiedEntry ue =
+	    RUNTIME__V1__LINUX_CONTAINER_RESOURCES__UNIFIED_ENTRY__INIT;
+	ue.key = "pids.max";
+	ue.value = "20";
+	Runtime__V1__LinuxContainerResources__UnifiedEntry *uev[] = {&ue};
+	res.unified = uev;
+	res.n_unified = 1;
+	assert_int_equal(update(f, id, &res, NULL), 0);
+	assert_int_equal(fk.n_update, 1);
+	assert_int_equal(json_at(fk.last_update, "memory", "limit"), 32 << 20);
+	assert_int_equal(json_at(fk.last_update, "cpu", "shares"), 512);
+	assert_int_equal(json_at(fk.last_update, "cpu", "quota"), 50000);
+	assert_int_equal(json_at(fk.last_update, "cpu", "period"), 100000);
+	assert_non_null(strstr(fk.last_update, "\"pids.max\":\"20\""));
+	assert_non_null(strstr(fk.last_update, "\"memory.high\":\"max\""));
+	r = status_of(f, id);
+	const Runtime__V1__LinuxContainerResources *l = r->status->resources->linux;
+	assert_int_equal(l->memory_limit_in_bytes, 32 << 20);
+	assert_int_equal(l->cpu_shares, 512);
+	assert_int_equal(l->cpu_quota, 50000);
+	assert_int_equal(l->cpu_period, 100000);
+	assert_int_equal(l->oom_score_adj, oom);
+	assert_int_equal(l->n_unified, 2);
+	assert_string_equal(unified_value(l, "pids.max"), "20");
+	assert_string_equal(unified_value(l, "memory.high"), "max");
+	cri_msg_free(&r->base);
+
+	/* Then memory only: the cpu settings stay. */
+	res = (Runtime__V1__LinuxContainerResources)RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.memory_limit_in_bytes = 64 << 20;
+	assert_int_equal(update(f, id, &res, NULL), 0);
+	assert_int_equal(json_at(fk.last_update, "memory", "limit"), 64 << 20);
+	assert_int_equal(json_at(fk.last_update, "cpu", "quota"), 50000);
+	r = status_of(f, id);
+	l = r->status->resources->linux;
+	assert_int_equal(l->memory_limit_in_bytes, 64 << 20);
+	assert_int_equal(l->cpu_quota, 50000);
+	assert_int_equal(l->cpu_shares, 512);
+	cri_msg_free(&r->base);
+}
+
+static void test_update_failure_keeps_resources(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_with_resources(f);
+	Runtime__V1__LinuxContainerResources res = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.memory_limit_in_bytes = 64 << 20;
+	fk.fail_update = 1;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(update(f, id, &res, &e), -EIO);
+	assert_non_null(strstr(berr_msg(e), "fake update failure"));
+	Runtime__V1__ContainerStatusResponse *r = status_of(f, id);
+	assert_int_equal(r->status->resources->linux->memory_limit_in_bytes, 32 << 20);
+	cri_msg_free(&r->base);
+	/* the claim was released: a retry goes through */
+	fk.fail_update = 0;
+	assert_int_equal(update(f, id, &res, NULL), 0);
+	r = status_of(f, id);
+	assert_int_equal(r->status->resources->linux->memory_limit_in_bytes, 64 << 20);
+	assert_int_equal(r->status->resources->linux->cpu_shares, 512);
+	cri_msg_free(&r->base);
+	/* bad values are refused before the runtime is asked */
+	res.cpu_shares = -1;
+	berr_free(e);
+	e = NULL;
+	int n = fk.n_update;
+	assert_int_equal(update(f, id, &res, &e), -EINVAL);
+	assert_int_equal(fk.n_update, n);
+}
+
+static void test_update_exited_records_only(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_with_resources(f);
+	assert_int_equal(start(f, id, NULL), 0);
+	fk.kill_exits = true;
+	assert_int_equal(stop(f, id, 0, NULL), 0);
+	/* containerd: a container that is not running gets its record updated only */
+	Runtime__V1__LinuxContainerResources res = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.cpu_shares = 1024;
+	assert_int_equal(update(f, id, &res, NULL), 0);
+	assert_int_equal(fk.n_update, 0);
+	Runtime__V1__ContainerStatusResponse *r = status_of(f, id);
+	assert_int_equal(r->status->resources->linux->cpu_shares, 1024);
+	assert_int_equal(r->status->resources->linux->memory_limit_in_bytes, 32 << 20);
+	cri_msg_free(&r->base);
+	/* ... and none while it is being removed */
+	struct store_ctr *c = get(f, id);
+	bool on = true;
+	assert_int_equal(store_ctr_update(f->b.store, c, set_removing, &on, NULL), 0);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(update(f, id, &res, &e), -EBUSY);
+	assert_non_null(strstr(berr_msg(e), "being removed"));
+	on = false;
+	assert_int_equal(store_ctr_update(f->b.store, c, set_removing, &on, NULL), 0);
+	store_ctr_unref(c);
+}
+
+/* An update racing the container's exit: the runtime refuses, the exit record is
+ * there, so the record is updated as for any exited container. */
+static void test_update_of_container_exiting_meanwhile(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = create_with_resources(f);
+	assert_int_equal(start(f, id, NULL), 0);
+	assert_int_equal(fake_write_exit(id, 0, 0), 0);
+	fk.fail_update = 1;
+	Runtime__V1__LinuxContainerResources res = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	res.cpu_shares = 256;
+	assert_int_equal(update(f, id, &res, NULL), 0);
+	Runtime__V1__ContainerStatusResponse *r = status_of(f, id);
+	assert_int_equal(r->status->state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED);
+	assert_int_equal(r->status->resources->linux->cpu_shares, 256);
+	cri_msg_free(&r->base);
 }
 
 /* ---- monitor and recovery ---- */
@@ -779,14 +1183,24 @@ int main(void)
 	    T(test_create_shim_fails),
 	    T(test_create_duplicate_name),
 	    T(test_create_sandbox_not_ready),
+	    T(test_create_while_pod_stops),
+	    T(test_create_while_pod_is_removed),
+	    T(test_pod_remove_takes_over_failed_removal),
 	    T(test_start_then_stop_with_image_signal),
 	    T(test_stop_timeout_then_kill),
 	    T(test_stop_timeout_zero_kills_at_once),
 	    T(test_stop_never_exits_times_out),
 	    T(test_start_failure_records_exit),
+	    T(test_exit_during_create_is_recorded),
+	    T(test_start_after_uncommitted_exit),
+	    T(test_start_racing_exit_keeps_real_exit),
 	    T(test_remove_running),
 	    T(test_exec_sync),
 	    T(test_update_and_status),
+	    T(test_update_merges_into_stored_resources),
+	    T(test_update_failure_keeps_resources),
+	    T(test_update_exited_records_only),
+	    T(test_update_of_container_exiting_meanwhile),
 	    T(test_monitor_commits_exit),
 	    T(test_recover),
 	    T(test_recover_keeps_what_the_runtime_runs),

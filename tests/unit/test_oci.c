@@ -623,6 +623,63 @@ static void test_exec_process_build(void **state)
 
 /* ---- resources ---- */
 
+/* Update semantics (containerd's WithResources): set fields win, zero keeps,
+ * hugepage limits and unified entries merge by key. */
+static void test_resources_merge(void **state)
+{
+	Runtime__V1__LinuxContainerResources cur = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	Runtime__V1__LinuxContainerResources upd = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	Runtime__V1__HugepageLimit h2 = RUNTIME__V1__HUGEPAGE_LIMIT__INIT;
+	Runtime__V1__HugepageLimit h1 = RUNTIME__V1__HUGEPAGE_LIMIT__INIT;
+	Runtime__V1__HugepageLimit h2b = RUNTIME__V1__HUGEPAGE_LIMIT__INIT;
+	h2.page_size = "2MB";
+	h2.limit = 10;
+	h1.page_size = "1GB";
+	h1.limit = 0;
+	h2b.page_size = "2MB";
+	h2b.limit = 20;
+	Runtime__V1__HugepageLimit *cur_h[] = {&h2, &h1}, *upd_h[] = {&h2b};
+	cur.hugepage_limits = cur_h;
+	cur.n_hugepage_limits = 2;
+	upd.hugepage_limits = upd_h;
+	upd.n_hugepage_limits = 1;
+	cur.cpu_shares = 512;
+	cur.memory_limit_in_bytes = 1000;
+	cur.memory_swap_limit_in_bytes = 3000;
+	cur.cpuset_cpus = "0-1";
+	cur.oom_score_adj = 500;
+	upd.cpu_quota = 50000;
+	upd.cpuset_mems = "0";
+	Runtime__V1__LinuxContainerResources *m = oci_resources_merge(&cur, &upd, -999);
+	assert_int_equal(m->cpu_shares, 512);
+	assert_int_equal(m->cpu_quota, 50000);
+	assert_int_equal(m->memory_limit_in_bytes, 1000);
+	assert_int_equal(m->memory_swap_limit_in_bytes, 3000); /* no new limit: swap kept */
+	assert_string_equal(m->cpuset_cpus, "0-1");
+	assert_string_equal(m->cpuset_mems, "0");
+	assert_int_equal(m->oom_score_adj, 500);
+	assert_int_equal(m->n_hugepage_limits, 2);
+	assert_string_equal(m->hugepage_limits[0]->page_size, "2MB");
+	assert_int_equal(m->hugepage_limits[0]->limit, 20);
+	assert_string_equal(m->hugepage_limits[1]->page_size, "1GB");
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+	/* a new memory limit without swap: swap follows the limit (0 = same) */
+	upd.memory_limit_in_bytes = 2000;
+	upd.oom_score_adj = -1000; /* clamped at the floor */
+	m = oci_resources_merge(&cur, &upd, -999);
+	assert_int_equal(m->memory_limit_in_bytes, 2000);
+	assert_int_equal(m->memory_swap_limit_in_bytes, 0);
+	assert_int_equal(m->oom_score_adj, -999);
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+	/* nothing before: the request itself, unset oom_score_adj clamped as the spec does */
+	m = oci_resources_merge(NULL, &upd, 10);
+	assert_int_equal(m->cpu_shares, 0);
+	assert_int_equal(m->memory_limit_in_bytes, 2000);
+	assert_int_equal(m->oom_score_adj, 10);
+	assert_string_equal(m->cpuset_cpus, "");
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+}
+
 static void test_resources_build(void **state)
 {
 	Runtime__V1__LinuxContainerResources r = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
@@ -1159,6 +1216,7 @@ int main(void)
 	    cmocka_unit_test(test_spec_new_namespaces_hostname),
 	    cmocka_unit_test(test_exec_process_build),
 	    cmocka_unit_test(test_resources_build),
+	    cmocka_unit_test(test_resources_merge),
 	    cmocka_unit_test(test_user_resolve_table),
 	    cmocka_unit_test(test_user_resolve_stays_in_rootfs),
 	    cmocka_unit_test(test_runtime_argv_table),

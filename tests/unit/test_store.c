@@ -153,6 +153,7 @@ static void fill_ctr_status(struct store_ctr_status *st)
 	    .starting = true,
 	    .stopping = true,
 	    .removing = true,
+	    .updating = true,
 	};
 }
 
@@ -175,6 +176,7 @@ static void ctr_status_equal(const struct store_ctr_status *a, const struct stor
 		assert_int_equal(a->starting, b->starting);
 		assert_int_equal(a->stopping, b->stopping);
 		assert_int_equal(a->removing, b->removing);
+		assert_int_equal(a->updating, b->updating);
 	}
 }
 
