@@ -10,6 +10,7 @@
 #define BERTH_COMMON_FILEIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct berr;
@@ -35,5 +36,14 @@ int fileio_remove_tree(const char *path, struct berr **err);
 int fileio_fsync_dir(const char *path, struct berr **err);
 /* write(2) of the whole buffer, retrying on EINTR and short writes; -errno. */
 int fileio_write_all(int fd, const void *data, size_t len);
+
+/* du.c: bytes (allocated blocks * 512) and inodes of the tree at path, the
+ * root included, staying on its filesystem, a hard-linked file counted once
+ * (containerd's fs.DiskUsage). Entries that vanish while it walks are skipped. */
+int fileio_disk_usage(const char *path, uint64_t *ret_bytes, uint64_t *ret_inodes,
+		      struct berr **err);
+/* The mount point path lives on, from mountinfo (NULL: /proc/self/mountinfo);
+ * "/" when none matches. Caller frees. */
+char *fileio_mountpoint(const char *path, const char *mountinfo);
 
 #endif

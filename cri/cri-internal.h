@@ -146,4 +146,20 @@ int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const Protobu
 int cri_list_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			 ProtobufCMessage **ret_resp, struct berr **err);
 
+/* Handlers of cri/stats.c */
+int cri_container_stats(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			ProtobufCMessage **ret_resp, struct berr **err);
+int cri_list_container_stats(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			     ProtobufCMessage **ret_resp, struct berr **err);
+int cri_pod_sandbox_stats(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			  ProtobufCMessage **ret_resp, struct berr **err);
+int cri_list_pod_sandbox_stats(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			       ProtobufCMessage **ret_resp, struct berr **err);
+/* Server-streaming: the list, sent in batches (5000 items, 15 MiB at most). */
+int cri_stream_container_stats(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			       ProtobufCMessage **ret_resp, struct berr **err);
+int cri_stream_pod_sandbox_stats(struct berth *b, struct cri_call *call,
+				 const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+				 struct berr **err);
+
 #endif

@@ -193,6 +193,7 @@ int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err)
 	rt->exec_path = helper_path(b, "berth-exec");
 	rt->pinns_path = helper_path(b, "berth-pinns");
 	rt->stop_wait_ms = 10000;
+	rt->cpu_cache = cri_cpu_cache_new();
 	b->rt = rt;
 	int r = detect_opts(b, rt, err);
 	if (r >= 0)
@@ -215,6 +216,7 @@ void cri_runtime_done(struct berth *b)
 	if (!rt)
 		return;
 	rt->monitor = cri_monitor_stop(rt->monitor);
+	rt->cpu_cache = cri_cpu_cache_free(rt->cpu_cache);
 	strv_free(rt->caps_all);
 	free(rt->exit_dir);
 	free(rt->shim_path);

@@ -67,6 +67,7 @@ extern const struct cri_ops cri_default_ops;
 const struct cri_ops *cri_ops_of(const struct berth *b);
 
 struct cri_monitor;
+struct cri_cpu_cache;
 
 /* Runtime facts detected once, paths of the helpers, the exit monitor. */
 struct cri_runtime {
@@ -76,6 +77,7 @@ struct cri_runtime {
 	char *shim_path, *exec_path, *pinns_path;
 	int stop_wait_ms; /* after SIGKILL, how long Stop/Remove wait for the exit */
 	struct cri_monitor *monitor;
+	struct cri_cpu_cache *cpu_cache; /* previous CPU samples (stats.c); own mutex */
 	/* Exit generation: bumped (and broadcast) after every committed exit. */
 	pthread_mutex_t exit_mu;
 	pthread_cond_t exit_cond;
@@ -124,6 +126,16 @@ int cri_monitor_start(struct berth *b, struct cri_monitor **ret, struct berr **e
 struct cri_monitor *cri_monitor_stop(struct cri_monitor *m);
 /* Restart reconciliation (recover.c). */
 int cri_recover(struct berth *b, struct berr **err);
+
+/* CPU samples of the stats RPCs (stats.c): the last usage of each container
+ * or pod, keyed by ID, to compute usage_nano_cores as containerd does.
+ * Thread-safe (own mutex); samples older than 10 minutes are dropped. */
+struct cri_cpu_cache *cri_cpu_cache_new(void);
+struct cri_cpu_cache *cri_cpu_cache_free(struct cri_cpu_cache *c);
+/* Records the sample and returns true with the rate since the previous one of
+ * id; false on the first sample, or when no time passed or usage went down. */
+bool cri_cpu_cache_rate(struct cri_cpu_cache *c, const char *id, uint64_t usage_ns, int64_t ts_ns,
+			uint64_t *ret);
 
 /* Map entries of protobuf-c (string -> string) all share this layout. */
 struct cri_kv_entry {

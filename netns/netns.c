@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -215,6 +216,48 @@ int netns_addrs(const char *path, const char *ifname, struct netns_addr **ret, s
 	}
 	free(l.v);
 	*ret = sorted;
+	*ret_n = l.n;
+	return 0;
+}
+
+struct link_list {
+	struct netns_link_stats *v;
+	size_t n;
+};
+
+static void link_collect(struct nl_object *o, void *arg)
+{
+	struct link_list *l = arg;
+	struct rtnl_link *link = (struct rtnl_link *)o;
+	const char *name = rtnl_link_get_name(link);
+	/* containerd's getAllContainerNetIO skips lo by name */
+	if (!name || strcmp(name, "lo") == 0)
+		return;
+	struct netns_link_stats out = {
+	    .rx_bytes = rtnl_link_get_stat(link, RTNL_LINK_RX_BYTES),
+	    .rx_errors = rtnl_link_get_stat(link, RTNL_LINK_RX_ERRORS),
+	    .tx_bytes = rtnl_link_get_stat(link, RTNL_LINK_TX_BYTES),
+	    .tx_errors = rtnl_link_get_stat(link, RTNL_LINK_TX_ERRORS),
+	};
+	snprintf(out.name, sizeof(out.name), "%s", name);
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = out;
+}
+
+int netns_link_stats(const char *path, struct netns_link_stats **ret, size_t *ret_n,
+		     struct berr **err)
+{
+	_cleanup_(netns_nl_closep) struct nl_sock *s = NULL;
+	int r = netns_nl_open(path, &s, err);
+	if (r < 0)
+		return r;
+	_cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+	r = rtnl_link_alloc_cache(s, AF_UNSPEC, &cache);
+	if (r < 0)
+		return berr_set(err, nl_errno(r), "dump links: %s", nl_geterror(r));
+	struct link_list l = {0};
+	nl_cache_foreach(cache, link_collect, &l);
+	*ret = l.v ? l.v : xcalloc(1, sizeof(*l.v));
 	*ret_n = l.n;
 	return 0;
 }

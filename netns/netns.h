@@ -80,6 +80,15 @@ struct netns_addr {
 int netns_addrs(const char *path, const char *ifname, struct netns_addr **ret, size_t *ret_n,
 		struct berr **err);
 
+/* Counters of every interface but lo in the netns at path (kernel order), as
+ * containerd's pod network stats. *ret is the caller's to free(). */
+struct netns_link_stats {
+	char name[16]; /* IFNAMSIZ */
+	uint64_t rx_bytes, rx_errors, tx_bytes, tx_errors;
+};
+int netns_link_stats(const char *path, struct netns_link_stats **ret, size_t *ret_n,
+		     struct berr **err);
+
 /* ---- pod files: /etc/hostname, /etc/hosts, /etc/resolv.conf, /dev/shm ---- */
 
 struct netns_dns {

@@ -11,6 +11,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "oci/oci-internal.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 
@@ -110,11 +111,9 @@ static int read_counter(const char *file, const char *key, uint64_t *ret, struct
 	return 0;
 }
 
-int oci_cgroup_oom_kills(const char *cgroup_root, enum oci_cgroup_mode mode,
-			 enum oci_cgroup_driver d, const char *cgroups_path, uint64_t *ret,
-			 struct berr **err)
+int oci_cgroup_rel_path(enum oci_cgroup_driver d, const char *cgroups_path, char **ret,
+			struct berr **err)
 {
-	const char *root = cgroup_root ? cgroup_root : CGROUP_ROOT;
 	_cleanup_free_ char *rel = NULL;
 	if (d == OCI_CGROUP_DRIVER_SYSTEMD) {
 		int r = systemd_expand(cgroups_path, &rel, err);
@@ -125,6 +124,19 @@ int oci_cgroup_oom_kills(const char *cgroup_root, enum oci_cgroup_mode mode,
 	}
 	if (strstr(rel, ".."))
 		return berr_set(err, EINVAL, "cgroups path '%s' contains '..'", cgroups_path);
+	*ret = TAKE_PTR(rel);
+	return 0;
+}
+
+int oci_cgroup_oom_kills(const char *cgroup_root, enum oci_cgroup_mode mode,
+			 enum oci_cgroup_driver d, const char *cgroups_path, uint64_t *ret,
+			 struct berr **err)
+{
+	const char *root = cgroup_root ? cgroup_root : CGROUP_ROOT;
+	_cleanup_free_ char *rel = NULL;
+	int r = oci_cgroup_rel_path(d, cgroups_path, &rel, err);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *file = mode == OCI_CGROUP_MODE_V2
 					? xasprintf("%s/%s/memory.events", root, rel)
 					: xasprintf("%s/memory/%s/memory.oom_control", root, rel);

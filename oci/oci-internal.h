@@ -42,4 +42,9 @@ int oci_resources_object(const Runtime__V1__LinuxContainerResources *res,
 			 const struct oci_runtime_opts *opts, struct json_object *out,
 			 struct berr **err);
 
+/* cgroup.c: the cgroup's path below a hierarchy root ("/berth/<id>"; the
+ * systemd driver's "slice:prefix:name" expanded to its scope); ".." refused. */
+int oci_cgroup_rel_path(enum oci_cgroup_driver d, const char *cgroups_path, char **ret,
+			struct berr **err);
+
 #endif

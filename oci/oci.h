@@ -279,4 +279,36 @@ int oci_cgroup_oom_kills(const char *cgroup_root, enum oci_cgroup_mode mode,
 			 enum oci_cgroup_driver d, const char *cgroups_path, uint64_t *ret,
 			 struct berr **err);
 
+/* ---- cgroup statistics (cgroup_stats.c; docs/stats.md) ---- */
+/* What a container's or pod's cgroup reports. A has_* flag is false when its
+ * controller is not there (v2: not enabled for the cgroup; v1: not mounted). */
+struct oci_cgroup_stats {
+	bool has_cpu;
+	uint64_t cpu_usage_ns; /* v2 cpu.stat usage_usec * 1000; v1 cpuacct.usage */
+	bool has_memory;
+	uint64_t mem_usage;	  /* v2 memory.current; v1 memory.usage_in_bytes */
+	uint64_t mem_limit;	  /* 0: no limit (over 2^62 counts as none, as kubelet's) */
+	uint64_t mem_working_set; /* usage - inactive_file (v1 total_inactive_file), >= 0 */
+	uint64_t mem_rss;	  /* v2 anon; v1 total_rss */
+	uint64_t mem_pgfault, mem_pgmajfault; /* v2 pgfault/pgmajfault; v1 total_ */
+	bool has_swap;
+	uint64_t swap_usage; /* v2 memory.swap.current; v1 memsw.usage - usage */
+	uint64_t swap_limit; /* 0: none; v2 memory.swap.max; v1 memsw.limit - limit */
+	bool has_pids;
+	uint64_t pids_current;
+};
+/* Reads the cgroup of cgroups_path (as stored for the container: a cgroupfs
+ * path or the systemd driver's "slice:prefix:name") under cgroup_root (NULL:
+ * /sys/fs/cgroup). HYBRID reads the v1 controllers, as runc uses them there.
+ * -ENOENT when the cgroup is gone (no controller has it); -EINVAL bad path;
+ * -EPROTO unparsable file. */
+int oci_cgroup_stats_read(const char *cgroup_root, enum oci_cgroup_mode mode,
+			  enum oci_cgroup_driver d, const char *cgroups_path,
+			  struct oci_cgroup_stats *ret, struct berr **err);
+/* Pure: the CPU rate in nanocores between two samples (containerd's
+ * getUsageNanoCores); false when there is none: no time passed or the usage
+ * went down (a restarted cgroup). */
+bool oci_cpu_nano_cores(uint64_t prev_usage_ns, int64_t prev_ts_ns, uint64_t usage_ns,
+			int64_t ts_ns, uint64_t *ret);
+
 #endif
