@@ -213,18 +213,34 @@ static int fetch_manifest(struct pull *p, const char *ref, const char *want_dige
 			  struct reg_resp *ret, char digest[IMG_DIGEST_LEN + 1], struct berr **err)
 {
 	_cleanup_free_ char *what = xasprintf("manifests/%s", ref);
+	_cleanup_free_ char *earlier = NULL; /* what the endpoints before the last one said */
 	int r = -EIO;
 	size_t first = try_all ? 0 : p->s.cur, last = try_all ? p->s.n_endpoints : p->s.cur + 1;
 	for (size_t i = first; i < last; i++) {
 		if (try_all)
 			reg_session_use(&p->s, i);
-		berr_free(*err);
-		*err = NULL;
-		r = reg_get(&p->s, what, ACCEPT_MANIFESTS, IMG_MANIFEST_MAX, ret, err);
-		if (r >= 0)
+		struct berr *e = NULL;
+		r = reg_get(&p->s, what, ACCEPT_MANIFESTS, IMG_MANIFEST_MAX, ret, &e);
+		if (r >= 0) {
+			berr_free(e);
 			break;
-		log_debug("endpoint=%s msg=\"manifest fetch failed, trying next: %s\"",
-			  p->s.endpoints[i], berr_msg(*err));
+		}
+		log_debug("endpoint=%s msg=\"manifest fetch failed: %s\"", p->s.endpoints[i],
+			  berr_msg(e));
+		if (i + 1 == last) {
+			/* the upstream's error decides the code; a mirror's answer (a 404, say)
+			 * is kept in the message rather than hidden behind it */
+			if (earlier)
+				berr_set(err, -r, "%s (mirrors: %s)", berr_msg(e), earlier);
+			else
+				berr_move(err, &e);
+		} else {
+			char *more = earlier ? xasprintf("%s; %s", earlier, berr_msg(e))
+					     : xstrdup(berr_msg(e));
+			free(earlier);
+			earlier = more;
+		}
+		berr_free(e);
 	}
 	if (r < 0)
 		return r;

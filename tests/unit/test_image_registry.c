@@ -344,6 +344,14 @@ static void test_pull_via_mirror(void **state)
 	p = pull_ok(ctx, "127.0.0.1:1/test/busybox:1", NULL);
 	assert_string_equal(p->repo_tag, "127.0.0.1:1/test/busybox:1");
 	img_pulled_free(p);
+	/* every endpoint fails: the upstream's error decides the code, and what the mirrors
+	 * said (a dead one, a 404) stays in the message */
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(img_pull(ctx, "127.0.0.1:1/test/nope:1", NULL, &p, &e), -ECONNREFUSED);
+	assert_non_null(strstr(e->msg, "GET 'http://127.0.0.1:1/v2/test/nope/manifests/1'"));
+	assert_non_null(strstr(e->msg, "(mirrors: GET 'http://127.0.0.1:1/v2/test/nope/"));
+	assert_non_null(strstr(e->msg, "; GET 'http://"));
+	assert_non_null(strstr(e->msg, "MANIFEST_UNKNOWN"));
 	img_ctx_free(ctx);
 }
 
