@@ -280,70 +280,13 @@ int img_gc(struct img_ctx *ctx, img_keep_fn keep, void *arg, unsigned *ret_blobs
 	return r;
 }
 
-static void usage_walk(int dfd, dev_t dev, uint64_t *bytes, uint64_t *inodes)
-{
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return;
-	}
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		struct stat st;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
-			continue;
-		(*inodes)++;
-		/* hard links are counted once, at their first name's link count share */
-		*bytes += (uint64_t)st.st_blocks * 512 /
-			  (st.st_nlink > 1 && !S_ISDIR(st.st_mode) ? st.st_nlink : 1);
-		if (S_ISDIR(st.st_mode)) {
-			int fd = openat(dirfd(d), de->d_name,
-					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0)
-				usage_walk(fd, dev, bytes, inodes);
-		}
-	}
-	closedir(d);
-}
-
-static char *find_mountpoint(const char *path)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *best = xstrdup("/");
-	size_t best_len = 1;
-	char line[4096];
-	while (f && fgets(line, sizeof(line), f)) {
-		char mp[PATH_MAX];
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-			continue;
-		size_t l = strlen(mp);
-		if (l >= best_len && strncmp(path, mp, l) == 0 &&
-		    (path[l] == '/' || path[l] == '\0')) {
-			free(best);
-			best = xstrdup(mp);
-			best_len = l;
-		}
-	}
-	return best;
-}
-
 int img_usage(struct img_ctx *ctx, uint64_t *ret_bytes, uint64_t *ret_inodes, char **ret_mountpoint,
 	      struct berr **err)
 {
-	struct stat st;
-	int fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int e = errno;
-		safe_close(fd);
-		return berr_set_errno(err, e, "open image root '%s'", ctx->root);
-	}
-	uint64_t bytes = (uint64_t)st.st_blocks * 512, inodes = 1;
-	usage_walk(fd, st.st_dev, &bytes, &inodes);
-	*ret_bytes = bytes;
-	*ret_inodes = inodes;
+	int r = fileio_disk_usage(ctx->root, ret_bytes, ret_inodes, err);
+	if (r < 0)
+		return berr_wrap(err, "image root '%s'", ctx->root);
 	if (ret_mountpoint)
-		*ret_mountpoint = find_mountpoint(ctx->root);
+		*ret_mountpoint = fileio_mountpoint(ctx->root, NULL);
 	return 0;
 }
