@@ -260,6 +260,12 @@ static int run(struct berth *b, struct berr **err)
 		b->store = store_free(b->store);
 		return berr_wrap(err, "start container runtime");
 	}
+	/* Not fatal: only RuntimeDefault containers need it, and each such
+	 * CreateContainer fails naming the file until it is there. */
+	if (access(b->cfg.seccomp_profile, R_OK) < 0)
+		log_warn("path=%s msg=\"default seccomp profile: %s; containers asking for "
+			 "RuntimeDefault will fail to create, ignoring\"",
+			 b->cfg.seccomp_profile, strerror(errno));
 	b->server = cri_server_new(b, err);
 	if (!b->server) {
 		cri_runtime_done(b);

@@ -106,6 +106,7 @@ void cri_config_init(struct berth_config *c)
 	    .cni_bin_dirs = strv_new((const char *const[]){"/opt/cni/bin", "/usr/lib/cni", NULL}),
 	    .stream_address = xstrdup("127.0.0.1"),
 	    .stream_port = 0,
+	    .seccomp_profile = xstrdup(BERTH_SECCOMP_PROFILE),
 	};
 	struct berth_runtime *r = runtime_get_or_add(c, "runc");
 	r->path = find_in_path("runc");
@@ -130,6 +131,7 @@ void cri_config_done(struct berth_config *c)
 	free(c->registries);
 	free(c->stream_address);
 	free(c->libexec_dir);
+	free(c->seccomp_profile);
 	*c = (struct berth_config){0};
 }
 
@@ -319,6 +321,8 @@ static int parse_top(struct berth_config *c, const char *key, struct json_object
 		return get_string(val, origin, key, true, &c->run_dir, err);
 	if (strcmp(key, "libexec_dir") == 0)
 		return get_string(val, origin, key, true, &c->libexec_dir, err);
+	if (strcmp(key, "seccomp_profile") == 0)
+		return get_string(val, origin, key, true, &c->seccomp_profile, err);
 	if (strcmp(key, "workers") == 0)
 		return get_int(val, origin, key, 1, BERTH_WORKERS_MAX, &c->workers, err);
 	if (strcmp(key, "default_runtime") == 0)
@@ -464,6 +468,7 @@ char *cri_config_to_json(const struct berth_config *c)
 	json_object_object_add(o, "stream", st);
 	if (c->libexec_dir)
 		json_object_object_add(o, "libexec_dir", json_object_new_string(c->libexec_dir));
+	json_object_object_add(o, "seccomp_profile", json_object_new_string(c->seccomp_profile));
 	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 }

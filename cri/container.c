@@ -6,6 +6,7 @@
  *   2. bundle dir <run_dir>/c/<id> and rootfs mountpoint
  *   3. overlay rootfs (ops->rootfs_mount) with upper/work under
  *      <state_dir>/containers/<id>
+ *   (the seccomp profile is read before 2; it leaves nothing to undo)
  *   4. user, mounts, devices resolved; config.json written atomically (not fsync'ed)
  *   5. berth-shim started: it runs `runc create` and holds the stdio
  *   6. record added (CREATED), keeping the reservation of 1
@@ -47,6 +48,7 @@ struct ctr_plan {
 	struct store_ctr *ctr; /* the record, once added */
 	struct oci_runtime_handler h;
 	struct cri_pod_info pod;
+	struct oci_seccomp_profile seccomp;
 };
 
 static void plan_free(struct ctr_plan *p)
@@ -62,6 +64,7 @@ static void plan_free(struct ctr_plan *p)
 	store_img_unref(p->img);
 	store_ctr_unref(p->ctr);
 	cri_pod_info_done(&p->pod);
+	oci_seccomp_profile_done(&p->seccomp);
 }
 
 /* Waits (bounded) for the shim's exit record in the bundle: once it is there
@@ -202,7 +205,7 @@ static int plan_bundle(struct berth *b, struct ctr_plan *p, const Runtime__V1__C
 				      im->cmd,	im->working_dir, im->stop_signal};
 	_cleanup_free_ char *json = NULL;
 	r = oci_spec_build(&(struct oci_spec_input){p->id, c, p->pod.config, &p->pod.oci, &ic,
-						    &opts, &user, dev, n_dev},
+						    &opts, &user, dev, n_dev, &p->seccomp},
 			   &json, err);
 	oci_devices_free(dev, n_dev);
 	if (r < 0)
@@ -408,6 +411,10 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 		else if (r < 0)
 			berr_move(err, &e);
 	}
+	/* Before anything is made on disk: a missing or bad profile leaves nothing. */
+	if (r == 0)
+		r = oci_seccomp_profile_load(c->linux ? c->linux->security_context : NULL,
+					     b->cfg.seccomp_profile, &p.seccomp, err);
 	if (r == 0) {
 		p.stop_signal = stop_signal_of(c, store_img_meta(p.img));
 		r = plan_bundle(b, &p, c, err);

@@ -21,6 +21,8 @@ struct berr;
 #define BERTH_DEFAULT_CONFIG "/etc/berth/berth.json"
 #define BERTH_CONFIG_MAX     (1 << 20) /* config file size limit */
 #define BERTH_WORKERS_MAX    64
+/* Debian's golang-github-containers-common: the profile CRI-O and Podman use. */
+#define BERTH_SECCOMP_PROFILE "/usr/share/containers/seccomp.json"
 
 enum berth_cgroup_driver { BERTH_CGROUP_CGROUPFS, BERTH_CGROUP_SYSTEMD, BERTH_CGROUP_MAX };
 
@@ -53,8 +55,9 @@ struct berth_config {
 	struct berth_registry *registries;
 	size_t n_registries;
 	char *stream_address;
-	int stream_port;   /* 0: pick a free port */
-	char *libexec_dir; /* berth-shim, berth-exec, berth-pinns; NULL: BERTH_LIBEXECDIR */
+	int stream_port;       /* 0: pick a free port */
+	char *libexec_dir;     /* berth-shim, berth-exec, berth-pinns; NULL: BERTH_LIBEXECDIR */
+	char *seccomp_profile; /* RuntimeDefault seccomp profile (docker/moby format) */
 };
 
 struct cri_method;

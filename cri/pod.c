@@ -163,6 +163,9 @@ static int detect_opts(struct berth *b, struct cri_runtime *rt, struct berr **er
 	if (r < 0)
 		return r;
 	o->all_caps = rt->caps_all;
+	r = oci_seccomp_host_detect(&o->seccomp_host, err);
+	if (r < 0)
+		return r;
 	if (o->cgroup_mode == OCI_CGROUP_MODE_V2) {
 		o->swap_supported = access("/sys/fs/cgroup/memory.swap.max", F_OK) == 0 ||
 				    access("/sys/fs/cgroup/init.scope/memory.swap.max", F_OK) == 0;

@@ -42,6 +42,10 @@ int oci_resources_object(const Runtime__V1__LinuxContainerResources *res,
 			 const struct oci_runtime_opts *opts, struct json_object *out,
 			 struct berr **err);
 
+/* seccomp.c: oci_seccomp_translate() on a parsed profile; *ret is a new object. */
+int oci_seccomp_object(struct json_object *profile, const struct oci_seccomp_host *host,
+		       char *const *caps, struct json_object **ret, struct berr **err);
+
 /* cgroup.c: the cgroup's path below a hierarchy root ("/berth/<id>"; the
  * systemd driver's "slice:prefix:name" expanded to its scope); ".." refused. */
 int oci_cgroup_rel_path(enum oci_cgroup_driver d, const char *cgroups_path, char **ret,

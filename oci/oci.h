@@ -1,17 +1,18 @@
-/* oci.h - CRI config -> OCI runtime spec, image user resolution, cgroup facts,
- *   and the OCI runtime (runc CLI) driver behind struct oci_runtime_ops.
+/* oci.h - CRI config -> OCI runtime spec, image user resolution, seccomp
+ *   profiles, cgroup facts, and the runc CLI driver behind struct oci_runtime_ops.
  * Pure (no I/O, no globals): oci_spec_build, oci_exec_process_build,
- *   oci_resources_build, oci_runtime_argv, oci_state_parse, oci_cgroups_path.
- *   oci_mounts_validate, oci_devices_resolve, oci_user_resolve and the cgroup
- *   readers read files; oci_runc_ops spawn the runtime (common/spawn.h) and
- *   block until it exits or times out. See docs/oci.md.
- * Ownership: returned strings/vectors/structs are the caller's: free(),
- *   strv_free() or the matching _done() or _free() function. Inputs are only borrowed.
+ *   oci_resources_build, oci_runtime_argv, oci_state_parse, oci_cgroups_path,
+ *   oci_seccomp_choose, oci_seccomp_translate. oci_mounts_validate,
+ *   oci_devices_resolve, oci_user_resolve, oci_seccomp_profile_load and the cgroup
+ *   readers read files; oci_runc_ops spawn the runtime (common/spawn.h) and block
+ *   until it exits or times out. See docs/oci.md.
+ * Ownership: returned strings/vectors/structs are the caller's: free(), strv_free()
+ *   or the matching _done() or _free() function. Inputs are only borrowed.
  * Threads: no shared state; every call is thread-safe.
- * Errors: -EINVAL bad CRI input (the message names it), -ENOENT missing mount
- *   source, device, user, group or container, -EOPNOTSUPP unsupported feature,
- *   -ETIMEDOUT runtime or exec timeout, -EIO runtime failure (message carries
- *   the runtime's own error), -EPROTO unparsable runtime output. */
+ * Errors: -EINVAL bad CRI input or profile (the message names it), -ENOENT missing
+ *   mount source, device, user, group, container or seccomp profile, -EOPNOTSUPP
+ *   unsupported feature, -ETIMEDOUT runtime or exec timeout, -EIO runtime failure
+ *   (with the runtime's own error), -EPROTO unparsable runtime output. */
 #ifndef BERTH_OCI_OCI_H
 #define BERTH_OCI_OCI_H
 
@@ -23,6 +24,7 @@
 #include "proto/api.pb-c.h"
 
 struct berr;
+struct oci_seccomp_profile;
 
 enum oci_cgroup_driver {
 	OCI_CGROUP_DRIVER_CGROUPFS,
@@ -67,6 +69,13 @@ struct oci_image_config {
 	const char *stop_signal; /* not used by the spec; the stop path reads it */
 };
 
+/* The host facts a seccomp profile's rules are filtered by
+ * (oci_seccomp_host_detect()). */
+struct oci_seccomp_host {
+	char machine[65]; /* uname machine: "x86_64", "aarch64"; "": unknown */
+	unsigned kernel_major, kernel_minor;
+};
+
 /* Daemon/runtime facts the caller detects once. */
 struct oci_runtime_opts {
 	enum oci_cgroup_driver cgroup_driver;
@@ -80,6 +89,7 @@ struct oci_runtime_opts {
 	bool hugetlb_supported;	   /* hugetlb controller usable by the runtime */
 	bool rro_supported;	   /* recursive read-only mounts (kernel >= 5.12) */
 	int64_t pids_limit;	   /* > 0: linux.resources.pids.limit */
+	struct oci_seccomp_host seccomp_host; /* what seccomp profiles are filtered by */
 };
 
 /* A resolved process user. */
@@ -113,6 +123,9 @@ struct oci_spec_input {
 	const struct oci_user *user;
 	const struct oci_device *devices; /* from oci_devices_resolve() */
 	size_t n_devices;
+	/* From oci_seccomp_profile_load(); NULL or no json: none loaded, which
+	 * is an error unless the container runs unconfined. */
+	const struct oci_seccomp_profile *seccomp;
 };
 
 /* Pure: builds config.json (pretty-printed) into *ret_json. */
@@ -160,6 +173,48 @@ struct oci_user_request {
 	const char *image_user;				      /* may be NULL */
 };
 int oci_user_resolve(const struct oci_user_request *req, struct oci_user *ret, struct berr **err);
+
+/* ---- seccomp (seccomp.c; docs/oci.md) ---- */
+#define OCI_SECCOMP_PROFILE_MAX (1u << 20) /* profile file size limit */
+
+enum oci_seccomp_kind {
+	OCI_SECCOMP_UNCONFINED,
+	OCI_SECCOMP_RUNTIME_DEFAULT,
+	OCI_SECCOMP_LOCALHOST,
+	OCI_SECCOMP_MAX
+};
+
+/* Pure: the profile a container runs with (containerd's rules). sc->seccomp,
+ * when set, beats the deprecated seccomp_profile_path ("" and "unconfined":
+ * unconfined; "runtime/default", "docker/default"; "localhost/<abs path>").
+ * A privileged container runs unconfined, once its fields are found valid.
+ * *ret_path (Localhost only) is borrowed from sc. -EINVAL bad field. */
+int oci_seccomp_choose(const Runtime__V1__LinuxContainerSecurityContext *sc,
+		       enum oci_seccomp_kind *ret_kind, const char **ret_path, struct berr **err);
+
+struct oci_seccomp_profile {
+	enum oci_seccomp_kind kind;
+	char *path; /* the file read; NULL when unconfined */
+	char *json; /* its text, a JSON object; NULL when unconfined */
+};
+void oci_seccomp_profile_done(struct oci_seccomp_profile *p);
+/* Reads the profile oci_seccomp_choose() picks: the Localhost file, or
+ * default_path for RuntimeDefault. Unconfined reads nothing. -ENOENT missing
+ * file (or no default_path), -E2BIG over OCI_SECCOMP_PROFILE_MAX, -EINVAL not
+ * a regular file or not a JSON object, -errno of open/read otherwise. */
+int oci_seccomp_profile_load(const Runtime__V1__LinuxContainerSecurityContext *sc,
+			     const char *default_path, struct oci_seccomp_profile *ret,
+			     struct berr **err);
+/* Pure: the OCI linux.seccomp object (JSON text) for a profile in the
+ * docker/moby format or the OCI one: rules whose includes/excludes (arches,
+ * caps, minKernel) don't match the host and caps (the container's effective
+ * set, NULL-terminated "CAP_*") are dropped; archMap adds the host's
+ * architecture and its sub-architectures. -EINVAL bad profile, -EOPNOTSUPP
+ * seccomp notify (SCMP_ACT_NOTIFY, listenerPath). */
+int oci_seccomp_translate(const char *profile_json, const struct oci_seccomp_host *host,
+			  char *const *caps, char **ret_json, struct berr **err);
+/* uname(2): machine and kernel major.minor. */
+int oci_seccomp_host_detect(struct oci_seccomp_host *ret, struct berr **err);
 
 /* ---- OCI runtime driver ---- */
 struct oci_runtime_handler {

@@ -7,6 +7,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/strv.h"
 #include "oci/oci-internal.h"
 
 void oci_json_str(struct json_object *o, const char *key, const char *val)
@@ -150,19 +151,49 @@ sec_ctx(const Runtime__V1__ContainerConfig *c)
 	return c->linux ? c->linux->security_context : NULL;
 }
 
-/* Security profiles are the extension point for seccomp/AppArmor/SELinux: an
- * implementation adds linux.seccomp / process.apparmorProfile /
- * process.selinuxLabel here. Until then RuntimeDefault and Unconfined both run
- * unconfined and a Localhost profile is refused rather than silently ignored. */
-static int spec_security_profiles(const Runtime__V1__LinuxContainerSecurityContext *sc,
+/* linux.seccomp from the profile the caller loaded, filtered by the
+ * container's effective capabilities (process.capabilities, built before). */
+static int spec_seccomp(const struct oci_spec_input *in,
+			const Runtime__V1__LinuxContainerSecurityContext *sc,
+			struct json_object *spec, struct berr **err)
+{
+	enum oci_seccomp_kind kind;
+	int r = oci_seccomp_choose(sc, &kind, NULL, err);
+	if (r < 0 || kind == OCI_SECCOMP_UNCONFINED)
+		return r;
+	const struct oci_seccomp_profile *p = in->seccomp;
+	if (!p || !p->json || p->kind != kind)
+		return berr_set(err, EINVAL, "the container's seccomp profile was not loaded");
+	struct json_object *caps = NULL, *eff = NULL;
+	struct json_object *proc = oci_json_obj(spec, "process");
+	_cleanup_strv_ char **names = NULL;
+	size_t n = 0;
+	if (json_object_object_get_ex(proc, "capabilities", &caps) &&
+	    json_object_object_get_ex(caps, "effective", &eff))
+		for (size_t i = 0; i < json_object_array_length(eff); i++)
+			strv_push(&names, &n,
+				  json_object_get_string(json_object_array_get_idx(eff, i)));
+	_cleanup_json_ struct json_object *profile = json_tokener_parse(p->json);
+	struct json_object *out = NULL;
+	r = profile ? oci_seccomp_object(profile, &in->opts->seccomp_host, names, &out, err)
+		    : berr_set(err, EINVAL, "invalid JSON");
+	if (r < 0)
+		return berr_wrap(err, "seccomp profile '%s'", p->path ? p->path : "");
+	json_object_object_add(oci_json_obj(spec, "linux"), "seccomp", out);
+	return 0;
+}
+
+/* Security profiles: seccomp is applied (spec_seccomp); AppArmor and SELinux
+ * are not, so a Localhost AppArmor profile is refused rather than silently
+ * ignored. This is where process.apparmorProfile / selinuxLabel would go. */
+static int spec_security_profiles(const struct oci_spec_input *in,
+				  const Runtime__V1__LinuxContainerSecurityContext *sc,
 				  struct json_object *spec, struct berr **err)
 {
-	if (!sc)
-		return 0;
-	if (sc->seccomp &&
-	    sc->seccomp->profile_type == RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost)
-		return berr_set(err, EOPNOTSUPP, "seccomp localhost profiles are not supported");
-	if (sc->apparmor &&
+	int r = spec_seccomp(in, sc, spec, err);
+	if (r < 0)
+		return r;
+	if (sc && sc->apparmor &&
 	    sc->apparmor->profile_type == RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost)
 		return berr_set(err, EOPNOTSUPP, "apparmor localhost profiles are not supported");
 	return 0;
@@ -249,7 +280,7 @@ int oci_spec_build(const struct oci_spec_input *in, char **ret_json, struct berr
 	r = oci_spec_linux(in, spec, err);
 	if (r < 0)
 		return r;
-	r = spec_security_profiles(sc, spec, err);
+	r = spec_security_profiles(in, sc, spec, err);
 	if (r < 0)
 		return r;
 	spec_annotations(in, spec);

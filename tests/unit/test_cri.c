@@ -187,6 +187,7 @@ static void test_config_defaults(void **state)
 	assert_string_equal(c.cni_bin_dirs[1], "/usr/lib/cni");
 	assert_null(c.cni_bin_dirs[2]);
 	assert_int_equal(c.n_registries, 0);
+	assert_string_equal(c.seccomp_profile, "/usr/share/containers/seccomp.json");
 	assert_true(c.workers >= 1 && c.workers <= BERTH_WORKERS_MAX);
 	cri_config_done(&c);
 }
@@ -205,7 +206,8 @@ static void test_config_overrides(void **state)
 	    "  \"cni\": {\"conf_dir\": \"/tmp/net\", \"bin_dirs\": [\"/tmp/bin\"]},\n"
 	    "  \"registries\": {\"localhost:5000\": {\"mirrors\":\n"
 	    "     [\"http://127.0.0.1:5001\"], \"insecure\": true}},\n"
-	    "  \"stream\": {\"address\": \"127.0.0.1\", \"port\": 10010}\n"
+	    "  \"stream\": {\"address\": \"127.0.0.1\", \"port\": 10010},\n"
+	    "  \"seccomp_profile\": \"/etc/berth/seccomp.json\"\n"
 	    "}\n";
 	struct berth_config c;
 	cri_config_init(&c);
@@ -233,6 +235,7 @@ static void test_config_overrides(void **state)
 	assert_string_equal(c.registries[0].mirrors[0], "http://127.0.0.1:5001");
 	assert_true(c.registries[0].insecure);
 	assert_int_equal(c.stream_port, 10010);
+	assert_string_equal(c.seccomp_profile, "/etc/berth/seccomp.json");
 	cri_config_done(&c);
 }
 
@@ -265,6 +268,9 @@ static void test_config_bad_values(void **state)
 	     "entry 'ftp://m' is not an http(s) URL"},
 	    {"{\"stream\": {\"port\": 70000}}",
 	     "'stream.port' out of range (70000 not in 0..65535)"},
+	    {"{\"seccomp_profile\": \"seccomp.json\"}",
+	     "'seccomp_profile' must be an absolute path (got 'seccomp.json')"},
+	    {"{\"seccomp_profile\": \"\"}", "'seccomp_profile' must not be empty"},
 	    {"{\"socket\": ", "invalid JSON"},
 	    {"{} {}", "trailing data"},
 	    {"[]", "top level must be an object"},
@@ -320,7 +326,8 @@ static void test_config_json_roundtrip(void **state)
 	_cleanup_berr_ struct berr *e = NULL;
 	assert_int_equal(cri_config_parse(&a,
 					  "{\"registries\": {\"r.io\": {\"mirrors\": "
-					  "[\"https://m.io\"]}}, \"cgroup_driver\": \"systemd\"}",
+					  "[\"https://m.io\"]}}, \"cgroup_driver\": \"systemd\", "
+					  "\"seccomp_profile\": \"/s.json\"}",
 					  "t", &e),
 			 0);
 	assert_int_equal(cri_config_finish(&a, &e), 0);
@@ -331,6 +338,7 @@ static void test_config_json_roundtrip(void **state)
 	_cleanup_free_ char *jb = cri_config_to_json(&b);
 	assert_string_equal(ja, jb);
 	assert_non_null(strstr(ja, "\"cgroup_driver\":\"systemd\""));
+	assert_non_null(strstr(ja, "\"seccomp_profile\":\"/s.json\""));
 	cri_config_done(&a);
 	cri_config_done(&b);
 }

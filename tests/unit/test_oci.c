@@ -25,6 +25,9 @@
 #include "oci/oci-internal.h"
 #include "oci/oci.h"
 
+/* The tests set the deprecated seccomp_profile_path, which kubelet still sends. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
 static char *tmpdir;
 
 static int group_setup(void **state)
@@ -368,6 +371,66 @@ static void test_spec_golden_readonly_rootfs(void **state)
 
 /* ---- spec rules (tables) ---- */
 
+/* A docker/moby-format profile with every kind of condition; the golden file
+ * shows what survives for x86_64, kernel 5.10 and the default capabilities. */
+static const char seccomp_docker_profile[] =
+    "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 38,"
+    " \"archMap\": [{\"architecture\": \"SCMP_ARCH_X86_64\","
+    "   \"subArchitectures\": [\"SCMP_ARCH_X86\", \"SCMP_ARCH_X32\"]},"
+    "  {\"architecture\": \"SCMP_ARCH_AARCH64\", \"subArchitectures\": [\"SCMP_ARCH_ARM\"]}],"
+    " \"syscalls\": ["
+    "  {\"names\": [\"read\", \"write\"], \"action\": \"SCMP_ACT_ALLOW\", \"comment\": \"\"},"
+    "  {\"names\": [\"personality\"], \"action\": \"SCMP_ACT_ALLOW\","
+    "   \"args\": [{\"index\": 0, \"value\": 4294967295, \"op\": \"SCMP_CMP_EQ\"}]},"
+    "  {\"names\": [\"arch_prctl\"], \"action\": \"SCMP_ACT_ALLOW\","
+    "   \"includes\": {\"arches\": [\"amd64\", \"x32\"]}},"
+    "  {\"names\": [\"breakpoint\"], \"action\": \"SCMP_ACT_ALLOW\","
+    "   \"includes\": {\"arches\": [\"arm\", \"arm64\"]}},"
+    "  {\"names\": [\"chown\"], \"action\": \"SCMP_ACT_ALLOW\","
+    "   \"includes\": {\"caps\": [\"CAP_CHOWN\"]}},"
+    "  {\"names\": [\"bpf\"], \"action\": \"SCMP_ACT_ALLOW\","
+    "   \"includes\": {\"caps\": [\"CAP_SYS_ADMIN\"]}},"
+    "  {\"names\": [\"bpf\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 1,"
+    "   \"excludes\": {\"caps\": [\"CAP_SYS_ADMIN\"]}},"
+    "  {\"names\": [\"clone3\"], \"action\": \"SCMP_ACT_ALLOW\","
+    "   \"includes\": {\"minKernel\": \"5.3\"}},"
+    "  {\"names\": [\"future_call\"], \"action\": \"SCMP_ACT_ALLOW\","
+    "   \"includes\": {\"minKernel\": \"7.0\"}}]}";
+
+static void test_spec_golden_seccomp_runtime_default(void **state)
+{
+	struct fx f;
+	fx_init(&f);
+	f.sc.seccomp_profile_path = "runtime/default";
+	f.opts.seccomp_host = (struct oci_seccomp_host){"x86_64", 5, 10};
+	struct oci_seccomp_profile sp = {OCI_SECCOMP_RUNTIME_DEFAULT,
+					 "/usr/share/containers/seccomp.json",
+					 (char *)seccomp_docker_profile};
+	f.in.seccomp = &sp;
+	golden_check("seccomp_runtime_default", &f);
+}
+
+static void test_spec_golden_seccomp_localhost(void **state)
+{
+	struct fx f;
+	fx_init(&f);
+	/* The new field beats the deprecated one. */
+	f.sc.seccomp_profile_path = "unconfined";
+	Runtime__V1__SecurityProfile prof = RUNTIME__V1__SECURITY_PROFILE__INIT;
+	prof.profile_type = RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost;
+	prof.localhost_ref = "/etc/profiles/block-chmod.json";
+	f.sc.seccomp = &prof;
+	f.opts.seccomp_host = (struct oci_seccomp_host){"x86_64", 6, 1};
+	/* OCI linux.seccomp format, as critest writes it. */
+	struct oci_seccomp_profile sp = {
+	    OCI_SECCOMP_LOCALHOST, "/etc/profiles/block-chmod.json",
+	    "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": [\"SCMP_ARCH_X86_64\"],"
+	    " \"syscalls\": [{\"names\": [\"chmod\", \"fchmodat\"], \"action\": "
+	    "\"SCMP_ACT_ERRNO\"}]}"};
+	f.in.seccomp = &sp;
+	golden_check("seccomp_localhost", &f);
+}
+
 static void test_spec_command_args_table(void **state)
 {
 	static char *ep[] = {"/entry", "-x", NULL}, *cmd[] = {"cmd1", "cmd2", NULL};
@@ -567,12 +630,37 @@ static void test_spec_errors(void **state)
 	f.mnt[0].readonly = false;
 	assert_int_equal(oci_spec_build(&f.in, &json, &e), -EINVAL);
 	assert_string_equal(e->msg, "recursive read-only mount '/x' must be read-only");
-	/* seccomp localhost profile: the extension point refuses it */
+	/* seccomp: a Localhost profile without a file; one not loaded by the caller;
+	 * a profile path without the localhost/ prefix; a bad loaded profile */
 	fx_init(&f);
 	Runtime__V1__SecurityProfile sp = RUNTIME__V1__SECURITY_PROFILE__INIT;
 	sp.profile_type = RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost;
 	f.sc.seccomp = &sp;
-	assert_int_equal(oci_spec_build(&f.in, &json, &e), -EOPNOTSUPP);
+	assert_int_equal(oci_spec_build(&f.in, &json, &e), -EINVAL);
+	assert_string_equal(e->msg, "seccomp localhost profile names no file");
+	e = berr_free(e);
+	sp.localhost_ref = "/p.json";
+	assert_int_equal(oci_spec_build(&f.in, &json, &e), -EINVAL);
+	assert_string_equal(e->msg, "the container's seccomp profile was not loaded");
+	e = berr_free(e);
+	struct oci_seccomp_profile bad = {OCI_SECCOMP_LOCALHOST, "/p.json",
+					  "{\"defaultAction\": \"SCMP_ACT_NOPE\"}"};
+	f.in.seccomp = &bad;
+	assert_int_equal(oci_spec_build(&f.in, &json, &e), -EINVAL);
+	assert_string_equal(e->msg, "seccomp profile '/p.json': 'defaultAction' 'SCMP_ACT_NOPE' "
+				    "is not a seccomp action");
+	e = berr_free(e);
+	fx_init(&f);
+	f.sc.seccomp_profile_path = "/p.json";
+	assert_int_equal(oci_spec_build(&f.in, &json, &e), -EINVAL);
+	assert_non_null(strstr(e->msg, "'localhost/<absolute path>'"));
+	/* privileged: unconfined, whatever the profile (none is needed) */
+	fx_init(&f);
+	f.sc.seccomp_profile_path = "runtime/default";
+	f.sc.privileged = true;
+	f.psc.privileged = true;
+	_cleanup_json_ struct json_object *po = build_ok(&f);
+	assert_null(jget(po, "linux.seccomp"));
 	/* systemd driver needs a slice */
 	fx_init(&f);
 	f.opts.cgroup_driver = OCI_CGROUP_DRIVER_SYSTEMD;
@@ -1207,6 +1295,8 @@ int main(void)
 	    cmocka_unit_test(test_spec_golden_pod_pidns),
 	    cmocka_unit_test(test_spec_golden_mounts),
 	    cmocka_unit_test(test_spec_golden_readonly_rootfs),
+	    cmocka_unit_test(test_spec_golden_seccomp_runtime_default),
+	    cmocka_unit_test(test_spec_golden_seccomp_localhost),
 	    cmocka_unit_test(test_spec_command_args_table),
 	    cmocka_unit_test(test_spec_env_merge),
 	    cmocka_unit_test(test_spec_workdir),
