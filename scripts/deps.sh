@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Installs what berth needs from Debian 12's packages.
+# golang-github-containers-common is there for /usr/share/containers/seccomp.json,
+# the RuntimeDefault seccomp profile (CRI-O's and Podman's); it pulls in only
+# golang-github-containers-image (config files) with --no-install-recommends.
 #   scripts/deps.sh         build and run dependencies
 #   scripts/deps.sh --test  also what the test suite and benchmarks need
 set -euo pipefail
@@ -10,6 +13,7 @@ build_pkgs=(
 	libjson-c-dev libcurl4-openssl-dev libarchive-dev libssl-dev
 	libnl-3-dev libnl-route-3-dev libseccomp-dev libcap-dev
 	runc containernetworking-plugins iptables iproute2
+	golang-github-containers-common
 )
 test_pkgs=(
 	libcmocka-dev
