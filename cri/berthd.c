@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "netns/netns.h"
 #include "store/store.h"
 
 #define STOP_GRACE_MS 1200 /* in-flight calls get this long; exit within 2 s */
@@ -230,6 +231,19 @@ static void store_warn(void *userdata, const char *path, const struct berr *e)
 	log_warn("path=%s msg=\"skipped state record: %s\"", path, berr_msg(e));
 }
 
+/* No pod left: the pin root's self-bind (made by berth-pinns) goes with berthd. */
+static void release_pin_root(struct berth *b)
+{
+	_cleanup_free_ char *root = xasprintf("%s/ns", b->cfg.run_dir);
+	struct berr *e = NULL;
+	int r = netns_pin_root_release(root, &e);
+	if (r < 0)
+		log_warn("path=%s msg=\"keep pin root: %s\"", root, berr_msg(e));
+	else if (r > 0)
+		log_debug("path=%s msg=\"unmounted the pin root, no pod is pinned\"", root);
+	berr_free(e);
+}
+
 static int run(struct berth *b, struct berr **err)
 {
 	sigset_t handled;
@@ -287,6 +301,7 @@ static int run(struct berth *b, struct berr **err)
 	cri_runtime_done(b);
 	cri_image_done(b);
 	b->store = store_free(b->store);
+	release_pin_root(b);
 	return r;
 }
 

@@ -3,6 +3,7 @@
 #include "netns/netns.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -425,6 +427,49 @@ int netns_stop_init(const char *dir, struct berr **err)
 	if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
 		return berr_set_errno(err, errno, "kill pod init %d", (int)pid);
 	return 0;
+}
+
+/* Is path a mount point (its mount ID differs from its parent's)? */
+static int is_mount_point(const char *path, bool *ret, struct berr **err)
+{
+	struct statx a, b;
+	_cleanup_free_ char *parent = xasprintf("%s/..", path);
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &a) < 0)
+		return berr_set_errno(err, errno, "stat '%s'", path);
+	if (statx(AT_FDCWD, parent, 0, STATX_MNT_ID, &b) < 0)
+		return berr_set_errno(err, errno, "stat '%s'", parent);
+	if (!(a.stx_mask & STATX_MNT_ID) || !(b.stx_mask & STATX_MNT_ID))
+		return berr_set(err, EOPNOTSUPP, "no mount id for '%s'", path);
+	*ret = a.stx_mnt_id != b.stx_mnt_id;
+	return 0;
+}
+
+int netns_pin_root_release(const char *root, struct berr **err)
+{
+	_cleanup_free_ char *lock = xasprintf("%s/.lock", root);
+	_cleanup_close_ int fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : berr_set_errno(err, errno, "open '%s'", lock);
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return berr_set_errno(err, errno, "lock '%s'", lock);
+	DIR *d = opendir(root);
+	if (!d)
+		return berr_set_errno(err, errno, "open '%s'", root);
+	bool pods = false;
+	struct dirent *de;
+	while (!pods && (de = readdir(d)))
+		pods = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		       strcmp(de->d_name, ".lock") != 0;
+	closedir(d);
+	bool mounted = false;
+	int r = pods ? 0 : is_mount_point(root, &mounted, err);
+	if (r < 0 || pods || !mounted)
+		return r;
+	/* detached: the .lock we hold open (and keep locked until we return) is in it */
+	if (umount2(root, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+		return berr_set_errno(err, errno, "unmount '%s'", root);
+	return 1;
 }
 
 int netns_unpin(const char *dir, struct berr **err)

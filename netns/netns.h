@@ -52,6 +52,13 @@ void netns_pins_done(struct netns_pins *p);
  * the pinned PID namespace), unmounts and removes the pins and dir. Idempotent:
  * a missing dir is success. */
 int netns_unpin(const char *dir, struct berr **err);
+/* berth-pinns makes the pin root (the parent of every pod's pin dir) a mount point
+ * of its own, bound onto itself, as iproute2 does for /run/netns. When no pod is
+ * pinned under root (nothing but berth-pinns' .lock), this unmounts that bind, so a
+ * stopped berthd leaves no mount behind; with pods it stays, as their pins live in
+ * it. Returns 1 when it unmounted, 0 when it kept it (pods, not a mount, missing).
+ * Serialised with berth-pinns through root/.lock. */
+int netns_pin_root_release(const char *root, struct berr **err);
 /* Kills the pod init recorded in dir, as netns_unpin() does, keeping the pins
  * (a stopped pod); no init or a dead one is success. */
 int netns_stop_init(const char *dir, struct berr **err);

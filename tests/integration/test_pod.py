@@ -494,6 +494,38 @@ def test_stop_remove_after_daemon_crash_and_conf_change(pods):
     assert node_leftovers(pods, sid, info) == {}
 
 
+def test_pin_root_goes_with_berthd_only_when_no_pod_is_left(pods):
+    """berth-pinns binds the pin root onto itself; a berthd stopped with a pod still
+    pinned keeps it (the pod's pins live in it, and it survives the restart), one
+    stopped with none leaves no mount behind."""
+    pb = pods.pb
+    d = pods.d
+    nsroot = os.path.join(d.run_dir, "ns")
+    sid = pods.run(pods.config(name="pinned"))
+    pods.c.close()
+    code, _ = d.stop()
+    assert code == 0
+    assert nsroot in mountpoints_under(d.run_dir)
+    assert any(m.startswith(nsroot + "/") for m in mountpoints_under(d.run_dir))
+    d.start()
+    pods.c = d.client()
+    assert pods.status(sid).status.state == pb.SANDBOX_READY
+    pods.stop(sid)
+    pods.remove(sid)
+    pods.c.close()
+    code, _ = d.stop()
+    assert code == 0
+    assert "unmounted the pin root" in d.stderr()
+    assert mountpoints_under(d.run_dir) == []
+    # and the next pod makes it again
+    d.start()
+    pods.c = d.client()
+    sid = pods.run(pods.config(name="again"))
+    assert nsroot in mountpoints_under(d.run_dir)
+    pods.stop(sid)
+    pods.remove(sid)
+
+
 def test_long_pod_name_gives_a_dns_label_hostname(pods):
     name = "a" * 62 + "-" + "b" * 10
     sid = pods.run(pods.config(name=name))

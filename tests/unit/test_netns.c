@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
@@ -41,6 +42,8 @@ static char *cg_parent, *cg_path;
 static int group_teardown(void **state)
 {
 	test_unpin_all(tmpdir);
+	_cleanup_free_ char *relroot = xasprintf("%s/relroot", tmpdir);
+	(void)umount2(relroot, MNT_DETACH); /* test_pin_root_release failed half way */
 	if (cg_path)
 		(void)netns_cgroup_remove(NULL, cg_path, NULL);
 	if (cg_parent)
@@ -107,6 +110,49 @@ static void test_pin_unpin_leaves_nothing(void **state)
 	/* idempotent */
 	assert_int_equal(netns_unpin(dir, &e), 0);
 	netns_pins_done(&p);
+}
+
+/* Is path itself a mount point (field 5 of a mountinfo line)? */
+static bool is_mount_point(const char *path)
+{
+	_cleanup_free_ char *mi = NULL;
+	assert_int_equal(fileio_read_all("/proc/self/mountinfo", 16 << 20, &mi, NULL, NULL), 0);
+	_cleanup_free_ char *needle = xasprintf(" %s ", path);
+	for (char *line = mi; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		/* skip "id parent major:minor root " to the mount point */
+		char *f = line;
+		for (int i = 0; i < 4 && f; i++)
+			f = strchr(f + 1, ' ');
+		if (f && strncmp(f, needle, strlen(needle)) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void test_pin_root_release(void **state)
+{
+	_cleanup_free_ char *root = xasprintf("%s/relroot", tmpdir);
+	_cleanup_free_ char *dir = xasprintf("%s/p1", root);
+	_cleanup_berr_ struct berr *e = NULL;
+	/* nothing was ever pinned there: nothing to release */
+	assert_int_equal(netns_pin_root_release(root, &e), 0);
+	for (int round = 0; round < 2; round++) {
+		struct netns_pin_opts o = {.dir = dir, .pinns = TEST_PINNS, .net = true};
+		struct netns_pins p = {0};
+		if (netns_pin_pod(&o, &p, &e) < 0)
+			fail_msg("pin: %s", berr_msg(e));
+		assert_true(is_mount_point(root));
+		/* a pod is pinned: the root stays */
+		assert_int_equal(netns_pin_root_release(root, &e), 0);
+		assert_true(is_mount_point(root));
+		assert_int_equal(netns_unpin(dir, &e), 0);
+		netns_pins_done(&p);
+		/* none left: unmounted, and a second call finds nothing to do */
+		assert_int_equal(netns_pin_root_release(root, &e), 1);
+		assert_false(is_mount_point(root));
+		assert_int_equal(netns_pin_root_release(root, &e), 0);
+	}
 }
 
 static int read_hostname(void *arg, struct berr **err)
@@ -666,6 +712,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pin_unpin_leaves_nothing),
+	    cmocka_unit_test(test_pin_root_release),
 	    cmocka_unit_test(test_pin_hostname_and_sysctls),
 	    cmocka_unit_test(test_pin_rejects_host_sysctls),
 	    cmocka_unit_test(test_pid_init_is_pid1_and_reaps),
