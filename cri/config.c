@@ -125,6 +125,7 @@ void cri_config_done(struct berth_config *c)
 		runtime_done(&c->runtimes[i]);
 	free(c->runtimes);
 	free(c->cni_conf_dir);
+	free(c->cni_conf_template);
 	strv_free(c->cni_bin_dirs);
 	for (size_t i = 0; i < c->n_registries; i++)
 		registry_done(&c->registries[i]);
@@ -298,6 +299,8 @@ static int parse_section(struct berth_config *c, const char *section, struct jso
 			r = get_string(val, origin, k, true, &c->cni_conf_dir, err);
 		else if (strcmp(section, "cni") == 0 && strcmp(key, "bin_dirs") == 0)
 			r = get_strv(val, origin, k, true, &c->cni_bin_dirs, err);
+		else if (strcmp(section, "cni") == 0 && strcmp(key, "conf_template") == 0)
+			r = get_string(val, origin, k, true, &c->cni_conf_template, err);
 		else if (strcmp(section, "stream") == 0 && strcmp(key, "address") == 0)
 			r = get_string(val, origin, k, false, &c->stream_address, err);
 		else if (strcmp(section, "stream") == 0 && strcmp(key, "port") == 0)
@@ -452,6 +455,9 @@ char *cri_config_to_json(const struct berth_config *c)
 	struct json_object *cni = json_object_new_object();
 	json_object_object_add(cni, "conf_dir", json_object_new_string(c->cni_conf_dir));
 	json_object_object_add(cni, "bin_dirs", strv_json(c->cni_bin_dirs));
+	if (c->cni_conf_template)
+		json_object_object_add(cni, "conf_template",
+				       json_object_new_string(c->cni_conf_template));
 	json_object_object_add(o, "cni", cni);
 	struct json_object *regs = json_object_new_object();
 	for (size_t i = 0; i < c->n_registries; i++) {

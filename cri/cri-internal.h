@@ -96,6 +96,8 @@ int cri_version(struct berth *b, struct cri_call *call, const ProtobufCMessage *
 		ProtobufCMessage **ret_resp, struct berr **err);
 int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 	       ProtobufCMessage **ret_resp, struct berr **err);
+int cri_update_runtime_config(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			      ProtobufCMessage **ret_resp, struct berr **err);
 int cri_runtime_config(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 		       ProtobufCMessage **ret_resp, struct berr **err);
 /* Handlers of cri/image.c */

@@ -51,7 +51,8 @@ struct berth_config {
 	struct berth_runtime *runtimes;
 	size_t n_runtimes;
 	char *cni_conf_dir;
-	char **cni_bin_dirs; /* NULL-terminated, never NULL */
+	char **cni_bin_dirs;	 /* NULL-terminated, never NULL */
+	char *cni_conf_template; /* filled with kubelet's pod CIDR; NULL: none */
 	struct berth_registry *registries;
 	size_t n_registries;
 	char *stream_address;

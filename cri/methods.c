@@ -66,7 +66,7 @@ const struct cri_method cri_methods[] = {
     M(RUNTIME, StreamPodSandboxStats, stream_pod_sandbox_stats_request,
       stream_pod_sandbox_stats_response, cri_stream_pod_sandbox_stats, CRI_METHOD_STREAM),
     M(RUNTIME, UpdateRuntimeConfig, update_runtime_config_request, update_runtime_config_response,
-      NULL, 0),
+      cri_update_runtime_config, 0),
     M(RUNTIME, Status, status_request, status_response, cri_status, 0),
     M(RUNTIME, CheckpointContainer, checkpoint_container_request, checkpoint_container_response,
       NULL, 0),

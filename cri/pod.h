@@ -82,6 +82,9 @@ struct cri_runtime {
 	pthread_mutex_t exit_mu;
 	pthread_cond_t exit_cond;
 	uint64_t exit_gen;
+	/* kubelet's pod CIDRs (UpdateRuntimeConfig), comma-separated; NULL: none yet */
+	pthread_mutex_t cidr_mu;
+	char *pod_cidrs; /* guarded by cidr_mu */
 };
 
 /* cri_runtime_init()/cri_runtime_done() are declared in cri/cri.h. */

@@ -1,6 +1,7 @@
-/* runtime.c - the runtime-wide RPCs: Version, Status, RuntimeConfig. */
+/* runtime.c - the runtime-wide RPCs: Version, Status, UpdateRuntimeConfig, RuntimeConfig. */
 #include "cri/cri-internal.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,9 @@
 #define CRI_API_VERSION	    "v1"
 #define KUBELET_API_VERSION "0.1.0"
 #define CNI_CONFIG_MAX	    (1 << 20)
+#define POD_CIDRS_MAX	    16
+#define CNI_GENERATED	    "10-berth-net.conflist" /* from cni.conf_template */
+#define CIDR_MARK	    "{{.PodCIDR}}"
 
 int cri_version(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 		ProtobufCMessage **ret_resp, struct berr **err)
@@ -157,13 +161,149 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 	r->features = (void *)cri_msg_new(&runtime__v1__runtime_features__descriptor);
 
 	if (in->verbose) {
-		r->info = xcalloc(1, sizeof(*r->info));
+		r->info = xcalloc(2, sizeof(*r->info));
 		Runtime__V1__StatusResponse__InfoEntry *e =
 		    (void *)cri_msg_new(&runtime__v1__status_response__info_entry__descriptor);
 		e->key = xstrdup("config");
 		e->value = cri_config_to_json(&b->cfg);
 		r->info[r->n_info++] = e;
+		_cleanup_free_ char *cidrs = NULL;
+		if (b->rt) {
+			pthread_mutex_lock(&b->rt->cidr_mu);
+			cidrs = xstrdup_null(b->rt->pod_cidrs);
+			pthread_mutex_unlock(&b->rt->cidr_mu);
+		}
+		if (cidrs) {
+			e = (void *)cri_msg_new(
+			    &runtime__v1__status_response__info_entry__descriptor);
+			e->key = xstrdup("podCIDRs");
+			e->value = TAKE_PTR(cidrs);
+			r->info[r->n_info++] = e;
+		}
 	}
+	return 0;
+}
+
+/* "10.244.1.0/24", "fd00:10::/64": an address and a prefix length that fits it. */
+static bool cidr_valid(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char addr[INET6_ADDRSTRLEN];
+	size_t n = slash ? (size_t)(slash - s) : 0;
+	if (n == 0 || n >= sizeof(addr) || !slash[1])
+		return false;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	unsigned char buf[16];
+	long max;
+	if (inet_pton(AF_INET, addr, buf) == 1)
+		max = 32;
+	else if (inet_pton(AF_INET6, addr, buf) == 1)
+		max = 128;
+	else
+		return false;
+	char *end;
+	errno = 0;
+	long len = strtol(slash + 1, &end, 10);
+	return errno == 0 && *end == '\0' && slash[1] >= '0' && slash[1] <= '9' && len >= 0 &&
+	       len <= max;
+}
+
+/* Writes cni.conf_template with the first pod CIDR into the conf dir, as containerd
+ * does with its conf_template: only {{.PodCIDR}} is filled in (berth has no Go
+ * templates); anything else between {{ }} is refused rather than written half done. */
+static int cni_conf_render(struct berth *b, const char *cidr, struct berr **err)
+{
+	const char *tpl = b->cfg.cni_conf_template;
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = fileio_read_all(tpl, CNI_CONFIG_MAX, &data, &len, err);
+	if (r < 0)
+		return berr_wrap(err, "cni conf_template");
+	size_t mark = strlen(CIDR_MARK), count = 0;
+	for (const char *p = data; (p = strstr(p, CIDR_MARK)); p += mark)
+		count++;
+	_cleanup_free_ char *out = xmalloc(len + count * strlen(cidr) + 1);
+	char *o = out;
+	for (const char *p = data, *q; *p; p = q + mark) {
+		q = strstr(p, CIDR_MARK);
+		size_t k = q ? (size_t)(q - p) : strlen(p);
+		memcpy(o, p, k);
+		o += k;
+		if (!q)
+			break;
+		o = stpcpy(o, cidr);
+	}
+	*o = '\0';
+	const char *left = strstr(out, "{{");
+	if (left)
+		return berr_set(
+		    err, EINVAL,
+		    "cni conf_template '%s': only " CIDR_MARK " is filled in, not '%.*s'", tpl,
+		    (int)(strstr(left, "}}") ? strstr(left, "}}") - left + 2 : 2), left);
+	struct json_object *j = json_tokener_parse(out);
+	bool ok = json_object_is_type(j, json_type_object) &&
+		  (json_object_object_get_ex(j, "plugins", NULL) ||
+		   json_object_object_get_ex(j, "type", NULL));
+	json_object_put(j);
+	if (!ok)
+		return berr_set(err, EINVAL,
+				"cni conf_template '%s' does not give a network config (a JSON "
+				"object with \"plugins\" or \"type\")",
+				tpl);
+	_cleanup_free_ char *path = xasprintf("%s/%s", b->cfg.cni_conf_dir, CNI_GENERATED);
+	r = fileio_mkdir_p(b->cfg.cni_conf_dir, 0755, err);
+	if (r >= 0)
+		r = fileio_write_atomic(path, out, strlen(out), 0644, err);
+	if (r >= 0)
+		log_info("path=%s pod_cidr=%s msg=\"wrote the CNI config from the template\"", path,
+			 cidr);
+	return r;
+}
+
+int cri_update_runtime_config(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			      ProtobufCMessage **ret_resp, struct berr **err)
+{
+	const Runtime__V1__UpdateRuntimeConfigRequest *in = (const void *)req;
+	const char *cidrs = in->runtime_config && in->runtime_config->network_config
+				? in->runtime_config->network_config->pod_cidr
+				: NULL;
+	if (cidrs && *cidrs) {
+		/* kubelet sends the node's CIDRs comma-separated (dual stack: one per family) */
+		size_t len = strlen(cidrs);
+		if (cidrs[0] == ',' || cidrs[len - 1] == ',' || strstr(cidrs, ",,"))
+			return berr_set(err, EINVAL, "pod CIDR list '%s' has an empty entry",
+					cidrs);
+		_cleanup_strv_ char **v = strv_split(cidrs, ',');
+		size_t n = strv_len(v);
+		if (n > POD_CIDRS_MAX)
+			return berr_set(err, EINVAL, "too many pod CIDRs (%zu > %d)", n,
+					POD_CIDRS_MAX);
+		for (size_t i = 0; i < n; i++)
+			if (!cidr_valid(v[i]))
+				return berr_set(
+				    err, EINVAL,
+				    "pod CIDR '%s' is not an IPv4 or IPv6 address/prefix", v[i]);
+		bool changed = true;
+		if (b->rt) {
+			pthread_mutex_lock(&b->rt->cidr_mu);
+			changed = !b->rt->pod_cidrs || strcmp(b->rt->pod_cidrs, cidrs) != 0;
+			free(b->rt->pod_cidrs);
+			b->rt->pod_cidrs = xstrdup(cidrs);
+			pthread_mutex_unlock(&b->rt->cidr_mu);
+		}
+		if (changed)
+			log_info("pod_cidr=%s msg=\"pod CIDR from kubelet\"", cidrs);
+		/* as containerd: a network config that is there already is the admin's */
+		_cleanup_free_ char *why = NULL;
+		if (b->cfg.cni_conf_template &&
+		    !cri_cni_config_present(b->cfg.cni_conf_dir, &why)) {
+			int r = cni_conf_render(b, v[0], err);
+			if (r < 0)
+				return r;
+		}
+	}
+	*ret_resp = cri_msg_new(&runtime__v1__update_runtime_config_response__descriptor);
 	return 0;
 }
 

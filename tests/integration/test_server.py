@@ -82,6 +82,70 @@ def test_status_network_ready_follows_cni_dir(berthd):
     assert ready() is False
 
 
+def update_cidr(c, pb, cidr):
+    return c.call("UpdateRuntimeConfig", pb.UpdateRuntimeConfigRequest(
+        runtime_config=pb.RuntimeConfig(network_config=pb.NetworkConfig(pod_cidr=cidr))))
+
+
+def test_update_runtime_config_pod_cidr(berthd):
+    """kubelet's pod CIDRs are checked, kept (Status verbose shows them) and, without a
+    conf template, change nothing else."""
+    import json
+    c, pb = berthd.client(), berthd.pb
+    update_cidr(c, pb, "")  # nothing to do
+    assert "podCIDRs" not in c.call("Status", pb.StatusRequest(verbose=True)).info
+    update_cidr(c, pb, "10.244.1.0/24,fd00:10:244:1::/64")
+    info = c.call("Status", pb.StatusRequest(verbose=True)).info
+    assert info["podCIDRs"] == "10.244.1.0/24,fd00:10:244:1::/64"
+    assert "conf_template" not in json.loads(info["config"])["cni"]
+    assert os.listdir(berthd.cni_dir) == []
+    for bad in ("10.244.1.0", "10.244.1.0/33", "fd00::/129", "nonsense/8", "10.0.0.0/",
+                "10.0.0.0/8,", "10.0.0.0/+8", ",".join(["10.0.0.0/8"] * 17)):
+        e = rpc_error(update_cidr, c, pb, bad)
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, bad
+        assert "pod CIDR" in e.details(), bad
+    # a bad request changed nothing
+    info = c.call("Status", pb.StatusRequest(verbose=True)).info
+    assert info["podCIDRs"] == "10.244.1.0/24,fd00:10:244:1::/64"
+    assert "pod CIDR from kubelet" in berthd.stderr()
+
+
+def test_update_runtime_config_writes_cni_conf_template(berthd_factory, tmp_path):
+    """With cni.conf_template, the first pod CIDR fills {{.PodCIDR}} into the conf dir
+    when it holds no network config yet (the node turns NetworkReady), as containerd does;
+    a config already there is left alone."""
+    import json
+    tpl = tmp_path / "template.conflist"
+    tpl.write_text('{"cniVersion": "1.0.0", "name": "berth", "plugins": [{"type": '
+                   '"bridge", "bridge": "berth0", "ipam": {"type": "host-local", '
+                   '"ranges": [[{"subnet": "{{.PodCIDR}}"}]]}}, {"type": "loopback"}]}')
+    d = berthd_factory({"cni": {"conf_template": str(tpl)}})
+    c, pb = d.client(), d.pb
+    ready = lambda: {x.type: x.status for x in c.call("Status").status.conditions}["NetworkReady"]
+    assert ready() is False
+    update_cidr(c, pb, "10.88.7.0/24,fd00:7::/64")
+    out = os.path.join(d.cni_dir, "10-berth-net.conflist")
+    conf = json.loads(open(out).read())
+    assert conf["plugins"][0]["ipam"]["ranges"] == [[{"subnet": "10.88.7.0/24"}]]
+    assert oct(os.stat(out).st_mode & 0o777) == "0o644"
+    assert ready() is True
+    # a later CIDR does not overwrite the config that is there now
+    update_cidr(c, pb, "10.99.0.0/24")
+    assert json.loads(open(out).read()) == conf
+    # a template berth can't fill is refused, naming what it can't fill
+    os.unlink(out)
+    tpl.write_text('{"plugins": [{"type": "bridge", "x": "{{.Routes}}"}]}')
+    e = rpc_error(update_cidr, c, pb, "10.99.0.0/24")
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not '{{.Routes}}'" in e.details()
+    tpl.write_text('{"name": "{{.PodCIDR}}"}')
+    e = rpc_error(update_cidr, c, pb, "10.99.0.0/24")
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "does not give a network config" in e.details()
+    assert os.listdir(d.cni_dir) == []
+    assert_serving(d, c)
+
+
 def test_runtime_config_cgroup_driver(berthd_factory):
     d = berthd_factory()
     pb = d.pb

@@ -186,6 +186,7 @@ static void test_config_defaults(void **state)
 	assert_string_equal(c.cni_bin_dirs[0], "/opt/cni/bin");
 	assert_string_equal(c.cni_bin_dirs[1], "/usr/lib/cni");
 	assert_null(c.cni_bin_dirs[2]);
+	assert_null(c.cni_conf_template);
 	assert_int_equal(c.n_registries, 0);
 	assert_string_equal(c.seccomp_profile, "/usr/share/containers/seccomp.json");
 	assert_true(c.workers >= 1 && c.workers <= BERTH_WORKERS_MAX);
@@ -203,7 +204,8 @@ static void test_config_overrides(void **state)
 	    "  \"cgroup_driver\": \"systemd\", \"default_runtime\": \"crun\",\n"
 	    "  \"runtimes\": {\"crun\": {\"path\": \"/usr/bin/crun\",\n"
 	    "     \"root\": \"/run/crun\", \"options\": [\"--debug\"]}},\n"
-	    "  \"cni\": {\"conf_dir\": \"/tmp/net\", \"bin_dirs\": [\"/tmp/bin\"]},\n"
+	    "  \"cni\": {\"conf_dir\": \"/tmp/net\", \"bin_dirs\": [\"/tmp/bin\"],\n"
+	    "          \"conf_template\": \"/etc/berth/cni.tpl\"},\n"
 	    "  \"registries\": {\"localhost:5000\": {\"mirrors\":\n"
 	    "     [\"http://127.0.0.1:5001\"], \"insecure\": true}},\n"
 	    "  \"stream\": {\"address\": \"127.0.0.1\", \"port\": 10010},\n"
@@ -230,6 +232,7 @@ static void test_config_overrides(void **state)
 	assert_string_equal(c.cni_conf_dir, "/tmp/net");
 	assert_string_equal(c.cni_bin_dirs[0], "/tmp/bin");
 	assert_null(c.cni_bin_dirs[1]);
+	assert_string_equal(c.cni_conf_template, "/etc/berth/cni.tpl");
 	assert_int_equal(c.n_registries, 1);
 	assert_string_equal(c.registries[0].host, "localhost:5000");
 	assert_string_equal(c.registries[0].mirrors[0], "http://127.0.0.1:5001");
@@ -261,6 +264,8 @@ static void test_config_bad_values(void **state)
 	    {"{\"runtimes\": {\"r\": {\"root\": \"/x\"}}}", "'runtimes.r.path' is required"},
 	    {"{\"runtimes\": {\"r\": []}}", "'runtimes.r' must be an object"},
 	    {"{\"cni\": {\"bin_dirs\": [\"rel\"]}}", "'cni.bin_dirs[0]' must be an absolute path"},
+	    {"{\"cni\": {\"conf_template\": \"rel\"}}",
+	     "'cni.conf_template' must be an absolute path"},
 	    {"{\"cni\": {\"bin_dirs\": \"/x\"}}", "'cni.bin_dirs' must be an array of strings"},
 	    {"{\"registries\": {\"h\": {\"insecure\": 1}}}",
 	     "'registries.h.insecure' must be a boolean"},
