@@ -137,6 +137,13 @@ struct cri_cpu_cache *cri_cpu_cache_free(struct cri_cpu_cache *c);
 bool cri_cpu_cache_rate(struct cri_cpu_cache *c, const char *id, uint64_t usage_ns, int64_t ts_ns,
 			uint64_t *ret);
 
+/* Status messages as PodSandboxStatus and ContainerStatus return them (without
+ * the verbose info), built from a record's meta and a status copy. */
+Runtime__V1__PodSandboxStatus *cri_sb_status_msg(const struct store_sb_meta *m,
+						 const struct store_sb_status *st);
+Runtime__V1__ContainerStatus *cri_ctr_status_msg(const struct store_ctr_meta *m,
+						 const struct store_ctr_status *st);
+
 /* Map entries of protobuf-c (string -> string) all share this layout. */
 struct cri_kv_entry {
 	ProtobufCMessage base;

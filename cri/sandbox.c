@@ -708,39 +708,26 @@ static char *verbose_info(const struct store_sb_meta *m, const struct store_sb_s
 	return s;
 }
 
-int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
-			   ProtobufCMessage **ret_resp, struct berr **err)
+Runtime__V1__PodSandboxStatus *cri_sb_status_msg(const struct store_sb_meta *m,
+						 const struct store_sb_status *st)
 {
-	const Runtime__V1__PodSandboxStatusRequest *in = (const void *)req;
-	struct store_sb *sb = NULL;
-	int r = store_sb_get(b->store, in->pod_sandbox_id, &sb, err);
-	if (r < 0)
-		return r;
-	const struct store_sb_meta *m = store_sb_meta(sb);
-	struct store_sb_status st;
-	store_sb_status(sb, &st);
-
-	Runtime__V1__PodSandboxStatusResponse *resp =
-	    (void *)cri_msg_new(&runtime__v1__pod_sandbox_status_response__descriptor);
 	Runtime__V1__PodSandboxStatus *s =
 	    (void *)cri_msg_new(&runtime__v1__pod_sandbox_status__descriptor);
-	resp->status = s;
-	resp->timestamp = time_now_ns();
 	s->id = xstrdup(m->id);
 	s->metadata = metadata_msg(m);
-	s->state = st.state == STORE_SB_READY ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
-					      : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+	s->state = st->state == STORE_SB_READY ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
+					       : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
 	s->created_at = m->created_at;
 	s->network = (void *)cri_msg_new(&runtime__v1__pod_sandbox_network_status__descriptor);
-	if (st.ip)
-		s->network->ip = xstrdup(st.ip);
+	if (st->ip)
+		s->network->ip = xstrdup(st->ip);
 	size_t n_add = 0;
-	while (st.additional_ips && st.additional_ips[n_add])
+	while (st->additional_ips && st->additional_ips[n_add])
 		n_add++;
 	s->network->additional_ips = xcalloc(n_add ? n_add : 1, sizeof(Runtime__V1__PodIP *));
 	for (size_t i = 0; i < n_add; i++) {
 		Runtime__V1__PodIP *ip = (void *)cri_msg_new(&runtime__v1__pod_ip__descriptor);
-		ip->ip = xstrdup(st.additional_ips[i]);
+		ip->ip = xstrdup(st->additional_ips[i]);
 		s->network->additional_ips[s->network->n_additional_ips++] = ip;
 	}
 	s->linux = (void *)cri_msg_new(&runtime__v1__linux_pod_sandbox_status__descriptor);
@@ -759,6 +746,24 @@ int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const Protobu
 				    m->annotations, m->n_annotations);
 	s->n_annotations = m->n_annotations;
 	s->runtime_handler = xstrdup(m->runtime_handler ? m->runtime_handler : "");
+	return s;
+}
+
+int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage **ret_resp, struct berr **err)
+{
+	const Runtime__V1__PodSandboxStatusRequest *in = (const void *)req;
+	struct store_sb *sb = NULL;
+	int r = store_sb_get(b->store, in->pod_sandbox_id, &sb, err);
+	if (r < 0)
+		return r;
+	const struct store_sb_meta *m = store_sb_meta(sb);
+	struct store_sb_status st;
+	store_sb_status(sb, &st);
+	Runtime__V1__PodSandboxStatusResponse *resp =
+	    (void *)cri_msg_new(&runtime__v1__pod_sandbox_status_response__descriptor);
+	resp->status = cri_sb_status_msg(m, &st);
+	resp->timestamp = time_now_ns();
 	if (in->verbose) {
 		struct store_kv info = {"info", NULL};
 		_cleanup_free_ char *text = verbose_info(m, &st);
