@@ -486,6 +486,11 @@ int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCM
 		plan_free(&p);
 		return r;
 	}
+	/* As containerd does for its pause container, with the sandbox ID as the
+	 * container ID; announced only once the pod is READY, so a failed Run
+	 * (rolled back) is never seen. */
+	cri_event_emit(b, p.id, p.id, CRI_EV_CREATED);
+	cri_event_emit(b, p.id, p.id, CRI_EV_STARTED);
 	Runtime__V1__RunPodSandboxResponse *resp =
 	    (void *)cri_msg_new(&runtime__v1__run_pod_sandbox_response__descriptor);
 	resp->pod_sandbox_id = xstrdup(p.id);
@@ -516,6 +521,8 @@ static int claim_fn(struct store_sb_status *st, void *arg, struct berr **err)
 
 static int stopped_fn(struct store_sb_status *st, void *arg, struct berr **err)
 {
+	bool *was_ready = arg;
+	*was_ready = st->state == STORE_SB_READY;
 	st->state = STORE_SB_NOTREADY;
 	st->network_ready = false;
 	st->init_pid = 0;
@@ -574,8 +581,12 @@ static int sb_stop(struct berth *b, struct cri_call *call, struct store_sb *sb, 
 		r = cri_ctr_stop_all(b, call, store_sb_id(sb), true, err);
 	if (r == 0)
 		r = sb_teardown(b, sb, err);
+	bool was_ready = false;
 	if (r == 0)
-		r = store_sb_update(b->store, sb, stopped_fn, NULL, err);
+		r = store_sb_update(b->store, sb, stopped_fn, &was_ready, err);
+	/* The pod's own "container" stopped (docs/events.md): once, on READY -> NOTREADY. */
+	if (r == 0 && was_ready)
+		cri_event_emit(b, store_sb_id(sb), store_sb_id(sb), CRI_EV_STOPPED);
 	if (r < 0 || removing) {
 		_cleanup_berr_ struct berr *e = NULL;
 		c.set = false;
@@ -643,11 +654,19 @@ int cri_remove_pod_sandbox(struct berth *b, struct cri_call *call, const Protobu
 		r = fileio_remove_tree(sandbox_dir, err);
 	if (r == 0 && cgroup)
 		r = sb_cgroup_remove(cgroup, err);
+	/* The event needs the pod's status, which goes with the record: the
+	 * snapshot is taken before the delete, published after it. */
+	ProtobufCMessage *ev = NULL;
+	if (r == 0)
+		ev = cri_event_prepare(b, m->id, m->id, CRI_EV_DELETED);
 	if (r == 0) {
 		r = store_sb_delete(b->store, m->id, err);
-		if (r == -ENOENT) /* a concurrent Remove won */
+		if (r == 0)
+			cri_event_post(b, TAKE_PTR(ev));
+		if (r == -ENOENT) /* a concurrent Remove won (and announced it) */
 			r = 0;
 	}
+	cri_msg_free(ev);
 	if (r < 0)
 		berr_wrap(err, "remove pod sandbox '%s'", in->pod_sandbox_id);
 	store_sb_unref(sb);
