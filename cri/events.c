@@ -8,9 +8,9 @@
  * Snapshot and publish run under one lock (emit_lock), so the snapshots in a
  * stream never go back in time and created_at only grows. Nothing is built
  * while nobody is subscribed. */
-#define LOG_COMPONENT "cri"
 #include "cri/events-internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,7 +22,6 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/ids.h"
-#include "common/log.h"
 #include "cri/pod.h"
 
 struct cri_event {
@@ -68,8 +67,7 @@ struct cri_events *cri_events_free(struct cri_events *p)
 	if (!p)
 		return NULL;
 	/* A subscriber left behind would point at freed memory: a programmer error. */
-	if (p->subs)
-		log_error("msg=\"event publisher freed with %zu subscribers\"", p->n_subs);
+	assert(!p->subs);
 	pthread_mutex_destroy(&p->emit_lock);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -230,9 +228,8 @@ void cri_events_publish(struct cri_events *p, ProtobufCMessage *msg)
 		pthread_cond_signal(&s->cond);
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (n_dead)
-		log_warn("msg=\"container event stream too slow: %zu events queued, ending it\"",
-			 p->queue_len);
+	/* Not logged here: the stream ends with a status saying why, which the
+	 * server logs (STYLE §2.7). */
 	events_unref_all(dead, n_dead);
 	cri_event_unref(ev);
 }
