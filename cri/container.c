@@ -425,6 +425,10 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 		r = cri_call_check(call, err);
 	if (r == 0)
 		r = plan_record(b, &p, in, err);
+	/* Announced once its record is in: a removal by the check below (or an
+	 * exit committed meanwhile) follows it in the stream. */
+	if (r == 0)
+		cri_event_emit(b, p.pod.meta->id, p.id, CRI_EV_CREATED);
 	if (r == 0)
 		r = recheck_pod(b, &p, in->pod_sandbox_id, err);
 	/* An init that died after `runtime create` (killed from outside) had its
@@ -488,7 +492,9 @@ int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c, 
 				 cri_ctr_extra(m, CRI_CTR_X_UPPER), true, shim_alive, err);
 	if (r == 0) {
 		r = store_ctr_delete(b->store, m->id, err);
-		if (r == -ENOENT) { /* a concurrent Remove won */
+		if (r == 0)
+			cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_DELETED);
+		if (r == -ENOENT) { /* a concurrent Remove won (and announced it) */
 			if (err)
 				*err = berr_free(*err);
 			r = 0;

@@ -93,8 +93,10 @@ int cri_ctr_commit_exit(struct berth *b, struct store_ctr *c, struct berr **err)
 	r = store_ctr_update(b->store, c, exit_fn, &a, err);
 	if (r < 0)
 		return r;
-	if (a.committed)
+	if (a.committed) {
 		exit_broadcast(b);
+		cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STOPPED);
+	}
 	return 0;
 }
 
@@ -285,13 +287,21 @@ static int started_fn(struct store_ctr_status *st, void *arg, struct berr **err)
 	return 0;
 }
 
-/* Releases the claim; records a StartError with the runtime's message (arg)
- * unless an exit is recorded already. */
+struct start_failed_arg {
+	const char *msg; /* NULL: only release the claim */
+	bool recorded;	 /* out: the StartError was recorded */
+};
+
+/* Releases the claim; records a StartError with the runtime's message unless
+ * an exit is recorded already. */
 static int start_failed_fn(struct store_ctr_status *st, void *arg, struct berr **err)
 {
-	const char *msg = arg;
+	struct start_failed_arg *a = arg;
+	const char *msg = a->msg;
 	st->starting = false;
+	a->recorded = false;
 	if (st->finished_at == 0 && msg) {
+		a->recorded = true;
 		st->finished_at = time_now_ns();
 		st->exit_code = 128;
 		free(st->reason);
@@ -360,18 +370,23 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 	if (r == 0) {
 		r = cri_ops_of(b)->oci->start(&h, m->id, err);
 		_cleanup_berr_ struct berr *e = NULL;
+		struct start_failed_arg fa = {NULL, false};
 		if (r == 0) {
 			r = store_ctr_update(b->store, c, started_fn, NULL, err);
+			if (r == 0)
+				cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STARTED);
 		} else if (exited_before_start(b, c, &h)) {
 			/* finished_at is set: this only releases the claim */
-			(void)store_ctr_update(b->store, c, start_failed_fn, NULL, &e);
+			(void)store_ctr_update(b->store, c, start_failed_fn, &fa, &e);
 			r = exited_error(c, err);
 		} else {
 			/* The container stays created in the runtime: kill it so its
 			 * shim records the end and exits. */
 			(void)cri_ops_of(b)->oci->kill(&h, m->id, SIGKILL, false, &e);
-			(void)store_ctr_update(b->store, c, start_failed_fn, (void *)berr_msg(*err),
-					       &e);
+			fa.msg = berr_msg(*err);
+			if (store_ctr_update(b->store, c, start_failed_fn, &fa, &e) == 0 &&
+			    fa.recorded)
+				cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STOPPED);
 		}
 	}
 	if (r < 0)

@@ -101,6 +101,43 @@ static char *verbose_info(const struct store_ctr_meta *m, const struct store_ctr
 	return s;
 }
 
+Runtime__V1__ContainerStatus *cri_ctr_status_msg(const struct store_ctr_meta *m,
+						 const struct store_ctr_status *st)
+{
+	Runtime__V1__ContainerConfig *cfg =
+	    m->config.data
+		? runtime__v1__container_config__unpack(NULL, m->config.len, m->config.data)
+		: NULL;
+	Runtime__V1__ContainerStatus *s =
+	    (void *)cri_msg_new(&runtime__v1__container_status__descriptor);
+	s->id = xstrdup(m->id);
+	s->metadata = metadata_msg(m);
+	s->state = state_of(st);
+	s->created_at = st->created_at ? st->created_at : m->created_at;
+	s->started_at = st->started_at;
+	s->finished_at = st->finished_at;
+	s->exit_code = st->exit_code;
+	s->image = image_msg(m->image_ref);
+	/* image_ref: what the image resolves to (CRI: the digest or ID). */
+	s->image_ref = xstrdup(m->image_id ? m->image_id : "");
+	s->image_id = xstrdup(m->image_id ? m->image_id : "");
+	s->reason = xstrdup(st->reason ? st->reason : "");
+	s->message = xstrdup(st->message ? st->message : "");
+	s->labels = cri_entries_from_kv(&runtime__v1__container_status__labels_entry__descriptor,
+					m->labels, m->n_labels);
+	s->n_labels = m->n_labels;
+	s->annotations =
+	    cri_entries_from_kv(&runtime__v1__container_status__annotations_entry__descriptor,
+				m->annotations, m->n_annotations);
+	s->n_annotations = m->n_annotations;
+	mounts_copy(cfg, s);
+	s->log_path = xstrdup(m->log_path && strcmp(m->log_path, "/dev/null") ? m->log_path : "");
+	s->resources = resources_msg(&st->resources);
+	if (cfg)
+		runtime__v1__container_config__free_unpacked(cfg, NULL);
+	return s;
+}
+
 int cri_container_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			 ProtobufCMessage **ret_resp, struct berr **err)
 {
@@ -115,39 +152,9 @@ int cri_container_status(struct berth *b, struct cri_call *call, const ProtobufC
 	const struct store_ctr_meta *m = store_ctr_meta(c);
 	struct store_ctr_status st;
 	store_ctr_status(c, &st);
-	Runtime__V1__ContainerConfig *cfg =
-	    m->config.data
-		? runtime__v1__container_config__unpack(NULL, m->config.len, m->config.data)
-		: NULL;
-
 	Runtime__V1__ContainerStatusResponse *resp =
 	    (void *)cri_msg_new(&runtime__v1__container_status_response__descriptor);
-	Runtime__V1__ContainerStatus *s =
-	    (void *)cri_msg_new(&runtime__v1__container_status__descriptor);
-	resp->status = s;
-	s->id = xstrdup(m->id);
-	s->metadata = metadata_msg(m);
-	s->state = state_of(&st);
-	s->created_at = st.created_at ? st.created_at : m->created_at;
-	s->started_at = st.started_at;
-	s->finished_at = st.finished_at;
-	s->exit_code = st.exit_code;
-	s->image = image_msg(m->image_ref);
-	/* image_ref: what the image resolves to (CRI: the digest or ID). */
-	s->image_ref = xstrdup(m->image_id ? m->image_id : "");
-	s->image_id = xstrdup(m->image_id ? m->image_id : "");
-	s->reason = xstrdup(st.reason ? st.reason : "");
-	s->message = xstrdup(st.message ? st.message : "");
-	s->labels = cri_entries_from_kv(&runtime__v1__container_status__labels_entry__descriptor,
-					m->labels, m->n_labels);
-	s->n_labels = m->n_labels;
-	s->annotations =
-	    cri_entries_from_kv(&runtime__v1__container_status__annotations_entry__descriptor,
-				m->annotations, m->n_annotations);
-	s->n_annotations = m->n_annotations;
-	mounts_copy(cfg, s);
-	s->log_path = xstrdup(m->log_path && strcmp(m->log_path, "/dev/null") ? m->log_path : "");
-	s->resources = resources_msg(&st.resources);
+	resp->status = cri_ctr_status_msg(m, &st);
 	if (in->verbose) {
 		struct store_kv info = {"info", NULL};
 		_cleanup_free_ char *text = verbose_info(m, &st);
@@ -156,8 +163,6 @@ int cri_container_status(struct berth *b, struct cri_call *call, const ProtobufC
 		    &runtime__v1__container_status_response__info_entry__descriptor, &info, 1);
 		resp->n_info = 1;
 	}
-	if (cfg)
-		runtime__v1__container_config__free_unpacked(cfg, NULL);
 	store_ctr_status_done(&st);
 	store_ctr_unref(c);
 	*ret_resp = &resp->base;

@@ -20,8 +20,9 @@
  *   status, the message is sent verbatim. A response set on failure is freed.
  * - Long or blocking handlers poll cri_call_check() (client cancelled, deadline
  *   passed or daemon stopping) and return its error.
- * Threads: handlers run on pool workers, any number at once; a call object is
- *   used only by the thread running its handler. */
+ * Threads: handlers run on pool workers, any number at once; CRI_METHOD_LONG
+ *   ones on a thread of their own each. A call object is used only by the
+ *   thread running its handler. */
 #ifndef BERTH_CRI_INTERNAL_H
 #define BERTH_CRI_INTERNAL_H
 
@@ -82,6 +83,9 @@ ProtobufCMessage *cri_msg_unpack(const ProtobufCMessageDescriptor *d, const uint
  * -ENOSPC over CRI_MSG_MAX. Blocks while the client doesn't read (flow control)
  * until it reads, cancels, its deadline passes or the daemon stops. */
 int cri_call_send(struct cri_call *call, const ProtobufCMessage *msg, struct berr **err);
+/* Sends the response headers of a server-streaming call now, before its first
+ * message (the client learns the call is being served); errors as above. */
+int cri_call_send_initial_metadata(struct cri_call *call, struct berr **err);
 /* True when the client cancelled, the deadline passed or the daemon is stopping. */
 bool cri_call_is_done(struct cri_call *call);
 /* 0 while the call is live; else -ETIMEDOUT (deadline) or -ECANCELED (client
@@ -163,5 +167,10 @@ int cri_stream_container_stats(struct berth *b, struct cri_call *call, const Pro
 int cri_stream_pod_sandbox_stats(struct berth *b, struct cri_call *call,
 				 const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
 				 struct berr **err);
+
+/* Handler of cri/events.c: server-streaming, runs for the life of the client
+ * (CRI_METHOD_LONG). */
+int cri_get_container_events(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			     ProtobufCMessage **ret_resp, struct berr **err);
 
 #endif

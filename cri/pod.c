@@ -15,6 +15,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "cri/events-internal.h"
 #include "shim/shim.h"
 
 const struct cri_ops *cri_ops_of(const struct berth *b)
@@ -198,6 +199,7 @@ int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err)
 	rt->pinns_path = helper_path(b, "berth-pinns");
 	rt->stop_wait_ms = 10000;
 	rt->cpu_cache = cri_cpu_cache_new();
+	rt->events = cri_events_new(CRI_EVENTS_QUEUE_LEN, CRI_EVENTS_MAX_SUBS);
 	b->rt = rt;
 	int r = detect_opts(b, rt, err);
 	if (r >= 0)
@@ -221,6 +223,8 @@ void cri_runtime_done(struct berth *b)
 		return;
 	rt->monitor = cri_monitor_stop(rt->monitor);
 	rt->cpu_cache = cri_cpu_cache_free(rt->cpu_cache);
+	/* The server has stopped: no stream is left (cri_server_stop joined them). */
+	rt->events = cri_events_free(rt->events);
 	strv_free(rt->caps_all);
 	free(rt->exit_dir);
 	free(rt->shim_path);

@@ -68,6 +68,7 @@ const struct cri_ops *cri_ops_of(const struct berth *b);
 
 struct cri_monitor;
 struct cri_cpu_cache;
+struct cri_events;
 
 /* Runtime facts detected once, paths of the helpers, the exit monitor. */
 struct cri_runtime {
@@ -78,6 +79,7 @@ struct cri_runtime {
 	int stop_wait_ms; /* after SIGKILL, how long Stop/Remove wait for the exit */
 	struct cri_monitor *monitor;
 	struct cri_cpu_cache *cpu_cache; /* previous CPU samples (stats.c); own mutex */
+	struct cri_events *events;	 /* GetContainerEvents publisher (events.c); own mutex */
 	/* Exit generation: bumped (and broadcast) after every committed exit. */
 	pthread_mutex_t exit_mu;
 	pthread_cond_t exit_cond;
@@ -139,6 +141,30 @@ struct cri_cpu_cache *cri_cpu_cache_free(struct cri_cpu_cache *c);
  * id; false on the first sample, or when no time passed or usage went down. */
 bool cri_cpu_cache_rate(struct cri_cpu_cache *c, const char *id, uint64_t usage_ns, int64_t ts_ns,
 			uint64_t *ret);
+
+/* Status messages as PodSandboxStatus and ContainerStatus return them (without
+ * the verbose info), built from a record's meta and a status copy. */
+Runtime__V1__PodSandboxStatus *cri_sb_status_msg(const struct store_sb_meta *m,
+						 const struct store_sb_status *st);
+Runtime__V1__ContainerStatus *cri_ctr_status_msg(const struct store_ctr_meta *m,
+						 const struct store_ctr_status *st);
+
+/* Container events (events.c, docs/events.md). Called after the store commit
+ * of a change, with no lock held: publishes the event of container_id (a
+ * container of sandbox_id, or the sandbox itself) with its pod's statuses as
+ * they are now. Nothing is built while nobody listens. */
+#define CRI_EV_CREATED RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT
+#define CRI_EV_STARTED RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT
+#define CRI_EV_STOPPED RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT
+#define CRI_EV_DELETED RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT
+void cri_event_emit(struct berth *b, const char *sandbox_id, const char *container_id,
+		    Runtime__V1__ContainerEventType type);
+/* The same in two steps, for a record about to go (sandbox removal): the
+ * snapshot before the delete, the publish after it (NULL: nobody listens;
+ * cri_event_post() frees what it doesn't publish, NULL is fine). */
+ProtobufCMessage *cri_event_prepare(struct berth *b, const char *sandbox_id,
+				    const char *container_id, Runtime__V1__ContainerEventType type);
+void cri_event_post(struct berth *b, ProtobufCMessage *ev);
 
 /* Map entries of protobuf-c (string -> string) all share this layout. */
 struct cri_kv_entry {

@@ -88,11 +88,13 @@ static void recover_ctr(struct berth *b, struct store_ctr *c)
 		return;
 	berr_free(e);
 	e = NULL;
-	if (store_ctr_update(b->store, c, lost_fn, NULL, &e) < 0)
+	if (store_ctr_update(b->store, c, lost_fn, NULL, &e) < 0) {
 		log_warn("id=%.12s msg=\"record lost container: %s, ignoring\"", store_ctr_id(c),
 			 berr_msg(e));
-	else
+	} else {
 		log_warn("id=%.12s msg=\"container lost while berthd was down\"", store_ctr_id(c));
+		cri_event_emit(b, store_ctr_meta(c)->sandbox_id, store_ctr_id(c), CRI_EV_STOPPED);
+	}
 }
 
 int cri_recover(struct berth *b, struct berr **err)

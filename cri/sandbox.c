@@ -486,6 +486,11 @@ int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCM
 		plan_free(&p);
 		return r;
 	}
+	/* As containerd does for its pause container, with the sandbox ID as the
+	 * container ID; announced only once the pod is READY, so a failed Run
+	 * (rolled back) is never seen. */
+	cri_event_emit(b, p.id, p.id, CRI_EV_CREATED);
+	cri_event_emit(b, p.id, p.id, CRI_EV_STARTED);
 	Runtime__V1__RunPodSandboxResponse *resp =
 	    (void *)cri_msg_new(&runtime__v1__run_pod_sandbox_response__descriptor);
 	resp->pod_sandbox_id = xstrdup(p.id);
@@ -516,6 +521,8 @@ static int claim_fn(struct store_sb_status *st, void *arg, struct berr **err)
 
 static int stopped_fn(struct store_sb_status *st, void *arg, struct berr **err)
 {
+	bool *was_ready = arg;
+	*was_ready = st->state == STORE_SB_READY;
 	st->state = STORE_SB_NOTREADY;
 	st->network_ready = false;
 	st->init_pid = 0;
@@ -574,8 +581,12 @@ static int sb_stop(struct berth *b, struct cri_call *call, struct store_sb *sb, 
 		r = cri_ctr_stop_all(b, call, store_sb_id(sb), true, err);
 	if (r == 0)
 		r = sb_teardown(b, sb, err);
+	bool was_ready = false;
 	if (r == 0)
-		r = store_sb_update(b->store, sb, stopped_fn, NULL, err);
+		r = store_sb_update(b->store, sb, stopped_fn, &was_ready, err);
+	/* The pod's own "container" stopped (docs/events.md): once, on READY -> NOTREADY. */
+	if (r == 0 && was_ready)
+		cri_event_emit(b, store_sb_id(sb), store_sb_id(sb), CRI_EV_STOPPED);
 	if (r < 0 || removing) {
 		_cleanup_berr_ struct berr *e = NULL;
 		c.set = false;
@@ -643,11 +654,19 @@ int cri_remove_pod_sandbox(struct berth *b, struct cri_call *call, const Protobu
 		r = fileio_remove_tree(sandbox_dir, err);
 	if (r == 0 && cgroup)
 		r = sb_cgroup_remove(cgroup, err);
+	/* The event needs the pod's status, which goes with the record: the
+	 * snapshot is taken before the delete, published after it. */
+	ProtobufCMessage *ev = NULL;
+	if (r == 0)
+		ev = cri_event_prepare(b, m->id, m->id, CRI_EV_DELETED);
 	if (r == 0) {
 		r = store_sb_delete(b->store, m->id, err);
-		if (r == -ENOENT) /* a concurrent Remove won */
+		if (r == 0)
+			cri_event_post(b, TAKE_PTR(ev));
+		if (r == -ENOENT) /* a concurrent Remove won (and announced it) */
 			r = 0;
 	}
+	cri_msg_free(ev);
 	if (r < 0)
 		berr_wrap(err, "remove pod sandbox '%s'", in->pod_sandbox_id);
 	store_sb_unref(sb);
@@ -708,39 +727,26 @@ static char *verbose_info(const struct store_sb_meta *m, const struct store_sb_s
 	return s;
 }
 
-int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
-			   ProtobufCMessage **ret_resp, struct berr **err)
+Runtime__V1__PodSandboxStatus *cri_sb_status_msg(const struct store_sb_meta *m,
+						 const struct store_sb_status *st)
 {
-	const Runtime__V1__PodSandboxStatusRequest *in = (const void *)req;
-	struct store_sb *sb = NULL;
-	int r = store_sb_get(b->store, in->pod_sandbox_id, &sb, err);
-	if (r < 0)
-		return r;
-	const struct store_sb_meta *m = store_sb_meta(sb);
-	struct store_sb_status st;
-	store_sb_status(sb, &st);
-
-	Runtime__V1__PodSandboxStatusResponse *resp =
-	    (void *)cri_msg_new(&runtime__v1__pod_sandbox_status_response__descriptor);
 	Runtime__V1__PodSandboxStatus *s =
 	    (void *)cri_msg_new(&runtime__v1__pod_sandbox_status__descriptor);
-	resp->status = s;
-	resp->timestamp = time_now_ns();
 	s->id = xstrdup(m->id);
 	s->metadata = metadata_msg(m);
-	s->state = st.state == STORE_SB_READY ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
-					      : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+	s->state = st->state == STORE_SB_READY ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
+					       : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
 	s->created_at = m->created_at;
 	s->network = (void *)cri_msg_new(&runtime__v1__pod_sandbox_network_status__descriptor);
-	if (st.ip)
-		s->network->ip = xstrdup(st.ip);
+	if (st->ip)
+		s->network->ip = xstrdup(st->ip);
 	size_t n_add = 0;
-	while (st.additional_ips && st.additional_ips[n_add])
+	while (st->additional_ips && st->additional_ips[n_add])
 		n_add++;
 	s->network->additional_ips = xcalloc(n_add ? n_add : 1, sizeof(Runtime__V1__PodIP *));
 	for (size_t i = 0; i < n_add; i++) {
 		Runtime__V1__PodIP *ip = (void *)cri_msg_new(&runtime__v1__pod_ip__descriptor);
-		ip->ip = xstrdup(st.additional_ips[i]);
+		ip->ip = xstrdup(st->additional_ips[i]);
 		s->network->additional_ips[s->network->n_additional_ips++] = ip;
 	}
 	s->linux = (void *)cri_msg_new(&runtime__v1__linux_pod_sandbox_status__descriptor);
@@ -759,6 +765,24 @@ int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const Protobu
 				    m->annotations, m->n_annotations);
 	s->n_annotations = m->n_annotations;
 	s->runtime_handler = xstrdup(m->runtime_handler ? m->runtime_handler : "");
+	return s;
+}
+
+int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage **ret_resp, struct berr **err)
+{
+	const Runtime__V1__PodSandboxStatusRequest *in = (const void *)req;
+	struct store_sb *sb = NULL;
+	int r = store_sb_get(b->store, in->pod_sandbox_id, &sb, err);
+	if (r < 0)
+		return r;
+	const struct store_sb_meta *m = store_sb_meta(sb);
+	struct store_sb_status st;
+	store_sb_status(sb, &st);
+	Runtime__V1__PodSandboxStatusResponse *resp =
+	    (void *)cri_msg_new(&runtime__v1__pod_sandbox_status_response__descriptor);
+	resp->status = cri_sb_status_msg(m, &st);
+	resp->timestamp = time_now_ns();
 	if (in->verbose) {
 		struct store_kv info = {"info", NULL};
 		_cleanup_free_ char *text = verbose_info(m, &st);

@@ -240,6 +240,21 @@ int cri_call_send(struct cri_call *call, const ProtobufCMessage *msg, struct ber
 	return 0;
 }
 
+int cri_call_send_initial_metadata(struct cri_call *call, struct berr **err)
+{
+	if (!call || call->sent_initial_md)
+		return 0;
+	int r = cri_call_check(call, err);
+	if (r < 0)
+		return r;
+	grpc_op op = {.op = GRPC_OP_SEND_INITIAL_METADATA};
+	bool ok = call_batch(call, &op, 1);
+	call->sent_initial_md = true;
+	if (!ok)
+		return berr_set(err, ECANCELED, "client went away");
+	return 0;
+}
+
 static ProtobufCMessage *decode(struct cri_call *c, struct berr **err)
 {
 	if (!c->payload) {

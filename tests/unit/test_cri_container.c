@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/ids.h"
+#include "cri/events-internal.h"
 #include "cri/pod.h"
 #include "shim/shim.h"
 
@@ -1168,6 +1169,98 @@ static void test_recover_keeps_what_the_runtime_runs(void **state)
 	store_ctr_status_done(&st);
 }
 
+/* The next event of s: its type, ID, the pod's status and the number of
+ * container statuses; returns it for more checks (release with cri_event_unref). */
+static struct cri_event *expect_event(struct fx *f, struct cri_events_sub *s, const char *id,
+				      Runtime__V1__ContainerEventType type, size_t n_ctrs)
+{
+	struct cri_event *ev = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (cri_events_next(s, 0, &ev, &e) != 1)
+		fail_msg("no event %d of '%s': %s", type, id, berr_msg(e));
+	const Runtime__V1__ContainerEventResponse *m = (const void *)cri_event_msg(ev);
+	assert_int_equal(m->container_event_type, type);
+	assert_string_equal(m->container_id, id);
+	assert_true(m->created_at > 0);
+	assert_non_null(m->pod_sandbox_status);
+	assert_string_equal(m->pod_sandbox_status->id, f->sb_id);
+	assert_string_equal(m->pod_sandbox_status->metadata->uid, "uid1");
+	assert_int_equal(m->n_containers_statuses, n_ctrs);
+	return ev;
+}
+
+static const Runtime__V1__ContainerStatus *status_in(const struct cri_event *ev, const char *id)
+{
+	const Runtime__V1__ContainerEventResponse *m = (const void *)cri_event_msg(ev);
+	for (size_t i = 0; i < m->n_containers_statuses; i++)
+		if (strcmp(m->containers_statuses[i]->id, id) == 0)
+			return m->containers_statuses[i];
+	fail_msg("no status of '%s' in the event", id);
+	return NULL;
+}
+
+/* Every committed change is published once, after its commit, with the pod's
+ * statuses as they are then: create, start, stop, a failed start, remove,
+ * and the pod's own stop and removal (keyed by the sandbox ID). */
+static void test_events_published(void **state)
+{
+	struct fx *f = *state;
+	struct cri_events_sub *s = NULL;
+	assert_int_equal(cri_events_subscribe(f->b.rt->events, &s, NULL), 0);
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	struct cri_event *ev = expect_event(f, s, id, CRI_EV_CREATED, 1);
+	assert_int_equal(status_in(ev, id)->state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED);
+	assert_string_equal(status_in(ev, id)->metadata->name, "c1");
+	cri_event_unref(ev);
+
+	assert_int_equal(start(f, id, NULL), 0);
+	ev = expect_event(f, s, id, CRI_EV_STARTED, 1);
+	assert_int_equal(status_in(ev, id)->state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+	assert_int_equal(((const Runtime__V1__ContainerEventResponse *)cri_event_msg(ev))
+			     ->pod_sandbox_status->state,
+			 RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY);
+	cri_event_unref(ev);
+
+	fk.kill_exits = true;
+	assert_int_equal(stop(f, id, 0, NULL), 0);
+	ev = expect_event(f, s, id, CRI_EV_STOPPED, 1);
+	assert_int_equal(status_in(ev, id)->state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED);
+	assert_int_equal(status_in(ev, id)->exit_code, 137);
+	cri_event_unref(ev);
+	assert_int_equal(stop(f, id, 0, NULL), 0); /* nothing changes: no event */
+
+	fk.kill_exits = false;
+	_cleanup_free_ char *id2 = create_ok(f, "c2");
+	cri_event_unref(expect_event(f, s, id2, CRI_EV_CREATED, 2));
+	fk.fail_start = 1;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(start(f, id2, &e), -EIO);
+	ev = expect_event(f, s, id2, CRI_EV_STOPPED, 2);
+	assert_string_equal(status_in(ev, id2)->reason, "StartError");
+	cri_event_unref(ev);
+
+	assert_int_equal(rm(f, id, NULL), 0);
+	ev = expect_event(f, s, id, CRI_EV_DELETED, 1);
+	assert_non_null(status_in(ev, id2));
+	cri_event_unref(ev);
+	assert_int_equal(rm(f, id, NULL), 0); /* unknown: no event */
+
+	pod_op(1);
+	assert_int_equal(fk.pod_op_r, 0);
+	ev = expect_event(f, s, f->sb_id, CRI_EV_STOPPED, 1);
+	assert_int_equal(((const Runtime__V1__ContainerEventResponse *)cri_event_msg(ev))
+			     ->pod_sandbox_status->state,
+			 RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY);
+	cri_event_unref(ev);
+	pod_op(2);
+	assert_int_equal(fk.pod_op_r, 0);
+	cri_event_unref(expect_event(f, s, id2, CRI_EV_DELETED, 0));
+	/* the pod's status goes with the event although its record is gone */
+	cri_event_unref(expect_event(f, s, f->sb_id, CRI_EV_DELETED, 0));
+	assert_int_equal(cri_events_next(s, 0, &ev, NULL), 0);
+	cri_events_unsubscribe(s);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1204,6 +1297,7 @@ int main(void)
 	    T(test_monitor_commits_exit),
 	    T(test_recover),
 	    T(test_recover_keeps_what_the_runtime_runs),
+	    T(test_events_published),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
