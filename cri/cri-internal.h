@@ -83,6 +83,11 @@ ProtobufCMessage *cri_msg_unpack(const ProtobufCMessageDescriptor *d, const uint
  * -ENOSPC over CRI_MSG_MAX. Blocks while the client doesn't read (flow control)
  * until it reads, cancels, its deadline passes or the daemon stops. */
 int cri_call_send(struct cri_call *call, const ProtobufCMessage *msg, struct berr **err);
+/* Sends items (n, owned by the caller) as the repeated field (*field, *n_field) of msg,
+ * in batches of at most 5000 items and 15 MiB (containerd's SendInBatches); the field is
+ * reset after each send, and nothing is sent for no items. */
+int cri_send_in_batches(struct cri_call *call, ProtobufCMessage *msg, void ***field,
+			size_t *n_field, void **items, size_t n, struct berr **err);
 /* Sends the response headers of a server-streaming call now, before its first
  * message (the client learns the call is being served); errors as above. */
 int cri_call_send_initial_metadata(struct cri_call *call, struct berr **err);
@@ -162,6 +167,12 @@ int cri_pod_sandbox_stats(struct berth *b, struct cri_call *call, const Protobuf
 int cri_list_pod_sandbox_stats(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			       ProtobufCMessage **ret_resp, struct berr **err);
 /* Server-streaming: the list, sent in batches (5000 items, 15 MiB at most). */
+int cri_stream_pod_sandboxes(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			     ProtobufCMessage **ret_resp, struct berr **err);
+int cri_stream_containers(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			  ProtobufCMessage **ret_resp, struct berr **err);
+int cri_stream_images(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		      ProtobufCMessage **ret_resp, struct berr **err);
 int cri_stream_container_stats(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			       ProtobufCMessage **ret_resp, struct berr **err);
 int cri_stream_pod_sandbox_stats(struct berth *b, struct cri_call *call,

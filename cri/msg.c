@@ -66,3 +66,33 @@ ProtobufCMessage *cri_msg_unpack(const ProtobufCMessageDescriptor *d, const uint
 		berr_set(err, EINVAL, "invalid %s payload", d->short_name);
 	return NULL;
 }
+
+/* containerd's batches (criutil.SendInBatches): at most this many items and
+ * bytes a message, under the 16 MiB limit; nothing is sent for no items. */
+#define STREAM_BATCH_ITEMS 5000
+#define STREAM_BATCH_BYTES (15 << 20)
+
+int cri_send_in_batches(struct cri_call *call, ProtobufCMessage *msg, void ***field,
+			size_t *n_field, void **items, size_t n, struct berr **err)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = 0, bytes = 0;
+		while (i + k < n && k < STREAM_BATCH_ITEMS) {
+			/* + tag and length prefix of the item */
+			size_t sz = protobuf_c_message_get_packed_size(items[i + k]) + 16;
+			if (k > 0 && bytes + sz > STREAM_BATCH_BYTES)
+				break;
+			bytes += sz;
+			k++;
+		}
+		*field = &items[i];
+		*n_field = k;
+		int r = cri_call_send(call, msg, err);
+		*field = NULL;
+		*n_field = 0;
+		if (r < 0)
+			return r;
+		i += k;
+	}
+	return 0;
+}

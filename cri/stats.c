@@ -534,38 +534,6 @@ int cri_list_pod_sandbox_stats(struct berth *b, struct cri_call *call, const Pro
 
 /* ---- streaming ---- */
 
-/* containerd's batches (criutil.SendInBatches): at most this many items and
- * bytes a message, under the 16 MiB limit; nothing is sent for no items. */
-#define STREAM_BATCH_ITEMS 5000
-#define STREAM_BATCH_BYTES (15 << 20)
-
-/* Sends items in batches as the repeated field (*field, *n_field) of msg; the
- * items stay owned by the caller (the field is reset after each send). */
-static int send_in_batches(struct cri_call *call, ProtobufCMessage *msg, void ***field,
-			   size_t *n_field, void **items, size_t n, struct berr **err)
-{
-	for (size_t i = 0; i < n;) {
-		size_t k = 0, bytes = 0;
-		while (i + k < n && k < STREAM_BATCH_ITEMS) {
-			/* + tag and length prefix of the item */
-			size_t sz = protobuf_c_message_get_packed_size(items[i + k]) + 16;
-			if (k > 0 && bytes + sz > STREAM_BATCH_BYTES)
-				break;
-			bytes += sz;
-			k++;
-		}
-		*field = &items[i];
-		*n_field = k;
-		int r = cri_call_send(call, msg, err);
-		*field = NULL;
-		*n_field = 0;
-		if (r < 0)
-			return r;
-		i += k;
-	}
-	return 0;
-}
-
 int cri_stream_container_stats(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			       ProtobufCMessage **ret_resp, struct berr **err)
 {
@@ -580,8 +548,8 @@ int cri_stream_container_stats(struct berth *b, struct cri_call *call, const Pro
 	Runtime__V1__ListContainerStatsResponse *l = (void *)lresp;
 	Runtime__V1__StreamContainerStatsResponse out =
 	    RUNTIME__V1__STREAM_CONTAINER_STATS_RESPONSE__INIT;
-	r = send_in_batches(call, &out.base, (void ***)&out.container_stats, &out.n_container_stats,
-			    (void **)l->stats, l->n_stats, err);
+	r = cri_send_in_batches(call, &out.base, (void ***)&out.container_stats,
+				&out.n_container_stats, (void **)l->stats, l->n_stats, err);
 	cri_msg_free(lresp);
 	return r;
 }
@@ -601,8 +569,8 @@ int cri_stream_pod_sandbox_stats(struct berth *b, struct cri_call *call,
 	Runtime__V1__ListPodSandboxStatsResponse *l = (void *)lresp;
 	Runtime__V1__StreamPodSandboxStatsResponse out =
 	    RUNTIME__V1__STREAM_POD_SANDBOX_STATS_RESPONSE__INIT;
-	r = send_in_batches(call, &out.base, (void ***)&out.pod_sandbox_stats,
-			    &out.n_pod_sandbox_stats, (void **)l->stats, l->n_stats, err);
+	r = cri_send_in_batches(call, &out.base, (void ***)&out.pod_sandbox_stats,
+				&out.n_pod_sandbox_stats, (void **)l->stats, l->n_stats, err);
 	cri_msg_free(lresp);
 	return r;
 }

@@ -163,9 +163,9 @@ def test_unimplemented_rpc_names_method(berthd):
     assert e.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "'CheckpointContainer'" in e.details()
     # a server-streaming RPC answers the same way
-    e = rpc_error(lambda: list(c.stream("StreamPodSandboxes")))
+    e = rpc_error(lambda: list(c.stream("StreamPodSandboxMetrics")))
     assert e.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "'StreamPodSandboxes'" in e.details()
+    assert "'StreamPodSandboxMetrics'" in e.details()
     assert_serving(berthd, c)
     log = berthd.stderr()
     assert "warn cri method=CheckpointPod" in log
