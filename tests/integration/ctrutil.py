@@ -1,7 +1,10 @@
 """Helpers of the container tests: a berthd with a bridge network and a registry in its
 network namespace, pod and container configs, waiting on states, and the leak checks
 (mounts, shims, runc containers, cgroups) run after every test, which also sweep what a
-failing test left so the next one starts clean."""
+failing test left so the next one starts clean.
+
+The fixtures net, reg and env serve every module that runs containers: import them with
+`from ctrutil import env, net, reg` next to `from registry import test_images`."""
 import json
 import os
 import shutil
@@ -11,8 +14,10 @@ import tempfile
 import uuid
 
 import grpc
+import pytest
 
-from conftest import poll
+from conftest import Netns, poll
+from registry import Registry, push_all
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
@@ -261,3 +266,39 @@ class Env:
         for mp in sorted(mountpoints_under(self.d.root), key=len, reverse=True):
             subprocess.run(["umount", "-l", mp], check=False)
         remove_cgroup_tree(self.cgroup_parent)
+
+
+@pytest.fixture(scope="module")
+def net():
+    """A network namespace for the module's registry and berthds."""
+    n = Netns()
+    yield n
+    n.delete()
+
+
+@pytest.fixture(scope="module")
+def reg(net, test_images):
+    """docker-registry in net with every test image (registry.push_all)."""
+    layout, _ = test_images
+    d = tempfile.mkdtemp(prefix="berth-registry-")
+    r = Registry(d, netns=net.path)
+    try:
+        r.start()
+        push_all(r, layout)
+        yield r
+    finally:
+        r.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def env(berthd_factory, net, reg):
+    """An Env on a fresh berthd in net with busybox pulled; its leak check runs after."""
+    d = berthd_factory(netns=net)
+    e = Env(d, reg)
+    e.pull("busybox")
+    try:
+        yield e
+    finally:
+        leaks = e.cleanup()
+    assert not leaks, leaks

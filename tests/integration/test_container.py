@@ -5,50 +5,16 @@ Every test ends by removing its containers and pods through the RPCs and then ch
 that nothing is left: no shim process, no mount under the berthd's root, no runc
 container, no container cgroup, no bundle (ctrutil.Env.cleanup)."""
 import os
-import shutil
 import signal
-import tempfile
 import time
 
 import grpc
 import pytest
 
-from conftest import Netns, poll
-from ctrutil import Env, procs_mentioning
-from registry import Registry, push_all, test_images  # noqa: F401
+from conftest import poll
+from ctrutil import procs_mentioning, env, net, reg  # noqa: F401
+from registry import test_images  # noqa: F401
 
-
-@pytest.fixture(scope="module")
-def net():
-    n = Netns()
-    yield n
-    n.delete()
-
-
-@pytest.fixture(scope="module")
-def reg(net, test_images):  # noqa: F811
-    layout, _ = test_images
-    d = tempfile.mkdtemp(prefix="berth-registry-")
-    r = Registry(d, netns=net.path)
-    try:
-        r.start()
-        push_all(r, layout)
-        yield r
-    finally:
-        r.stop()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def env(berthd_factory, net, reg):
-    d = berthd_factory(netns=net)
-    e = Env(d, reg)
-    e.pull("busybox")
-    try:
-        yield e
-    finally:
-        leaks = e.cleanup()
-    assert not leaks, leaks
 
 
 # The test image has busybox and /bin/sh only; its sh runs applets itself, and `exec`

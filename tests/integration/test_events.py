@@ -12,54 +12,20 @@ before it acts, and then must see every event of what it does:
 - SIGTERM with a stream open still stops berthd within 2 s.
 
 Every test that makes pods ends with ctrutil.Env.cleanup's leak check."""
-import shutil
-import tempfile
 import threading
 
 import grpc
 import pytest
 
-from conftest import Netns, poll
-from ctrutil import Env
-from registry import Registry, push_all, test_images  # noqa: F401
+from conftest import poll
+from ctrutil import env, net, reg  # noqa: F401
+from registry import test_images  # noqa: F401
 
 SLEEP = ["sh", "-c", "exec sleep 1000"]
 # Exits 3 by itself once it gets SIGUSR1 (sent by an ExecSync'd kill).
 EXIT_ON_USR1 = ["sh", "-c", "trap 'exit 3' USR1; while :; do sleep 1 & wait $!; done"]
 MAX_STREAMS = 64
 
-
-@pytest.fixture(scope="module")
-def net():
-    n = Netns()
-    yield n
-    n.delete()
-
-
-@pytest.fixture(scope="module")
-def reg(net, test_images):  # noqa: F811
-    layout, _ = test_images
-    d = tempfile.mkdtemp(prefix="berth-registry-")
-    r = Registry(d, netns=net.path)
-    try:
-        r.start()
-        push_all(r, layout)
-        yield r
-    finally:
-        r.stop()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def env(berthd_factory, net, reg):
-    d = berthd_factory(netns=net)
-    e = Env(d, reg)
-    e.pull("busybox")
-    try:
-        yield e
-    finally:
-        leaks = e.cleanup()
-    assert not leaks, leaks
 
 
 class Events:

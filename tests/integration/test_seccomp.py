@@ -14,9 +14,8 @@ import tempfile
 import grpc
 import pytest
 
-from conftest import Netns
-from ctrutil import Env
-from registry import Registry, push_all, test_images  # noqa: F401
+from ctrutil import Env, net, reg  # noqa: F401
+from registry import test_images  # noqa: F401
 
 SLEEP = ["sh", "-c", "exec sleep 1000"]
 
@@ -24,26 +23,6 @@ SLEEP = ["sh", "-c", "exec sleep 1000"]
 BLOCK_CHMOD = {"defaultAction": "SCMP_ACT_ALLOW",
                "syscalls": [{"names": ["chmod", "fchmodat"], "action": "SCMP_ACT_ERRNO"}]}
 
-
-@pytest.fixture(scope="module")
-def net():
-    n = Netns()
-    yield n
-    n.delete()
-
-
-@pytest.fixture(scope="module")
-def reg(net, test_images):  # noqa: F811
-    layout, _ = test_images
-    d = tempfile.mkdtemp(prefix="berth-registry-")
-    r = Registry(d, netns=net.path)
-    try:
-        r.start()
-        push_all(r, layout)
-        yield r
-    finally:
-        r.stop()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture

@@ -5,52 +5,18 @@ its network namespace.
 
 Every test ends with the leak check of the container tests (ctrutil.Env.cleanup)."""
 import os
-import shutil
-import tempfile
 
 import grpc
 import pytest
 
-from conftest import Netns, poll
-from ctrutil import Env
-from registry import Registry, push_all, test_images  # noqa: F401
+from conftest import poll
+from ctrutil import env, net, reg  # noqa: F401
+from registry import test_images  # noqa: F401
 
 MIB = 1 << 20
 SLEEP = ["sh", "-c", "exec sleep 1000"]
 GATEWAY = "10.88.0.1"  # the bridge of ctrutil.bridge_conflist (isGateway)
 
-
-@pytest.fixture(scope="module")
-def net():
-    n = Netns()
-    yield n
-    n.delete()
-
-
-@pytest.fixture(scope="module")
-def reg(net, test_images):  # noqa: F811
-    layout, _ = test_images
-    d = tempfile.mkdtemp(prefix="berth-registry-")
-    r = Registry(d, netns=net.path)
-    try:
-        r.start()
-        push_all(r, layout)
-        yield r
-    finally:
-        r.stop()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def env(berthd_factory, net, reg):
-    d = berthd_factory(netns=net)
-    e = Env(d, reg)
-    e.pull("busybox")
-    try:
-        yield e
-    finally:
-        leaks = e.cleanup()
-    assert not leaks, leaks
 
 
 def rpc_error(fn, *a, **kw):

@@ -3,48 +3,13 @@ berthd: the same objects as the matching List call with the same filter, on real
 containers and images; a filter naming nothing streams nothing.
 
 Every test ends with the leak check of the container tests (ctrutil.Env.cleanup)."""
-import shutil
-import tempfile
 
-import pytest
 
-from conftest import Netns
-from ctrutil import Env
-from registry import Registry, push_all, test_images  # noqa: F401
+from ctrutil import env, net, reg  # noqa: F401
+from registry import test_images  # noqa: F401
 
 SLEEP = ["sh", "-c", "exec sleep 1000"]
 
-
-@pytest.fixture(scope="module")
-def net():
-    n = Netns()
-    yield n
-    n.delete()
-
-
-@pytest.fixture(scope="module")
-def reg(net, test_images):  # noqa: F811
-    layout, _ = test_images
-    d = tempfile.mkdtemp(prefix="berth-registry-")
-    r = Registry(d, netns=net.path)
-    try:
-        r.start()
-        push_all(r, layout)
-        yield r
-    finally:
-        r.stop()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def env(berthd_factory, net, reg):
-    d = berthd_factory(netns=net)
-    e = Env(d, reg)
-    try:
-        yield e
-    finally:
-        leaks = e.cleanup()
-    assert not leaks, leaks
 
 
 def streamed(e, method, req, field):
