@@ -91,6 +91,29 @@ def sweep(d, cgroup_parent):
     remove_cgroup_tree(cgroup_parent)
 
 
+def restart_with_plugin(pods, name, script):
+    """Restarts the pods' berthd with a fake CNI plugin `name` (the shell script given)
+    appended to its network, from a bin dir of its own searched first."""
+    d = pods.d
+    bindir = os.path.join(d.root, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    path = os.path.join(bindir, name)
+    with open(path, "w") as f:
+        f.write(script)
+    os.chmod(path, 0o755)
+    pods.c.close()
+    d.stop()
+    d.check_exit()
+    d.config["cni"]["bin_dirs"] = [bindir, "/usr/lib/cni"]
+    with open(d.config_path, "w") as f:
+        json.dump(d.config, f)
+    conf = conflist(d)
+    conf["plugins"].append({"type": name})
+    write_conf(d, conf)
+    d.start()
+    pods.c = d.client()
+
+
 class Pods:
     """A berthd with a bridge CNI config and helpers to make pod configs."""
 
@@ -543,24 +566,11 @@ def test_run_interrupted_by_crash_is_undone_by_stop_and_remove(pods):
     sandbox is listed NOTREADY, and Stop + Remove undo everything Run made."""
     pb = pods.pb
     d = pods.d
-    bindir = os.path.join(d.root, "bin")
-    os.makedirs(bindir)
     marker = os.path.join(d.root, "hang.pid")
-    with open(os.path.join(bindir, "hang"), "w") as f:
-        f.write("#!/bin/sh\ncat >/dev/null\n[ \"$CNI_COMMAND\" = ADD ] || exit 0\n"
-                f"echo $$ > {marker}.tmp && mv {marker}.tmp {marker}\nexec sleep 600\n")
-    os.chmod(os.path.join(bindir, "hang"), 0o755)
-    pods.c.close()
-    d.stop()
-    d.check_exit()
-    d.config["cni"]["bin_dirs"] = [bindir, "/usr/lib/cni"]
-    with open(d.config_path, "w") as f:
-        json.dump(d.config, f)
-    conf = conflist(d)
-    conf["plugins"].append({"type": "hang"})
-    write_conf(d, conf)
-    d.start()
-    pods.c = d.client()
+    restart_with_plugin(pods, "hang",
+                        "#!/bin/sh\ncat >/dev/null\n[ \"$CNI_COMMAND\" = ADD ] || exit 0\n"
+                        f"echo $$ > {marker}.tmp && mv {marker}.tmp {marker}\n"
+                        "exec sleep 600\n")
     fut = pods.c.future("RunPodSandbox", pb.RunPodSandboxRequest(
         config=pods.config(name="interrupted", pid_mode=pb.POD)), timeout=60)
     poll(lambda: os.path.exists(marker), 20, "the hanging plugin")
@@ -597,27 +607,13 @@ def test_failed_cni_del_fails_stop_until_it_works(pods):
     """A plugin whose DEL fails: Stop retries, then fails with the plugin's
     text and keeps the sandbox; once DEL works, Stop and Remove succeed."""
     d = pods.d
-    bindir = os.path.join(d.root, "bin")
-    os.makedirs(bindir)
     allow = os.path.join(d.root, "allow-del")
-    with open(os.path.join(bindir, "faildel"), "w") as f:
-        f.write("#!/bin/sh\ncat >/dev/null\n"
-                "if [ \"$CNI_COMMAND\" = ADD ]; then "
-                "echo '{\"cniVersion\":\"1.0.0\"}'; exit 0; fi\n"
-                f"[ -e {allow} ] && exit 0\n"
-                "echo '{\"code\":5,\"msg\":\"cannot delete yet\"}'; exit 1\n")
-    os.chmod(os.path.join(bindir, "faildel"), 0o755)
-    pods.c.close()
-    d.stop()
-    d.check_exit()
-    d.config["cni"]["bin_dirs"] = [bindir, "/usr/lib/cni"]
-    with open(d.config_path, "w") as f:
-        json.dump(d.config, f)
-    conf = conflist(d)
-    conf["plugins"].append({"type": "faildel"})
-    write_conf(d, conf)
-    d.start()
-    pods.c = d.client()
+    restart_with_plugin(pods, "faildel",
+                        "#!/bin/sh\ncat >/dev/null\n"
+                        "if [ \"$CNI_COMMAND\" = ADD ]; then "
+                        "echo '{\"cniVersion\":\"1.0.0\"}'; exit 0; fi\n"
+                        f"[ -e {allow} ] && exit 0\n"
+                        "echo '{\"code\":5,\"msg\":\"cannot delete yet\"}'; exit 1\n")
     sid = pods.run(pods.config(name="faildel"))
     with pytest.raises(grpc.RpcError) as ei:
         pods.stop(sid)
