@@ -15,6 +15,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/strv.h"
 #include "common/ids.h"
 #include "image/image.h"
@@ -448,27 +449,49 @@ int cri_remove_image(struct berth *b, struct cri_call *call, const ProtobufCMess
 	return 0;
 }
 
+static Runtime__V1__FilesystemUsage *fs_usage_msg(int64_t ts, char *mountpoint, uint64_t bytes,
+						  uint64_t inodes)
+{
+	Runtime__V1__FilesystemUsage *u =
+	    (void *)cri_msg_new(&runtime__v1__filesystem_usage__descriptor);
+	u->timestamp = ts;
+	u->fs_id = (void *)cri_msg_new(&runtime__v1__filesystem_identifier__descriptor);
+	u->fs_id->mountpoint = mountpoint;
+	u->used_bytes = (void *)cri_msg_new(&runtime__v1__uint64_value__descriptor);
+	u->used_bytes->value = bytes;
+	u->inodes_used = (void *)cri_msg_new(&runtime__v1__uint64_value__descriptor);
+	u->inodes_used->value = inodes;
+	return u;
+}
+
+/* Image layers live in <state_dir>/image, containers' writable layers and bundles in
+ * <state_dir>/containers: both are reported, each with the mount point it is on, so
+ * kubelet sees one filesystem or a split image filesystem as it is. */
 int cri_image_fs_info(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 		      ProtobufCMessage **ret_resp, struct berr **err)
 {
+	int64_t now = time_now_ns();
 	uint64_t bytes = 0, inodes = 0;
 	_cleanup_free_ char *mountpoint = NULL;
 	int r = img_usage(b->img, &bytes, &inodes, &mountpoint, err);
 	if (r < 0)
 		return r;
+	_cleanup_free_ char *cdir = xasprintf("%s/containers", b->cfg.state_dir);
+	uint64_t cbytes = 0, cinodes = 0;
+	struct berr *e = NULL;
+	r = fileio_disk_usage(cdir, &cbytes, &cinodes, &e);
+	if (r == -ENOENT) /* no container was ever created */
+		e = berr_free(e), r = 0;
+	if (r < 0)
+		return berr_move(err, &e);
 	Runtime__V1__ImageFsInfoResponse *resp =
 	    (void *)cri_msg_new(&runtime__v1__image_fs_info_response__descriptor);
-	Runtime__V1__FilesystemUsage *u =
-	    (void *)cri_msg_new(&runtime__v1__filesystem_usage__descriptor);
-	u->timestamp = time_now_ns();
-	u->fs_id = (void *)cri_msg_new(&runtime__v1__filesystem_identifier__descriptor);
-	u->fs_id->mountpoint = TAKE_PTR(mountpoint);
-	u->used_bytes = (void *)cri_msg_new(&runtime__v1__uint64_value__descriptor);
-	u->used_bytes->value = bytes;
-	u->inodes_used = (void *)cri_msg_new(&runtime__v1__uint64_value__descriptor);
-	u->inodes_used->value = inodes;
 	resp->image_filesystems = xcalloc(1, sizeof(*resp->image_filesystems));
-	resp->image_filesystems[resp->n_image_filesystems++] = u;
+	resp->image_filesystems[resp->n_image_filesystems++] =
+	    fs_usage_msg(now, TAKE_PTR(mountpoint), bytes, inodes);
+	resp->container_filesystems = xcalloc(1, sizeof(*resp->container_filesystems));
+	resp->container_filesystems[resp->n_container_filesystems++] =
+	    fs_usage_msg(now, fileio_mountpoint(cdir, NULL), cbytes, cinodes);
 	*ret_resp = &resp->base;
 	return 0;
 }

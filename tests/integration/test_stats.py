@@ -103,6 +103,20 @@ def test_container_cpu_memory_and_writable_layer(env):
     assert l2.used_bytes.value >= l1.used_bytes.value + 4 * MIB
     assert l2.inodes_used.value == l1.inodes_used.value + 1
     assert l2.timestamp > l1.timestamp
+
+    # ImageFsInfo's container filesystem holds the writable layers: it grew as well, and
+    # is the same filesystem as the layers' (one state dir here)
+    fs = env.call("ImageFsInfo", env.pb.ImageFsInfoRequest())
+    assert len(fs.container_filesystems) == 1
+    cfs = fs.container_filesystems[0]
+    assert cfs.fs_id.mountpoint == l2.fs_id.mountpoint
+    assert cfs.fs_id.mountpoint == fs.image_filesystems[0].fs_id.mountpoint
+    assert cfs.used_bytes.value >= l2.used_bytes.value
+    r = env.exec(cid, ["sh", "-c", f"head -c {4 * MIB} /dev/urandom > /big2"])
+    assert r.exit_code == 0, r.stderr
+    cfs2 = env.call("ImageFsInfo", env.pb.ImageFsInfoRequest()).container_filesystems[0]
+    assert cfs2.used_bytes.value >= cfs.used_bytes.value + 4 * MIB
+    assert cfs2.inodes_used.value == cfs.inodes_used.value + 1
     env.stop(cid)
 
 

@@ -240,6 +240,23 @@ static void test_image_fs_info(void **state)
 	assert_true(u->used_bytes->value > 0);
 	assert_true(u->inodes_used->value >= 5); /* root, version, blobs, blobs/sha256, layers */
 	assert_int_equal(strncmp(f->dir, u->fs_id->mountpoint, strlen(u->fs_id->mountpoint)), 0);
+	/* no container was created: an empty container filesystem on the same mount */
+	assert_int_equal(r->n_container_filesystems, 1);
+	Runtime__V1__FilesystemUsage *c = r->container_filesystems[0];
+	assert_int_equal(c->timestamp, u->timestamp);
+	assert_int_equal(c->used_bytes->value, 0);
+	assert_int_equal(c->inodes_used->value, 0);
+	assert_string_equal(c->fs_id->mountpoint, u->fs_id->mountpoint);
+	cri_msg_free(resp);
+	/* with one: its files are counted */
+	_cleanup_free_ char *file = xasprintf("%s/containers/x/upper/f", f->dir);
+	_cleanup_free_ char *dir = xasprintf("%s/containers/x/upper", f->dir);
+	assert_int_equal(fileio_mkdir_p(dir, 0700, NULL), 0);
+	assert_int_equal(fileio_write_atomic(file, "data", 4, 0600, NULL), 0);
+	assert_int_equal(cri_image_fs_info(&f->b, NULL, &req.base, &resp, NULL), 0);
+	r = (void *)resp;
+	assert_int_equal(r->container_filesystems[0]->inodes_used->value, 4); /* 3 dirs, 1 file */
+	assert_true(r->container_filesystems[0]->used_bytes->value > 0);
 	cri_msg_free(resp);
 }
 
