@@ -39,6 +39,7 @@
 #define SPEC_MAX	(4 * 1024 * 1024)
 #define CONSOLE_WAIT_MS 30000
 #define EXEC_ERR_MAX	65536
+#define PID_WAIT_MS	10000 /* runc writes its pid file soon after the start */
 
 struct exec_priv {
 	pid_t helper;
@@ -292,20 +293,36 @@ static long read_num(const char *path)
 	return end == s ? -1 : v;
 }
 
+/* Kills the exec'd process and its group. runc writes its pid file after the
+ * process started, possibly after it wrote output, so a client leaving at
+ * once may come before the file: wait for it (or for berth-exec to end, when
+ * runc failed), polling, at most PID_WAIT_MS; then the helper's session goes. */
+static void exec_kill(struct stream_proc *p)
+{
+	struct exec_priv *x = p->priv;
+	_cleanup_free_ char *pidf = xasprintf("%s/pid", x->dir);
+	for (int waited = 0; waited < PID_WAIT_MS; waited += 10) {
+		long pid = read_num(pidf);
+		if (pid > 0) {
+			kill(-(pid_t)pid, SIGKILL);
+			kill((pid_t)pid, SIGKILL);
+			return;
+		}
+		struct pollfd q = {.fd = p->exit_fd, .events = POLLIN};
+		if (p->exit_fd < 0 || poll(&q, 1, 10) != 0)
+			break;
+	}
+	kill(-x->helper, SIGKILL);
+}
+
 static int be_finish(void *ctx, struct stream_proc *p, bool kill_it, struct berr **err)
 {
 	(void)ctx;
 	struct exec_priv *x = p->priv;
 	int r = 0;
 	if (x->helper > 0) {
-		_cleanup_free_ char *pidf = xasprintf("%s/pid", x->dir);
-		long pid = read_num(pidf);
-		if (kill_it && pid > 0) {
-			kill(-(pid_t)pid, SIGKILL);
-			kill((pid_t)pid, SIGKILL);
-		} else if (kill_it) {
-			kill(-x->helper, SIGKILL);
-		}
+		if (kill_it)
+			exec_kill(p);
 		int status = 0;
 		(void)spawn_wait(x->helper, &status, NULL);
 		_cleanup_free_ char *statf = xasprintf("%s/status", x->dir);

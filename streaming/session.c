@@ -155,17 +155,18 @@ struct rc {
 	struct spdy_buf rz;
 };
 
+/* Applies the complete size objects received; they wait for the process. */
 static void rc_resize(struct rc *rc)
 {
 	struct stream_server *s = rc->o->s;
-	for (;;) {
+	while (rc->p) {
 		void *end = rc->rz.len ? memchr(rc->rz.p, '}', rc->rz.len) : NULL;
 		if (!end)
 			break;
 		size_t n = (size_t)((uint8_t *)end - rc->rz.p) + 1;
 		char *txt = xstrndup((const char *)rc->rz.p, n);
 		json_object *j = json_tokener_parse(txt), *w, *h;
-		if (j && rc->p && json_object_object_get_ex(j, "Width", &w) &&
+		if (j && json_object_object_get_ex(j, "Width", &w) &&
 		    json_object_object_get_ex(j, "Height", &h) && s->be.resize)
 			(void)s->be.resize(s->be.ctx, rc->p, (unsigned)json_object_get_int(w),
 					   (unsigned)json_object_get_int(h));
@@ -174,7 +175,7 @@ static void rc_resize(struct rc *rc)
 		memmove(rc->rz.p, rc->rz.p + n, rc->rz.len - n);
 		rc->rz.len -= n;
 	}
-	if (rc->rz.len > 4096)
+	if (rc->rz.len > 4096) /* no object in 4 KiB: garbage, dropped */
 		rc->rz.len = 0;
 }
 
@@ -370,8 +371,10 @@ static void rc_serve(struct rc *rc, struct conn *c)
 	_cleanup_berr_ struct berr *e = NULL;
 	bool killed = false;
 	int code = s->be.start(s->be.ctx, rc->o->req, &rc->p, &e);
-	if (code == 0)
+	if (code == 0) {
+		rc_resize(rc); /* sizes sent before the process existed */
 		code = rc_run(rc, c, &killed, &e);
+	}
 	if (killed)
 		return;
 	_cleanup_free_ char *msg = NULL;

@@ -100,8 +100,8 @@ def test_exec_tty(env):
     sin = c.open({"streamType": "stdin"})
     out = c.open({"streamType": "stdout"})
     rz = c.open({"streamType": "resize"})
+    # the size is applied before later frames are read, so before the line arrives
     c.send(rz, b'{"Width":100,"Height":30}')
-    time.sleep(0.2)  # not synchronisation: the resize must precede the line, see below
     c.send(sin, b"abc\n")
     c.pump(lambda: err.fin and out.fin, timeout=30)
     c.shutdown()
