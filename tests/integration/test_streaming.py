@@ -247,3 +247,37 @@ def test_tokens_and_handshake(env):
     assert ei.value.status == 403
     assert "v4.channel.k8s.io" in ei.value.head["x-accepted-stream-protocol-versions"]
     c.shutdown()
+
+
+def test_sigterm_with_sessions_open(env):
+    """berthd's stop ends open sessions: the exec'd process is killed, the clients see
+    the connection close, berthd exits 0 without a sanitizer report (restart checks)."""
+    e = env
+    pod = e.pod()
+    cid = e.run(pod, "a", SLEEP)
+    c, path = connect(e, exec_url(e, cid, ["sh", "-c", "echo up; exec sleep 555"],
+                                  stdin=True, stdout=True))
+    c.upgrade(path, V4)
+    c.open({"streamType": "error"})
+    c.open({"streamType": "stdin"})
+    out = c.open({"streamType": "stdout"})
+    c.pump(lambda: out.data == b"up\n", timeout=20)
+    url = e.call("PortForward", e.pb.PortForwardRequest(pod_sandbox_id=pod[0])).url
+    pf, pfpath = connect(e, url)
+    pf.upgrade(pfpath, ["portforward.k8s.io"])
+    e.d.restart()
+    c.pump(lambda: c.closed, timeout=20)
+    pf.pump(lambda: pf.closed, timeout=20)
+    c.shutdown()
+    pf.shutdown()
+    e.c = e.d.client()
+    deadline = time.monotonic() + 10
+    while True:  # the first call may meet the old connection's broken pipe
+        try:
+            ps = e.exec(cid, ["sh", "-c", "ps -o args"]).stdout.decode()
+            break
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.UNAVAILABLE
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert "sleep 555" not in ps
