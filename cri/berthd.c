@@ -280,8 +280,16 @@ static int run(struct berth *b, struct berr **err)
 		log_warn("path=%s msg=\"default seccomp profile: %s; containers asking for "
 			 "RuntimeDefault will fail to create, ignoring\"",
 			 b->cfg.seccomp_profile, strerror(errno));
+	r = cri_stream_init(b, err);
+	if (r < 0) {
+		cri_runtime_done(b);
+		cri_image_done(b);
+		b->store = store_free(b->store);
+		return berr_wrap(err, "start the streaming server");
+	}
 	b->server = cri_server_new(b, err);
 	if (!b->server) {
+		cri_stream_done(b);
 		cri_runtime_done(b);
 		cri_image_done(b);
 		b->store = store_free(b->store);
@@ -298,6 +306,7 @@ static int run(struct berth *b, struct berr **err)
 	}
 	cri_server_stop(b->server, STOP_GRACE_MS);
 	b->server = cri_server_free(b->server);
+	cri_stream_done(b);
 	cri_runtime_done(b);
 	cri_image_done(b);
 	b->store = store_free(b->store);

@@ -145,6 +145,14 @@ int cri_update_container_resources(struct berth *b, struct cri_call *call,
 				   struct berr **err);
 int cri_reopen_container_log(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			     ProtobufCMessage **ret_resp, struct berr **err);
+/* Handlers of cri/stream.c: validate, register a one-time token with the
+ * streaming server and answer its URL. */
+int cri_exec(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+	     ProtobufCMessage **ret_resp, struct berr **err);
+int cri_attach(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+	       ProtobufCMessage **ret_resp, struct berr **err);
+int cri_port_forward(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		     ProtobufCMessage **ret_resp, struct berr **err);
 /* Handlers of cri/sandbox.c */
 int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			ProtobufCMessage **ret_resp, struct berr **err);

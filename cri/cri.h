@@ -66,6 +66,7 @@ struct cri_ops;
 struct cri_runtime;
 struct store;
 struct img_ctx;
+struct stream_server;
 
 /* The daemon context passed to every handler. Fields are set before the
  * server starts and read-only afterwards unless their comment names a lock. */
@@ -84,6 +85,8 @@ struct berth {
 	const struct cri_ops *ops;
 	/* Runtime facts, helper paths, exit monitor: cri_runtime_init() (cri/pod.h). */
 	struct cri_runtime *rt;
+	/* Exec/Attach/PortForward server (streaming/); NULL: not running. */
+	struct stream_server *stream;
 };
 
 /* Defaults (see docs/server.md); runc is looked up in PATH, else /usr/sbin/runc. */
@@ -114,6 +117,12 @@ void cri_runtime_done(struct berth *b);
  * Called in main() before the server starts / after it stopped. */
 int cri_image_init(struct berth *b, struct berr **err);
 void cri_image_done(struct berth *b);
+
+/* Starts the streaming server on cfg stream_address:stream_port into b->stream
+ * (cri/stream.c); cri_stream_done() stops and frees it (NULL-safe). Call after
+ * cri_runtime_init() / before cri_runtime_done(). */
+int cri_stream_init(struct berth *b, struct berr **err);
+void cri_stream_done(struct berth *b);
 
 struct cri_server;
 /* Creates the gRPC server listening on b->cfg.socket (0660, parent created). */

@@ -1,0 +1,585 @@
+/* session.c - the SPDY sessions after the upgrade, mirroring kubelet's
+ * pkg/kubelet/cri/streaming/{remotecommand,portforward}/httpstream.go.
+ *
+ * Every stream the client opens is answered with an empty SYN_REPLY (as
+ * apimachinery's spdy connection does) or reset when its type is unknown.
+ * Flow control: spdystream neither sends nor honours WINDOW_UPDATE, so neither
+ * do we; the TCP window is the only back-pressure. Stdin bytes are queued
+ * (at most 1 MiB, then the socket is not read) and written when the process
+ * can take them. */
+#include "streaming/session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "shim/shim.h"
+
+#define STREAM_WAIT_MS	30000 /* kubelet's streamCreationTimeout */
+#define CHUNK		32768
+#define STDIN_QUEUE_MAX (1024 * 1024)
+#define IN_MAX		(SPDY_FRAME_MAX + 8)
+#define PAIRS_MAX	128
+#define LINGER_MS	2000
+
+struct conn {
+	const struct session_opts *o;
+	int fd;
+	struct spdy_zlib z;
+	struct spdy_buf in, out;
+	bool dead;   /* the client is gone */
+	bool goaway; /* the client said it is done */
+};
+
+static void conn_flush(struct conn *c)
+{
+	if (!c->dead && c->out.len && stream_write_all(c->fd, c->out.p, c->out.len) < 0)
+		c->dead = true;
+	c->out.len = 0;
+}
+
+static void conn_reply(struct conn *c, uint32_t id)
+{
+	spdy_put_syn_reply(&c->z, &c->out, id, 0, NULL);
+	conn_flush(c);
+}
+
+static void conn_data(struct conn *c, uint32_t id, uint8_t flags, const void *p, size_t n)
+{
+	if (!id)
+		return;
+	spdy_put_data(&c->out, id, flags, p, n);
+	conn_flush(c);
+}
+
+typedef void (*frame_fn)(void *arg, struct conn *c, const struct spdy_frame *f);
+
+/* Reads what the socket has and hands each complete frame to fn. */
+static void conn_read(struct conn *c, frame_fn fn, void *arg)
+{
+	if (c->in.cap < c->in.len + CHUNK) {
+		c->in.cap = c->in.len + CHUNK;
+		c->in.p = xrealloc(c->in.p, c->in.cap);
+	}
+	ssize_t n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
+	if (n <= 0) {
+		if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			c->dead = true;
+		return;
+	}
+	c->in.len += (size_t)n;
+	size_t off = 0;
+	while (!c->dead) {
+		struct spdy_frame f;
+		size_t used = 0;
+		_cleanup_berr_ struct berr *e = NULL;
+		if (spdy_frame_parse(&c->z, c->in.p + off, c->in.len - off, &f, &used, &e) < 0) {
+			log_debug("component=streaming bad frame: %s", berr_msg(e));
+			spdy_put_goaway(&c->out, 0, SPDY_RST_PROTOCOL_ERR);
+			conn_flush(c);
+			c->dead = true;
+			break;
+		}
+		if (!used)
+			break;
+		off += used;
+		if (f.type == SPDY_PING) {
+			spdy_put_ping(&c->out, f.value);
+			conn_flush(c);
+		} else if (f.type == SPDY_GOAWAY) {
+			c->goaway = true;
+		} else if (f.type != SPDY_SETTINGS && f.type != SPDY_WINDOW_UPDATE &&
+			   f.type != SPDY_TYPE_MAX) {
+			fn(arg, c, &f);
+		}
+		spdy_frame_done(&f);
+	}
+	memmove(c->in.p, c->in.p + off, c->in.len - off);
+	c->in.len -= off;
+	if (c->in.len >= IN_MAX)
+		c->dead = true;
+}
+
+/* After the session: GOAWAY, then half-close and let the client read
+ * everything before the socket goes away. */
+static void conn_end(struct conn *c)
+{
+	if (!c->dead) {
+		spdy_put_goaway(&c->out, 0, 0);
+		conn_flush(c);
+		shutdown(c->fd, SHUT_WR);
+		int64_t until = stream_now_ms() + LINGER_MS;
+		char buf[4096];
+		for (int64_t left; (left = until - stream_now_ms()) > 0;) {
+			struct pollfd p = {.fd = c->fd, .events = POLLIN};
+			if (poll(&p, 1, (int)left) <= 0 || recv(c->fd, buf, sizeof(buf), 0) <= 0)
+				break;
+		}
+	}
+	spdy_zlib_done(&c->z);
+	spdy_buf_done(&c->in);
+	spdy_buf_done(&c->out);
+}
+
+static void conn_init(struct conn *c, const struct session_opts *o, struct spdy_buf *pending)
+{
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->fd = o->fd;
+	spdy_zlib_init(&c->z);
+	spdy_buf_put(&c->in, pending->p, pending->len);
+}
+
+/* ---- remotecommand ---- */
+
+enum rc_type { RC_ERROR, RC_STDIN, RC_STDOUT, RC_STDERR, RC_RESIZE, RC_MAX };
+static const char *const rc_names[RC_MAX] = {"error", "stdin", "stdout", "stderr", "resize"};
+
+struct rc {
+	const struct session_opts *o;
+	uint32_t sid[RC_MAX];
+	struct stream_proc *p;
+	struct spdy_buf inq;
+	size_t inoff;
+	bool in_eof;
+	struct spdy_buf rz;
+};
+
+/* Applies the complete size objects received; they wait for the process. */
+static void rc_resize(struct rc *rc)
+{
+	struct stream_server *s = rc->o->s;
+	while (rc->p) {
+		void *end = rc->rz.len ? memchr(rc->rz.p, '}', rc->rz.len) : NULL;
+		if (!end)
+			break;
+		size_t n = (size_t)((uint8_t *)end - rc->rz.p) + 1;
+		char *txt = xstrndup((const char *)rc->rz.p, n);
+		json_object *j = json_tokener_parse(txt), *w, *h;
+		if (j && json_object_object_get_ex(j, "Width", &w) &&
+		    json_object_object_get_ex(j, "Height", &h) && s->be.resize)
+			(void)s->be.resize(s->be.ctx, rc->p, (unsigned)json_object_get_int(w),
+					   (unsigned)json_object_get_int(h));
+		json_object_put(j);
+		free(txt);
+		memmove(rc->rz.p, rc->rz.p + n, rc->rz.len - n);
+		rc->rz.len -= n;
+	}
+	if (rc->rz.len > 4096) /* no object in 4 KiB: garbage, dropped */
+		rc->rz.len = 0;
+}
+
+static void rc_frame(void *arg, struct conn *c, const struct spdy_frame *f)
+{
+	struct rc *rc = arg;
+	if (f->type == SPDY_SYN_STREAM) {
+		const char *t = spdy_headers_get(&f->headers, "streamtype");
+		int k = 0;
+		while (k < RC_MAX && (!t || strcmp(t, rc_names[k]) != 0))
+			k++;
+		if (k == RC_MAX || rc->sid[k] || (k == RC_RESIZE && rc->o->version < 3)) {
+			spdy_put_rst(&c->out, f->stream_id, SPDY_RST_INVALID);
+			conn_flush(c);
+			return;
+		}
+		rc->sid[k] = f->stream_id;
+		conn_reply(c, f->stream_id);
+		return;
+	}
+	if (f->type == SPDY_DATA && f->stream_id == rc->sid[RC_STDIN]) {
+		spdy_buf_put(&rc->inq, f->data, f->len);
+		if (f->flags & SPDY_FLAG_FIN)
+			rc->in_eof = true;
+	} else if (f->type == SPDY_DATA && f->stream_id == rc->sid[RC_RESIZE]) {
+		spdy_buf_put(&rc->rz, f->data, f->len);
+		rc_resize(rc);
+	} else if (f->type == SPDY_RST_STREAM && f->stream_id == rc->sid[RC_STDIN]) {
+		rc->in_eof = true;
+	}
+}
+
+static unsigned rc_expected(const struct session_opts *o)
+{
+	const struct stream_req *r = o->req;
+	return 1u + r->in + r->out + r->err + (r->tty && o->version >= 3);
+}
+
+/* Moves queued stdin to the process, as much as it takes now; at the client's
+ * FIN closes the pipe (or tells the shim). A tty's stdin stays open. */
+static void rc_push_stdin(struct rc *rc)
+{
+	struct stream_proc *p = rc->p;
+	while (rc->inoff < rc->inq.len) {
+		size_t n = rc->inq.len - rc->inoff;
+		if (p->shim_fd >= 0) {
+			uint8_t pkt[CHUNK + 1];
+			n = n > CHUNK ? CHUNK : n;
+			pkt[0] = SHIM_TAG_STDIN;
+			memcpy(pkt + 1, rc->inq.p + rc->inoff, n);
+			if (send(p->shim_fd, pkt, n + 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				break;
+		} else if (p->in_fd >= 0) {
+			ssize_t w = write(p->in_fd, rc->inq.p + rc->inoff, n);
+			if (w <= 0) {
+				if (w < 0 && errno == EAGAIN)
+					break;
+				rc->inq.len = rc->inoff = 0;
+				break;
+			}
+			n = (size_t)w;
+		} else {
+			rc->inq.len = rc->inoff = 0;
+			break;
+		}
+		rc->inoff += n;
+	}
+	if (rc->inoff == rc->inq.len)
+		rc->inq.len = rc->inoff = 0;
+	if (rc->in_eof && rc->inq.len == 0) {
+		if (p->shim_fd >= 0) {
+			uint8_t tag = SHIM_TAG_CLOSE_STDIN;
+			(void)send(p->shim_fd, &tag, 1, MSG_NOSIGNAL);
+		} else if (p->in_fd >= 0 && p->in_fd != p->out_fd) {
+			close(p->in_fd);
+			p->in_fd = -1;
+		}
+		rc->in_eof = false;
+	}
+}
+
+/* Reads fd into stream id; false at EOF (EIO from a pty master is its EOF). */
+static bool rc_pump(struct conn *c, int fd, uint32_t id)
+{
+	char buf[CHUNK];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n <= 0)
+		return false;
+	conn_data(c, id, 0, buf, (size_t)n);
+	return true;
+}
+
+/* Shim packets of an attach; false once the container exited. */
+static bool rc_shim(struct rc *rc, struct conn *c)
+{
+	uint8_t buf[SHIM_CTL_MAX + 1];
+	ssize_t n = recv(rc->p->shim_fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n <= 0 || buf[0] == SHIM_TAG_EXIT)
+		return false;
+	if (buf[0] == SHIM_TAG_STDOUT)
+		conn_data(c, rc->sid[RC_STDOUT], 0, buf + 1, (size_t)n - 1);
+	else if (buf[0] == SHIM_TAG_STDERR)
+		conn_data(c, rc->sid[RC_STDERR], 0, buf + 1, (size_t)n - 1);
+	return true;
+}
+
+static void nonblock(int fd)
+{
+	if (fd >= 0)
+		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* Runs the process until it exits or the client goes; returns finish()'s. */
+static int rc_run(struct rc *rc, struct conn *c, bool *ret_killed, struct berr **err)
+{
+	struct stream_server *s = rc->o->s;
+	struct stream_proc *p = rc->p;
+	nonblock(p->in_fd);
+	nonblock(p->out_fd);
+	nonblock(p->err_fd);
+	bool out_open = p->out_fd >= 0, err_open = p->err_fd >= 0, exited = false;
+	bool killed = false;
+	while (!exited) {
+		struct pollfd pf[7];
+		int n = 0, i_tcp, i_out = -1, i_err = -1, i_shim = -1, i_exit = -1;
+		pf[i_tcp = n++] = (struct pollfd){
+		    .fd = c->fd, .events = (short)(rc->inq.len < STDIN_QUEUE_MAX ? POLLIN : 0)};
+		pf[n++] = (struct pollfd){.fd = s->stop_fd, .events = POLLIN};
+		if (out_open)
+			pf[i_out = n++] = (struct pollfd){.fd = p->out_fd, .events = POLLIN};
+		if (err_open)
+			pf[i_err = n++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
+		if (p->shim_fd >= 0)
+			pf[i_shim = n++] = (struct pollfd){.fd = p->shim_fd, .events = POLLIN};
+		if (p->exit_fd >= 0)
+			pf[i_exit = n++] = (struct pollfd){.fd = p->exit_fd, .events = POLLIN};
+		if (rc->inq.len && p->in_fd >= 0 && p->shim_fd < 0)
+			pf[n++] = (struct pollfd){.fd = p->in_fd, .events = POLLOUT};
+		if (poll(pf, (nfds_t)n, rc->inq.len && p->shim_fd >= 0 ? 50 : 1000) < 0 &&
+		    errno != EINTR)
+			break;
+		if (pf[1].revents) {
+			killed = true;
+			break;
+		}
+		if (pf[i_tcp].revents) {
+			conn_read(c, rc_frame, rc);
+			if (c->dead || c->goaway) {
+				killed = true;
+				break;
+			}
+		}
+		if (rc->inq.len || rc->in_eof)
+			rc_push_stdin(rc);
+		if (i_out >= 0 && pf[i_out].revents)
+			out_open = rc_pump(c, p->out_fd, rc->sid[RC_STDOUT]);
+		if (i_err >= 0 && pf[i_err].revents)
+			err_open = rc_pump(c, p->err_fd, rc->sid[RC_STDERR]);
+		if (i_shim >= 0 && pf[i_shim].revents)
+			exited = !rc_shim(rc, c);
+		if (i_exit >= 0 && pf[i_exit].revents)
+			exited = true;
+		if (p->exit_fd < 0 && p->shim_fd < 0 && !out_open && !err_open)
+			exited = true;
+	}
+	/* What the process wrote before it ended is still in the pipes. */
+	while (!killed && out_open && (out_open = rc_pump(c, p->out_fd, rc->sid[RC_STDOUT])) &&
+	       !c->dead) {
+		struct pollfd q = {.fd = p->out_fd, .events = POLLIN};
+		if (poll(&q, 1, 0) <= 0)
+			break;
+	}
+	while (!killed && err_open && (err_open = rc_pump(c, p->err_fd, rc->sid[RC_STDERR])) &&
+	       !c->dead) {
+		struct pollfd q = {.fd = p->err_fd, .events = POLLIN};
+		if (poll(&q, 1, 0) <= 0)
+			break;
+	}
+	rc->p = NULL;
+	*ret_killed = killed;
+	return s->be.finish(s->be.ctx, p, killed, err);
+}
+
+/* Starts the process, relays until it ends and writes its result on the error
+ * stream, then FIN on every stream the server writes. */
+static void rc_serve(struct rc *rc, struct conn *c)
+{
+	struct stream_server *s = rc->o->s;
+	_cleanup_berr_ struct berr *e = NULL;
+	bool killed = false;
+	int code = s->be.start(s->be.ctx, rc->o->req, &rc->p, &e);
+	if (code == 0) {
+		rc_resize(rc); /* sizes sent before the process existed */
+		code = rc_run(rc, c, &killed, &e);
+	}
+	if (killed)
+		return;
+	_cleanup_free_ char *msg = NULL;
+	if (rc->o->version >= 4)
+		msg = stream_status_json(code < 0 ? 0 : code, code < 0 ? berr_msg(e) : NULL);
+	else if (code < 0)
+		msg = xstrdup(berr_msg(e));
+	else if (code > 0)
+		msg = xasprintf("command terminated with non-zero exit code: exit status %d", code);
+	if (msg)
+		conn_data(c, rc->sid[RC_ERROR], 0, msg, strlen(msg));
+	for (int k = 0; k < RC_MAX; k++)
+		if (k != RC_STDIN && k != RC_RESIZE)
+			conn_data(c, rc->sid[k], SPDY_FLAG_FIN, NULL, 0);
+}
+
+void session_remotecommand(const struct session_opts *o, struct spdy_buf *pending)
+{
+	struct conn c;
+	conn_init(&c, o, pending);
+	struct rc rc = {.o = o};
+	struct stream_server *s = o->s;
+	int64_t deadline = stream_now_ms() + STREAM_WAIT_MS;
+	unsigned want = rc_expected(o);
+	if (c.in.len)
+		conn_read(&c, rc_frame, &rc);
+	for (;;) {
+		unsigned got = 0;
+		for (int k = 0; k < RC_MAX; k++)
+			got += rc.sid[k] != 0;
+		if (got >= want || c.dead)
+			break;
+		int64_t left = deadline - stream_now_ms();
+		struct pollfd pf[2] = {{.fd = c.fd, .events = POLLIN},
+				       {.fd = s->stop_fd, .events = POLLIN}};
+		if (left <= 0 || poll(pf, 2, (int)left) <= 0 || pf[1].revents) {
+			c.dead = true;
+			break;
+		}
+		conn_read(&c, rc_frame, &rc);
+	}
+	if (c.dead)
+		log_debug("component=streaming client gone before its streams were set up");
+	else
+		rc_serve(&rc, &c);
+	conn_end(&c);
+	spdy_buf_done(&rc.inq);
+	spdy_buf_done(&rc.rz);
+}
+
+/* ---- portforward ---- */
+
+struct pair {
+	char *req_id;
+	uint32_t data_id, err_id;
+	int port; /* from the data stream's header; 0 when bad */
+	int sock;
+	bool started;
+};
+
+struct pf {
+	const struct session_opts *o;
+	struct pair *v;
+	size_t n;
+};
+
+static void pair_drop(struct pf *pf, size_t i)
+{
+	if (pf->v[i].sock >= 0)
+		close(pf->v[i].sock);
+	free(pf->v[i].req_id);
+	pf->v[i] = pf->v[--pf->n];
+}
+
+static void pair_end(struct pf *pf, struct conn *c, size_t i, const char *msg)
+{
+	if (msg)
+		conn_data(c, pf->v[i].err_id, 0, msg, strlen(msg));
+	conn_data(c, pf->v[i].err_id, SPDY_FLAG_FIN, NULL, 0);
+	conn_data(c, pf->v[i].data_id, SPDY_FLAG_FIN, NULL, 0);
+	pair_drop(pf, i);
+}
+
+static void pair_start(struct pf *pf, struct conn *c, size_t i)
+{
+	struct stream_server *s = pf->o->s;
+	struct pair *p = &pf->v[i];
+	p->started = true;
+	_cleanup_berr_ struct berr *e = NULL;
+	int r = p->port > 0 ? s->be.connect(s->be.ctx, pf->o->req, (uint16_t)p->port, &p->sock, &e)
+			    : berr_set(&e, EINVAL, "invalid port");
+	if (r < 0) {
+		_cleanup_free_ char *msg = xasprintf("error forwarding port %d to pod %s: %s",
+						     p->port, pf->o->req->id, berr_msg(e));
+		p->sock = -1;
+		pair_end(pf, c, i, msg);
+	}
+}
+
+static void pf_frame(void *arg, struct conn *c, const struct spdy_frame *f)
+{
+	struct pf *pf = arg;
+	if (f->type == SPDY_SYN_STREAM) {
+		const char *t = spdy_headers_get(&f->headers, "streamtype");
+		const char *rid = spdy_headers_get(&f->headers, "requestid");
+		bool data = t && strcmp(t, "data") == 0, error = t && strcmp(t, "error") == 0;
+		char idbuf[16];
+		if (!rid || !*rid) {
+			/* Old clients: the data stream follows its error stream. */
+			snprintf(idbuf, sizeof(idbuf), "%u",
+				 data ? f->stream_id - 2 : f->stream_id);
+			rid = idbuf;
+		}
+		size_t i = 0;
+		while (i < pf->n && strcmp(pf->v[i].req_id, rid) != 0)
+			i++;
+		if ((!data && !error) || (i == pf->n && pf->n >= PAIRS_MAX) ||
+		    (i < pf->n && (data ? pf->v[i].data_id : pf->v[i].err_id))) {
+			spdy_put_rst(&c->out, f->stream_id, SPDY_RST_INVALID);
+			conn_flush(c);
+			return;
+		}
+		if (i == pf->n) {
+			pf->v = xreallocarray(pf->v, pf->n + 1, sizeof(*pf->v));
+			pf->v[pf->n++] = (struct pair){.req_id = xstrdup(rid), .sock = -1};
+		}
+		struct pair *p = &pf->v[i];
+		if (data) {
+			const char *port = spdy_headers_get(&f->headers, "port");
+			char *end = NULL;
+			long v = port ? strtol(port, &end, 10) : 0;
+			p->port = port && *port && !*end && v > 0 && v <= 65535 ? (int)v : 0;
+			p->data_id = f->stream_id;
+		} else {
+			p->err_id = f->stream_id;
+		}
+		conn_reply(c, f->stream_id);
+		if (p->data_id && p->err_id)
+			pair_start(pf, c, i);
+		return;
+	}
+	for (size_t i = 0; i < pf->n; i++) {
+		struct pair *p = &pf->v[i];
+		if (f->stream_id != p->data_id && f->stream_id != p->err_id)
+			continue;
+		if (f->type == SPDY_RST_STREAM) {
+			pair_drop(pf, i);
+		} else if (f->type == SPDY_DATA && f->stream_id == p->data_id && p->sock >= 0) {
+			const uint8_t *d = f->data;
+			size_t n = f->len;
+			while (n > 0) {
+				ssize_t w = send(p->sock, d, n, MSG_NOSIGNAL);
+				if (w <= 0)
+					break;
+				d += w;
+				n -= (size_t)w;
+			}
+			if (f->flags & SPDY_FLAG_FIN)
+				shutdown(p->sock, SHUT_WR);
+		}
+		return;
+	}
+}
+
+void session_portforward(const struct session_opts *o, struct spdy_buf *pending)
+{
+	struct conn c;
+	conn_init(&c, o, pending);
+	struct pf pf = {.o = o};
+	struct stream_server *s = o->s;
+	if (c.in.len)
+		conn_read(&c, pf_frame, &pf);
+	while (!c.dead && !c.goaway) {
+		struct pollfd p[2 + PAIRS_MAX];
+		size_t idx[PAIRS_MAX];
+		nfds_t n = 2;
+		p[0] = (struct pollfd){.fd = c.fd, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = s->stop_fd, .events = POLLIN};
+		for (size_t i = 0; i < pf.n; i++) {
+			if (pf.v[i].sock < 0)
+				continue;
+			idx[n - 2] = i;
+			p[n++] = (struct pollfd){.fd = pf.v[i].sock, .events = POLLIN};
+		}
+		if (poll(p, n, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		/* Sockets first (indexes shift when a pair is dropped: go backwards). */
+		for (nfds_t k = n; k > 2; k--) {
+			if (!p[k - 1].revents)
+				continue;
+			size_t i = idx[k - 3];
+			char buf[CHUNK];
+			ssize_t r = recv(pf.v[i].sock, buf, sizeof(buf), 0);
+			if (r > 0)
+				conn_data(&c, pf.v[i].data_id, 0, buf, (size_t)r);
+			else
+				pair_end(&pf, &c, i, NULL);
+		}
+		if (p[0].revents)
+			conn_read(&c, pf_frame, &pf);
+	}
+	while (pf.n)
+		pair_drop(&pf, 0);
+	free(pf.v);
+	conn_end(&c);
+}

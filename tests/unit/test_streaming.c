@@ -1,0 +1,241 @@
+/* test_streaming.c - streaming/: SPDY frames and compressed header blocks
+ * (round trips through two zlib contexts, as client and server hold them), the
+ * one-time token cache and its expiry, HTTP request heads, protocol
+ * negotiation and the v4 status JSON. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "streaming/streaming-internal.h"
+
+static void test_spdy_syn_stream_roundtrip(void **state)
+{
+	(void)state;
+	struct spdy_zlib client, server;
+	spdy_zlib_init(&client);
+	spdy_zlib_init(&server);
+	struct spdy_buf out = {0};
+	/* Two blocks on one context: the second relies on the first's history. */
+	for (uint32_t id = 1; id <= 3; id += 2) {
+		struct spdy_headers h = {0};
+		spdy_headers_add(&h, "StreamType", id == 1 ? "error" : "stdout");
+		spdy_headers_add(&h, "port", "8080");
+		spdy_put_syn_stream(&client, &out, id, 0, &h);
+		spdy_headers_done(&h);
+	}
+	size_t off = 0;
+	for (uint32_t id = 1; id <= 3; id += 2) {
+		struct spdy_frame f;
+		size_t used = 0;
+		_cleanup_berr_ struct berr *e = NULL;
+		assert_int_equal(
+		    spdy_frame_parse(&server, out.p + off, out.len - off, &f, &used, &e), 0);
+		assert_true(used > 0);
+		off += used;
+		assert_int_equal(f.type, SPDY_SYN_STREAM);
+		assert_int_equal(f.stream_id, id);
+		assert_string_equal(spdy_headers_get(&f.headers, "streamtype"),
+				    id == 1 ? "error" : "stdout");
+		assert_string_equal(f.headers.v[0].name, "streamtype");
+		assert_string_equal(spdy_headers_get(&f.headers, "PORT"), "8080");
+		spdy_frame_done(&f);
+	}
+	assert_int_equal(off, out.len);
+	spdy_buf_done(&out);
+	spdy_zlib_done(&client);
+	spdy_zlib_done(&server);
+}
+
+static void test_spdy_data_and_control(void **state)
+{
+	(void)state;
+	struct spdy_zlib z;
+	spdy_zlib_init(&z);
+	struct spdy_buf out = {0};
+	spdy_put_data(&out, 5, SPDY_FLAG_FIN, "hello", 5);
+	spdy_put_rst(&out, 7, SPDY_RST_CANCEL);
+	spdy_put_ping(&out, 42);
+	spdy_put_goaway(&out, 9, 0);
+	static const uint8_t data_hdr[8] = {0, 0, 0, 5, 1, 0, 0, 5};
+	assert_memory_equal(out.p, data_hdr, 8);
+	struct spdy_frame f;
+	size_t used, off = 0;
+	struct berr *e = NULL;
+	/* Partial input: nothing consumed. */
+	assert_int_equal(spdy_frame_parse(&z, out.p, 10, &f, &used, &e), 0);
+	assert_int_equal(used, 0);
+	assert_int_equal(spdy_frame_parse(&z, out.p, out.len, &f, &used, &e), 0);
+	assert_int_equal(f.type, SPDY_DATA);
+	assert_int_equal(f.stream_id, 5);
+	assert_int_equal(f.flags, SPDY_FLAG_FIN);
+	assert_int_equal(f.len, 5);
+	assert_memory_equal(f.data, "hello", 5);
+	off += used;
+	assert_int_equal(spdy_frame_parse(&z, out.p + off, out.len - off, &f, &used, &e), 0);
+	assert_int_equal(f.type, SPDY_RST_STREAM);
+	assert_int_equal(f.stream_id, 7);
+	assert_int_equal(f.value, SPDY_RST_CANCEL);
+	off += used;
+	assert_int_equal(spdy_frame_parse(&z, out.p + off, out.len - off, &f, &used, &e), 0);
+	assert_int_equal(f.type, SPDY_PING);
+	assert_int_equal(f.value, 42);
+	off += used;
+	assert_int_equal(spdy_frame_parse(&z, out.p + off, out.len - off, &f, &used, &e), 0);
+	assert_int_equal(f.type, SPDY_GOAWAY);
+	assert_int_equal(f.stream_id, 9);
+	off += used;
+	assert_int_equal(off, out.len);
+	spdy_buf_done(&out);
+	spdy_zlib_done(&z);
+}
+
+static void test_spdy_bad_input(void **state)
+{
+	(void)state;
+	struct spdy_zlib z;
+	spdy_zlib_init(&z);
+	struct spdy_frame f;
+	size_t used;
+	struct berr *e = NULL;
+	/* Version 2. */
+	static const uint8_t v2[12] = {0x80, 2, 0, 6, 0, 0, 0, 4, 0, 0, 0, 1};
+	assert_int_equal(spdy_frame_parse(&z, v2, sizeof(v2), &f, &used, &e), -EPROTO);
+	assert_non_null(strstr(berr_msg(e), "version 2"));
+	e = berr_free(e);
+	/* A SYN_STREAM whose header block is not zlib data. */
+	static const uint8_t syn[22] = {0x80, 3, 0, 1, 0, 0, 0, 14,  0,	  0,   0,
+					1,    0, 0, 0, 0, 0, 0, 'x', 'y', 'z', 'w'};
+	assert_true(spdy_frame_parse(&z, syn, sizeof(syn), &f, &used, &e) < 0);
+	assert_non_null(strstr(berr_msg(e), "header block"));
+	e = berr_free(e);
+	spdy_zlib_done(&z);
+}
+
+static struct stream_req *req_new(enum stream_kind k)
+{
+	struct stream_req *r = calloc(1, sizeof(*r));
+	r->kind = k;
+	r->id = strdup("abc");
+	return r;
+}
+
+static void test_tokens_consume_once(void **state)
+{
+	(void)state;
+	struct stream_tokens *t = stream_tokens_new();
+	char tok[STREAM_TOKEN_LEN + 1], tok2[STREAM_TOKEN_LEN + 1];
+	struct berr *e = NULL;
+	assert_int_equal(stream_tokens_insert(t, req_new(STREAM_EXEC), 1000, tok, &e), 0);
+	assert_int_equal(stream_tokens_insert(t, req_new(STREAM_ATTACH), 1000, tok2, &e), 0);
+	assert_int_equal(strlen(tok), STREAM_TOKEN_LEN);
+	assert_string_not_equal(tok, tok2);
+	assert_int_equal(
+	    strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+	    STREAM_TOKEN_LEN);
+	struct stream_req *r = stream_tokens_consume(t, tok, 2000);
+	assert_non_null(r);
+	assert_int_equal(r->kind, STREAM_EXEC);
+	stream_req_free(r);
+	assert_null(stream_tokens_consume(t, tok, 2000));
+	assert_null(stream_tokens_consume(t, "nope", 2000));
+	assert_int_equal(stream_tokens_count(t), 1);
+	stream_tokens_free(t);
+}
+
+static void test_tokens_expire(void **state)
+{
+	(void)state;
+	struct stream_tokens *t = stream_tokens_new();
+	char tok[STREAM_TOKEN_LEN + 1], tok2[STREAM_TOKEN_LEN + 1];
+	struct berr *e = NULL;
+	assert_int_equal(stream_tokens_insert(t, req_new(STREAM_EXEC), 0, tok, &e), 0);
+	assert_int_equal(stream_tokens_insert(t, req_new(STREAM_EXEC), 30000, tok2, &e), 0);
+	/* One minute after its creation the first is gone, the second is not. */
+	assert_null(stream_tokens_consume(t, tok, STREAM_TOKEN_TTL_MS));
+	struct stream_req *r = stream_tokens_consume(t, tok2, STREAM_TOKEN_TTL_MS);
+	assert_non_null(r);
+	stream_req_free(r);
+	assert_int_equal(stream_tokens_count(t), 0);
+	stream_tokens_free(t);
+}
+
+static void test_tokens_limit(void **state)
+{
+	(void)state;
+	struct stream_tokens *t = stream_tokens_new();
+	char tok[STREAM_TOKEN_LEN + 1];
+	struct berr *e = NULL;
+	for (int i = 0; i < STREAM_TOKENS_MAX; i++)
+		assert_int_equal(stream_tokens_insert(t, req_new(STREAM_EXEC), 0, tok, &e), 0);
+	assert_int_equal(stream_tokens_insert(t, req_new(STREAM_EXEC), 0, tok, &e), -ENOSPC);
+	assert_non_null(strstr(berr_msg(e), "limit 1000"));
+	e = berr_free(e);
+	/* Expired ones make room. */
+	assert_int_equal(
+	    stream_tokens_insert(t, req_new(STREAM_EXEC), STREAM_TOKEN_TTL_MS, tok, &e), 0);
+	assert_int_equal(stream_tokens_count(t), 1);
+	stream_tokens_free(t);
+}
+
+static void test_http_parse_and_negotiate(void **state)
+{
+	(void)state;
+	static const char head[] =
+	    "POST /exec/AbC-_12?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "X-Stream-Protocol-Version: v5.channel.k8s.io\r\n"
+	    "X-Stream-Protocol-Version: v3.channel.k8s.io, v4.channel.k8s.io\r\n"
+	    "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n";
+	struct stream_http_req r;
+	struct berr *e = NULL;
+	assert_int_equal(stream_http_parse(head, sizeof(head) - 1, &r, &e), 0);
+	assert_string_equal(r.method, "POST");
+	assert_string_equal(r.path, "/exec/AbC-_12");
+	assert_string_equal(spdy_headers_get(&r.headers, "upgrade"), "SPDY/3.1");
+	static const char *const sup[] = {"v4.channel.k8s.io", "v3.channel.k8s.io", NULL};
+	/* The client's order wins, as in httpstream.Handshake. */
+	assert_string_equal(stream_negotiate(&r.headers, sup), "v3.channel.k8s.io");
+	static const char *const pf[] = {"portforward.k8s.io", NULL};
+	assert_null(stream_negotiate(&r.headers, pf));
+	stream_http_req_done(&r);
+	struct spdy_headers none = {0};
+	assert_string_equal(stream_negotiate(&none, pf), "");
+	assert_int_equal(stream_http_parse("garbage\r\n\r\n", 11, &r, &e), -EPROTO);
+	assert_non_null(strstr(berr_msg(e), "request line"));
+	e = berr_free(e);
+}
+
+static void test_status_json(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *ok = stream_status_json(0, NULL);
+	assert_string_equal(ok, "{\"metadata\":{},\"status\":\"Success\"}");
+	_cleanup_free_ char *bad = stream_status_json(3, NULL);
+	assert_non_null(strstr(bad, "\"reason\":\"NonZeroExitCode\""));
+	assert_non_null(strstr(bad, "\"causes\":[{\"reason\":\"ExitCode\",\"message\":\"3\"}]"));
+	_cleanup_free_ char *ie = stream_status_json(0, "boom");
+	assert_non_null(strstr(ie, "\"reason\":\"InternalError\""));
+	assert_non_null(strstr(ie, "\"code\":500"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_spdy_syn_stream_roundtrip),
+	    cmocka_unit_test(test_spdy_data_and_control),
+	    cmocka_unit_test(test_spdy_bad_input),
+	    cmocka_unit_test(test_tokens_consume_once),
+	    cmocka_unit_test(test_tokens_expire),
+	    cmocka_unit_test(test_tokens_limit),
+	    cmocka_unit_test(test_http_parse_and_negotiate),
+	    cmocka_unit_test(test_status_json),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
