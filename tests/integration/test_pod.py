@@ -394,6 +394,13 @@ def test_failing_plugin_error_reaches_client(pods):
 
 
 def test_twenty_pods_in_parallel_get_distinct_ips(pods):
+    # One pod first: Debian's CNI firewall plugin (1.1.1) checks for its shared chains
+    # (CNI-FORWARD, CNI-ADMIN) and then creates them, so the first ADDs in a fresh netns
+    # can race to "chain already exists" (kubelet would retry the sandbox). This test is
+    # about parallel pods getting distinct addresses, so the chains exist before.
+    first = pods.run(pods.config(name="par-warm"))
+    pods.stop(first)
+    pods.remove(first)
     cfgs = [pods.config(name=f"par-{i}") for i in range(20)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=20) as ex:
         ids = list(ex.map(lambda c: pods.run(c, timeout=120), cfgs))
