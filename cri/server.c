@@ -175,16 +175,34 @@ int64_t cri_call_remaining_ms(const struct cri_call *call)
 	return gpr_time_to_millis(gpr_time_sub(d, gpr_now(GPR_CLOCK_MONOTONIC)));
 }
 
+/* Time to the deadline in ns (negative once past); INT64_MAX without one. Unlike
+ * cri_call_remaining_ms() it does not round up. */
+static int64_t remaining_ns(const struct cri_call *call)
+{
+	gpr_timespec d = gpr_convert_clock_type(call->deadline, GPR_CLOCK_MONOTONIC);
+	if (gpr_time_cmp(d, gpr_inf_future(GPR_CLOCK_MONOTONIC)) >= 0)
+		return INT64_MAX;
+	gpr_timespec left = gpr_time_sub(d, gpr_now(GPR_CLOCK_MONOTONIC));
+	return (int64_t)left.tv_sec * 1000000000 + left.tv_nsec;
+}
+
+/* gRPC core ends a call at its deadline on a timer of its own: a close seen within this
+ * much of the deadline is the deadline, not the client going away. */
+#define DEADLINE_SLACK_NS (5 * 1000000LL)
+
 int cri_call_check(struct cri_call *call, struct berr **err)
 {
 	if (!call)
 		return 0;
-	if (cri_call_remaining_ms(call) <= 0)
+	if (remaining_ns(call) <= 0)
 		return berr_set(err, ETIMEDOUT, "deadline exceeded");
 	if (cri_server_stopping(call->srv))
 		return berr_set(err, ECANCELED, "berthd is shutting down");
-	if (cri_call_is_done(call))
+	if (cri_call_is_done(call)) {
+		if (remaining_ns(call) <= DEADLINE_SLACK_NS)
+			return berr_set(err, ETIMEDOUT, "deadline exceeded");
 		return berr_set(err, ECANCELED, "cancelled by the client");
+	}
 	return 0;
 }
 
