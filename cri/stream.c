@@ -460,6 +460,28 @@ static int reply_url(struct berth *b, struct stream_req *req, const ProtobufCMes
 	return 0;
 }
 
+/* The request of an Exec or Attach: stdio flags checked, the container running. */
+static int stdio_req(struct berth *b, enum stream_kind kind, const char *ctr_id, bool in, bool out,
+		     bool er, bool tty, struct stream_req **ret, struct berr **err)
+{
+	int r = check_stdio(in, out, er, tty, err);
+	struct store_ctr *c = NULL;
+	if (r == 0)
+		r = running_ctr(b, ctr_id, &c, err);
+	if (r < 0)
+		return r;
+	struct stream_req *sr = xcalloc(1, sizeof(*sr));
+	sr->kind = kind;
+	sr->id = xstrdup(store_ctr_id(c));
+	store_ctr_unref(c);
+	sr->in = in;
+	sr->out = out;
+	sr->err = er;
+	sr->tty = tty;
+	*ret = sr;
+	return 0;
+}
+
 int cri_exec(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 	     ProtobufCMessage **ret_resp, struct berr **err)
 {
@@ -467,23 +489,14 @@ int cri_exec(struct berth *b, struct cri_call *call, const ProtobufCMessage *req
 	const Runtime__V1__ExecRequest *in = (const void *)req;
 	if (in->n_cmd == 0 || !in->cmd[0][0])
 		return berr_set(err, EINVAL, "exec: empty command");
-	int r = check_stdio(in->stdin, in->stdout, in->stderr, in->tty, err);
-	struct store_ctr *c = NULL;
-	if (r == 0)
-		r = running_ctr(b, in->container_id, &c, err);
+	struct stream_req *sr = NULL;
+	int r = stdio_req(b, STREAM_EXEC, in->container_id, in->stdin, in->stdout, in->stderr,
+			  in->tty, &sr, err);
 	if (r < 0)
 		return r;
-	struct stream_req *sr = xcalloc(1, sizeof(*sr));
-	sr->kind = STREAM_EXEC;
-	sr->id = xstrdup(store_ctr_id(c));
-	store_ctr_unref(c);
 	sr->cmd = xcalloc(in->n_cmd + 1, sizeof(char *));
 	for (size_t i = 0; i < in->n_cmd; i++)
 		sr->cmd[i] = xstrdup(in->cmd[i]);
-	sr->in = in->stdin;
-	sr->out = in->stdout;
-	sr->err = in->stderr;
-	sr->tty = in->tty;
 	return reply_url(b, sr, &runtime__v1__exec_response__descriptor, ret_resp, err);
 }
 
@@ -492,20 +505,11 @@ int cri_attach(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 {
 	(void)call;
 	const Runtime__V1__AttachRequest *in = (const void *)req;
-	int r = check_stdio(in->stdin, in->stdout, in->stderr, in->tty, err);
-	struct store_ctr *c = NULL;
-	if (r == 0)
-		r = running_ctr(b, in->container_id, &c, err);
+	struct stream_req *sr = NULL;
+	int r = stdio_req(b, STREAM_ATTACH, in->container_id, in->stdin, in->stdout, in->stderr,
+			  in->tty, &sr, err);
 	if (r < 0)
 		return r;
-	struct stream_req *sr = xcalloc(1, sizeof(*sr));
-	sr->kind = STREAM_ATTACH;
-	sr->id = xstrdup(store_ctr_id(c));
-	store_ctr_unref(c);
-	sr->in = in->stdin;
-	sr->out = in->stdout;
-	sr->err = in->stderr;
-	sr->tty = in->tty;
 	return reply_url(b, sr, &runtime__v1__attach_response__descriptor, ret_resp, err);
 }
 
