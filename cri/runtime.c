@@ -45,20 +45,25 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Same files libcni loads: *.conf, *.conflist, *.json holding a JSON object
- * with a "type" (single plugin) or a "plugins" list. */
-static bool cni_file_ok(const char *path)
+/* What libcni loads: a JSON object with a "type" (single plugin) or a "plugins" list. */
+static bool cni_json_ok(const char *data)
 {
-	_cleanup_free_ char *data = NULL;
-	size_t len;
-	if (fileio_read_all(path, CNI_CONFIG_MAX, &data, &len, NULL) < 0)
-		return false;
 	struct json_object *o = json_tokener_parse(data);
 	bool ok = json_object_is_type(o, json_type_object) &&
 		  (json_object_object_get_ex(o, "plugins", NULL) ||
 		   json_object_object_get_ex(o, "type", NULL));
 	json_object_put(o);
 	return ok;
+}
+
+/* Same files libcni loads: *.conf, *.conflist, *.json holding such an object. */
+static bool cni_file_ok(const char *path)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (fileio_read_all(path, CNI_CONFIG_MAX, &data, &len, NULL) < 0)
+		return false;
+	return cni_json_ok(data);
 }
 
 bool cri_cni_config_present(const char *conf_dir, char **ret_msg)
@@ -241,12 +246,7 @@ static int cni_conf_render(struct berth *b, const char *cidr, struct berr **err)
 		    err, EINVAL,
 		    "cni conf_template '%s': only " CIDR_MARK " is filled in, not '%.*s'", tpl,
 		    (int)(strstr(left, "}}") ? strstr(left, "}}") - left + 2 : 2), left);
-	struct json_object *j = json_tokener_parse(out);
-	bool ok = json_object_is_type(j, json_type_object) &&
-		  (json_object_object_get_ex(j, "plugins", NULL) ||
-		   json_object_object_get_ex(j, "type", NULL));
-	json_object_put(j);
-	if (!ok)
+	if (!cni_json_ok(out))
 		return berr_set(err, EINVAL,
 				"cni conf_template '%s' does not give a network config (a JSON "
 				"object with \"plugins\" or \"type\")",
