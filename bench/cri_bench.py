@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """CRI runtime benchmark: container and pod call latency, memory, beside raw runc and CNI.
 
   sudo bench/cri_bench.py [--build DIR] [--n 50] [--rss-n 100] [--pods 20]

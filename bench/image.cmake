@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # bench/image.cmake - the image pull benchmark program; include() it from bench/CMakeLists.txt.
 # Run: /usr/bin/python3 bench/image_pull.py (builds the test image, starts a registry).
 add_executable(image_pull ${CMAKE_CURRENT_LIST_DIR}/image_pull.c)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* image_pull - pulls one image into a fresh image root with image/ and prints the wall
  * time, for bench/image_pull.py. Usage: image_pull ROOT REF [PARALLEL] */
 #include <errno.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Pull + unpack benchmark (issue 4): a ~100 MB, 5-layer image from a local docker-registry.
 
 Times berth's image/ (bench/image_pull: pull, verify, store blobs, unpack every layer) against

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Pod sandbox benchmark (issue 5): RunPodSandbox + StopPodSandbox +
 RemovePodSandbox latency through berthd, with the bridge network and with the
 host network, beside the raw cost of the same work by hand in the same run:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """berth-shim benchmark: memory per shim and log throughput, beside conmon.
 
   sudo bench/shim_bench.py [--build DIR] [--n 20] [--seconds 5] [--line 100]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench/store - micro-benchmarks of store/: add of N containers, get by full ID and by a
  * 12-char prefix, label-filtered list over N containers, checkpoint writes per second.
  * Usage: store [-n N] [-d DIR] [-D DISK_DIR]

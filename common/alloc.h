@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* alloc.h - allocation that cannot fail.
  * Policy: running out of memory aborts the process with a message (as crun
  *   does); callers never handle ENOMEM. In return every size a user controls is

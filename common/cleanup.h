@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cleanup.h - scope-bound release of memory, fds, FILEs and errors.
  * A variable marked _cleanup_*_ is released when it leaves scope; hand it on
  * with TAKE_PTR()/TAKE_FD() so the transfer of ownership is visible.
  * Destructors accept NULL (and -1 for fds). Never let a fork child return
- * through a frame with cleanup attributes (STYLE §2.6). */
+ * through a frame with cleanup attributes (style §6). */
 #ifndef BERTH_COMMON_CLEANUP_H
 #define BERTH_COMMON_CLEANUP_H
 

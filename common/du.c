@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* du.c - disk usage of a tree (a container's writable layer) and the mount
  * point a path lives on. The tree may be written by a container while it is
  * walked, and its shape is the container's choice: the walk holds one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* err.h - the one error type of berth: a positive errno plus a message chain.
  * Ownership: *err is allocated by berr_set() and owned by the caller, who frees
  *   it with berr_free() (or _cleanup_berr_). A function that fails returns -code

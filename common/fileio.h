@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fileio.h - the one way berth writes state: atomic replacement of a file.
  * fileio_write_atomic() writes a temp file in the same directory, fsyncs it,
  *   renames it over the target and fsyncs the directory, so a reader (or a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ids.h - object IDs and small time helpers.
  * IDs are 64 lowercase hex chars from getrandom(2) (a CSPRNG), as containerd
  *   and CRI-O make them. Threads: thread-safe. Errors: -errno from getrandom. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* log.h - one-line structured log events to stderr (or a set fd).
  * Format: "<RFC3339 UTC ts> <level> <component> key=value... msg=\"...\"".
  *   Callers pass the key=value part themselves, e.g.

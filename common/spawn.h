@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spawn.h - the only way berthd starts a process: posix_spawn(3).
  * berthd is multithreaded, so it never forks: argv, envp and the fd map are
- *   prepared here and nothing of ours runs in the child (STYLE §2.6). The child
+ *   prepared here and nothing of ours runs in the child (style §6). The child
  *   gets a default signal disposition and an empty signal mask, fds 0..2 from
  *   the options (/dev/null where -1), extra fds at 3.. from keep_fds, and no
  *   other fd.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* strv.h - NULL-terminated vectors of owned strings ("strv"), as argv and envp.
  * Ownership: every function returning char ** or char * returns a new,
  *   malloc'd result the caller frees (strv_free() in common/cleanup.h for

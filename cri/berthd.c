@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* berthd.c - the daemon's main(): flags and config, the state dir lock,
  * signals, and the CRI server's lifetime. */
 #define LOG_COMPONENT "berthd" /* before any header: cri.h includes log.h */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.c - berthd's configuration: defaults, a JSON file (comments allowed,
  * parsed by json-c's non-strict tokenizer) and the checks tying keys together.
  * Every key is validated here, also those later issues consume, so a typo fails

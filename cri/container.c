@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* container.c - CreateContainer and RemoveContainer (issue 6).
  *
  * Create builds, in this order, each step undone in reverse on any failure
@@ -14,7 +15,7 @@
  *      meanwhile may have missed the container, so it is removed here
  *   8. an exit record already there (the init died before 6) committed
  * Remove kills what still runs, then runc delete, unmount, dirs, exit record,
- * store record. Both hold no lock while calling out (STYLE §2.5): Remove claims
+ * store record. Both hold no lock while calling out (style §5): Remove claims
  * the container with the `removing` flag first. */
 #include "cri/pod.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* container_run.c - StartContainer, StopContainer, ExecSync,
  * UpdateContainerResources, ReopenContainerLog, and the recording of exits.
  *

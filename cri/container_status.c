@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* container_status.c - ContainerStatus and ListContainers: store records
  * turned into CRI messages. Nothing here calls out. */
 #include "cri/pod.h"

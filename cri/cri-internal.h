@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cri-internal.h - what the RPC handler files of cri/ share: the method table,
  * the handler signature, the call object and the errno -> gRPC status table.
  *
@@ -62,7 +63,7 @@ extern const size_t cri_n_methods;
 /* Finds a method by full path; NULL when unknown. */
 const struct cri_method *cri_method_find(const char *path);
 
-/* errno (positive or negative) -> gRPC status, per STYLE §2.3. */
+/* errno (positive or negative) -> gRPC status, per style §3. */
 grpc_status_code cri_status_from_errno(int code);
 /* "NOT_FOUND" etc.; "UNKNOWN_STATUS" when out of range. */
 const char *cri_status_name(grpc_status_code code);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cri.h - berthd: the daemon context, its configuration and the CRI gRPC server.
  * Ownership: struct berth and struct berth_config are embedded by berthd's main();
  *   cri_config_*() fill and free the config; cri_server_new() returns a server

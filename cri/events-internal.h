@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* events-internal.h - the publisher behind GetContainerEvents (cri/events.c).
  * Any number of subscribers; each gets every message published after it
  * subscribed, in publish order, through a bounded queue of its own. Publishing

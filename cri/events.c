@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* events.c - container events: the publisher (events-internal.h), the emitters
  * the handlers and the exit monitor call after each commit, and the
  * GetContainerEvents handler. See docs/events.md.
@@ -229,7 +230,7 @@ void cri_events_publish(struct cri_events *p, ProtobufCMessage *msg)
 	}
 	pthread_mutex_unlock(&p->lock);
 	/* Not logged here: the stream ends with a status saying why, which the
-	 * server logs (STYLE §2.7). */
+	 * server logs (style §7). */
 	events_unref_all(dead, n_dead);
 	cri_event_unref(ev);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* image.c - the ImageService RPCs: PullImage, ListImages, ImageStatus, RemoveImage and
  * ImageFsInfo, over image/ (registry, blobs, layers) and the image store (records). */
 #define LOG_COMPONENT "cri" /* before any header: cri.h includes log.h */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* methods.c - the one table of CRI methods: every RPC of both services of
  * proto/api.proto, with its message types, handler and flags. A NULL handler
  * answers UNIMPLEMENTED naming the method; an issue implementing an RPC sets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* monitor.c - the exit monitor: one thread blocked in poll() on the inotify fd
  * of the exit dir (shim_exit_watch) and an eventfd for shutdown. When a shim
  * renames an exit record into the dir, the thread wakes, reads it and commits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msg.c - protobuf-c messages: new, free, and decoding under a memory budget. */
 #include "cri/cri-internal.h"
 

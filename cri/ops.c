@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ops.c - the real callouts behind struct cri_ops (cri/pod.h). */
 #include "cri/pod.h"
 

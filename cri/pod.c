@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pod.c - shared pieces of the sandbox and container handlers: the default
  * ops table, the sandbox as containers see it, runtime handlers, the runtime
  * facts detected at start and the exit monitor's lifetime. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pod.h - what the sandbox and container RPC files of cri/ share: the on-disk
  * layout of a sandbox and a container, the ops tables handlers call out
  * through (fakes in tests/unit/test_cri_container.c), the detected runtime
@@ -10,7 +11,7 @@
  * Errors: -ENOENT unknown sandbox/container, -EBUSY wrong state or in-flight
  *   claim, -ETIMEDOUT deadline, else the errno of the failing callout. Calls
  *   block on the OCI runtime, the shim and the filesystem; no lock is held
- *   across them (STYLE §2.5).
+ *   across them (style §5).
  * Layout (docs/containers.md):
  *   <run_dir>/c/<id>/{config.json,rootfs/,log.json,ctl.sock,container.pid,exit}
  *   <state_dir>/containers/<id>/{upper,work}   overlay dirs of the rootfs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* recover.c - reconciling the store with the host after berthd restarted.
  * Shims outlive berthd and write exit records while it is down. At start, with
  * the exit watch already armed (cri_runtime_init), every container without a

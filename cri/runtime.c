@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* runtime.c - the runtime-wide RPCs: Version, Status, UpdateRuntimeConfig, RuntimeConfig. */
 #include "cri/cri-internal.h"
 

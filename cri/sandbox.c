@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sandbox.c - the pod sandbox RPCs: RunPodSandbox, StopPodSandbox,
  * RemovePodSandbox, PodSandboxStatus, ListPodSandbox (issue 5).
  *
@@ -14,7 +15,7 @@
  * pod init, runs CNI DEL (retried) and unmounts /dev/shm; Remove also unpins
  * and deletes dirs, cgroup and record. Both are idempotent; a missing ID is
  * success for them. No lock is held across these callouts: Run, Stop and
- * Remove claim the sandbox through the stopping/removing flags (STYLE §2.5).
+ * Remove claim the sandbox through the stopping/removing flags (style §5).
  *
  * The sandbox's choices are fixed at Run and kept in meta->extra (SB_X_*). */
 #define LOG_COMPONENT "cri" /* before any header: cri.h includes log.h */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* server.c - the CRI gRPC server on the gRPC core API.
  *
  * Shape (the one grpc++'s synchronous server used): every method of the table

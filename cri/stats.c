@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* stats.c - ContainerStats, ListContainerStats, PodSandboxStats and
  * ListPodSandboxStats, after containerd's CRI plugin (container_stats*.go,
  * sandbox_stats*.go): cgroup counters (oci/cgroup_stats.c), the writable

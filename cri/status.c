@@ -1,4 +1,5 @@
-/* status.c - errno -> gRPC status, the one table of STYLE §2.3. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/* status.c - errno -> gRPC status, the one table of style §3. */
 #include "cri/cri-internal.h"
 
 #include <errno.h>

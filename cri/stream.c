@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* stream.c - Exec, Attach and PortForward: request validation and tokens (the
  * RPCs), and the backend the streaming server (streaming/) runs them through.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* streams.c - StreamPodSandboxes, StreamContainers and StreamImages: the answer of the
  * matching List call with the same filter, sent in batches (cri_send_in_batches), so a
  * node with many objects is not held to one message's 16 MiB. */

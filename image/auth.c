@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* auth.c - WWW-Authenticate challenges (RFC 7235) and basic credentials. */
 #include "image/image-internal.h"
 

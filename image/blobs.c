@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* blobs.c - the content store: blobs/sha256/<hex>, verified while written, renamed into place. */
 #include "image/image-internal.h"
 

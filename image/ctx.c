@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ctx.c - the image context (root layout, registry settings, platform), garbage collection
  * of blobs and layers, and disk usage for ImageFsInfo. */
 #include "image/image.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* digest.c - sha256 digests (OpenSSL EVP), base64, chain IDs. */
 #include "image/image-internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* helper.c - running a pull in libexec/berth-pull: the request and answer JSON both sides
  * use, and img_pull_spawn(), which berthd calls (see image.h for the protocol). */
 #include "image/image.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* image-internal.h - declarations shared inside image/ and with its unit tests. */
 #ifndef BERTH_IMAGE_INTERNAL_H
 #define BERTH_IMAGE_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* image.h - pulls OCI/Docker images from v2 registries, stores blobs, unpacks layers, mounts
  * rootfs. Layout under opts.root: blobs/sha256/<hex> (verified content), layers/<chain-hex>/fs (one
  *   unpacked layer each, an overlay lowerdir with whiteouts as 0/0 char devices).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* manifest.c - Docker schema2 / OCI manifests and indexes, platform selection, image config. */
 #include "image/image-internal.h"
 

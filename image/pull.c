@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pull.c - img_pull(): resolve the manifest (mirrors first), fetch the config, then download
  * and unpack the layers in parallel, each streamed from the registry straight into libarchive
  * while being hashed and stored. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ref.c - image reference parsing and normalization, following Docker's reference grammar
  * (distribution/reference): [domain/]path[:tag][@digest]. */
 #include "image/image.h"

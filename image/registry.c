@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* registry.c - registry HTTP API v2 over libcurl: endpoints (mirrors, plain HTTP), GETs into
  * memory, pull-style blob streams, and the auth dance (basic, bearer token, one retry). */
 #include "image/image-internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rootfs.c - overlayfs root filesystems for containers.
  * Layers are passed one by one with fsconfig("lowerdir+") (Linux 6.8+), so the page-size
  * limit on mount(2) option strings doesn't bound the number of layers. Older kernels fall

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* unpack.c - streaming extraction of layer tars into an overlay-ready directory.
  * libarchive reads (gzip, zstd or plain) tar from a pull-style reader and writes with
  * archive_write_disk to absolute paths we build after validating each entry. We don't use

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* berth-pinns - creates the namespaces of a pod and pins them to files.
  *
  * berthd is multithreaded and never unshares, setns()es or forks in its own
- * threads (STYLE §2.6); this small single-threaded helper does that work, as
+ * threads (style §6); this small single-threaded helper does that work, as
  * CRI-O's pinns does. Usage:
  *
  *   berth-pinns --dir DIR [--net] [--ipc] [--uts] [--pid]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* berth-pull - pulls one image into berth's image store, for berthd.
  *
  * berthd does not link the registry client and layer unpacker (libcurl, libarchive and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pod cgroup with the cgroupfs driver, on cgroup v1, hybrid and v2.
  * The mode is detected at run time from the filesystem types under the root:
  * a cgroup2 root is v2; otherwise every cgroup (v1) mount below it is a

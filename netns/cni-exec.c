@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CNI execution: ADD and DEL over a network config list, the result cache
  * and the rollback of a failed ADD.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cni-internal.h - shared between netns/cni.c, netns/cni-exec.c and the unit
  * tests; not part of the component's interface. */
 #ifndef BERTH_NETNS_CNI_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CNI: loading network configs, building plugin requests (pure), parsing
  * results and errors, and the default bridge config. Execution, the result
  * cache and rollback are in netns/cni-exec.c. Spec: CNI 1.0.0, with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pinned pod namespaces (through berth-pinns), netns_run(), and the loopback
  * and address queries over rtnetlink. */
 #include "netns/netns.h"
@@ -56,7 +57,7 @@ struct run_ctx {
 };
 
 /* The thread that changed namespace exits right after fn, so no pooled thread
- * ever runs in a pod's namespace (STYLE §2.6). */
+ * ever runs in a pod's namespace (style §6). */
 static void *run_thread(void *p)
 {
 	struct run_ctx *c = p;

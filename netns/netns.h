@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* netns.h - a pod's namespaces, files, cgroup and CNI networking.
  * Ownership: ret_* structs are filled only on success and released with their
  *   _done()/_free(); returned strings belong to the caller.
@@ -6,7 +7,7 @@
  *   its own that exits afterwards; unsharing is done by berth-pinns.
  * Blocking: netns_pin_pod() spawns berth-pinns, cni_add()/cni_del() spawn CNI
  *   plugins (common/spawn.h, with timeouts); the rest blocks on the kernel only.
- *   Hold no lock while calling them (STYLE §2.5).
+ *   Hold no lock while calling them (style §5).
  * Errors: -EINVAL bad input, -ENOENT missing config, plugin or file, -EPROTO bad
  *   plugin or helper output, -EIO plugin failure (the message carries the
  *   plugin's own text), -ETIMEDOUT plugin or helper timeout, -EBUSY cgroup in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pod's /etc/hostname, /etc/hosts and /etc/resolv.conf (pure builders and
  * one writer), and the pod-wide /dev/shm tmpfs. */
 #include "netns/netns.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cgroup.c - cgroup mode detection, cgroupsPath, and OOM kill counters. */
 #include "oci/oci.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cgroup_stats.c - CPU, memory, swap and pids counters of a cgroup, on v1 and
  * v2, as containerd's CRI plugin turns them into ContainerStats (cgroups/v3
  * metrics -> cpuContainerStats/memoryContainerStats). Only reads files under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* berth-exec - runs `runc exec --detach` and waits for the exec'd process.
  *
  * Usage: berth-exec [--timeout-ms N] <pid-file> <status-file> <runtime argv...>
@@ -10,7 +11,7 @@
  * subreaper, which is this program, and only a parent can learn an exit code.
  * A multithreaded berthd must not be that subreaper (it would reap children
  * its own spawn_wait() calls wait for), hence this small single-threaded
- * program (STYLE §2.6).
+ * program (style §6).
  *
  * Timeout: after N ms the process's group and the process get SIGKILL and are
  * reaped here before berth-exec exits, so when ExecSync returns the process is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* oci-internal.h - declarations shared by the oci/ sources and their tests. */
 #ifndef BERTH_OCI_INTERNAL_H
 #define BERTH_OCI_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* oci.h - CRI config -> OCI runtime spec, image user resolution, seccomp
  *   profiles, cgroup facts, and the runc CLI driver behind struct oci_runtime_ops.
  * Pure (no I/O, no globals): oci_spec_build, oci_exec_process_build,

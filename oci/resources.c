@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* resources.c - linux.resources from CRI LinuxContainerResources, the
  * oom_score_adj clamp, and the daemon facts the caller passes back in. */
 #include "oci/oci.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* runtime.c - the OCI runtime CLI: pure argv builders and output parsers, and
  * thin executors on spawn_run() behind struct oci_runtime_ops. */
 #include "oci/oci.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* seccomp.c - which seccomp profile a container gets, reading it, and its
  * translation into the OCI linux.seccomp object runc loads (runc compiles the
  * filter with libseccomp; nothing here talks to the kernel's seccomp). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spec.c - oci_spec_build(): the top of config.json and its "process". */
 #include "oci/oci.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spec_linux.c - mounts, capabilities and the "linux" object of config.json. */
 #include "oci/oci.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* user.c - the container user from the CRI security context or the image's
  * USER, resolved against the image's /etc/passwd and /etc/group. */
 #include "oci/oci.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* validate.c - the filesystem facts oci_spec_build() needs but must not read
  * itself: CRI mount sources and their propagation, and host devices. */
 #include "oci/oci.h"

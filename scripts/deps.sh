@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what berth needs from Debian 12's packages.
 # golang-github-containers-common is there for /usr/share/containers/seccomp.json,
 # the RuntimeDefault seccomp profile (CRI-O's and Podman's); it pulls in only

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs berth's dependencies, builds and installs berth, writes a default
 # configuration (and a default bridge CNI network when none exists), and starts
 # berthd on /run/berth/berth.sock.

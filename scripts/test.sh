@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the test dependencies, builds berth (ASan+UBSan, and TSan for the
 # stress tests) and runs every test: cmocka unit tests through CTest, then the
 # integration tests (pytest, a real gRPC client against a real berthd).

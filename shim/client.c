@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* client.c - berthd's side of berth-shim: start, control calls, exit watch. */
 #include "shim/shim.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.c - berth-shim's command line (docs/shim.md lists every option). */
 #include "shim/shim-internal.h"
 

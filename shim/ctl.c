@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ctl.c - berth-shim's control socket: commands, attach streams, stdin.
  * Protocol in shim/shim.h and docs/shim.md. One request per SOCK_SEQPACKET
  * packet; after "attach" the connection carries tagged packets both ways.

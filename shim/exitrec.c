@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* exitrec.c - the exit record berth-shim leaves when its container exits.
  * Format (version 1), one "key=value" per line:
  *   version=1 pid=<n> exit_code=<n> signal=<n> finished_ns=<n> oom_killed=<0|1>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* logw.c - the CRI log format: "<RFC3339Nano> <stdout|stderr> <P|F> <text>\n".
  * One timestamp per batch (one read(2) of the container's output), memchr for
  * line ends, short records copied into one output buffer and long texts written

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* berth-shim - per-container monitor (docs/shim.md).
  * Lifecycle: parse options -> fork (the first process exits at once; the
  * child is a session leader and child subreaper) -> run `runtime create` with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* monitor.h - the state of one berth-shim process, shared by main.c (create,
  * reaping, logs, main loop) and ctl.c (control socket, attach, stdin).
  * Single-threaded: everything runs on the epoll loop. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* oom.c - did the kernel OOM-kill something in the container's memory cgroup?
  * Both cgroup versions keep a cumulative "oom_kill" counter (v1
  * memory.oom_control since Linux 4.13, v2 memory.events). The shim reads it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* shim-internal.h - pieces of berth-shim shared with its unit tests.
  * logw: the CRI log writer (pure formatting + write(2)/writev(2) to one fd).
  * shim_config: the parsed command line. Nothing here is thread-safe; the shim

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* shim.h - client side of berth-shim, the per-container monitor (docs/shim.md).
  * shim_start() spawns berth-shim (posix_spawn, new session), which runs the OCI
  *   runtime's `create`, reports the container pid or the runtime's error over a

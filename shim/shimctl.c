@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* berth-shimctl - command-line front end of the shim client library, for
  * tests, benchmarks and debugging (not installed):
  *   berth-shimctl start [--shim PATH] [--shim-log FILE] [--timeout-ms N]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sockutil.c - unix socket addresses longer than sun_path, runtime error text.
  * A path too long for sockaddr_un (108 bytes) is reached through an O_PATH fd
  * of its directory: "/proc/self/fd/<n>/<name>" resolves in bind() and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* codec.c - the sorted string map, copies of the shared field types and their JSON form. */
 #include "store/store-internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* container.c - the container store: object, derived state, copies, record codec, calls. */
 #include "store/store.h"
 

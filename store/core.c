@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* core.c - what all three kinds share: references, the status update door, the ID, prefix
  * and name indexes, checkpoints and the reload at start. Lock rules: see store.h. */
 #include "store/store-internal.h"
@@ -87,7 +88,7 @@ int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *
 	return 0;
 }
 
-/* The update door (STYLE §2.5): copy under the lock, let fn edit the copy, checkpoint it,
+/* The update door (style §5): copy under the lock, let fn edit the copy, checkpoint it,
  * publish it. Any failure leaves status and record as they were. o->lock held. */
 static int update_locked(struct store *s, struct tbl *t, struct sobj *o, void *copy,
 			 int (*fn)(void *st, void *arg, struct berr **err), void *arg,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* image.c - the image store: records keyed by config digest, the repo tag/digest index and
  * tag moves. Tag changes are serialized by store->tag_mu (taken before img.lock). */
 #include "store/store.h"

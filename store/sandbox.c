@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sandbox.c - the pod sandbox store: object, copies, record codec, public calls. */
 #include "store/store.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* store-internal.h - shared parts of the store component: the generic object head, the
  * per-kind table (index + names + persistence), the sorted string map and the JSON codec.
  * Only the store sources and its unit tests include this. Lock rules are those of store.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* store.h - registry of pod sandboxes, containers and images, persisted under the state dir.
  * Objects: immutable meta (copied in at add, never written after) + a status changed only by
  *   store_*_update(): fn edits a copy, the copy is checkpointed atomically, then published.
@@ -93,7 +94,7 @@ struct store_sb_status {
 	bool network_ready;
 	struct store_kv *extra; /* small generic map for later needs */
 	size_t n_extra;
-	/* in-flight claims (STYLE §2.5): memory only, never checkpointed, false after reload */
+	/* in-flight claims (style §5): memory only, never checkpointed, false after reload */
 	bool stopping, removing;
 };
 

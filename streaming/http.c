@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http.c - the HTTP/1.1 side of the streaming server: request heads, the
  * protocol negotiation of k8s.io/apimachinery/pkg/util/httpstream (Handshake)
  * and the metav1.Status JSON kubelet writes on the v4 error stream. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* server.c - the listener and the connection threads of the streaming server.
  *
  * A connection: HTTP/1.1 request head, token lookup (404 when unknown or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* session.c - the SPDY sessions after the upgrade, mirroring kubelet's
  * pkg/kubelet/cri/streaming/{remotecommand,portforward}/httpstream.go.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* session.h - what server.c and session.c share: the server struct and the
  * two SPDY session loops (remotecommand: exec/attach; portforward). A session
  * runs on its connection's thread and returns when the connection is over. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spdy.c - SPDY/3.1 frames as github.com/moby/spdystream's framer reads and
  * writes them: 8-byte frame headers, header blocks as zlib streams primed with
  * the SPDY/3 dictionary, one compression context per direction for the whole

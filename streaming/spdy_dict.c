@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spdy_dict.c - the SPDY/3 header compression dictionary (SPDY/3 draft,
  * section 2.6.10.1), byte for byte as github.com/moby/spdystream's
  * spdy/dictionary.go has it. Both zlib streams of a connection start with it. */

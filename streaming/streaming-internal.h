@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* streaming-internal.h - pieces of streaming/ shared with its unit tests: the
  * SPDY/3.1 frame codec, the token cache and the HTTP request head parser.
  * Threads: the codec keeps its state in the caller's struct spdy_zlib (one per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* streaming.h - the CRI streaming server: exec, attach and port-forward over
  * HTTP/1.1 upgraded to SPDY/3.1, as kubelet's pkg/kubelet/cri/streaming serves
  * them (docs/streaming.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tokens.c - one-time tokens for streaming requests, as kubelet's
  * pkg/kubelet/cri/streaming/request_cache.go: 8 random bytes, base64url, valid
  * for one use within a minute, at most 1000 outstanding. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures for the berth integration tests.
 
 berthd_factory(config=None, **opts) starts a berthd of the build in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """CRI v1 client for the integration tests: Python message classes generated
 from proto/api.proto at test time (protoc --python_out), and a small gRPC
 client that calls methods by name with plain grpcio channels (no grpc_tools)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers of the container tests: a berthd with a bridge network and a registry in its
 network namespace, pod and container configs, waiting on states, and the leak checks
 (mounts, shims, runc containers, cgroups) run after every test, which also sweep what a

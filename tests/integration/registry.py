@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A real container registry for tests: Debian's docker-registry on 127.0.0.1, and test images.
 
 Registry(tmpdir, htpasswd=(user, password), netns=None).start() runs `docker-registry serve`

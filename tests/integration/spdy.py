@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A small SPDY/3.1 client for the streaming tests: the HTTP/1.1 upgrade, frames, and
 header blocks compressed with zlib and the SPDY/3 dictionary (one context each way for
 the connection, as github.com/moby/spdystream does)."""

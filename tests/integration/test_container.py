@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Containers (issue 6): the full lifecycle on real runc, berth-shim and overlay rootfs, in
 real pods, from images pulled from a docker-registry in berthd's network namespace.
 

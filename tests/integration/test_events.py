@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """GetContainerEvents (docs/events.md): real pods and containers on real runc, with
 clients subscribed through grpcio. A subscription is live once its response headers
 arrive (berthd sends them right after subscribing), so every test waits for them

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ImageService through berthd (issue 4): pulls from a real docker-registry running in
 berthd's network namespace, ListImages / ImageStatus / RemoveImage / ImageFsInfo, failures
 with the right gRPC status, and images surviving a restart."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Runs the registry-backed cmocka tests of image/ (tests/unit/test_image_registry.c)
 against real docker-registry instances started here, with test images pushed by skopeo."""
 import os

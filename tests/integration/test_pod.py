@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Pod sandboxes (issue 5): RunPodSandbox, StopPodSandbox, RemovePodSandbox,
 PodSandboxStatus, ListPodSandbox against a real berthd with real namespaces
 and Debian's CNI plugins, inside the berthd's own network namespace.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """seccomp: the RuntimeDefault profile (the installed containers-common one), Unconfined,
 Localhost profiles through the SecurityProfile field and the deprecated
 seccomp_profile_path, privileged containers running unconfined, and bad profiles failing

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """berthd foundation: the CRI gRPC server answers, survives bad input and
 shuts down cleanly (issue 2)."""
 import concurrent.futures

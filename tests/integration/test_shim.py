@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """berth-shim against real runc containers (busybox-static rootfs).
 
 Each test gets its own temp dir, runc --root, and cgroup parent; the

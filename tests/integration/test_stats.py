@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Stats RPCs (ContainerStats, ListContainerStats, PodSandboxStats, ListPodSandboxStats)
 on real containers in real pods: CPU and memory from the containers' cgroups, the
 writable layer's usage from the overlay upper dir, the pod's interface counters from

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Exec, Attach and PortForward through berthd's streaming server, with the SPDY/3.1
 client of spdy.py speaking what client-go's remotecommand and portforward speak: the
 RPC validates and answers a URL; the URL upgrades to SPDY; the streams carry stdio,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The streaming list RPCs (StreamPodSandboxes, StreamContainers, StreamImages) through
 berthd: the same objects as the matching List call with the same filter, on real pods,
 containers and images; a filter naming nothing streams nothing.

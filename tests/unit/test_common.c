@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of common/: errors, atomic files, IDs, spawn. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of cri/: the method table against the generated service
  * descriptors, the errno -> status table, config parsing, and the Version,
  * Status and RuntimeConfig handlers called directly. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the container handlers of cri/ with fake ops (struct cri_ops):
  * a fake OCI runtime, shim and rootfs. Every rollback path of CreateContainer
  * is driven by a fake failing at step N and checked to leave nothing: no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the container event publisher (cri/events.c): fan-out to every
  * subscriber in publish order, nothing from before a subscription, the bounded
  * queue cutting off a slow subscriber without blocking the publisher, the

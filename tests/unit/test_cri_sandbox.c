@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the pod sandbox handlers of cri/ with a fake CNI (struct
  * cri_ops.cni) and the real berth-pinns: a failing CNI ADD rolls everything
  * back (no record, name free, no pins, no pod dirs), Stop runs DEL and is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of cri/server.c in process, with a gRPC core client: unary and
  * streaming calls, cancellation and deadlines seen by handlers, many calls at
  * once, and shutdown with calls in flight. The served method table is a copy

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_cri_stream.c - the Exec, Attach and PortForward handlers (cri/stream.c)
  * on a real store: request validation with its exact errno and message, and the
  * URL of a registered token on a streaming server bound to a free port. */

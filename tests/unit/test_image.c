@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of image/ that need no registry: references, manifests, configs, auth headers,
  * digests, layer unpacking (archives built here with libarchive), escapes, the content
  * store, gc/usage and overlay rootfs mounts. */

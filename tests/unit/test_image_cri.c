@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of cri/image.c: the ImageService handlers called directly on a real store and
  * image context (no registry: records are added to the store as a pull would). */
 #include <stdarg.h>

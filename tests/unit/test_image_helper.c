@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of image/helper.c: the berth-pull request and answer JSON, the checks of an
  * answer against the store, and img_pull_spawn() driving stand-in helpers (shell scripts)
  * through success, large requests, bad answers, helper errors, a missing helper,

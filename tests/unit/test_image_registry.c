@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registry-backed tests of image/: pulls from a real docker-registry on 127.0.0.1.
  * Run by tests/integration/test_image_registry.py, which starts the registries, pushes the
  * test images (tests/integration/registry.py) and passes their coordinates in BERTH_TEST_*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of netns/: pinned namespaces through berth-pinns, the pod init,
  * netns_run, loopback and addresses over rtnetlink, pod files, /dev/shm and
  * the pod cgroup. Run as root against the real kernel, inside the private

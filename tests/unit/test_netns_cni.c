@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of netns/ CNI: config loading, request building, result and
  * error parsing (pure, table-driven), then real ADD/DEL with Debian's
  * bridge, host-local, portmap and firewall plugins into pinned namespaces,

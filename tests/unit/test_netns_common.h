@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the netns unit tests: the private namespaces every test binary
  * enters first, and small polling helpers. Header-only, static functions. */
 #ifndef BERTH_TEST_NETNS_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of oci/: spec building against golden files, the command/env/
  * workdir rules, user resolution, runtime argv and output parsing, resources,
  * the oom_score_adj clamp, mount/device checks and cgroup helpers.

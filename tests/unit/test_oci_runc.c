@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Real-runc tests of oci/: a busybox-static rootfs, config.json from
  * oci_spec_build(), `runc create` spawned here (the shim's job in berthd),
  * then start/state/exec/update/kill/delete through oci_runc_ops. Each test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of oci/seccomp.c: which profile a security context picks, reading
  * profile files, and the translation of docker/moby and OCI profiles into
  * linux.seccomp (table-driven), including the installed default profile. */

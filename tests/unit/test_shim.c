@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of shim/: CRI log writer, exit record, options, exit watcher. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the stats pieces: the cgroup readers (oci/cgroup_stats.c) on
  * fake v1 and v2 trees, the CPU rate and its sample cache (cri/stats.c), the
  * writable layer's disk usage and mount point (common/du.c), and the link

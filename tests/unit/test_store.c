@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of store/: sandboxes, containers, indexes, filters, persistence and the
  * status update contract (containerd status_test.go style). Images: test_store_image.c. */
 #include "test_store_util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the image store: IDs and prefixes, repo tag/digest index, tag moves, untag,
  * delete, the update restrictions and reload (including a move cut short by a crash). */
 #include "test_store_util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of store/ persistence at load: corrupt, half-written, newer-version, misfiled
  * and garbage records and leftover temp files are reported and skipped, never fatal, and never
  * cost a good record. */

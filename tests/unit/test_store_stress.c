@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Concurrency stress test of store/: 8 threads doing random add, update, get (by prefix and
  * name), list with filters, status reads and delete on containers and sandboxes, and tag moves
  * on images, for STORE_STRESS_SECONDS (default 3). Run under TSan (label tsan) and ASan.

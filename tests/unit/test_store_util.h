@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the store unit tests: temp state dirs, IDs with chosen prefixes,
  * metadata builders and a collector for load warnings. */
 #ifndef BERTH_TEST_STORE_UTIL_H

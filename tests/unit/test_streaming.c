@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_streaming.c - streaming/: SPDY frames and compressed header blocks
  * (round trips through two zlib contexts, as client and server hold them), the
  * one-time token cache and its expiry, HTTP request heads, protocol
