@@ -7,16 +7,17 @@
  *   2. bundle dir <run_dir>/c/<id> and rootfs mountpoint
  *   3. overlay rootfs (ops->rootfs_mount) with upper/work under
  *      <state_dir>/containers/<id>
- *   (the seccomp profile is read before 2; it leaves nothing to undo)
+ *   (the seccomp profile is read before 2; it leaves nothing to undo; image
+ *   volumes are held and their trees mounted before 2, released by the teardown)
  *   4. user, mounts, devices resolved; config.json written atomically (not fsync'ed)
  *   5. berth-shim started: it runs `runc create` and holds the stdio
  *   6. record added (CREATED), keeping the reservation of 1
  *   7. the sandbox checked again (recheck_pod): a pod Stop/Remove that began
  *      meanwhile may have missed the container, so it is removed here
  *   8. an exit record already there (the init died before 6) committed
- * Remove kills what still runs, then runc delete, unmount, dirs, exit record,
- * store record. Both hold no lock while calling out (style §5): Remove claims
- * the container with the `removing` flag first. */
+ * Remove kills what still runs, then runc delete, image volumes released,
+ * unmount, dirs, exit record, store record. Both hold no lock while calling out (style §5): Remove
+ * claims the container with the `removing` flag first. */
 #include "cri/pod.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/ids.h"
+#include "cri/imgvol.h"
 #include "shim/shim.h"
 
 #define CREATE_TIMEOUT_MS 240000
@@ -50,6 +52,7 @@ struct ctr_plan {
 	struct oci_runtime_handler h;
 	struct cri_pod_info pod;
 	struct oci_seccomp_profile seccomp;
+	struct cri_imgvol_plan vols; /* image volumes (imgvol.c) */
 };
 
 static void plan_free(struct ctr_plan *p)
@@ -66,6 +69,7 @@ static void plan_free(struct ctr_plan *p)
 	store_ctr_unref(p->ctr);
 	cri_pod_info_done(&p->pod);
 	oci_seccomp_profile_done(&p->seccomp);
+	cri_imgvol_plan_done(&p->vols);
 }
 
 /* Waits (bounded) for the shim's exit record in the bundle: once it is there
@@ -98,6 +102,9 @@ static int ctr_teardown(struct berth *b, const struct oci_runtime_handler *h, co
 	}
 	if (shim && bundle)
 		wait_shim_record(bundle, SHIM_EXIT_WAIT_MS);
+	/* The container no longer binds its image volumes: their trees may go. */
+	if (cri_imgvol_release(b, id, &e) < 0 && !first)
+		berr_move(&first, &e);
 	bool unmounted = true;
 	if (rootfs && ops->rootfs_unmount(rootfs, &e) < 0) {
 		unmounted = false;
@@ -305,9 +312,10 @@ static int plan_record(struct berth *b, struct ctr_plan *p,
 	    {CRI_CTR_X_UPPER, p->upper},
 	    {CRI_CTR_X_CGROUP, p->cgroups_path},
 	    {CRI_CTR_X_TTY, c->tty ? "1" : "0"},
+	    {CRI_CTR_X_IMGVOLS, p->vols.ids},
 	};
 	m.extra = extra;
-	m.n_extra = sizeof(extra) / sizeof(extra[0]);
+	m.n_extra = sizeof(extra) / sizeof(extra[0]) - !p->vols.ids; /* the last: volumes only */
 	Runtime__V1__LinuxContainerResources *res = c->linux ? c->linux->resources : NULL;
 	_cleanup_free_ void *rp = NULL;
 	struct store_ctr_status st = {
@@ -416,9 +424,13 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 	if (r == 0)
 		r = oci_seccomp_profile_load(c->linux ? c->linux->security_context : NULL,
 					     b->cfg.seccomp_profile, &p.seccomp, err);
+	/* Image volumes: their trees mounted (or shared) and this container a holder;
+	 * the rollback's teardown releases them. */
+	if (r == 0)
+		r = cri_imgvol_prepare(b, p.id, c, &p.vols, err);
 	if (r == 0) {
 		p.stop_signal = stop_signal_of(c, store_img_meta(p.img));
-		r = plan_bundle(b, &p, c, err);
+		r = plan_bundle(b, &p, cri_imgvol_config(&p.vols, c), err);
 	}
 	if (r == 0)
 		r = plan_shim(b, &p, c, err);

@@ -57,6 +57,11 @@ static void mounts_copy(const Runtime__V1__ContainerConfig *cfg, Runtime__V1__Co
 		d->readonly = src->readonly;
 		d->selinux_relabel = src->selinux_relabel;
 		d->propagation = src->propagation;
+		if (src->image) { /* an image volume, read-only whatever was asked */
+			d->image = image_msg(src->image->image);
+			d->image_sub_path = xstrdup(src->image_sub_path ? src->image_sub_path : "");
+			d->readonly = true;
+		}
 		s->mounts[s->n_mounts++] = d;
 	}
 }

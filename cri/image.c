@@ -19,6 +19,7 @@
 #include "common/fileio.h"
 #include "common/strv.h"
 #include "common/ids.h"
+#include "cri/imgvol.h"
 #include "image/image.h"
 #include "store/store.h"
 
@@ -380,8 +381,9 @@ static int keep_recorded(void *arg, char ***ret_blobs, char ***ret_chains, struc
 	return 0;
 }
 
-/* -EBUSY when a container was created from image id. */
-static int check_unused(struct berth *b, const char *id, struct berr **err)
+/* -EBUSY when a container was created from image id or mounts it as a volume;
+ * else the image record is deleted. */
+static int delete_unused(struct berth *b, const char *id, struct berr **err)
 {
 	struct store_ctr **v = NULL;
 	size_t n = 0;
@@ -393,9 +395,13 @@ static int check_unused(struct berth *b, const char *id, struct berr **err)
 		if (m->image_id && strcmp(m->image_id, id) == 0)
 			r = berr_set(err, EBUSY, "image '%s' is used by container '%.12s'", id,
 				     m->id);
+		else if (cri_imgvol_ctr_uses(m, id))
+			r = berr_set(err, EBUSY,
+				     "image '%s' is mounted as a volume of container '%.12s'", id,
+				     m->id);
 	}
 	store_ctr_list_free(v, n);
-	return r;
+	return r < 0 ? r : store_img_delete(b->store, id, err);
 }
 
 int cri_remove_image(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
@@ -428,9 +434,8 @@ int cri_remove_image(struct berth *b, struct cri_call *call, const ProtobufCMess
 		/* one tag of several: the image stays with the others */
 		r = store_img_untag(b->store, norm, err);
 	} else {
-		r = check_unused(b, id, err);
-		if (r >= 0)
-			r = store_img_delete(b->store, id, err);
+		/* no image volume is acquired between the check and the delete */
+		r = cri_imgvol_guard_remove(b, id, delete_unused, err);
 		if (r == -ENOENT) /* removed concurrently */
 			*err = berr_free(*err), r = 0;
 		if (r >= 0) {

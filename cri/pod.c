@@ -17,6 +17,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "cri/events-internal.h"
+#include "cri/imgvol.h"
 #include "shim/shim.h"
 
 const struct cri_ops *cri_ops_of(const struct berth *b)
@@ -201,6 +202,7 @@ int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err)
 	rt->stop_wait_ms = 10000;
 	rt->cpu_cache = cri_cpu_cache_new();
 	rt->events = cri_events_new(CRI_EVENTS_QUEUE_LEN, CRI_EVENTS_MAX_SUBS);
+	rt->imgvols = cri_imgvols_new();
 	b->rt = rt;
 	int r = detect_opts(b, rt, err);
 	if (r >= 0)
@@ -226,6 +228,7 @@ void cri_runtime_done(struct berth *b)
 	rt->cpu_cache = cri_cpu_cache_free(rt->cpu_cache);
 	/* The server has stopped: no stream is left (cri_server_stop joined them). */
 	rt->events = cri_events_free(rt->events);
+	rt->imgvols = cri_imgvols_free(rt->imgvols);
 	strv_free(rt->caps_all);
 	free(rt->exit_dir);
 	free(rt->shim_path);

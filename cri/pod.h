@@ -70,6 +70,7 @@ const struct cri_ops *cri_ops_of(const struct berth *b);
 struct cri_monitor;
 struct cri_cpu_cache;
 struct cri_events;
+struct cri_imgvols;
 
 /* Runtime facts detected once, paths of the helpers, the exit monitor. */
 struct cri_runtime {
@@ -81,6 +82,7 @@ struct cri_runtime {
 	struct cri_monitor *monitor;
 	struct cri_cpu_cache *cpu_cache; /* previous CPU samples (stats.c); own mutex */
 	struct cri_events *events;	 /* GetContainerEvents publisher (events.c); own mutex */
+	struct cri_imgvols *imgvols;	 /* image volume trees and holders (imgvol.c); own mutex */
 	/* Exit generation: bumped (and broadcast) after every committed exit. */
 	pthread_mutex_t exit_mu;
 	pthread_cond_t exit_cond;

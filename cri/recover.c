@@ -9,7 +9,8 @@
  *   - neither: the process is gone without a record (host reboot, shim killed):
  *     recorded as exited with code 255 and a message saying so.
  * Exit records of containers the store doesn't know are removed. Sandboxes
- * keep their pins and need nothing here. */
+ * keep their pins and need nothing here. The holders of image volume trees are
+ * rebuilt from the records (cri/imgvol.c). */
 #define LOG_COMPONENT "cri"
 #include "cri/pod.h"
 
@@ -25,6 +26,7 @@
 #include "common/err.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "cri/imgvol.h"
 #include "shim/shim.h"
 
 /* True when pid is alive and runs exe_hint (a substring of /proc/pid/cmdline's
@@ -108,6 +110,9 @@ int cri_recover(struct berth *b, struct berr **err)
 	for (size_t i = 0; i < n; i++)
 		recover_ctr(b, v[i]);
 	store_ctr_list_free(v, n);
+	r = cri_imgvol_recover(b, err);
+	if (r < 0)
+		return r;
 
 	_cleanup_strv_ char **ids = NULL;
 	_cleanup_berr_ struct berr *e = NULL;

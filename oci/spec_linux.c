@@ -249,7 +249,7 @@ static int path_depth(const char *p)
 
 struct bind {
 	const char *dst, *src;
-	const char *opts[4];
+	const char *opts[7];
 	int depth;
 	size_t order;
 };
@@ -271,14 +271,24 @@ static int cri_bind(const Runtime__V1__Mount *m, const struct oci_runtime_opts *
 	if (!m->host_path || m->host_path[0] != '/')
 		return berr_set(err, EINVAL, "mount source '%s' is not absolute",
 				m->host_path ? m->host_path : "");
-	if (m->image)
-		return berr_set(err, EOPNOTSUPP, "image volume mounts are not supported ('%s')",
-				m->container_path);
 	b->dst = m->container_path;
 	b->src = m->host_path;
 	b->opts[0] = "rbind";
 	b->opts[1] = propagation_opt(m->propagation);
 	b->opts[2] = m->readonly ? "ro" : "rw";
+	if (m->image) {
+		/* An image volume: the caller put the image's prepared tree in host_path.
+		 * Read-only and noexec, as KEP-4639 has it; private only. */
+		if (m->propagation != RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE ||
+		    m->selinux_relabel)
+			return berr_set(err, EINVAL,
+					"image volume '%s' takes no propagation or SELinux relabel",
+					m->container_path);
+		b->opts[2] = "ro";
+		b->opts[4] = "noexec";
+		b->opts[5] = "nosuid";
+		b->opts[6] = "nodev";
+	}
 	if (m->recursive_read_only) {
 		if (!m->readonly)
 			return berr_set(err, EINVAL,
@@ -388,7 +398,11 @@ int oci_spec_mounts(const struct oci_spec_input *in, struct json_object *spec, s
 	}
 	qsort(b, nb, sizeof(*b), bind_cmp);
 	for (size_t i = 0; i < nb; i++) {
-		const char *o[5] = {b[i].opts[0], b[i].opts[1], b[i].opts[2], b[i].opts[3], NULL};
+		/* opts with its unset slots left out, NULL-terminated */
+		const char *o[8] = {0};
+		for (size_t k = 0, n = 0; k < 7; k++)
+			if (b[i].opts[k])
+				o[n++] = b[i].opts[k];
 		mount_add(arr, b[i].dst, "bind", b[i].src, (char *const *)o);
 	}
 	if (strcmp(rootfs_prop, "rprivate") != 0)
