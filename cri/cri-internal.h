@@ -165,6 +165,17 @@ int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const Protobu
 			   ProtobufCMessage **ret_resp, struct berr **err);
 int cri_list_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			 ProtobufCMessage **ret_resp, struct berr **err);
+/* Handler of cri/podres.c */
+int cri_update_pod_sandbox_resources(struct berth *b, struct cri_call *call,
+				     const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+				     struct berr **err);
+/* Handlers of cri/checkpoint.c: UNIMPLEMENTED, saying why (CRIU) */
+int cri_checkpoint_container(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+			     ProtobufCMessage **ret_resp, struct berr **err);
+int cri_checkpoint_pod(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		       ProtobufCMessage **ret_resp, struct berr **err);
+int cri_restore_pod(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+		    ProtobufCMessage **ret_resp, struct berr **err);
 
 /* Handlers of cri/stats.c */
 int cri_container_stats(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,

@@ -189,6 +189,7 @@ int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err)
 	struct cri_runtime *rt = xcalloc(1, sizeof(*rt));
 	pthread_mutex_init(&rt->exit_mu, NULL);
 	pthread_mutex_init(&rt->cidr_mu, NULL);
+	pthread_mutex_init(&rt->podres_mu, NULL);
 	/* Waiters compute deadlines on CLOCK_MONOTONIC (cri_ctr_wait_exit). */
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -238,6 +239,7 @@ void cri_runtime_done(struct berth *b)
 	pthread_mutex_destroy(&rt->exit_mu);
 	free(rt->pod_cidrs);
 	pthread_mutex_destroy(&rt->cidr_mu);
+	pthread_mutex_destroy(&rt->podres_mu);
 	free(rt);
 	b->rt = NULL;
 }

@@ -87,6 +87,8 @@ struct cri_runtime {
 	pthread_mutex_t exit_mu;
 	pthread_cond_t exit_cond;
 	uint64_t exit_gen;
+	/* serialises UpdatePodSandboxResources: merge, pod cgroup writes, record (podres.c) */
+	pthread_mutex_t podres_mu;
 	/* kubelet's pod CIDRs (UpdateRuntimeConfig), comma-separated; NULL: none yet */
 	pthread_mutex_t cidr_mu;
 	char *pod_cidrs; /* guarded by cidr_mu */

@@ -36,6 +36,7 @@
 #include "common/fileio.h"
 #include "common/ids.h"
 #include "cri/pod.h"
+#include "cri/podres.h"
 #include "netns/netns.h"
 #include "store/store.h"
 
@@ -69,6 +70,7 @@ struct sb_plan {
 	bool recorded, pinned, cgroup_made, files_dir, shm_mounted, cni_added;
 	struct store_sb *sb; /* our reference once recorded */
 	struct cni_result cni;
+	struct cri_podres res; /* pod-level resources (podres.c) */
 };
 
 static const char *extra_get(const struct store_kv *kv, size_t n, const char *key)
@@ -190,6 +192,7 @@ static void plan_free(struct sb_plan *p)
 	netns_pins_done(&p->pins);
 	cni_result_done(&p->cni);
 	store_sb_unref(p->sb);
+	cri_podres_done(&p->res);
 }
 
 /* Undoes what Run made, last first (best effort: each step is idempotent,
@@ -300,7 +303,9 @@ static int plan_cgroup(struct sb_plan *p, struct berr **err)
 	if (r < 0)
 		return r;
 	p->cgroup_made = true;
-	if (p->pins.init_pid > 0)
+	/* the pod's envelope, resources + overhead; kubelet's parent is not touched */
+	r = netns_cgroup_set_limits(NULL, p->cgroup, &p->res.limits, NULL, err);
+	if (r == 0 && p->pins.init_pid > 0)
 		r = netns_cgroup_add_pid(NULL, p->cgroup, p->pins.init_pid, err);
 	return r;
 }
@@ -398,6 +403,8 @@ static int plan_record(struct berth *b, struct sb_plan *p,
 	st.ipc_ns_path = ipc_path;
 	st.uts_ns_path = uts_path;
 	st.pid_ns_path = pid_path;
+	st.extra = p->res.kv;
+	st.n_extra = p->res.n_kv;
 	st.stopping = true;
 	int r = store_sb_add(b->store, &m, &st, &p->sb, err);
 	if (r == 0)
@@ -462,8 +469,10 @@ int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCM
 	r = store_sb_reserve_name(b->store, p.name, p.id, err);
 	if (r == 0) {
 		p.name_reserved = true;
-		r = plan_decide(b, &p, cfg, err);
+		r = cri_podres_from_config(b, cfg, &p.res, err);
 	}
+	if (r == 0)
+		r = plan_decide(b, &p, cfg, err);
 	if (r == 0)
 		r = plan_record(b, &p, in, err);
 	if (r == 0)
@@ -723,6 +732,7 @@ static char *verbose_info(const struct store_sb_meta *m, const struct store_sb_s
 	json_object_object_add(
 	    o, "runtimeHandler",
 	    json_object_new_string(m->runtime_handler ? m->runtime_handler : ""));
+	cri_podres_info(m, st, o);
 	char *s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return s;

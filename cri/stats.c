@@ -19,6 +19,7 @@
 #include "common/fileio.h"
 #include "common/ids.h"
 #include "cri/pod.h"
+#include "cri/podres.h"
 #include "netns/netns.h"
 
 /* ---- CPU samples ---- */
@@ -441,8 +442,13 @@ static int pod_stats(struct stats_ctx *x, struct store_sb *sb, Runtime__V1__PodS
 	}
 	store_ctr_list_free(v, n);
 	struct oci_cgroup_stats pod;
-	if (!pod_cgroup(x, m, &pod))
+	if (!pod_cgroup(x, m, &pod)) {
 		pod = sum;
+		/* no cgroup of berth's: the limit is the pod's recorded envelope */
+		store_sb_status(sb, &st);
+		pod.mem_limit = (uint64_t)cri_podres_memory_limit(&st);
+		store_sb_status_done(&st);
+	}
 	if (pod.has_cpu)
 		l->cpu = cpu_msg(x, m->id, pod.cpu_usage_ns);
 	if (pod.has_memory)

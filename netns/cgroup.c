@@ -227,3 +227,130 @@ int netns_cgroup_remove(const char *root, const char *path, struct berr **err)
 	hierarchies_done(&h);
 	return r;
 }
+
+/* ---- limits ---- */
+
+/* runc's ConvertCPUSharesToCgroupV2Value: [2, 262144] onto [1, 10000]. */
+static uint64_t shares_to_weight(uint64_t shares)
+{
+	if (shares < 2)
+		shares = 2;
+	if (shares > 262144)
+		shares = 262144;
+	return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+size_t netns_cgroup_limit_files(enum netns_cg_mode mode, const struct netns_cg_limits *l,
+				struct netns_cg_file ret[NETNS_CG_FILES_MAX])
+{
+	size_t n = 0;
+#define PUT(file, ...)                                                                             \
+	do {                                                                                       \
+		ret[n].name = file;                                                                \
+		snprintf(ret[n].value, sizeof(ret[n].value), __VA_ARGS__);                         \
+		n++;                                                                               \
+	} while (0)
+	if (mode == NETNS_CG_V2) {
+		if (l->memory_limit > 0)
+			PUT("memory.max", "%lld", (long long)l->memory_limit);
+		if (l->cpu_shares > 0)
+			PUT("cpu.weight", "%llu",
+			    (unsigned long long)shares_to_weight(l->cpu_shares));
+		/* cpu.max takes the quota and the period together */
+		if (l->cpu_quota > 0)
+			PUT("cpu.max", "%lld %llu", (long long)l->cpu_quota,
+			    (unsigned long long)(l->cpu_period ? l->cpu_period : 100000));
+		else if (l->cpu_quota < 0)
+			PUT("cpu.max", "max %llu",
+			    (unsigned long long)(l->cpu_period ? l->cpu_period : 100000));
+		return n;
+	}
+	if (l->memory_limit > 0)
+		PUT("memory.limit_in_bytes", "%lld", (long long)l->memory_limit);
+	if (l->cpu_shares > 0)
+		PUT("cpu.shares", "%llu", (unsigned long long)l->cpu_shares);
+	if (l->cpu_period > 0)
+		PUT("cpu.cfs_period_us", "%llu", (unsigned long long)l->cpu_period);
+	if (l->cpu_quota != 0)
+		PUT("cpu.cfs_quota_us", "%lld", (long long)(l->cpu_quota < 0 ? -1 : l->cpu_quota));
+#undef PUT
+	return n;
+}
+
+void netns_cg_saved_done(struct netns_cg_saved *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->path[i]);
+		free(s->old[i]);
+	}
+	*s = (struct netns_cg_saved){0};
+}
+
+static int write_text(const char *path, const char *text)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return fileio_write_all(fd, text, strlen(text));
+}
+
+void netns_cgroup_restore(const struct netns_cg_saved *s)
+{
+	for (size_t i = s->n; i-- > 0;)
+		(void)write_text(s->path[i], s->old[i]);
+}
+
+/* The file name under path in the first hierarchy that has it; NULL if none. */
+static char *file_in(const struct hierarchies *h, const char *path, const char *name)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		char *p = xasprintf("%s/%s/%s", h->dir[i], path, name);
+		if (access(p, F_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+int netns_cgroup_set_limits(const char *root, const char *path, const struct netns_cg_limits *l,
+			    struct netns_cg_saved *ret_saved, struct berr **err)
+{
+	struct hierarchies h;
+	int r = hierarchies_for(root, path, &h, err);
+	if (r < 0)
+		return r;
+	while (*path == '/')
+		path++;
+	struct netns_cg_file files[NETNS_CG_FILES_MAX];
+	size_t n = netns_cgroup_limit_files(h.mode, l, files);
+	struct netns_cg_saved s = {0};
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char *file = file_in(&h, path, files[i].name);
+		if (!file) /* that controller is not mounted (v1) or not enabled here (v2) */
+			continue;
+		char *old = NULL;
+		r = fileio_read_all(file, 4096, &old, NULL, err);
+		if (r == 0) {
+			old[strcspn(old, "\n")] = '\0';
+			int w = write_text(file, files[i].value);
+			if (w < 0)
+				r = berr_set_errno(err, -w, "write '%s' to '%s'", files[i].value,
+						   file);
+		}
+		if (r < 0) {
+			free(file);
+			free(old);
+			break;
+		}
+		s.path[s.n] = file;
+		s.old[s.n++] = old;
+	}
+	hierarchies_done(&h);
+	if (r < 0)
+		netns_cgroup_restore(&s);
+	if (r < 0 || !ret_saved)
+		netns_cg_saved_done(&s);
+	else
+		*ret_saved = s;
+	return r;
+}

@@ -154,6 +154,39 @@ int netns_cgroup_add_pid(const char *root, const char *path, pid_t pid, struct b
  * processes remain. */
 int netns_cgroup_remove(const char *root, const char *path, struct berr **err);
 
+/* Limits of a pod cgroup (netns/cgroup.c); 0 leaves a value as it is. */
+struct netns_cg_limits {
+	uint64_t cpu_shares;  /* v1 cpu.shares; v2 cpu.weight as runc converts it */
+	int64_t cpu_quota;    /* us per period; -1: none. v1 cpu.cfs_quota_us; v2 cpu.max */
+	uint64_t cpu_period;  /* us; v1 cpu.cfs_period_us; v2 cpu.max (100000 if unset) */
+	int64_t memory_limit; /* bytes; v1 memory.limit_in_bytes; v2 memory.max */
+};
+/* One file to write: name ("cpu.shares") and its text. */
+struct netns_cg_file {
+	const char *name;
+	char value[64];
+};
+#define NETNS_CG_FILES_MAX 4
+/* Pure: the files that set l in a cgroup of mode (v1 and hybrid: the v1 files),
+ * in the order they are written; returns how many. */
+size_t netns_cgroup_limit_files(enum netns_cg_mode mode, const struct netns_cg_limits *l,
+				struct netns_cg_file ret[NETNS_CG_FILES_MAX]);
+/* What netns_cgroup_set_limits() replaced, to put back. */
+struct netns_cg_saved {
+	char *path[NETNS_CG_FILES_MAX]; /* full file paths */
+	char *old[NETNS_CG_FILES_MAX];	/* their text before */
+	size_t n;
+};
+void netns_cg_saved_done(struct netns_cg_saved *s);
+/* Writes the limits into path's files in the hierarchy that has each (a missing
+ * controller is skipped); on a failed write the earlier ones are put back and the
+ * error returned (-EINVAL value refused by the kernel, -EBUSY memory below usage).
+ * ret_saved (may be NULL) receives the old values on success. */
+int netns_cgroup_set_limits(const char *root, const char *path, const struct netns_cg_limits *l,
+			    struct netns_cg_saved *ret_saved, struct berr **err);
+/* Puts saved values back, last first; best effort. */
+void netns_cgroup_restore(const struct netns_cg_saved *s);
+
 /* ---- CNI (netns/cni.c: configs and requests, netns/cni-exec.c: ADD/DEL) ---- */
 
 #define CNI_DEFAULT_CONF_DIR "/etc/cni/net.d"

@@ -157,19 +157,19 @@ def test_runtime_config_cgroup_driver(berthd_factory):
 
 def test_unimplemented_rpc_names_method(berthd):
     c = berthd.client()
-    e = rpc_error(c.call, "CheckpointPod")
+    e = rpc_error(c.call, "ListMetricDescriptors")
     assert e.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert e.details() == "method 'CheckpointPod' is not implemented"
-    e = rpc_error(c.call, "CheckpointContainer")
+    assert e.details() == "method 'ListMetricDescriptors' is not implemented"
+    e = rpc_error(c.call, "ListPodSandboxMetrics")
     assert e.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "'CheckpointContainer'" in e.details()
+    assert "'ListPodSandboxMetrics'" in e.details()
     # a server-streaming RPC answers the same way
     e = rpc_error(lambda: list(c.stream("StreamPodSandboxMetrics")))
     assert e.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "'StreamPodSandboxMetrics'" in e.details()
     assert_serving(berthd, c)
     log = berthd.stderr()
-    assert "warn cri method=CheckpointPod" in log
+    assert "warn cri method=ListMetricDescriptors" in log
     assert "status=UNIMPLEMENTED" in log
 
 
