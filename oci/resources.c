@@ -176,8 +176,10 @@ int oci_resources_object(const Runtime__V1__LinuxContainerResources *res,
 		struct json_object *a = json_object_new_array();
 		for (size_t i = 0; i < res->n_hugepage_limits; i++) {
 			const Runtime__V1__HugepageLimit *h = res->hugepage_limits[i];
-			if (!h->page_size || !h->page_size[0])
+			if (!h->page_size || !h->page_size[0]) {
+				json_object_put(a);
 				return berr_set(err, EINVAL, "hugepage limit without page size");
+			}
 			struct json_object *o = json_object_new_object();
 			oci_json_str(o, "pageSize", h->page_size);
 			json_object_object_add(o, "limit", json_object_new_uint64(h->limit));
