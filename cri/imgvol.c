@@ -258,11 +258,13 @@ static struct vol *vol_get(struct berth *b, struct cri_imgvols *t, const char *i
 	return v;
 }
 
-/* Frees v once nobody holds it and no tree is mounted there. Under mu. */
+/* Frees v once nobody holds it and no tree is mounted there, with its empty dir
+ * (one a reboot left unmounted). Under mu, so no acquire makes the dir meanwhile. */
 static void vol_maybe_drop(struct cri_imgvols *t, struct vol *v)
 {
 	if (v->n > 0 || v->state != VOL_UNMOUNTED)
 		return;
+	(void)rmdir(v->target);
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->v[i] != v)
 			continue;
