@@ -28,12 +28,15 @@
 #include "common/fileio.h"
 #include "common/ids.h"
 #include "cri/events-internal.h"
+#include "cri/imgvol.h"
 #include "cri/pod.h"
 #include "shim/shim.h"
 
 /* Above any pid_max: kill(FAKE_PID, 0) fails with ESRCH. */
 #define FAKE_PID 99999999
 #define IMG_ID	 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define VOL_ID	 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+#define VOL_REF	 "docker.io/library/vol:1"
 
 /* What the fakes saw and how they fail. */
 static struct {
@@ -50,6 +53,8 @@ static struct {
 	bool exit_in_shim;  /* the init dies before the shim reports the create */
 	bool exit_on_start; /* the init dies as it is started: start fails, the record follows */
 	bool state_stopped; /* the runtime reports the container stopped */
+	bool rmi_in_shim;   /* while the shim "creates": RemoveImage of the volume image */
+	int rmi_r;
 	pthread_t writer;
 	bool writer_started;
 	struct berth *b;
@@ -179,11 +184,25 @@ static void pod_op(int op)
 	cri_msg_free(resp);
 }
 
+static int remove_image(const char *ref, struct berr **err)
+{
+	Runtime__V1__RemoveImageRequest req = RUNTIME__V1__REMOVE_IMAGE_REQUEST__INIT;
+	Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+	spec.image = (char *)ref;
+	req.image = &spec;
+	ProtobufCMessage *resp = NULL;
+	int r = cri_remove_image(fk.b, NULL, &req.base, &resp, err);
+	cri_msg_free(resp);
+	return r;
+}
+
 static int fake_shim_start(const struct shim_opts *o, struct shim_info *ret, struct berr **err)
 {
 	fk.n_shim++;
 	if (fk.pod_op_in_shim)
 		pod_op(fk.pod_op_in_shim);
+	if (fk.rmi_in_shim)
+		fk.rmi_r = remove_image(VOL_REF, NULL);
 	if (fk.fail_shim)
 		return berr_set(err, EIO, "runtime create failed (exit 1): fake");
 	if (fk.exit_in_shim)
@@ -204,18 +223,36 @@ static int fake_resolve(struct berth *b, const char *ref, struct store_img **ret
 	return store_img_lookup(b->store, ref, ret, err);
 }
 
+/* An image volume tree (no upper dir) gets what the fake image holds: opt/f, a
+ * file, and a symlink climbing out. */
 static int fake_mount(struct berth *b, const struct store_img_meta *img, const char *upper,
 		      const char *target, bool ro, struct berr **err)
 {
 	fk.n_mount++;
 	if (fk.fail_mount)
 		return berr_set(err, EIO, "fake mount failure");
+	if (!upper) {
+		assert_true(ro);
+		_cleanup_free_ char *opt = xasprintf("%s/opt", target);
+		_cleanup_free_ char *f = xasprintf("%s/opt/f", target);
+		_cleanup_free_ char *esc = xasprintf("%s/esc", target);
+		assert_int_equal(fileio_mkdir_p(opt, 0755, NULL), 0);
+		assert_int_equal(fileio_write_atomic(f, "f", 1, 0644, NULL), 0);
+		(void)unlink(esc);
+		assert_int_equal(symlink("../../../..", esc), 0);
+	}
 	return 0;
 }
 
 static int fake_unmount(const char *target, struct berr **err)
 {
 	fk.n_unmount++;
+	if (strstr(target, "/imgvol/")) { /* what fake_mount put there goes */
+		_cleanup_free_ char *opt = xasprintf("%s/opt", target);
+		_cleanup_free_ char *esc = xasprintf("%s/esc", target);
+		(void)fileio_remove_tree(opt, NULL);
+		(void)unlink(esc);
+	}
 	return 0;
 }
 
@@ -244,6 +281,10 @@ static void add_image(struct fx *f)
 	    .id = IMG_ID, .cmd = cmd, .chain_ids = chains, .stop_signal = "SIGUSR1"};
 	const char *tags[] = {"docker.io/library/busybox:1", NULL};
 	assert_int_equal(store_img_add(f->b.store, &m, tags, NULL, NULL, NULL), 0);
+	char *vchains[] = {VOL_ID, NULL};
+	struct store_img_meta v = {.id = VOL_ID, .chain_ids = vchains};
+	const char *vtags[] = {VOL_REF, NULL};
+	assert_int_equal(store_img_add(f->b.store, &v, vtags, NULL, NULL, NULL), 0);
 }
 
 static void add_sandbox(struct fx *f, enum store_sb_state state)
@@ -1170,6 +1211,201 @@ static void test_recover_keeps_what_the_runtime_runs(void **state)
 	store_ctr_status_done(&st);
 }
 
+/* ---- image volumes ---- */
+
+static Runtime__V1__Mount *vol_mount(const char *dst, const char *image, const char *sub)
+{
+	Runtime__V1__Mount *m = xcalloc(1, sizeof(*m));
+	runtime__v1__mount__init(m);
+	m->container_path = xstrdup(dst);
+	m->image = xcalloc(1, sizeof(*m->image));
+	runtime__v1__image_spec__init(m->image);
+	m->image->image = xstrdup(image);
+	if (sub)
+		m->image_sub_path = xstrdup(sub);
+	return m;
+}
+
+/* A container config with image volumes at /data (the whole image) and, with sub, at
+ * /sub (that directory of it). */
+static Runtime__V1__ContainerConfig *vol_config(const char *name, const char *image,
+						const char *sub)
+{
+	Runtime__V1__ContainerConfig *c = ctr_config(name, "docker.io/library/busybox:1");
+	c->mounts = xcalloc(2, sizeof(*c->mounts));
+	c->mounts[c->n_mounts++] = vol_mount("/data", image, NULL);
+	if (sub)
+		c->mounts[c->n_mounts++] = vol_mount("/sub", image, sub);
+	return c;
+}
+
+static char *vol_tree(struct fx *f)
+{
+	return xasprintf("%s/run/imgvol/%s", f->dir, VOL_ID + 7);
+}
+
+/* The mount of config.json at dst, as "source options...". */
+static char *spec_mount(struct fx *f, const char *id, const char *dst)
+{
+	struct store_ctr *c = get(f, id);
+	_cleanup_free_ char *path = xasprintf("%s/config.json", store_ctr_meta(c)->bundle_dir);
+	store_ctr_unref(c);
+	_cleanup_free_ char *json = NULL;
+	assert_int_equal(fileio_read_all(path, 1 << 20, &json, NULL, NULL), 0);
+	struct json_object *o = json_tokener_parse(json), *mounts = NULL;
+	assert_true(json_object_object_get_ex(o, "mounts", &mounts));
+	char *out = NULL;
+	for (size_t i = 0; i < json_object_array_length(mounts) && !out; i++) {
+		struct json_object *m = json_object_array_get_idx(mounts, i), *v;
+		json_object_object_get_ex(m, "destination", &v);
+		if (strcmp(json_object_get_string(v), dst) != 0)
+			continue;
+		json_object_object_get_ex(m, "source", &v);
+		out = xstrdup(json_object_get_string(v));
+		json_object_object_get_ex(m, "options", &v);
+		for (size_t k = 0; k < json_object_array_length(v); k++) {
+			char *t = xasprintf(
+			    "%s %s", out, json_object_get_string(json_object_array_get_idx(v, k)));
+			free(out);
+			out = t;
+		}
+	}
+	json_object_put(o);
+	return out;
+}
+
+static void test_image_volume_shared_and_released(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *a = NULL, *b = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	fk.kill_exits = true;
+	if (create(f, vol_config("a", VOL_REF, "opt"), &a, &e) < 0)
+		fail_msg("create: %s", berr_msg(e));
+	assert_int_equal(fk.n_mount, 2); /* rootfs + the image's tree */
+	_cleanup_free_ char *tree = vol_tree(f);
+	_cleanup_free_ char *want = xasprintf("%s rbind rprivate ro noexec nosuid nodev", tree);
+	_cleanup_free_ char *got = spec_mount(f, a, "/data");
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	want = xasprintf("%s/opt rbind rprivate ro noexec nosuid nodev", tree);
+	got = spec_mount(f, a, "/sub");
+	assert_string_equal(got, want);
+	struct store_ctr *c = get(f, a);
+	assert_string_equal(cri_ctr_extra(store_ctr_meta(c), CRI_CTR_X_IMGVOLS), VOL_ID);
+	store_ctr_unref(c);
+
+	/* ContainerStatus shows the mounts with their image, read-only */
+	Runtime__V1__ContainerStatusRequest sr = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+	sr.container_id = a;
+	ProtobufCMessage *resp = NULL;
+	assert_int_equal(cri_container_status(&f->b, NULL, &sr.base, &resp, NULL), 0);
+	const Runtime__V1__ContainerStatus *st =
+	    ((Runtime__V1__ContainerStatusResponse *)resp)->status;
+	assert_int_equal(st->n_mounts, 2);
+	assert_string_equal(st->mounts[1]->image->image, VOL_REF);
+	assert_string_equal(st->mounts[1]->image_sub_path, "opt");
+	assert_true(st->mounts[0]->readonly && st->mounts[1]->readonly);
+	cri_msg_free(resp);
+
+	/* a second container shares the tree */
+	assert_int_equal(create(f, vol_config("b", VOL_REF, NULL), &b, &e), 0);
+	assert_int_equal(fk.n_mount, 3);
+	assert_int_equal(remove_image(VOL_REF, &e), -EBUSY);
+	assert_non_null(strstr(berr_msg(e), "mounted as a volume of container"));
+	assert_int_equal(rm(f, a, NULL), 0);
+	assert_int_equal(fk.n_unmount, 1); /* a's rootfs only: b holds the tree */
+	assert_int_equal(access(tree, F_OK), 0);
+	assert_int_equal(rm(f, b, NULL), 0);
+	assert_int_equal(fk.n_unmount, 3);
+	assert_int_not_equal(access(tree, F_OK), 0);
+	assert_nothing_left(f, "a");
+}
+
+static void test_image_volume_refused(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *image, *sub;
+		int code;
+		const char *msg;
+	} cases[] = {
+	    {"nope:1", NULL, -ENOENT, "image 'nope:1' of image volume '/data' not found"},
+	    {VOL_REF, "missing", -EINVAL, "image_sub_path 'missing' of image volume '/sub'"},
+	    {VOL_REF, "esc", -EINVAL, "escapes the image"},
+	    {VOL_REF, "esc/etc", -EINVAL, "escapes the image"},
+	    {VOL_REF, "opt/f", -EINVAL, "is not a directory"},
+	    {VOL_REF, "opt/../..", -EINVAL, "must not contain '..'"},
+	    {VOL_REF, "/opt", -EINVAL, "must be relative"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_berr_ struct berr *e = NULL;
+		Runtime__V1__ContainerConfig *c = vol_config("c", cases[i].image, cases[i].sub);
+		assert_int_equal(create(f, c, NULL, &e), cases[i].code);
+		if (!strstr(berr_msg(e), cases[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, berr_msg(e), cases[i].msg);
+		assert_nothing_left(f, "c");
+		_cleanup_free_ char *tree = vol_tree(f);
+		assert_int_not_equal(access(tree, F_OK), 0);
+	}
+	/* fields the spec can't honour */
+	_cleanup_berr_ struct berr *e = NULL;
+	int n_mount = fk.n_mount;
+	Runtime__V1__ContainerConfig *c = vol_config("c", VOL_REF, NULL);
+	c->mounts[0]->selinux_relabel = true;
+	assert_int_equal(create(f, c, NULL, &e), -EINVAL);
+	assert_non_null(strstr(berr_msg(e), "selinux_relabel"));
+	c = vol_config("c", VOL_REF, NULL);
+	c->mounts[0]->propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL;
+	assert_int_equal(create(f, c, NULL, &e), -EINVAL);
+	assert_non_null(strstr(berr_msg(e), "PROPAGATION_BIDIRECTIONAL"));
+	assert_int_equal(fk.n_mount, n_mount); /* refused before anything was made */
+	assert_nothing_left(f, "c");
+}
+
+static void test_image_volume_remove_image_during_create(void **state)
+{
+	struct fx *f = *state;
+	/* The image is held from before its tree is mounted, not only once the
+	 * container's record lists it. */
+	fk.rmi_in_shim = true;
+	fk.kill_exits = true;
+	_cleanup_free_ char *id = NULL;
+	assert_int_equal(create(f, vol_config("a", VOL_REF, NULL), &id, NULL), 0);
+	assert_int_equal(fk.rmi_r, -EBUSY);
+	fk.rmi_in_shim = false;
+	assert_int_equal(rm(f, id, NULL), 0);
+	assert_nothing_left(f, "a");
+}
+
+static void test_image_volume_recovered(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *id = NULL;
+	fk.kill_exits = true;
+	assert_int_equal(create(f, vol_config("a", VOL_REF, NULL), &id, NULL), 0);
+	/* a stale tree nobody holds (a crash before its container's record) */
+	_cleanup_free_ char *stale = xasprintf("%s/run/imgvol/%064d", f->dir, 3);
+	assert_int_equal(fileio_mkdir_p(stale, 0700, NULL), 0);
+	/* berthd restarts: the holders come back from the records */
+	cri_runtime_done(&f->b);
+	assert_int_equal(cri_runtime_init(&f->b, false, NULL), 0);
+	assert_int_not_equal(access(stale, F_OK), 0);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(remove_image(VOL_REF, &e), -EBUSY);
+	_cleanup_free_ char *want = xasprintf("container '%.12s'", id);
+	assert_non_null(strstr(berr_msg(e), want));
+	/* the fake tree isn't a real mount: a restart reads it as not mounted, and a new
+	 * holder mounts it again */
+	_cleanup_free_ char *b = NULL;
+	assert_int_equal(create(f, vol_config("b", VOL_REF, NULL), &b, NULL), 0);
+	assert_int_equal(rm(f, id, NULL), 0);
+	assert_int_equal(rm(f, b, NULL), 0);
+	_cleanup_free_ char *tree = vol_tree(f);
+	assert_int_not_equal(access(tree, F_OK), 0);
+}
+
 /* The next event of s: its type, ID, the pod's status and the number of
  * container statuses; returns it for more checks (release with cri_event_unref). */
 static struct cri_event *expect_event(struct fx *f, struct cri_events_sub *s, const char *id,
@@ -1299,6 +1535,10 @@ int main(void)
 	    T(test_recover),
 	    T(test_recover_keeps_what_the_runtime_runs),
 	    T(test_events_published),
+	    T(test_image_volume_shared_and_released),
+	    T(test_image_volume_refused),
+	    T(test_image_volume_remove_image_during_create),
+	    T(test_image_volume_recovered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -707,6 +707,112 @@ static void test_cgroup_create_add_remove(void **state)
 	assert_non_null(strstr(berr_msg(e), "contains '..'"));
 }
 
+/* A cgroup file's text without its newline. */
+static char *cg_read(const char *hier, const char *path, const char *file)
+{
+	_cleanup_free_ char *p = xasprintf("/sys/fs/cgroup/%s%s/%s", hier, path, file);
+	char *t = NULL;
+	assert_int_equal(fileio_read_all(p, 4096, &t, NULL, NULL), 0);
+	t[strcspn(t, "\n")] = '\0';
+	return t;
+}
+
+static void cg_write(const char *hier, const char *path, const char *file, const char *v)
+{
+	_cleanup_free_ char *p = xasprintf("/sys/fs/cgroup/%s%s/%s", hier, path, file);
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fileio_write_all(fd, v, strlen(v)), 0);
+	close(fd);
+}
+
+static void assert_cg(const char *hier, const char *path, const char *file, const char *want)
+{
+	_cleanup_free_ char *got = cg_read(hier, path, file);
+	assert_string_equal(got, want);
+}
+
+static void test_cgroup_limit_files(void **state)
+{
+	struct netns_cg_file f[NETNS_CG_FILES_MAX];
+	struct netns_cg_limits l = {
+	    .cpu_shares = 1024, .cpu_quota = 50000, .cpu_period = 100000, .memory_limit = 64 << 20};
+	assert_int_equal(netns_cgroup_limit_files(NETNS_CG_HYBRID, &l, f), 4);
+	const char *v1[][2] = {{"memory.limit_in_bytes", "67108864"},
+			       {"cpu.shares", "1024"},
+			       {"cpu.cfs_period_us", "100000"},
+			       {"cpu.cfs_quota_us", "50000"}};
+	for (size_t i = 0; i < 4; i++) {
+		assert_string_equal(f[i].name, v1[i][0]);
+		assert_string_equal(f[i].value, v1[i][1]);
+	}
+	assert_int_equal(netns_cgroup_limit_files(NETNS_CG_V2, &l, f), 3);
+	const char *v2[][2] = {
+	    {"memory.max", "67108864"}, {"cpu.weight", "39"}, {"cpu.max", "50000 100000"}};
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(f[i].name, v2[i][0]);
+		assert_string_equal(f[i].value, v2[i][1]);
+	}
+	/* no quota: none on v1, "max" on v2; zero fields are left alone */
+	l = (struct netns_cg_limits){.cpu_quota = -1};
+	assert_int_equal(netns_cgroup_limit_files(NETNS_CG_V1, &l, f), 1);
+	assert_string_equal(f[0].value, "-1");
+	assert_int_equal(netns_cgroup_limit_files(NETNS_CG_V2, &l, f), 1);
+	assert_string_equal(f[0].value, "max 100000");
+	l = (struct netns_cg_limits){0};
+	assert_int_equal(netns_cgroup_limit_files(NETNS_CG_V2, &l, f), 0);
+}
+
+/* The v1 files on the real kernel (this project's CI host is hybrid; on v2 the
+ * controllers of a new cgroup depend on its parent's subtree_control). */
+static void test_cgroup_set_limits(void **state)
+{
+	if (!fs_is("/sys/fs/cgroup/memory", CGROUP_SUPER_MAGIC) ||
+	    !fs_is("/sys/fs/cgroup/cpu", CGROUP_SUPER_MAGIC))
+		fail_msg("no v1 memory and cpu hierarchies");
+	_cleanup_berr_ struct berr *e = NULL;
+	char id[ID_LEN + 1];
+	assert_int_equal(id_generate(id, &e), 0);
+	free(cg_parent);
+	free(cg_path);
+	cg_parent = xasprintf("/berth-test-%.12s", id);
+	cg_path = xasprintf("%s/pod", cg_parent);
+	assert_int_equal(netns_cgroup_create(NULL, cg_path, &e), 0);
+	/* the parent (kubelet's) has limits of its own, which stay as they are */
+	cg_write("memory", cg_parent, "memory.limit_in_bytes", "1073741824");
+	cg_write("cpu", cg_parent, "cpu.shares", "4096");
+	struct netns_cg_limits l = {
+	    .cpu_shares = 512, .cpu_quota = 50000, .cpu_period = 100000, .memory_limit = 64 << 20};
+	assert_int_equal(netns_cgroup_set_limits(NULL, cg_path, &l, NULL, &e), 0);
+	assert_cg("memory", cg_path, "memory.limit_in_bytes", "67108864");
+	assert_cg("cpu", cg_path, "cpu.shares", "512");
+	assert_cg("cpu", cg_path, "cpu.cfs_quota_us", "50000");
+	assert_cg("memory", cg_parent, "memory.limit_in_bytes", "1073741824");
+	assert_cg("cpu", cg_parent, "cpu.shares", "4096");
+
+	/* the kernel refuses the quota: what was written before it is put back */
+	struct netns_cg_limits bad = {.cpu_shares = 256, .cpu_quota = 5, .memory_limit = 32 << 20};
+	assert_int_equal(netns_cgroup_set_limits(NULL, cg_path, &bad, NULL, &e), -EINVAL);
+	assert_non_null(strstr(berr_msg(e), "cpu.cfs_quota_us"));
+	assert_cg("memory", cg_path, "memory.limit_in_bytes", "67108864");
+	assert_cg("cpu", cg_path, "cpu.shares", "512");
+	assert_cg("cpu", cg_path, "cpu.cfs_quota_us", "50000");
+
+	/* saved values restore the previous ones */
+	struct netns_cg_saved saved = {0};
+	l = (struct netns_cg_limits){.cpu_shares = 768};
+	assert_int_equal(netns_cgroup_set_limits(NULL, cg_path, &l, &saved, &e), 0);
+	assert_cg("cpu", cg_path, "cpu.shares", "768");
+	assert_int_equal(saved.n, 1);
+	netns_cgroup_restore(&saved);
+	netns_cg_saved_done(&saved);
+	assert_cg("cpu", cg_path, "cpu.shares", "512");
+	assert_int_equal(netns_cgroup_set_limits(NULL, "/a/../../x", &l, NULL, &e), -EINVAL);
+
+	assert_int_equal(netns_cgroup_remove(NULL, cg_path, &e), 0);
+	assert_int_equal(netns_cgroup_remove(NULL, cg_parent, &e), 0);
+}
+
 int main(void)
 {
 	if (test_enter_private_namespaces() < 0)
@@ -728,6 +834,8 @@ int main(void)
 	    cmocka_unit_test(test_shm_mount_unmount),
 	    cmocka_unit_test(test_cgroup_mode),
 	    cmocka_unit_test(test_cgroup_create_add_remove),
+	    cmocka_unit_test(test_cgroup_limit_files),
+	    cmocka_unit_test(test_cgroup_set_limits),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
