@@ -545,7 +545,8 @@ static void holders_from_records(struct berth *b, struct cri_imgvols *t, struct 
 
 /* Trees under <run_dir>/imgvol that no record holds: left by a crash between a
  * mount and the record of its container, or between a removal's release and its
- * unmount. */
+ * unmount. Runs at start, before serving, so unmounting under the mutex keeps
+ * nobody waiting. */
 static void sweep_stale(struct berth *b, struct cri_imgvols *t)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/%s", b->cfg.run_dir, IMGVOL_DIR);

@@ -315,6 +315,11 @@ static char *file_in(const struct hierarchies *h, const char *path, const char *
 int netns_cgroup_set_limits(const char *root, const char *path, const struct netns_cg_limits *l,
 			    struct netns_cg_saved *ret_saved, struct berr **err)
 {
+	if (!l->cpu_shares && !l->cpu_quota && !l->cpu_period && !l->memory_limit) {
+		if (ret_saved)
+			*ret_saved = (struct netns_cg_saved){0};
+		return 0; /* nothing to write: no need to look at the hierarchies */
+	}
 	struct hierarchies h;
 	int r = hierarchies_for(root, path, &h, err);
 	if (r < 0)
