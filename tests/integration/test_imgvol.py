@@ -183,7 +183,8 @@ def files_named(top, name):
 def test_fifty_containers_share_one_copy(env):
     """The same image mounted into 50 containers is on disk once: ImageFsInfo's image
     filesystem is unchanged, the image's one file /added exists as one inode on disk, and
-    the host has one tree mount for the image; the containers read it."""
+    the host has one tree mount for the image, bound in every container's mount
+    namespace; the containers read it."""
     pb = env.pb
     env.pull("multi")
     fs0 = env.call("ImageFsInfo", pb.ImageFsInfoRequest()).image_filesystems[0]
@@ -192,6 +193,9 @@ def test_fifty_containers_share_one_copy(env):
     pod = env.pod()
     ids = [env.create(pod, env.ctr_config(f"c{i}", command=SLEEP,
                                            mounts=[vol(env, "multi")])) for i in range(50)]
+    for cid in ids:  # each one's mount namespace (its init waits in `runc create`) has it
+        with open(f"/proc/{env.info(cid)['pid']}/mountinfo") as f:
+            assert [l for l in f if l.split()[4] == "/data"], cid
     for cid in ids[:3]:
         env.start(cid)
         assert out(env, cid, "cat /data/added") == "zstd layer\n"
