@@ -6,6 +6,7 @@ Every test ends by removing its containers and pods through the RPCs and then ch
 that nothing is left: no shim process, no mount under the berthd's root, no runc
 container, no container cgroup, no bundle (ctrutil.Env.cleanup)."""
 import os
+import socket
 import signal
 import time
 
@@ -138,6 +139,13 @@ def test_unterminated_output_is_partial(env):
     assert env.wait_exited(cid).exit_code == 0
     recs = env.log_records(cid)
     assert sorted(recs) == [("stderr", "P", b"err"), ("stdout", "P", b"out")]
+
+
+def test_host_network_container_has_the_node_hostname(env):
+    pod = env.pod("hostnet", host_network=True)
+    cid = env.run(pod, "hn", ["sh", "-c", "read h < /proc/sys/kernel/hostname; echo $h"])
+    assert env.wait_exited(cid).exit_code == 0
+    assert env.log_records(cid) == [("stdout", "F", socket.gethostname().encode())]
 
 
 def test_reopen_log_after_rename(env):
