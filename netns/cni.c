@@ -506,12 +506,23 @@ int cni_error_errno(const char *out, const char *errout)
 	const char *msg =
 	    o && json_object_is_type(o, json_type_object) ? get_string(o, "msg") : NULL;
 	const char *texts[] = {msg, errout, out};
-	for (size_t i = 0; i < 3; i++) {
-		const char *t = texts[i];
-		if (t && (strcasestr(t, "no IP addresses available") ||
-			  strcasestr(t, "no space left on device")))
-			return ENOSPC;
-	}
+	/* Plugins mostly answer 999 (their own), so the message is read too. */
+	static const struct {
+		const char *pattern;
+		int code;
+	} msgs[] = {
+	    {"no IP addresses available", ENOSPC},
+	    {"no space left on device", ENOSPC},
+	    {"invalid CIDR", EBUSY},
+	    {"failed to load netconf", EBUSY},
+	    {"failed to parse", EBUSY},
+	    {"incompatible CNI version", EBUSY},
+	    {"unsupported CNI version", EBUSY},
+	};
+	for (size_t i = 0; i < 3; i++)
+		for (size_t k = 0; texts[i] && k < sizeof(msgs) / sizeof(msgs[0]); k++)
+			if (strcasestr(texts[i], msgs[k].pattern))
+				return msgs[k].code;
 	return EIO;
 }
 

@@ -225,7 +225,8 @@ void cni_result_done(struct cni_result *r);
 char *cni_error_message(const char *type, const char *out, const char *errout, int status);
 /* The errno of that failure: by the CNI error code (1, 2, 6, 7 the node's
  * network config: EBUSY; 3 ENOENT; 4 EINVAL; 11 EAGAIN), else by the message
- * (an exhausted IPAM range: ENOSPC), else EIO. */
+ * (an exhausted IPAM range: ENOSPC; a config the plugin can't parse: EBUSY),
+ * else EIO. */
 int cni_error_errno(const char *out, const char *errout);
 
 /* ADD each plugin in order, chaining prevResult; the config and result are

@@ -1046,6 +1046,7 @@ static void test_cni_error_classes(void **state)
 	    {"{\"code\":999,\"msg\":\"failed to allocate for range 0: no IP addresses available in "
 	     "range set: 10.0.0.1-10.0.0.2\"}",
 	     "", ENOSPC},
+	    {"{\"code\":999,\"msg\":\"invalid CIDR address: x\"}", "", EBUSY},
 	    {"{\"code\":5,\"msg\":\"i/o\"}", "", EIO},
 	    {"", "panic: something", EIO},
 	};
