@@ -94,7 +94,8 @@ static void test_validate_resources_ranges(void **state)
 	    {RES(oom_score_adj), 1001, EINVAL, "oom_score_adj 1001"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		Runtime__V1__LinuxContainerResources r = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+		Runtime__V1__LinuxContainerResources r =
+		    RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
 		*(int64_t *)((char *)&r + t[i].off) = t[i].v;
 		struct berr *e = NULL;
 		char what[64];
@@ -126,7 +127,8 @@ static void test_validate_resources_swap(void **state)
 	    {1 << 20, 0, CRI_V_RES_LIMITS, EINVAL, "memory_limit_in_bytes 1048576"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		Runtime__V1__LinuxContainerResources r = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+		Runtime__V1__LinuxContainerResources r =
+		    RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
 		r.memory_limit_in_bytes = t[i].mem;
 		r.memory_swap_limit_in_bytes = t[i].swap;
 		struct berr *e = NULL;
@@ -147,7 +149,8 @@ static void test_validate_cpuset(void **state)
 	    {"0-3", "0", 0, NULL},
 	    {"0,2,3", NULL, 0, NULL},
 	    {"3", NULL, 0, NULL},
-	    {"4", NULL, ERANGE, "r.cpuset_cpus '4': CPU 4 is not online on this node (online: 0-3)"},
+	    {"4", NULL, ERANGE,
+	     "r.cpuset_cpus '4': CPU 4 is not online on this node (online: 0-3)"},
 	    {"0-4", NULL, ERANGE, "CPU 4"},
 	    {"3-1", NULL, EINVAL, "goes down"},
 	    {"0-", NULL, EINVAL, "is not a list like '0-3,8'"},
@@ -160,7 +163,8 @@ static void test_validate_cpuset(void **state)
 	    {NULL, "0-0", 0, NULL},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		Runtime__V1__LinuxContainerResources r = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+		Runtime__V1__LinuxContainerResources r =
+		    RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
 		r.cpuset_cpus = (char *)(t[i].cpus ? t[i].cpus : "");
 		r.cpuset_mems = (char *)(t[i].mems ? t[i].mems : "");
 		struct berr *e = NULL;
@@ -198,7 +202,8 @@ static void test_validate_hugepages(void **state)
 		h[0].page_size = (char *)t[i].size1;
 		h[0].limit = t[i].limit;
 		h[1].page_size = (char *)(t[i].size2 ? t[i].size2 : "");
-		Runtime__V1__LinuxContainerResources r = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+		Runtime__V1__LinuxContainerResources r =
+		    RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
 		r.hugepage_limits = hp;
 		r.n_hugepage_limits = t[i].size2 ? 2 : 1;
 		struct berr *e = NULL;
@@ -241,7 +246,8 @@ static void test_validate_unified(void **state)
 		Runtime__V1__LinuxContainerResources__UnifiedEntry *up = &u;
 		u.key = (char *)t[i].k;
 		u.value = (char *)t[i].v;
-		Runtime__V1__LinuxContainerResources r = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+		Runtime__V1__LinuxContainerResources r =
+		    RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
 		r.unified = &up;
 		r.n_unified = 1;
 		struct berr *e = NULL;
@@ -346,8 +352,10 @@ static void test_validate_pod_names_and_hostname(void **state)
 	       "derived hostname");
 	pod_init(&p);
 	p.c.log_directory = "var/log/pods";
-	expect(pod_check(&p, &e), &e, EINVAL, "config.log_directory 'var/log/pods' is not an "
-	       "absolute path", "log dir");
+	expect(pod_check(&p, &e), &e, EINVAL,
+	       "config.log_directory 'var/log/pods' is not an "
+	       "absolute path",
+	       "log dir");
 }
 
 static void test_validate_pod_dns(void **state)
@@ -519,8 +527,8 @@ static void test_validate_pod_security_and_cgroup(void **state)
 	p.l.cgroup_parent = "kubepods-burstable.slice";
 	expect(cri_validate_pod_config(&sd, &p.c, "config", &e), &e, 0, NULL, "slice");
 	p.l.cgroup_parent = "/kubepods";
-	expect(cri_validate_pod_config(&sd, &p.c, "config", &e), &e, EINVAL, "is not a systemd slice",
-	       "not a slice");
+	expect(cri_validate_pod_config(&sd, &p.c, "config", &e), &e, EINVAL,
+	       "is not a systemd slice", "not a slice");
 }
 
 /* labels and annotations: entries, key length, total size */
@@ -686,8 +694,10 @@ static void test_validate_ctr_mounts_devices(void **state)
 	c.c.n_mounts = 1;
 	expect(ctr_check(&c, &e), &e, 0, NULL, "mount");
 	c.m.container_path = "data";
-	expect(ctr_check(&c, &e), &e, EINVAL, "config.mounts[0].container_path 'data' is not an "
-	       "absolute path", "mount rel");
+	expect(ctr_check(&c, &e), &e, EINVAL,
+	       "config.mounts[0].container_path 'data' is not an "
+	       "absolute path",
+	       "mount rel");
 	c.m.container_path = "/data";
 	c.m.host_path = "";
 	expect(ctr_check(&c, &e), &e, EINVAL, "config.mounts[0].host_path is empty", "no host");
@@ -895,14 +905,17 @@ static void test_validate_images_filters_config(void **state)
 	expect(cri_validate(&facts, &lc.base, &e), &e, E2BIG, "filter.id too long (257 > 256",
 	       "id 257");
 
-	Runtime__V1__UpdateRuntimeConfigRequest u = RUNTIME__V1__UPDATE_RUNTIME_CONFIG_REQUEST__INIT;
+	Runtime__V1__UpdateRuntimeConfigRequest u =
+	    RUNTIME__V1__UPDATE_RUNTIME_CONFIG_REQUEST__INIT;
 	Runtime__V1__RuntimeConfig rc = RUNTIME__V1__RUNTIME_CONFIG__INIT;
 	Runtime__V1__NetworkConfig nc = RUNTIME__V1__NETWORK_CONFIG__INIT;
 	u.runtime_config = &rc;
 	rc.network_config = &nc;
 	nc.pod_cidr = "10.244.0.0/24, fd00::/64";
-	expect(cri_validate(&facts, &u.base, &e), &e, EINVAL, "pod_cidr '10.244.0.0/24, fd00::/64' "
-	       "holds a space", "cidr space");
+	expect(cri_validate(&facts, &u.base, &e), &e, EINVAL,
+	       "pod_cidr '10.244.0.0/24, fd00::/64' "
+	       "holds a space",
+	       "cidr space");
 
 	Runtime__V1__UpdateContainerResourcesRequest up =
 	    RUNTIME__V1__UPDATE_CONTAINER_RESOURCES_REQUEST__INIT;
@@ -912,7 +925,8 @@ static void test_validate_images_filters_config(void **state)
 	r.memory_swap_limit_in_bytes = 64 << 20; /* alone: fine, merged later */
 	expect(cri_validate(&facts, &up.base, &e), &e, 0, NULL, "update swap");
 	r.cpu_shares = 1;
-	expect(cri_validate(&facts, &up.base, &e), &e, EINVAL, "linux.cpu_shares 1", "update shares");
+	expect(cri_validate(&facts, &up.base, &e), &e, EINVAL, "linux.cpu_shares 1",
+	       "update shares");
 }
 
 /* ---- wire form, facts, classes ---- */
@@ -1004,7 +1018,8 @@ static void test_runtime_error_classes(void **state)
 	     EINVAL, 0},
 	    {"container init was OOM-killed (memory limit too low?)", ENOMEM, 0},
 	    {"fork/exec /proc/self/exe: resource temporarily unavailable", EAGAIN, 0},
-	    {"write /sys/fs/cgroup/memory/x/memory.limit_in_bytes: device or resource busy", EBUSY, 0},
+	    {"write /sys/fs/cgroup/memory/x/memory.limit_in_bytes: device or resource busy", EBUSY,
+	     0},
 	    {"mkdir /run/x: no space left on device", ENOSPC, 0},
 	    {"container with id exists: x", EEXIST, 0},
 	    {"something else entirely", EIO, 0},
@@ -1021,8 +1036,9 @@ static void test_runtime_error_classes(void **state)
 	}
 	/* the shim's EIO gets the text's code and cause; others stay */
 	struct berr *e = NULL;
-	berr_set(&e, EIO, "runtime create failed (exit 1): exec: \"x\": executable file not found "
-	     "in $PATH");
+	berr_set(&e, EIO,
+		 "runtime create failed (exit 1): exec: \"x\": executable file not found "
+		 "in $PATH");
 	assert_int_equal(cri_runtime_failure(-EIO, &e), -ENOENT);
 	assert_non_null(strstr(e->msg, "executable not found: runtime create failed"));
 	berr_set(&e, ETIMEDOUT, "runtime create timed out");
