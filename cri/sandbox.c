@@ -35,6 +35,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/ids.h"
+#include "common/sysctl.h"
 #include "cri/pod.h"
 #include "netns/netns.h"
 #include "store/store.h"
@@ -425,6 +426,35 @@ static int ready_fn(struct store_sb_status *st, void *arg, struct berr **err)
 	return 0;
 }
 
+/* What a pod that shares a namespace of the node can't ask for, refused before anything
+ * is made (containerd refuses the hostname; runc would refuse the sysctls later): with
+ * the node's network the pod has the node's UTS namespace and so its hostname, and a
+ * sysctl of a namespace the pod shares with the node would change the node. */
+static int check_host_namespaces(const Runtime__V1__PodSandboxConfig *cfg,
+				 const Runtime__V1__NamespaceOption *o, struct berr **err)
+{
+	bool host_net = o && o->network == RUNTIME__V1__NAMESPACE_MODE__NODE;
+	bool host_ipc = o && o->ipc == RUNTIME__V1__NAMESPACE_MODE__NODE;
+	if (host_net && cfg->hostname && *cfg->hostname)
+		return berr_set(
+		    err, EINVAL,
+		    "hostname '%s' given for a pod with namespace_options.network NODE: "
+		    "it shares the node's UTS namespace and hostname",
+		    cfg->hostname);
+	size_t n = cfg->linux ? cfg->linux->n_sysctls : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *key = cfg->linux->sysctls[i]->key ? cfg->linux->sysctls[i]->key : "";
+		enum sysctl_ns ns = sysctl_ns_of(key);
+		if ((ns == SYSCTL_NS_NET && host_net) || (ns == SYSCTL_NS_IPC && host_ipc))
+			return berr_set(err, EINVAL,
+					"linux.sysctls '%s' needs the pod's own %s namespace, but "
+					"namespace_options.%s is NODE",
+					key, ns == SYSCTL_NS_NET ? "network" : "IPC",
+					ns == SYSCTL_NS_NET ? "network" : "ipc");
+	}
+	return 0;
+}
+
 static int check_run_request(const Runtime__V1__RunPodSandboxRequest *in, struct berth *b,
 			     struct berr **err)
 {
@@ -443,7 +473,7 @@ static int check_run_request(const Runtime__V1__RunPodSandboxRequest *in, struct
 		  o->pid == RUNTIME__V1__NAMESPACE_MODE__TARGET ||
 		  o->ipc == RUNTIME__V1__NAMESPACE_MODE__TARGET))
 		return berr_set(err, EINVAL, "namespace mode TARGET is not valid for a sandbox");
-	return 0;
+	return check_host_namespaces(cfg, o, err);
 }
 
 int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,

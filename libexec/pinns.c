@@ -52,6 +52,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/sysctl.h"
 
 #define MAX_SYSCTLS	 256
 #define MAX_SYSCTL_VALUE 4096
@@ -116,23 +117,18 @@ static int parse_args(struct pinns *p, int argc, char **argv, struct berr **err)
 	return 0;
 }
 
-/* Which namespace a sysctl belongs to, following kubelet's list of namespaced
- * sysctls; -1 for one that is not namespaced (it would change the host). */
+/* Which pinned namespace a sysctl belongs to (common/sysctl.h); -1 for one that is not
+ * namespaced (it would change the host). */
 static int sysctl_ns(const char *key)
 {
-	static const struct {
-		const char *prefix;
-		enum pin_ns ns;
-	} table[] = {
-	    {"net.", PIN_NET},	     {"kernel.shm", PIN_IPC}, {"kernel.msg", PIN_IPC},
-	    {"kernel.sem", PIN_IPC}, {"fs.mqueue.", PIN_IPC},
-	};
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		size_t n = strlen(table[i].prefix);
-		if (!strncmp(key, table[i].prefix, n))
-			return (int)table[i].ns;
+	switch (sysctl_ns_of(key)) {
+	case SYSCTL_NS_NET:
+		return PIN_NET;
+	case SYSCTL_NS_IPC:
+		return PIN_IPC;
+	default:
+		return -1;
 	}
-	return -1;
 }
 
 /* Splits "KEY=VALUE", checks that KEY is namespaced in a namespace we create,

@@ -11,6 +11,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/sysctl.h"
 #include "oci/oci-internal.h"
 
 /* containerd's default capability set (oci/spec.go defaultUnixCaps). */
@@ -522,12 +523,9 @@ static void spec_sysctls(const struct oci_spec_input *in, struct json_object *lx
 	struct json_object *o = json_object_new_object();
 	for (size_t i = 0; i < p->linux->n_sysctls; i++) {
 		const char *k = p->linux->sysctls[i]->key, *v = p->linux->sysctls[i]->value;
-		bool is_ipc = strncmp(k, "kernel.shm", 10) == 0 ||
-			      strncmp(k, "kernel.msg", 10) == 0 || strcmp(k, "kernel.sem") == 0 ||
-			      strncmp(k, "fs.mqueue.", 10) == 0;
-		bool is_net = strncmp(k, "net.", 4) == 0;
-		if ((is_ipc && ipc != RUNTIME__V1__NAMESPACE_MODE__NODE) ||
-		    (is_net && net != RUNTIME__V1__NAMESPACE_MODE__NODE))
+		enum sysctl_ns ns = sysctl_ns_of(k);
+		if ((ns == SYSCTL_NS_IPC && ipc != RUNTIME__V1__NAMESPACE_MODE__NODE) ||
+		    (ns == SYSCTL_NS_NET && net != RUNTIME__V1__NAMESPACE_MODE__NODE))
 			oci_json_str(o, k, v);
 	}
 	if (json_object_object_length(o) > 0)

@@ -160,8 +160,12 @@ int logw_feed(struct logw *w, struct logw_stream *s, int64_t now_ns, int64_t now
 		if (k < 0 && r == 0)
 			r = k;
 	}
+	/* F only for a chunk that ended with the container's own newline: output cut by the
+	 * end of the stream, the partial timer or a log reopen is P, so that kubelet's reader
+	 * joins it with what follows and adds no newline of its own (containerd and conmon
+	 * write it so too). */
 	if (p < end && (eof || flush_partial)) {
-		k = emit(w, s->stream, eof ? 'F' : 'P', p, (size_t)(end - p), false);
+		k = emit(w, s->stream, 'P', p, (size_t)(end - p), false);
 		if (k < 0 && r == 0)
 			r = k;
 		p = end;

@@ -426,6 +426,13 @@ int shim_reopen_log_file(struct shim *s, struct berr **err)
 	int fd = open(s->cfg.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return berr_set_errno(err, errno, "open log '%s'", s->cfg.log_path);
+	/* What the old file got of an unfinished line ends there as a P chunk; the rest of
+	 * the line goes to the new file. */
+	if (s->log_fd >= 0)
+		for (int i = 0; i < LOG_STREAM_MAX; i++)
+			if (s->streams[i].len > 0)
+				(void)logw_feed(&s->logw, &s->streams[i], time_now_ns(),
+						time_mono_ns(), false, true);
 	safe_close(s->log_fd);
 	s->log_fd = fd;
 	s->logw.fd = fd;

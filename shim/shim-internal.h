@@ -55,8 +55,8 @@ void logw_stream_done(struct logw_stream *s);
 /* Room for the next read: s->buf + s->len, s->cap - s->len bytes; call
  * logw_feed() after appending.
  * logw_feed() writes every complete line of s (and P chunks of lines longer than max_line)
- * stamped with now_ns; with eof also the unfinished rest, as an F record. With
- * flush_partial the unfinished rest is written as a P record. Keeps the rest
+ * stamped with now_ns; with eof or flush_partial also the unfinished rest, as a P record
+ * (F means the container ended the line itself, docs/shim.md). Keeps the rest
  * in s otherwise (partial_mono says since when). Returns -errno of a failed write (the data is
  * dropped). */
 int logw_feed(struct logw *w, struct logw_stream *s, int64_t now_ns, int64_t now_mono, bool eof,

@@ -6,6 +6,7 @@ Every test ends by removing its containers and pods through the RPCs and then ch
 that nothing is left: no shim process, no mount under the berthd's root, no runc
 container, no container cgroup, no bundle (ctrutil.Env.cleanup)."""
 import os
+import socket
 import signal
 import time
 
@@ -117,9 +118,34 @@ def test_log_file_line_by_line(env):
     # the 20000-byte line: one 16 KiB P record, then the rest as F
     assert out[1] == ("stdout", "P", b"a" * 16384)
     assert out[2] == ("stdout", "F", b"a" * (20000 - 16384))
-    # output without a trailing newline ends as a complete record
-    assert out[3] == ("stdout", "F", b"tail")
+    # output the stream ended without a newline is a partial record (kubelet adds none)
+    assert out[3] == ("stdout", "P", b"tail")
     assert len(out) == 4
+
+
+def test_unterminated_output_is_partial(env):
+    """F only where the container ended the line; the end of the stream makes a P record,
+    so kubelet's reader shows exactly the bytes written (containerd and conmon agree)."""
+    pod = env.pod()
+    cid = env.run(pod, "nonl", ["sh", "-c", "printf abcd"])
+    assert env.wait_exited(cid).exit_code == 0
+    assert env.log_records(cid) == [("stdout", "P", b"abcd")]
+    with open(env.status(cid).status.log_path, "rb") as f:
+        assert f.read().split(b"\n")[-2].endswith(b" stdout P abcd")
+    cid = env.run(pod, "nl", ["sh", "-c", "printf 'abcd\\n'"])
+    assert env.wait_exited(cid).exit_code == 0
+    assert env.log_records(cid) == [("stdout", "F", b"abcd")]
+    cid = env.run(pod, "both", ["sh", "-c", "printf out; printf err >&2"])
+    assert env.wait_exited(cid).exit_code == 0
+    recs = env.log_records(cid)
+    assert sorted(recs) == [("stderr", "P", b"err"), ("stdout", "P", b"out")]
+
+
+def test_host_network_container_has_the_node_hostname(env):
+    pod = env.pod("hostnet", host_network=True)
+    cid = env.run(pod, "hn", ["sh", "-c", "read h < /proc/sys/kernel/hostname; echo $h"])
+    assert env.wait_exited(cid).exit_code == 0
+    assert env.log_records(cid) == [("stdout", "F", socket.gethostname().encode())]
 
 
 def test_reopen_log_after_rename(env):

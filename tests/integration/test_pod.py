@@ -275,6 +275,47 @@ def test_host_network_pod_shares_node_netns(pods):
     pods.remove(sid)
 
 
+def test_host_network_pod_with_hostname_refused(pods):
+    """A host-network pod has the node's UTS namespace: its own hostname is refused before
+    anything is made (containerd agrees), as is a sysctl of a namespace shared with the
+    node; the same pod without them then runs under the same name."""
+    pb = pods.pb
+    cfg = pods.config(name="hn", hostname="mine", host_network=True)
+    with pytest.raises(grpc.RpcError) as ei:
+        pods.run(cfg)
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "hostname 'mine'" in ei.value.details()
+    assert "namespace_options.network NODE" in ei.value.details()
+    bad_sysctl = pods.config(name="hn", host_network=True,
+                             sysctls={"net.ipv4.ip_unprivileged_port_start": "81"})
+    bad_sysctl.metadata.uid = cfg.metadata.uid
+    with pytest.raises(grpc.RpcError) as ei:
+        pods.run(bad_sysctl)
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "linux.sysctls 'net.ipv4.ip_unprivileged_port_start'" in ei.value.details()
+    assert "namespace_options.network is NODE" in ei.value.details()
+    ipc = pods.config(name="hn", sysctls={"kernel.shmmax": "65536"})
+    ipc.linux.security_context.namespace_options.ipc = pb.NODE
+    with pytest.raises(grpc.RpcError) as ei:
+        pods.run(ipc)
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "namespace_options.ipc is NODE" in ei.value.details()
+    # nothing was made: no record, no dirs, no mounts, and the name is free
+    assert list(pods.c.call("ListPodSandbox", pb.ListPodSandboxRequest()).items) == []
+    sbdir = os.path.join(pods.d.run_dir, "sandboxes")
+    assert not os.path.isdir(sbdir) or os.listdir(sbdir) == []
+    assert [m for m in mountpoints_under(pods.d.run_dir)
+            if m != os.path.join(pods.d.run_dir, "ns")] == []
+    cfg.hostname = ""
+    sid = pods.run(cfg)
+    assert pods.status(sid).status.metadata.uid == cfg.metadata.uid
+    info = pods.info(sid)
+    assert open(os.path.join(info["sandbox_dir"], "hostname")).read() == \
+        socket.gethostname() + "\n"
+    pods.stop(sid)
+    pods.remove(sid)
+
+
 def alive(pid):
     """True while pid runs (a zombie waiting for PID 1 to reap it is dead)."""
     try:

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/strv.h"
+#include "common/sysctl.h"
 
 static char *tmpdir;
 
@@ -348,6 +349,32 @@ static void test_strv_push_join_split(void **state)
 	assert_false(strv_equal(v, other));
 }
 
+static void test_sysctl_ns_of(void **state)
+{
+	static const struct {
+		const char *key;
+		enum sysctl_ns ns;
+	} cases[] = {
+	    {"net.ipv4.ip_forward", SYSCTL_NS_NET},
+	    {"net/ipv4/ip_forward", SYSCTL_NS_NET},
+	    {"kernel.shmmax", SYSCTL_NS_IPC},
+	    {"kernel/shmall", SYSCTL_NS_IPC},
+	    {"kernel.msgmax", SYSCTL_NS_IPC},
+	    {"kernel.sem", SYSCTL_NS_IPC},
+	    {"fs.mqueue.msg_max", SYSCTL_NS_IPC},
+	    {"fs/mqueue/queues_max", SYSCTL_NS_IPC},
+	    {"kernel.panic", SYSCTL_NS_NONE},
+	    {"kernel.hostname", SYSCTL_NS_NONE},
+	    {"network.x", SYSCTL_NS_NONE},
+	    {"netx", SYSCTL_NS_NONE},
+	    {"", SYSCTL_NS_NONE},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("key: '%s'\n", cases[i].key);
+		assert_int_equal(sysctl_ns_of(cases[i].key), cases[i].ns);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +390,7 @@ int main(void)
 	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_time_format),
 	    cmocka_unit_test(test_log_level_parse),
+	    cmocka_unit_test(test_sysctl_ns_of),
 	    cmocka_unit_test(test_spawn_run_captures),
 	    cmocka_unit_test(test_spawn_run_large_input),
 	    cmocka_unit_test(test_spawn_run_truncates),

@@ -112,7 +112,9 @@ static Runtime__V1__PodSandboxConfig *pod_config(bool host_network)
 	c->metadata->name = xstrdup("pod");
 	c->metadata->namespace_ = xstrdup("ns");
 	c->metadata->uid = xstrdup("uid1");
-	c->hostname = xstrdup("podhost");
+	/* a host-network pod has the node's hostname (test_host_network_hostname_refused) */
+	if (!host_network)
+		c->hostname = xstrdup("podhost");
 	Runtime__V1__NamespaceOption *o = xcalloc(1, sizeof(*o));
 	runtime__v1__namespace_option__init(o);
 	o->network =
@@ -249,6 +251,23 @@ static void test_host_network_makes_no_cni_call(void **state)
 	assert_nothing_left(f);
 }
 
+static void test_host_network_hostname_refused(void **state)
+{
+	struct fx *f = *state;
+	Runtime__V1__RunPodSandboxRequest req = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+	req.config = pod_config(true);
+	req.config->hostname = xstrdup("mine");
+	ProtobufCMessage *resp = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(cri_run_pod_sandbox(&f->b, NULL, &req.base, &resp, &e), -EINVAL);
+	assert_null(resp);
+	assert_non_null(strstr(berr_msg(e), "hostname 'mine' given for a pod with "
+					    "namespace_options.network NODE"));
+	cri_msg_free(&req.config->base);
+	assert_int_equal(fk.n_add, 0);
+	assert_nothing_left(f);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -257,6 +276,7 @@ int main(void)
 	    T(test_run_cni_add_fails_rolls_back),
 	    T(test_run_stop_remove),
 	    T(test_host_network_makes_no_cni_call),
+	    T(test_host_network_hostname_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
