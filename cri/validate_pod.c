@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/sysctl.h"
 
 #define SECCOMP_LOCALHOST RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost
 
@@ -109,26 +110,20 @@ static int v_sysctls(const char *where, const Runtime__V1__LinuxPodSandboxConfig
 		if (!ok)
 			return berr_set(err, EINVAL,
 					"%s: not a sysctl name like 'net.ipv4.ip_forward'", f);
-		bool is_net = !strncmp(k, "net.", 4) || !strncmp(k, "net/", 4);
-		bool is_ipc = !strncmp(k, "kernel.shm", 10) || !strncmp(k, "kernel.msg", 10) ||
-			      !strcmp(k, "kernel.sem") || !strncmp(k, "fs.mqueue.", 10) ||
-			      !strncmp(k, "kernel/shm", 10) || !strncmp(k, "kernel/msg", 10) ||
-			      !strcmp(k, "kernel/sem") || !strncmp(k, "fs/mqueue/", 10);
-		if (!is_net && !is_ipc)
+		enum sysctl_ns ns = sysctl_ns_of(k);
+		if (ns == SYSCTL_NS_NONE)
 			return berr_set(err, EINVAL,
-					"%s is not a namespaced sysctl (net.*, "
-					"kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)",
+					"%s is not a namespaced sysctl (net.*, kernel.shm*, "
+					"kernel.msg*, kernel.sem, fs.mqueue.*)",
 					f);
-		if (is_net && net == RUNTIME__V1__NAMESPACE_MODE__NODE)
+		bool net_node = ns == SYSCTL_NS_NET && net == RUNTIME__V1__NAMESPACE_MODE__NODE;
+		bool ipc_node = ns == SYSCTL_NS_IPC && ipc == RUNTIME__V1__NAMESPACE_MODE__NODE;
+		if (net_node || ipc_node)
 			return berr_set(err, EINVAL,
-					"%s would change the node: the pod uses the "
-					"node's network namespace",
-					f);
-		if (is_ipc && ipc == RUNTIME__V1__NAMESPACE_MODE__NODE)
-			return berr_set(err, EINVAL,
-					"%s would change the node: the pod uses the "
-					"node's IPC namespace",
-					f);
+					"%s.sysctls '%s' needs the pod's own %s namespace, but "
+					"namespace_options.%s is NODE: it would change the node",
+					where, k, net_node ? "network" : "IPC",
+					net_node ? "network" : "ipc");
 		r = cri_v_str(f, NULL, v, CRI_V_SYSCTL_VALUE, CRI_V_NO_CTRL, err);
 	}
 	return r;

@@ -448,9 +448,10 @@ static void test_validate_pod_sysctls(void **state)
 	    {"net/../../etc", "1", 0, 0, EINVAL, "not a sysctl name"},
 	    {"net.ipv4.ip_forward", "1\n", 0, 0, EINVAL, "control character"},
 	    {"net.ipv4.ip_forward", "1", RUNTIME__V1__NAMESPACE_MODE__NODE, 0, EINVAL,
-	     "would change the node: the pod uses the node's network namespace"},
+	     "config.linux.sysctls 'net.ipv4.ip_forward' needs the pod's own network namespace, "
+	     "but namespace_options.network is NODE"},
 	    {"kernel.msgmax", "1", 0, RUNTIME__V1__NAMESPACE_MODE__NODE, EINVAL,
-	     "node's IPC namespace"},
+	     "namespace_options.ipc is NODE"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct pod p;
