@@ -161,6 +161,8 @@ int cri_v_resources(const struct cri_host_facts *facts,
 		    struct berr **err);
 int cri_v_range(const char *where, const char *field, int64_t v, int64_t lo, int64_t hi,
 		struct berr **err);
+/* snprintf() into a field-path buffer: a path cut short only shortens a message. */
+void cri_v_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "where.field" into buf. */
 const char *cri_v_path(char *buf, size_t size, const char *where, const char *field);
 bool cri_v_is_ip(const char *s);

@@ -7,18 +7,27 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "cri/pod.h"
 
+void cri_v_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
 const char *cri_v_path(char *buf, size_t size, const char *where, const char *field)
 {
 	if (where && *where && field && *field)
-		snprintf(buf, size, "%s.%s", where, field);
+		cri_v_fmt(buf, size, "%s.%s", where, field);
 	else
-		snprintf(buf, size, "%s", where && *where ? where : field ? field : "");
+		cri_v_fmt(buf, size, "%s", where && *where ? where : field ? field : "");
 	return buf;
 }
 
@@ -98,7 +107,7 @@ int cri_v_strv(const char *where, const char *field, char *const *v, size_t n, s
 	size_t total = 0;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		char f[512], fi[560];
-		snprintf(fi, sizeof(fi), "%s[%zu]", cri_v_path(f, sizeof(f), where, field), i);
+		cri_v_fmt(fi, sizeof(fi), "%s[%zu]", cri_v_path(f, sizeof(f), where, field), i);
 		r = cri_v_str(fi, NULL, v[i], max_each, flags, err);
 		total += (v[i] ? strlen(v[i]) : 0) + 1;
 		if (r == 0 && total > max_total)
@@ -159,8 +168,8 @@ static int enums_walk(const ProtobufCMessage *m, const char *where, int depth, s
 		for (size_t k = 0; k < n; k++) {
 			char f[512];
 			if (fd->label == PROTOBUF_C_LABEL_REPEATED)
-				snprintf(f, sizeof(f), "%s%s%s[%zu]", where, *where ? "." : "",
-					 fd->name, k);
+				cri_v_fmt(f, sizeof(f), "%s%s%s[%zu]", where, *where ? "." : "",
+					  fd->name, k);
 			else
 				cri_v_path(f, sizeof(f), where, fd->name);
 			int r = 0;

@@ -34,7 +34,7 @@ static int v_process(const char *where, const Runtime__V1__ContainerConfig *c, s
 		const Runtime__V1__KeyValue *kv = c->envs[i];
 		const char *k = kv->key ? kv->key : "";
 		char f[560];
-		snprintf(f, sizeof(f), "%s.envs[%zu]", where, i);
+		cri_v_fmt(f, sizeof(f), "%s.envs[%zu]", where, i);
 		size_t n = strlen(k) + 1 + kv->value.len;
 		if (!*k || strchr(k, '='))
 			return berr_set(err, EINVAL,
@@ -70,7 +70,7 @@ static int v_mounts(const char *where, const Runtime__V1__ContainerConfig *c, st
 	for (size_t i = 0; r == 0 && i < c->n_mounts; i++) {
 		const Runtime__V1__Mount *m = c->mounts[i];
 		char f[560];
-		snprintf(f, sizeof(f), "%s.mounts[%zu]", where, i);
+		cri_v_fmt(f, sizeof(f), "%s.mounts[%zu]", where, i);
 		bool image = m->image && m->image->image && *m->image->image;
 		r = cri_v_str(f, "container_path", m->container_path, CRI_V_PATH_MAX,
 			      CRI_V_NONEMPTY | CRI_V_ABSOLUTE | CRI_V_NO_CTRL, err);
@@ -101,7 +101,7 @@ static int v_devices(const char *where, const Runtime__V1__ContainerConfig *c, s
 	for (size_t i = 0; r == 0 && i < c->n_devices; i++) {
 		const Runtime__V1__Device *d = c->devices[i];
 		char f[560];
-		snprintf(f, sizeof(f), "%s.devices[%zu]", where, i);
+		cri_v_fmt(f, sizeof(f), "%s.devices[%zu]", where, i);
 		r = cri_v_str(f, "container_path", d->container_path, CRI_V_PATH_MAX,
 			      CRI_V_NONEMPTY | CRI_V_ABSOLUTE | CRI_V_NO_CTRL, err);
 		if (r == 0)
@@ -173,7 +173,7 @@ static int v_ctr_security(const char *where, const Runtime__V1__LinuxContainerSe
 	const Runtime__V1__Capability *cap = s->capabilities;
 	if (cap) {
 		char cw[560];
-		snprintf(cw, sizeof(cw), "%s.capabilities", w);
+		cri_v_fmt(cw, sizeof(cw), "%s.capabilities", w);
 		r = v_caps(cw, "add_capabilities", cap->add_capabilities, cap->n_add_capabilities,
 			   true, err);
 		if (r == 0)
@@ -198,10 +198,10 @@ static int v_ctr_security(const char *where, const Runtime__V1__LinuxContainerSe
 					"a target_id",
 					w);
 		char nw[560];
-		snprintf(nw, sizeof(nw), "%s.namespace_options", w);
+		cri_v_fmt(nw, sizeof(nw), "%s.namespace_options", w);
 		r = cri_v_str(nw, "target_id", o->target_id, CRI_V_ID_MAX, CRI_V_NO_SPACE, err);
 		if (r == 0 && o->userns_options) {
-			snprintf(nw, sizeof(nw), "%s.namespace_options.userns_options", w);
+			cri_v_fmt(nw, sizeof(nw), "%s.namespace_options.userns_options", w);
 			r = v_mapping(nw, "uids", o->userns_options->n_uids, err);
 			if (r == 0)
 				r = v_mapping(nw, "gids", o->userns_options->n_gids, err);
@@ -273,7 +273,7 @@ int cri_validate_ctr_config(const struct cri_host_facts *h, const Runtime__V1__C
 		return r;
 	cri_v_path(w, sizeof(w), where, "linux");
 	char rw[560];
-	snprintf(rw, sizeof(rw), "%s.resources", w);
+	cri_v_fmt(rw, sizeof(rw), "%s.resources", w);
 	r = cri_validate_resources(h, c->linux->resources, rw, err);
 	if (r == 0)
 		r = v_ctr_security(w, c->linux->security_context, err);

@@ -78,7 +78,7 @@ static int v_ports(const char *where, const Runtime__V1__PodSandboxConfig *c, st
 	for (size_t i = 0; r == 0 && i < c->n_port_mappings; i++) {
 		const Runtime__V1__PortMapping *p = c->port_mappings[i];
 		char f[560];
-		snprintf(f, sizeof(f), "%s%sport_mappings[%zu]", where, *where ? "." : "", i);
+		cri_v_fmt(f, sizeof(f), "%s%sport_mappings[%zu]", where, *where ? "." : "", i);
 		r = cri_v_range(f, "container_port", p->container_port, 1, 65535, err);
 		if (r == 0)
 			r = cri_v_range(f, "host_port", p->host_port, 0, 65535, err);
@@ -99,7 +99,7 @@ static int v_sysctls(const char *where, const Runtime__V1__LinuxPodSandboxConfig
 		const char *k = l->sysctls[i]->key ? l->sysctls[i]->key : "";
 		const char *v = l->sysctls[i]->value ? l->sysctls[i]->value : "";
 		char f[560];
-		snprintf(f, sizeof(f), "%s.sysctls['%.64s']", where, k);
+		cri_v_fmt(f, sizeof(f), "%s.sysctls['%.64s']", where, k);
 		size_t n = strlen(k);
 		bool ok = n > 0 && n <= CRI_V_NAME_MAX && strchr("./", k[n - 1]) == NULL &&
 			  strchr("./", k[0]) == NULL;
@@ -209,7 +209,7 @@ int cri_v_ids(const char *where, const Runtime__V1__Int64Value *user,
 		r = cri_v_count(where, "supplemental_groups", n_groups, CRI_V_GROUPS, err);
 	for (size_t i = 0; r == 0 && i < n_groups; i++) {
 		char f[560];
-		snprintf(f, sizeof(f), "%s.supplemental_groups[%zu]", where, i);
+		cri_v_fmt(f, sizeof(f), "%s.supplemental_groups[%zu]", where, i);
 		r = cri_v_range(f, NULL, groups[i], 0, CRI_V_UID_MAX, err);
 	}
 	return r;
@@ -308,9 +308,9 @@ int cri_validate_pod_config(const struct cri_host_facts *h, const Runtime__V1__P
 	char rw[560];
 	if (r == 0)
 		r = cri_v_resources(h, l->overhead,
-				    (snprintf(rw, sizeof(rw), "%s.overhead", w), rw), 0, err);
+				    (cri_v_fmt(rw, sizeof(rw), "%s.overhead", w), rw), 0, err);
 	if (r == 0)
 		r = cri_v_resources(h, l->resources,
-				    (snprintf(rw, sizeof(rw), "%s.resources", w), rw), 0, err);
+				    (cri_v_fmt(rw, sizeof(rw), "%s.resources", w), rw), 0, err);
 	return r;
 }

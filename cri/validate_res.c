@@ -127,7 +127,7 @@ static int hugepages_check(const struct cri_host_facts *h,
 	for (size_t i = 0; rc == 0 && i < r->n_hugepage_limits; i++) {
 		const Runtime__V1__HugepageLimit *l = r->hugepage_limits[i];
 		char f[560];
-		snprintf(f, sizeof(f), "%s.hugepage_limits[%zu].page_size", where, i);
+		cri_v_fmt(f, sizeof(f), "%s.hugepage_limits[%zu].page_size", where, i);
 		uint64_t size = page_size_parse(l->page_size);
 		if (!size)
 			return berr_set(err, EINVAL, "%s '%.32s' is not a size like '2MB' or '1GB'",
@@ -203,7 +203,7 @@ static int unified_check(const struct cri_host_facts *h,
 		const char *k = r->unified[i]->key ? r->unified[i]->key : "";
 		const char *v = r->unified[i]->value ? r->unified[i]->value : "";
 		char f[560];
-		snprintf(f, sizeof(f), "%s.unified['%.64s']", where, k);
+		cri_v_fmt(f, sizeof(f), "%s.unified['%.64s']", where, k);
 		const char *dot = strchr(k, '.');
 		if (!dot || dot == k || !dot[1] ||
 		    strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_.") != strlen(k))
