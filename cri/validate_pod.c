@@ -61,8 +61,10 @@ static int v_dns(const char *where, const Runtime__V1__DNSConfig *d, struct berr
 			   fl, err);
 	for (size_t i = 0; r == 0 && i < d->n_servers; i++)
 		if (!cri_v_is_ip(d->servers[i]))
-			r = berr_set(err, EINVAL, "%s.servers[%zu] '%.64s' is not an IP address", w,
-				     i, d->servers[i]);
+			r = berr_set(err, EINVAL,
+				     "%s.servers[%zu]: dns server '%.64s' is not an IP "
+				     "address",
+				     w, i, d->servers[i]);
 	if (r == 0)
 		r = cri_v_strv(w, "searches", d->searches, d->n_searches, CRI_V_DNS_ENTRIES,
 			       CRI_V_DNS_LEN, SIZE_MAX, fl, err);
@@ -113,9 +115,9 @@ static int v_sysctls(const char *where, const Runtime__V1__LinuxPodSandboxConfig
 		enum sysctl_ns ns = sysctl_ns_of(k);
 		if (ns == SYSCTL_NS_NONE)
 			return berr_set(err, EINVAL,
-					"%s is not a namespaced sysctl (net.*, kernel.shm*, "
-					"kernel.msg*, kernel.sem, fs.mqueue.*)",
-					f);
+					"%s.sysctls: sysctl '%s' is not namespaced (only net.*, "
+					"kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)",
+					where, k);
 		bool net_node = ns == SYSCTL_NS_NET && net == RUNTIME__V1__NAMESPACE_MODE__NODE;
 		bool ipc_node = ns == SYSCTL_NS_IPC && ipc == RUNTIME__V1__NAMESPACE_MODE__NODE;
 		if (net_node || ipc_node)
@@ -166,8 +168,8 @@ int cri_v_seccomp(const char *where, const Runtime__V1__SecurityProfile *p, stru
 	if (p->profile_type != SECCOMP_LOCALHOST) {
 		if (*ref)
 			return berr_set(err, EINVAL,
-					"%s.localhost_ref '%.64s' is set for a profile "
-					"that is not Localhost",
+					"%s.localhost_ref '%.64s' is set but the profile "
+					"type is not Localhost",
 					f, ref);
 		return 0;
 	}
@@ -175,8 +177,12 @@ int cri_v_seccomp(const char *where, const Runtime__V1__SecurityProfile *p, stru
 		ref += 10; /* containerd trims a stray prefix */
 	if (!*ref)
 		return berr_set(err, EINVAL, "%s is Localhost without a localhost_ref", f);
-	return cri_v_str(f, "localhost_ref", ref, CRI_V_PATH_MAX, CRI_V_ABSOLUTE | CRI_V_NO_CTRL,
-			 err);
+	if (ref[0] != '/')
+		return berr_set(err, EINVAL,
+				"%s.localhost_ref: seccomp localhost profile '%.64s' is not an "
+				"absolute path",
+				f, ref);
+	return cri_v_str(f, "localhost_ref", ref, CRI_V_PATH_MAX, CRI_V_NO_CTRL, err);
 }
 
 int cri_v_apparmor(const char *where, const Runtime__V1__SecurityProfile *p, struct berr **err)
@@ -188,7 +194,7 @@ int cri_v_apparmor(const char *where, const Runtime__V1__SecurityProfile *p, str
 	const char *ref = p->localhost_ref ? p->localhost_ref : "";
 	if (p->profile_type != SECCOMP_LOCALHOST && *ref)
 		return berr_set(err, EINVAL,
-				"%s.localhost_ref '%.64s' is set for a profile that is "
+				"%s.localhost_ref '%.64s' is set but the profile type is "
 				"not Localhost",
 				f, ref);
 	if (p->profile_type == SECCOMP_LOCALHOST && !*ref)

@@ -55,12 +55,6 @@ static int v_cmd(char *const *cmd, size_t n, struct berr **err)
 
 /* ---- RuntimeService ---- */
 
-static int v_version(const struct cri_host_facts *h, const void *req, struct berr **err)
-{
-	const Runtime__V1__VersionRequest *in = req;
-	return cri_v_str(NULL, "version", in->version, CRI_V_SHORT_LEN, CRI_V_NO_CTRL, err);
-}
-
 static int v_run_pod(const struct cri_host_facts *h, const void *req, struct berr **err)
 {
 	const Runtime__V1__RunPodSandboxRequest *in = req;
@@ -360,7 +354,6 @@ static const struct {
 	const ProtobufCMessageDescriptor *d;
 	validator fn;
 } validators[] = {
-    V(version_request, v_version),
     V(run_pod_sandbox_request, v_run_pod),
     V(stop_pod_sandbox_request, v_pod_id),
     V(remove_pod_sandbox_request, v_pod_id),

@@ -72,11 +72,11 @@ def test_refused_pods_leave_nothing(env):
     case(INVALID, "config.hostname", lambda c: setattr(c, "hostname", "h" * 65))
     case(INVALID, "namespace_options.network 9 is not a NamespaceMode",
          lambda c: setattr(c.linux.security_context.namespace_options, "network", 9))
-    case(INVALID, "config.dns_config.servers[0] 'dns.example' is not an IP address",
+    case(INVALID, "config.dns_config.servers[0]: dns server 'dns.example' is not an IP address",
          lambda c: c.dns_config.servers.append("dns.example"))
     case(INVALID, "too many config.dns_config.searches (33 > 32)",
          lambda c: c.dns_config.searches.extend(["s.example"] * 33))
-    case(INVALID, "config.linux.sysctls['kernel.hostname'] is not a namespaced sysctl",
+    case(INVALID, "config.linux.sysctls: sysctl 'kernel.hostname' is not namespaced",
          lambda c: c.linux.sysctls.update({"kernel.hostname": "x"}))
     case(INVALID, "config.port_mappings[0].container_port 70000 out of range",
          lambda c: c.port_mappings.append(pb.PortMapping(container_port=70000, host_port=80)))

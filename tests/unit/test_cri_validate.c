@@ -378,8 +378,8 @@ static void test_validate_pod_dns(void **state)
 	p.dns.n_servers = 1;
 	expect(pod_check(&p, &e), &e, 0, NULL, "v6 server");
 	one[0] = "dns.example";
-	expect(pod_check(&p, &e), &e, EINVAL, "servers[0] 'dns.example' is not an IP address",
-	       "name server");
+	expect(pod_check(&p, &e), &e, EINVAL,
+	       "servers[0]: dns server 'dns.example' is not an IP address", "name server");
 	p.dns.n_servers = 0;
 	one[0] = "svc.cluster.local\nnameserver 6.6.6.6";
 	p.dns.searches = one;
@@ -443,7 +443,7 @@ static void test_validate_pod_sysctls(void **state)
 	    {"net.ipv4.ip_forward", "1", 0, 0, 0, NULL},
 	    {"net/ipv4/conf/eth0/forwarding", "1", 0, 0, 0, NULL},
 	    {"kernel.shmmax", "65536", 0, 0, 0, NULL},
-	    {"kernel.hostname", "x", 0, 0, EINVAL, "is not a namespaced sysctl"},
+	    {"kernel.hostname", "x", 0, 0, EINVAL, "sysctl 'kernel.hostname' is not namespaced"},
 	    {"net.ipv4..x", "1", 0, 0, EINVAL, "not a sysctl name"},
 	    {"net/../../etc", "1", 0, 0, EINVAL, "not a sysctl name"},
 	    {"net.ipv4.ip_forward", "1\n", 0, 0, EINVAL, "control character"},
@@ -507,14 +507,14 @@ static void test_validate_pod_security_and_cgroup(void **state)
 	sp.localhost_ref = "/etc/seccomp/p.json";
 	expect(pod_check(&p, &e), &e, 0, NULL, "localhost abs");
 	sp.localhost_ref = "p.json";
-	expect(pod_check(&p, &e), &e, EINVAL, "seccomp.localhost_ref 'p.json' is not an absolute",
-	       "localhost rel");
+	expect(pod_check(&p, &e), &e, EINVAL,
+	       "seccomp localhost profile 'p.json' is not an absolute path", "localhost rel");
 	sp.localhost_ref = "";
 	expect(pod_check(&p, &e), &e, EINVAL, "seccomp is Localhost without a localhost_ref",
 	       "localhost empty");
 	sp.profile_type = RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault;
 	sp.localhost_ref = "/x";
-	expect(pod_check(&p, &e), &e, EINVAL, "is set for a profile that is not Localhost",
+	expect(pod_check(&p, &e), &e, EINVAL, "is set but the profile type is not Localhost",
 	       "ref without localhost");
 	pod_init(&p);
 	p.l.cgroup_parent = "/kubepods/burstable";
