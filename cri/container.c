@@ -35,6 +35,7 @@
 #include "common/ids.h"
 #include "cri/imgvol.h"
 #include "shim/shim.h"
+#include "cri/validate-internal.h"
 
 #define CREATE_TIMEOUT_MS 240000
 #define SHIM_EXIT_WAIT_MS 3000	/* rollback: how long to wait for the shim's record */
@@ -275,7 +276,7 @@ static int plan_shim(struct berth *b, struct ctr_plan *p, const Runtime__V1__Con
 	p->shim_tried = true; /* a failed create may leave a half-made container */
 	int r = ops->shim_start(&so, &p->shim, err);
 	if (r < 0)
-		return r;
+		return cri_runtime_failure(r, err);
 	p->shim_started = true;
 	return 0;
 }
@@ -388,6 +389,9 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 			 ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__CreateContainerRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	const Runtime__V1__ContainerConfig *c = in->config;
 	if (!b->rt) /* cri_runtime_init() not run: a test's bare struct berth */
 		return berr_set(err, ENOSYS, "container runtime not initialised");
@@ -525,6 +529,9 @@ int cri_remove_container(struct berth *b, struct cri_call *call, const ProtobufC
 			 ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__RemoveContainerRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	struct store_ctr *c = NULL;
 	_cleanup_berr_ struct berr *e = NULL;
 	int r = store_ctr_get(b->store, in->container_id ? in->container_id : "", &c, &e);

@@ -22,6 +22,7 @@
 #include "common/fileio.h"
 #include "common/ids.h"
 #include "shim/shim.h"
+#include "cri/validate-internal.h"
 
 #define EXEC_MAX_OUT  (CRI_MSG_MAX - 64 * 1024) /* both streams together */
 #define KILL_WAIT_MS  2000 /* a failed kill: how long an exit may take to show */
@@ -247,6 +248,9 @@ int cri_stop_container(struct berth *b, struct cri_call *call, const ProtobufCMe
 		       ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__StopContainerRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	struct store_ctr *c = NULL;
 	int r = get_ctr(b, in->container_id, &c, err);
 	if (r < 0)
@@ -355,6 +359,9 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 			ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__StartContainerRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	struct store_ctr *c = NULL;
 	int r = get_ctr(b, in->container_id, &c, err);
 	if (r < 0)
@@ -460,6 +467,9 @@ int cri_exec_sync(struct berth *b, struct cri_call *call, const ProtobufCMessage
 		  ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__ExecSyncRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	if (in->n_cmd == 0 || !in->cmd[0][0])
 		return berr_set(err, EINVAL, "exec: empty command");
 	struct store_ctr *c = NULL;
@@ -554,7 +564,11 @@ static int update_claimed(struct berth *b, struct store_ctr *c,
 		protobuf_c_message_free_unpacked(&cur->base, NULL);
 	_cleanup_free_ char *json = NULL;
 	struct oci_runtime_handler h;
-	int r = oci_resources_build(merged, &b->rt->opts, &json, err);
+	/* The request alone may set swap or memory only: the pair is checked here. */
+	int r =
+	    cri_validate_resources(b->rt->facts, merged, "linux (with the current resources)", err);
+	if (r == 0)
+		r = oci_resources_build(merged, &b->rt->opts, &json, err);
 	if (r == 0 && (state == STORE_CTR_CREATED || state == STORE_CTR_RUNNING)) {
 		r = cri_handler_of(b, m->runtime_handler, &h, err);
 		if (r == 0)
@@ -581,6 +595,9 @@ int cri_update_container_resources(struct berth *b, struct cri_call *call,
 				   struct berr **err)
 {
 	const Runtime__V1__UpdateContainerResourcesRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	if (!in->linux)
 		return berr_set(err, EINVAL, "update: no linux resources given");
 	if (!b->rt)
@@ -612,6 +629,9 @@ int cri_reopen_container_log(struct berth *b, struct cri_call *call, const Proto
 			     ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__ReopenContainerLogRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	struct store_ctr *c = NULL;
 	int r = get_ctr(b, in->container_id, &c, err);
 	if (r < 0)

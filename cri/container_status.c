@@ -13,6 +13,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/ids.h"
+#include "cri/validate-internal.h"
 
 static Runtime__V1__ContainerState state_of(const struct store_ctr_status *st)
 {
@@ -148,6 +149,9 @@ int cri_container_status(struct berth *b, struct cri_call *call, const ProtobufC
 			 ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__ContainerStatusRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	struct store_ctr *c = NULL;
 	_cleanup_berr_ struct berr *e = NULL;
 	int r = store_ctr_get(b->store, in->container_id ? in->container_id : "", &c, &e);
@@ -193,6 +197,9 @@ int cri_list_containers(struct berth *b, struct cri_call *call, const ProtobufCM
 			ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__ListContainersRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	const Runtime__V1__ContainerFilter *f = in->filter;
 	struct store_ctr_filter sf = {0};
 	_cleanup_free_ struct store_kv *sel = NULL;

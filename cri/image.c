@@ -22,6 +22,7 @@
 #include "cri/imgvol.h"
 #include "image/image.h"
 #include "store/store.h"
+#include "cri/validate-internal.h"
 
 /* meta->extra keys: every blob digest of the image (comma-separated) for gc */
 #define EXTRA_BLOBS	      "blobs"
@@ -175,6 +176,9 @@ int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessag
 		   ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__PullImageRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	const char *ref = in->image ? nonempty(in->image->image) : NULL;
 	if (!ref)
 		return berr_set(err, EINVAL, "PullImage: no image given");
@@ -248,6 +252,9 @@ int cri_list_images(struct berth *b, struct cri_call *call, const ProtobufCMessa
 		    ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__ListImagesRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	Runtime__V1__ListImagesResponse *resp =
 	    (void *)cri_msg_new(&runtime__v1__list_images_response__descriptor);
 	*ret_resp = &resp->base;
@@ -326,6 +333,9 @@ int cri_image_status(struct berth *b, struct cri_call *call, const ProtobufCMess
 		     ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__ImageStatusRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	Runtime__V1__ImageStatusResponse *resp =
 	    (void *)cri_msg_new(&runtime__v1__image_status_response__descriptor);
 	*ret_resp = &resp->base;
@@ -408,6 +418,9 @@ int cri_remove_image(struct berth *b, struct cri_call *call, const ProtobufCMess
 		     ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__RemoveImageRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	const char *s = in->image ? in->image->image : NULL;
 	struct store_img *img = NULL;
 	int r = image_find(b, s, &img, err);

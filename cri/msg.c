@@ -7,6 +7,7 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "cri/validate-internal.h"
 
 ProtobufCMessage *cri_msg_new(const ProtobufCMessageDescriptor *d)
 {
@@ -58,6 +59,10 @@ ProtobufCMessage *cri_msg_unpack(const ProtobufCMessageDescriptor *d, const uint
 	struct budget b = {.left = CRI_DECODE_BUDGET(len)};
 	ProtobufCAllocator a = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
 	ProtobufCMessage *m = protobuf_c_message_unpack(d, &a, len, data);
+	/* Decoding keeps a string's bytes after a NUL, but every C reader stops
+	 * there: refuse it rather than act on half a name or path. */
+	if (m && cri_validate_wire(d, data, len, err) < 0)
+		return cri_msg_free(m);
 	if (m)
 		return m;
 	if (b.exceeded)

@@ -18,6 +18,7 @@
 #include "common/fileio.h"
 #include "cri/events-internal.h"
 #include "cri/imgvol.h"
+#include "cri/validate-internal.h"
 #include "shim/shim.h"
 
 const struct cri_ops *cri_ops_of(const struct berth *b)
@@ -206,6 +207,9 @@ int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err)
 	rt->imgvols = cri_imgvols_new();
 	b->rt = rt;
 	int r = detect_opts(b, rt, err);
+	rt->facts = xcalloc(1, sizeof(*rt->facts));
+	cri_host_facts_detect(NULL, b->cfg.cgroup_driver == BERTH_CGROUP_SYSTEMD,
+			      rt->opts.cgroup_mode == OCI_CGROUP_MODE_V2, rt->facts);
 	if (r >= 0)
 		r = fileio_mkdir_p(rt->exit_dir, 0700, err);
 	/* The watch exists before the scan, so an exit in between is seen by one. */
@@ -231,6 +235,7 @@ void cri_runtime_done(struct berth *b)
 	rt->events = cri_events_free(rt->events);
 	rt->imgvols = cri_imgvols_free(rt->imgvols);
 	strv_free(rt->caps_all);
+	free(rt->facts);
 	free(rt->exit_dir);
 	free(rt->shim_path);
 	free(rt->exec_path);

@@ -71,6 +71,7 @@ struct cri_monitor;
 struct cri_cpu_cache;
 struct cri_events;
 struct cri_imgvols;
+struct cri_host_facts;
 
 /* Runtime facts detected once, paths of the helpers, the exit monitor. */
 struct cri_runtime {
@@ -83,6 +84,7 @@ struct cri_runtime {
 	struct cri_cpu_cache *cpu_cache; /* previous CPU samples (stats.c); own mutex */
 	struct cri_events *events;	 /* GetContainerEvents publisher (events.c); own mutex */
 	struct cri_imgvols *imgvols;	 /* image volume trees and holders (imgvol.c); own mutex */
+	struct cri_host_facts *facts;	 /* what validation checks against (validate-internal.h) */
 	/* Exit generation: bumped (and broadcast) after every committed exit. */
 	pthread_mutex_t exit_mu;
 	pthread_cond_t exit_cond;
@@ -114,6 +116,10 @@ const char *cri_ctr_extra(const struct store_ctr_meta *m, const char *key);
 /* The OCI runtime handler of a container or sandbox (name NULL/"": default). */
 int cri_handler_of(struct berth *b, const char *name, struct oci_runtime_handler *ret,
 		   struct berr **err);
+
+/* r itself, or for -EIO with an OCI runtime's error text in *err, the errno
+ * that text stands for (oci_runtime_errno) and "<cause>: <text>" (failure.c). */
+int cri_runtime_failure(int r, struct berr **err);
 
 /* Container ends (container.c, container_run.c), used by the sandbox code. */
 int cri_ctr_stop(struct berth *b, struct cri_call *call, struct store_ctr *c, int64_t timeout_s,

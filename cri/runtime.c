@@ -19,6 +19,7 @@
 #include "common/strv.h"
 #include "cri/pod.h"
 #include "netns/netns.h"
+#include "cri/validate-internal.h"
 
 #define CRI_API_VERSION	    "v1"
 #define KUBELET_API_VERSION "0.1.0"
@@ -30,6 +31,9 @@
 int cri_version(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 		ProtobufCMessage **ret_resp, struct berr **err)
 {
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	Runtime__V1__VersionResponse *r =
 	    (void *)cri_msg_new(&runtime__v1__version_response__descriptor);
 	r->version = xstrdup(KUBELET_API_VERSION);
@@ -266,6 +270,9 @@ int cri_update_runtime_config(struct berth *b, struct cri_call *call, const Prot
 			      ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__UpdateRuntimeConfigRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	const char *cidrs = in->runtime_config && in->runtime_config->network_config
 				? in->runtime_config->network_config->pod_cidr
 				: NULL;

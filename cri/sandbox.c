@@ -40,6 +40,7 @@
 #include "cri/podres.h"
 #include "netns/netns.h"
 #include "store/store.h"
+#include "cri/validate-internal.h"
 
 #define SB_X_NS_DIR	 "ns_dir"
 #define SB_X_SANDBOX_DIR "sandbox_dir"
@@ -486,6 +487,9 @@ int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCM
 			ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__RunPodSandboxRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	int r = check_run_request(in, b, err);
 	if (r < 0)
 		return r;
@@ -653,6 +657,9 @@ int cri_stop_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufC
 			 ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__StopPodSandboxRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	struct store_sb *sb = NULL;
 	_cleanup_berr_ struct berr *e = NULL;
 	int r = store_sb_get(b->store, in->pod_sandbox_id, &sb, &e);
@@ -674,6 +681,9 @@ int cri_remove_pod_sandbox(struct berth *b, struct cri_call *call, const Protobu
 			   ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__RemovePodSandboxRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	struct store_sb *sb = NULL;
 	_cleanup_berr_ struct berr *e = NULL;
 	int r = store_sb_get(b->store, in->pod_sandbox_id, &sb, &e);
@@ -813,6 +823,9 @@ int cri_pod_sandbox_status(struct berth *b, struct cri_call *call, const Protobu
 			   ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__PodSandboxStatusRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	struct store_sb *sb = NULL;
 	int r = store_sb_get(b->store, in->pod_sandbox_id, &sb, err);
 	if (r < 0)
@@ -842,6 +855,9 @@ int cri_list_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufC
 			 ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__ListPodSandboxRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	const Runtime__V1__PodSandboxFilter *f = in->filter;
 	struct store_sb_filter sf = {0};
 	_cleanup_free_ struct store_kv *sel = NULL;

@@ -21,6 +21,7 @@
 #include "cri/pod.h"
 #include "cri/podres.h"
 #include "netns/netns.h"
+#include "cri/validate-internal.h"
 
 /* ---- CPU samples ---- */
 
@@ -248,6 +249,9 @@ int cri_container_stats(struct berth *b, struct cri_call *call, const ProtobufCM
 			ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__ContainerStatsRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	const char *id = in->container_id ? in->container_id : "";
 	if (!id[0])
 		return berr_set(err, EINVAL, "container id is empty");
@@ -274,6 +278,9 @@ int cri_list_container_stats(struct berth *b, struct cri_call *call, const Proto
 			     ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__ListContainerStatsRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	const Runtime__V1__ContainerStatsFilter *f = in->filter;
 	struct store_ctr_filter sf = {0};
 	_cleanup_free_ struct store_kv *sel = NULL;
@@ -465,6 +472,9 @@ int cri_pod_sandbox_stats(struct berth *b, struct cri_call *call, const Protobuf
 			  ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__PodSandboxStatsRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	const char *id = in->pod_sandbox_id ? in->pod_sandbox_id : "";
 	if (!id[0])
 		return berr_set(err, EINVAL, "pod sandbox id is empty");
@@ -494,6 +504,9 @@ int cri_list_pod_sandbox_stats(struct berth *b, struct cri_call *call, const Pro
 			       ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__ListPodSandboxStatsRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	const Runtime__V1__PodSandboxStatsFilter *f = in->filter;
 	/* containerd lists ready sandboxes only: the others have nothing to read */
 	struct store_sb_filter sf = {.has_state = true, .state = STORE_SB_READY};
@@ -545,6 +558,9 @@ int cri_stream_container_stats(struct berth *b, struct cri_call *call, const Pro
 			       ProtobufCMessage **ret_resp, struct berr **err)
 {
 	const Runtime__V1__StreamContainerStatsRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	Runtime__V1__ListContainerStatsRequest lreq =
 	    RUNTIME__V1__LIST_CONTAINER_STATS_REQUEST__INIT;
 	lreq.filter = in->filter;
@@ -566,6 +582,9 @@ int cri_stream_pod_sandbox_stats(struct berth *b, struct cri_call *call,
 				 struct berr **err)
 {
 	const Runtime__V1__StreamPodSandboxStatsRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	Runtime__V1__ListPodSandboxStatsRequest lreq =
 	    RUNTIME__V1__LIST_POD_SANDBOX_STATS_REQUEST__INIT;
 	lreq.filter = in->filter;

@@ -36,6 +36,7 @@
 #include "netns/netns.h"
 #include "shim/shim.h"
 #include "streaming/streaming.h"
+#include "cri/validate-internal.h"
 
 #define SPEC_MAX	(4 * 1024 * 1024)
 #define CONSOLE_WAIT_MS 30000
@@ -488,6 +489,9 @@ int cri_exec(struct berth *b, struct cri_call *call, const ProtobufCMessage *req
 {
 	(void)call;
 	const Runtime__V1__ExecRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	if (in->n_cmd == 0 || !in->cmd[0][0])
 		return berr_set(err, EINVAL, "exec: empty command");
 	struct stream_req *sr = NULL;
@@ -506,6 +510,9 @@ int cri_attach(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 {
 	(void)call;
 	const Runtime__V1__AttachRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	struct stream_req *sr = NULL;
 	int r = stdio_req(b, STREAM_ATTACH, in->container_id, in->stdin, in->stdout, in->stderr,
 			  in->tty, &sr, err);
@@ -519,6 +526,9 @@ int cri_port_forward(struct berth *b, struct cri_call *call, const ProtobufCMess
 {
 	(void)call;
 	const Runtime__V1__PortForwardRequest *in = (const void *)req;
+	int vr = cri_validate_req(b, req, err);
+	if (vr < 0)
+		return vr;
 	struct store_sb *sb = NULL;
 	_cleanup_berr_ struct berr *e = NULL;
 	int r = store_sb_get(b->store, in->pod_sandbox_id ? in->pod_sandbox_id : "", &sb, &e);

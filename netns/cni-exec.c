@@ -113,7 +113,7 @@ static int plugin_exec(const struct cni_config *c, const struct cni_net *net, en
 	} else if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
 		_cleanup_free_ char *msg =
 		    cni_error_message(rq.type, res.out, res.errout, res.status);
-		r = berr_set(err, EIO, "%s", msg);
+		r = berr_set(err, cni_error_errno(res.out, res.errout), "%s", msg);
 	} else if (ret_result) {
 		struct json_object *o = json_tokener_parse(res.out);
 		if (!o || !json_object_is_type(o, json_type_object)) {

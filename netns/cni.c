@@ -482,6 +482,50 @@ char *cni_error_message(const char *type, const char *out, const char *errout, i
 	return xasprintf("plugin '%s' failed: %s", type, st);
 }
 
+int cni_error_errno(const char *out, const char *errout)
+{
+	_cleanup_json_ struct json_object *o = out && *out ? json_tokener_parse(out) : NULL;
+	struct json_object *code = NULL;
+	int c = o && json_object_is_type(o, json_type_object) &&
+			json_object_object_get_ex(o, "code", &code)
+		    ? json_object_get_int(code)
+		    : 0;
+	switch (c) {
+	case 1: /* incompatible CNI version */
+	case 2: /* unsupported field in the network config */
+	case 6: /* failed to decode content */
+	case 7: /* invalid network config */
+		return EBUSY;
+	case 3: /* container unknown or does not exist */
+		return ENOENT;
+	case 4: /* invalid necessary environment variables */
+		return EINVAL;
+	case 11: /* try again later */
+		return EAGAIN;
+	}
+	const char *msg =
+	    o && json_object_is_type(o, json_type_object) ? get_string(o, "msg") : NULL;
+	const char *texts[] = {msg, errout, out};
+	/* Plugins mostly answer 999 (their own), so the message is read too. */
+	static const struct {
+		const char *pattern;
+		int code;
+	} msgs[] = {
+	    {"no IP addresses available", ENOSPC},
+	    {"no space left on device", ENOSPC},
+	    {"invalid CIDR", EBUSY},
+	    {"failed to load netconf", EBUSY},
+	    {"failed to parse", EBUSY},
+	    {"incompatible CNI version", EBUSY},
+	    {"unsupported CNI version", EBUSY},
+	};
+	for (size_t i = 0; i < 3; i++)
+		for (size_t k = 0; texts[i] && k < sizeof(msgs) / sizeof(msgs[0]); k++)
+			if (strcasestr(texts[i], msgs[k].pattern))
+				return msgs[k].code;
+	return EIO;
+}
+
 /* ---- default config ---- */
 
 static const char default_conf[] =

@@ -256,6 +256,11 @@ void cni_result_done(struct cni_result *r);
 /* The message for a failed plugin run: the CNI error JSON {code,msg,details} on
  * stdout, else stderr, else the exit status. */
 char *cni_error_message(const char *type, const char *out, const char *errout, int status);
+/* The errno of that failure: by the CNI error code (1, 2, 6, 7 the node's
+ * network config: EBUSY; 3 ENOENT; 4 EINVAL; 11 EAGAIN), else by the message
+ * (an exhausted IPAM range: ENOSPC; a config the plugin can't parse: EBUSY),
+ * else EIO. */
+int cni_error_errno(const char *out, const char *errout);
 
 /* ADD each plugin in order, chaining prevResult; the config and result are
  * cached under cache_dir first. A failure runs DEL for the whole list. */

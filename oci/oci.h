@@ -162,6 +162,8 @@ int oci_oom_score_adj_clamp(int64_t requested, int floor);
 /* Reads /proc/self/oom_score_adj; reads /proc/self/status CapBnd into names. */
 int oci_oom_score_adj_self(int *ret, struct berr **err);
 int oci_caps_bounding_self(char ***ret, struct berr **err);
+/* "net_admin", "NET_ADMIN", "CAP_NET_ADMIN": a capability this build knows. */
+bool oci_cap_is_known(const char *name);
 
 /* User resolution (kubelet/containerd rules): run_as_username beats
  * run_as_user; run_as_group applies to either; else the image's USER. A user
@@ -283,6 +285,16 @@ int oci_state_parse(const char *json, struct oci_state *ret, struct berr **err);
 /* Pure: the runtime's error from its output: the last "error" entry of a JSON
  * log (--log-format json), else the last non-empty line; NULL if none. */
 char *oci_runtime_error_text(const char *out);
+/* Pure: the errno a runtime error text stands for (oci/errclass.c): ENOENT
+ * executable or file not found, EACCES not executable or permission, EINVAL a
+ * value the kernel or runtime refused, ENOMEM/EAGAIN/ENOSPC/EMFILE/EDQUOT
+ * exhaustion, EBUSY wrong state or busy, EEXIST; else fallback. *ret_cause
+ * (static, NULL for the fallback) names the class for messages. */
+int oci_runtime_errno(const char *text, int fallback, const char **ret_cause);
+/* Pure: the exit code a shell gives when the process could not be started:
+ * 127 its executable was not found, 126 it could not be executed; 0 when text
+ * is about something else. */
+int oci_exec_failure_code(const char *text);
 
 struct oci_exec_request {
 	const char *id;

@@ -238,9 +238,9 @@ static int run(const struct oci_runtime_handler *h, const struct oci_runtime_arg
 	_cleanup_free_ char *why = oci_runtime_error_text(ret->errout);
 	if (!why)
 		why = spawn_status_str(ret->status);
-	/* runc says "container does not exist" (or "... not exist") for an
-	 * unknown id; there is no distinct exit code. */
-	int code = strstr(why, "does not exist") || strstr(why, "not exist") ? ENOENT : EIO;
+	/* runc has one exit code for every failure: its text says what it was
+	 * ("container does not exist" for an unknown id: ENOENT). */
+	int code = oci_runtime_errno(why, EIO, NULL);
 	spawn_result_done(ret);
 	return berr_set(err, code, "%s %s '%s': %s", name, cmd_names[a->cmd], a->id, why);
 }
@@ -413,7 +413,17 @@ static int runc_exec(const struct oci_runtime_handler *h, const struct oci_exec_
 		_cleanup_free_ char *why = oci_runtime_error_text(res.errout);
 		if (!why)
 			why = spawn_status_str(res.status);
-		int code = strstr(why, "not exist") ? ENOENT : EIO;
+		/* A command that could not be started ends as a shell's would: 127
+		 * not found, 126 not executable, the reason on stderr. */
+		int sh = oci_exec_failure_code(why);
+		if (sh) {
+			spawn_result_done(&res);
+			ret->exit_code = sh;
+			ret->errout = xasprintf("%s\n", why);
+			ret->err_len = strlen(ret->errout);
+			return 0;
+		}
+		int code = oci_runtime_errno(why, EIO, NULL);
 		spawn_result_done(&res);
 		return berr_set(err, code, "%s exec in '%s': %s", name, req->id, why);
 	}

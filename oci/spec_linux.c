@@ -115,6 +115,11 @@ static const char *cap_canon(const char *name)
 	return NULL;
 }
 
+bool oci_cap_is_known(const char *name)
+{
+	return name && cap_canon(name) != NULL;
+}
+
 static bool is_all(const char *s)
 {
 	return strcasecmp(s, "ALL") == 0 || strcasecmp(s, "CAP_ALL") == 0;

@@ -527,8 +527,8 @@ def test_bad_requests(pods):
         pods.c.call("RunPodSandbox", pb.RunPodSandboxRequest(config=pods.config(name="rh"),
                                                              runtime_handler="nope"))
     assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    # a failure after CNI ADD (bad DNS config, found when writing the files)
-    # rolls the network back too
+    # a bad DNS config is refused before anything is made (it used to be found when
+    # the files were written, after CNI ADD): no network is left either
     with pytest.raises(grpc.RpcError) as ei:
         pods.run(pods.config(name="baddns", dns={"servers": ["not-an-ip"]}))
     assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -30,6 +30,7 @@
 #include "cri/events-internal.h"
 #include "cri/imgvol.h"
 #include "cri/pod.h"
+#include "cri/validate-internal.h"
 #include "shim/shim.h"
 
 /* Above any pid_max: kill(FAKE_PID, 0) fails with ESRCH. */
@@ -345,6 +346,8 @@ static int setup(void **state)
 	if (cri_runtime_init(&f->b, false, NULL) < 0)
 		return -1;
 	f->b.rt->stop_wait_ms = 2000;
+	/* The fakes stand in for a cgroup v2 node, so `unified` is accepted. */
+	f->b.rt->facts->cgroup_v2 = true;
 	add_image(f);
 	add_sandbox(f, STORE_SB_READY);
 	fk.b = &f->b;
@@ -998,7 +1001,7 @@ static char *create_with_resources(struct fx *f)
 	runtime__v1__linux_container_resources__init(res);
 	res->memory_limit_in_bytes = 32 << 20;
 	res->cpu_shares = 512;
-	res->oom_score_adj = -2000;
+	res->oom_score_adj = -1000; /* the lowest allowed; clamped at the daemon's own */
 	res->unified = xcalloc(2, sizeof(*res->unified));
 	const char *kv[2][2] = {{"memory.high", "max"}, {"pids.max", "10"}};
 	for (size_t i = 0; i < 2; i++) {
@@ -1020,7 +1023,7 @@ static void test_update_merges_into_stored_resources(void **state)
 {
 	struct fx *f = *state;
 	_cleanup_free_ char *id = create_with_resources(f);
-	int oom = oci_oom_score_adj_clamp(-2000, f->b.rt->opts.oom_score_adj_min);
+	int oom = oci_oom_score_adj_clamp(-1000, f->b.rt->opts.oom_score_adj_min);
 	Runtime__V1__ContainerStatusResponse *r = status_of(f, id);
 	/* clamped as in the spec */
 	assert_int_equal(r->status->resources->linux->oom_score_adj, oom);

@@ -580,7 +580,7 @@ static void test_cni_failing_plugin_rolls_back(void **state)
 	struct cni_pod pod = {.id = "pod-fail", .netns = net, .ports = ports, .n_ports = 1};
 	struct cni_result res;
 	_cleanup_berr_ struct berr *e = NULL;
-	assert_int_equal(cni_add(&rn.c, &pod, &res, &e), -EIO);
+	assert_int_equal(cni_add(&rn.c, &pod, &res, &e), -EAGAIN);
 	assert_string_equal(berr_msg(e), "network 'fail' ADD for 'pod-fail': plugin 'failer' "
 					 "failed: boom: on purpose (code 11)");
 	/* everything the earlier plugins set up is gone */
@@ -620,7 +620,7 @@ static void test_cni_rollback_at_each_step(void **state)
 		struct cni_pod pod = {.id = id, .netns = net, .ports = ports, .n_ports = 1};
 		struct cni_result res;
 		_cleanup_berr_ struct berr *e = NULL;
-		assert_int_equal(cni_add(&rn.c, &pod, &res, &e), -EIO);
+		assert_int_equal(cni_add(&rn.c, &pod, &res, &e), -EBUSY);
 		assert_non_null(
 		    strstr(berr_msg(e), "plugin 'failer' failed: step failed (code 7)"));
 		_cleanup_free_ char *veths = veths_on_bridge();

@@ -481,8 +481,8 @@ static void test_runc_errors(void **state)
 				       .timeout_ms = 5000};
 	struct oci_exec_result r;
 	assert_int_equal(oci_runc_ops.exec(&handler, &req, &r, &e), -ENOENT);
-	/* exec of a missing program in a running container: runc fails, the
-	 * process never started, so it is an error and not an exit code */
+	/* exec of a missing program in a running container: the process never
+	 * started, and it ends as a shell's would: 127, the reason on stderr */
 	char *args[] = {"sleep", "1000", NULL};
 	ctr_create(c, args);
 	assert_int_equal(oci_runc_ops.start(&handler, c->id, &e), 0);
@@ -492,8 +492,22 @@ static void test_runc_errors(void **state)
 	char *missing[] = {"/bin/no-such-program", NULL};
 	assert_int_equal(oci_exec_process_build(spec, missing, &proc, &e), 0);
 	req.process_json = proc;
-	assert_int_equal(oci_runc_ops.exec(&handler, &req, &r, &e), -EIO);
-	assert_non_null(strstr(e->msg, "no-such-program"));
+	if (oci_runc_ops.exec(&handler, &req, &r, &e) != 0)
+		fail_msg("exec of a missing program: %s", berr_msg(e));
+	assert_int_equal(r.exit_code, 127);
+	assert_non_null(r.errout);
+	assert_non_null(strstr(r.errout, "no-such-program"));
+	oci_exec_result_done(&r);
+	/* a file that is not executable: 126 */
+	char *noexec[] = {"/etc/passwd", NULL};
+	free(proc);
+	proc = NULL;
+	assert_int_equal(oci_exec_process_build(spec, noexec, &proc, &e), 0);
+	req.process_json = proc;
+	assert_int_equal(oci_runc_ops.exec(&handler, &req, &r, &e), 0);
+	assert_int_equal(r.exit_code, 126);
+	assert_non_null(strstr(r.errout, "/etc/passwd"));
+	oci_exec_result_done(&r);
 }
 
 static void test_runc_pod_namespaces_joined(void **state)
