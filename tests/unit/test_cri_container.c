@@ -1339,8 +1339,8 @@ static void test_image_volume_refused(void **state)
 	    {VOL_REF, "esc", -EINVAL, "escapes the image"},
 	    {VOL_REF, "esc/etc", -EINVAL, "escapes the image"},
 	    {VOL_REF, "opt/f", -EINVAL, "is not a directory"},
-	    {VOL_REF, "opt/../..", -EINVAL, "must not contain '..'"},
-	    {VOL_REF, "/opt", -EINVAL, "must be relative"},
+	    {VOL_REF, "opt/../..", -EINVAL, "has a '..' component"},
+	    {VOL_REF, "/opt", -EINVAL, "is not a relative path"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		_cleanup_berr_ struct berr *e = NULL;
