@@ -25,6 +25,9 @@ dpkg-query -W -f='containernetworking-plugins ${Version}\n' containernetworking-
 echo "== format (clang-format $(clang-format --version | grep -o '[0-9][0-9.]*' | head -1))"
 git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
 
+echo "== docs (links and path mentions resolve)"
+/usr/bin/python3 scripts/check-docs.py
+
 jobs=$(nproc)
 build() { # build DIR SANITIZE
 	cmake -S . -B "$1" -DSANITIZE="$2" -DCMAKE_BUILD_TYPE=Debug >/dev/null

@@ -314,3 +314,60 @@ def test_sighup_bad_config_keeps_running_one(berthd_factory, confdir):
     assert d.call("Version").runtime_name == "berth"
     st = d.call("Status", d.pb.StatusRequest(verbose=True))
     assert json.loads(st.info["config"])["log_level"] == "info"
+
+
+# ---- the shipped config and its reference ----
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def dotted_keys(obj, prefix=""):
+    """The keys of a printed config, maps of names (runtimes, registries) as '<name>'."""
+    out = []
+    for k, v in obj.items():
+        p = prefix + k
+        out.append(p)
+        if k in ("runtimes", "registries") and isinstance(v, dict):
+            for sub in v.values():
+                out += dotted_keys(sub, p + ".<name>.")
+        elif isinstance(v, dict):
+            out += dotted_keys(v, p + ".")
+    return out
+
+
+def test_shipped_berth_json_is_every_default(confdir):
+    """scripts/berth.json (the installed /etc/berth/berth.json) sets every key berthd has,
+    each to its default: berthd prints the same config with it as with no file."""
+    none = os.path.join(confdir, "none.d")
+    shipped = print_config("--config", os.path.join(TOP, "scripts", "berth.json"),
+                           "--config-dir", none)
+    defaults = print_config("--config-dir", none, "--config-dir", none)
+    assert shipped.returncode == 0, shipped.stderr
+    assert shipped.stdout == defaults.stdout
+    with open(os.path.join(TOP, "scripts", "berth.json")) as f:
+        text = f.read()
+    printed = json.loads(shipped.stdout)
+    for key in dotted_keys(printed):
+        leaf = key.rsplit(".", 1)[-1]
+        if leaf != "<name>":
+            assert f'"{leaf}":' in text, f"scripts/berth.json does not show '{key}'"
+
+
+def test_config_reference_lists_every_key():
+    """docs/config.md has a row for every key berthd prints, with type, default and
+    whether it reloads."""
+    out = print_config("--config-dir", "/nonexistent")
+    printed = json.loads(out.stdout)
+    printed["runtimes"] = {"<name>": printed["runtimes"]["runc"]}
+    printed["registries"] = {"<name>": {"mirrors": [], "insecure": False}}
+    with open(os.path.join(TOP, "docs", "config.md")) as f:
+        rows = [line for line in f if line.startswith("| `")]
+    documented = {line.split("`")[1].replace("<host>", "<name>"): line for line in rows}
+    for key in dotted_keys(printed):
+        key = key.replace(".<name>.<name>.", ".<name>.")
+        if key.endswith(".<name>") or key in ("cni", "stream"):  # sections: their keys
+            continue
+        assert key in documented, f"docs/config.md has no row for '{key}'"
+        cells = [c.strip() for c in documented[key].split("|")[1:-1]]
+        assert len(cells) == 5 and all(cells[1:4]), f"row of '{key}' incomplete: {cells}"
+        assert cells[3].strip("*") in ("yes", "no"), f"'{key}': reloads? {cells[3]}"
