@@ -140,6 +140,24 @@ def test_systemd_unit(tree):
     assert "file:///usr/share/doc/berth/README.md" in unit["Documentation"]
 
 
+def test_systemd_unit_verifies(tree):
+    """systemd-analyze verify (systemd's own parser) takes the unit without a word, with
+    ExecStart pointed at the extracted berthd (there is no /usr/bin/berthd here)."""
+    root = os.path.join(tree, "root")
+    d = tempfile.mkdtemp(prefix="berth-unit-")
+    try:
+        with open(os.path.join(root, "lib/systemd/system/berthd.service")) as f:
+            text = f.read()
+        unit = os.path.join(d, "berthd.service")
+        with open(unit, "w") as f:
+            f.write(text.replace("ExecStart=/usr/bin/berthd",
+                                 f"ExecStart={root}/usr/bin/berthd"))
+        out = run(["systemd-analyze", "verify", "--man=no", unit])
+        assert out.returncode == 0 and out.stdout + out.stderr == "", out.stdout + out.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_maintainer_scripts(tree):
     ctl = os.path.join(tree, "control")
     for name in ("postinst", "prerm", "postrm"):
