@@ -63,7 +63,10 @@ static int apply_registries(struct berth *b, const struct berth_config *next, st
 }
 
 /* Every key not here needs a restart. A key that can change live is one entry with its
- * apply function (docs/config.md lists which do). */
+ * apply function (docs/config.md lists which do): log_format, metrics.address and the
+ * stream TLS files join this way. apply() reads all it needs from next, so keys that
+ * change together (a certificate and its key) may share one function: it then runs once
+ * per entry whose key changed, and must give the same result each time. */
 static const struct reload_entry reload_table[] = {
     {"log_level", apply_log_level, false},
     {"registries", apply_registries, true},

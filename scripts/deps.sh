@@ -22,7 +22,7 @@ test_pkgs=(
 	docker-registry skopeo umoci busybox-static apache2-utils jq
 	conmon util-linux procps clang-format
 	python3-cryptography zstd
-	lintian dpkg-dev fakeroot man-db systemd
+	lintian dpkg-dev file man-db systemd shellcheck
 )
 
 pkgs=("${build_pkgs[@]}")

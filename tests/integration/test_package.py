@@ -410,3 +410,11 @@ def test_run_sh_usage_and_root_messages():
                    run_sh, *args])
         assert out.returncode == 1 and want in out.stderr, out.stderr
     assert run(["bash", "-n", run_sh]).returncode == 0
+
+
+def test_shell_scripts_pass_shellcheck():
+    scripts = [os.path.join(TOP, p) for p in (
+        "scripts/run.sh", "scripts/deps.sh", "scripts/package.sh", "packaging/postinst",
+        "packaging/prerm", "packaging/postrm")]
+    out = run(["shellcheck", "--severity=warning", *scripts])
+    assert out.returncode == 0, out.stdout + out.stderr
