@@ -78,8 +78,10 @@ uninstall() {
 		echo "    keeping $cni_conf: it differs from the default this script writes"
 	fi
 	n=0
-	for c in /proc/[0-9]*/comm; do
-		[ "$(cat "$c" 2>/dev/null)" = berth-shim ] && n=$((n + 1))
+	# this berth's shims: their command line names a bundle under /run/berth
+	for c in /proc/[0-9]*; do
+		[ "$(cat "$c/comm" 2>/dev/null)" = berth-shim ] || continue
+		tr '\0' ' ' <"$c/cmdline" 2>/dev/null | grep -q ' /run/berth/' && n=$((n + 1))
 	done
 	if [ "$n" -gt 0 ]; then
 		echo "    $n container(s) are still running in their shims; start berth again to" \
@@ -111,8 +113,9 @@ esac
 
 step "checking the Debian packages berth needs (scripts/deps.sh)"
 bash scripts/deps.sh || die "dependencies are missing (see above); nothing was changed"
-command -v runc >/dev/null || die "runc is not in PATH after installing the 'runc' package;" \
-	"install it (apt install runc) or put the OCI runtime's path in $conf (runtimes.runc.path)"
+runc --version >/dev/null 2>&1 || die "runc is not in PATH or does not run ('runc --version'" \
+	"failed) after installing the 'runc' package; install it (apt install runc) or put the" \
+	"OCI runtime's path in $conf (runtimes.runc.path)"
 ls /usr/lib/cni/bridge >/dev/null 2>&1 || [ -x /opt/cni/bin/bridge ] ||
 	die "no CNI bridge plugin in /usr/lib/cni or /opt/cni/bin: apt install containernetworking-plugins"
 

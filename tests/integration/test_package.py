@@ -418,3 +418,56 @@ def test_shell_scripts_pass_shellcheck():
         "packaging/prerm", "packaging/postrm")]
     out = run(["shellcheck", "--severity=warning", *scripts])
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_deps_installs_nothing_when_nothing_is_missing():
+    out = run(["bash", os.path.join(TOP, "scripts", "deps.sh"), "--test"])
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("deps: all ") and "installed" in out.stdout
+    assert "apt-get" not in out.stdout
+
+
+def test_deps_explains_an_unreachable_mirror(tmp_path):
+    """With runc missing and apt unable to reach its mirror (stand-ins for dpkg-query and
+    apt-get first in PATH), deps.sh stops naming what is missing and what to do."""
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "dpkg-query").write_text(
+        "#!/bin/sh\n"
+        "for a; do p=$a; done\n"
+        "[ \"$p\" = runc ] && exit 1\n"
+        "printf 'install ok installed'\n")
+    (stub / "apt-get").write_text(
+        "#!/bin/sh\n"
+        "echo \"E: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease"
+        "  Temporary failure resolving 'deb.debian.org'\" >&2\n"
+        "exit 100\n")
+    for f in stub.iterdir():
+        f.chmod(0o755)
+    env = dict(os.environ, PATH=f"{stub}:{os.environ['PATH']}")
+    out = run(["bash", os.path.join(TOP, "scripts", "deps.sh")], env=env)
+    assert out.returncode == 1
+    assert "deps: installing 1 missing Debian package(s) with apt-get: runc" in out.stdout
+    assert "deps: apt-get update failed" in out.stderr
+    assert "still needs these Debian 12 packages:\n  runc\n" in out.stderr
+    assert "can't be reached" in out.stderr and "apt install ./pkg.deb" in out.stderr
+
+
+def test_run_sh_without_runc_stops_before_changing_anything():
+    """runc hidden (a private mount namespace with /dev/null over each runc, checked before
+    run.sh starts): run.sh stops after the dependency check, says what to do, and builds,
+    installs and starts nothing."""
+    runcs = [p for p in ("/usr/sbin/runc", "/usr/bin/runc") if os.path.exists(p)]
+    hide = "; ".join(f"mount --bind /dev/null {p}" for p in runcs)
+    script = (f"{hide}; if runc --version >/dev/null 2>&1; then echo 'runc still runs'; "
+              f"exit 99; fi; exec bash {os.path.join(TOP, 'scripts', 'run.sh')}")
+    manifest = os.path.join(TOP, "build-release", "install_manifest.txt")
+    before = os.path.exists(manifest) and os.stat(manifest).st_mtime
+    out = run(["unshare", "--mount", "--propagation", "private", "bash", "-c", script],
+              cwd="/")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "==> checking the Debian packages berth needs" in out.stdout
+    assert "run.sh: runc is not in PATH or does not run" in out.stderr
+    assert "apt install runc" in out.stderr
+    assert "==> building" not in out.stdout
+    assert (os.path.exists(manifest) and os.stat(manifest).st_mtime) == before
