@@ -2,10 +2,10 @@
 /* server.c - the listener and the connection threads of the streaming server.
  *
  * A connection: HTTP/1.1 request head, token lookup (404 when unknown or
- * expired), protocol negotiation (403), the SPDY/3.1 upgrade (101), then a
- * poll loop on one thread over the socket, the process or the forwarded
- * sockets, and the server's stop eventfd. The loops themselves live in
- * session.c. */
+ * expired), protocol negotiation (403), the SPDY/3.1 or WebSocket upgrade
+ * (101), then a poll loop on one thread over the socket, the process or the
+ * forwarded sockets, and the server's stop eventfd. The loops themselves live
+ * in session.c. */
 #include "streaming/streaming.h"
 
 #include <arpa/inet.h>
@@ -32,6 +32,12 @@
 static const char *const rc_protocols[] = {"v4.channel.k8s.io", "v3.channel.k8s.io",
 					   "v2.channel.k8s.io", "channel.k8s.io", NULL};
 static const char *const pf_protocols[] = {"portforward.k8s.io", NULL};
+/* WebSocket subprotocols, kubelet's wsstream configurations. */
+static const char *const ws_rc_protocols[] = {"v5.channel.k8s.io",	  "v4.channel.k8s.io",
+					      "v4.base64.channel.k8s.io", "base64.channel.k8s.io",
+					      "channel.k8s.io",		  NULL};
+static const char *const ws_pf_protocols[] = {"v4.channel.k8s.io", "v4.base64.channel.k8s.io",
+					      "portforward.k8s.io", NULL};
 
 int64_t stream_now_ms(void)
 {
@@ -55,9 +61,11 @@ int stream_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-int stream_server_new(const char *address, int port, const struct stream_backend *be,
+int stream_server_new(const struct stream_server_opts *o, const struct stream_backend *be,
 		      struct stream_server **ret, struct berr **err)
 {
+	const char *address = o->address;
+	int port = o->port;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	if (port < 0 || port > 65535 || inet_pton(AF_INET, address, &sa.sin_addr) != 1)
 		return berr_set(err, EINVAL,
@@ -85,7 +93,7 @@ int stream_server_new(const char *address, int port, const struct stream_backend
 	s->lfd = TAKE_FD(fd);
 	s->stop_fd = efd;
 	s->be = *be;
-	s->tokens = stream_tokens_new();
+	s->tokens = stream_tokens_new(o->token_ttl_ms);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	*ret = s;
@@ -153,6 +161,87 @@ static bool has_token(const char *list, const char *want)
 	return false;
 }
 
+static char *join(const char *const *v)
+{
+	char *out = xstrdup("");
+	for (size_t i = 0; v[i]; i++) {
+		char *n = xasprintf("%s%s%s", out, i ? ", " : "", v[i]);
+		free(out);
+		out = n;
+	}
+	return out;
+}
+
+/* The WebSocket opening handshake (RFC 6455 4.2), its subprotocol and, for a
+ * port-forward, the ports; then the session. */
+static void route_ws(struct stream_server *s, int fd, const struct stream_http_req *hr,
+		     const struct stream_req *req, struct spdy_buf *rest)
+{
+	const char *ver = spdy_headers_get(&hr->headers, "sec-websocket-version");
+	const char *key = spdy_headers_get(&hr->headers, "sec-websocket-key");
+	if (strcmp(hr->method, "GET") != 0) {
+		http_reply(fd, 400, "Bad Request", NULL, "websocket upgrade needs a GET request\n");
+		return;
+	}
+	if (!ver || strcmp(ver, "13") != 0) {
+		http_reply(fd, 426, "Upgrade Required", "Sec-WebSocket-Version: 13\r\n",
+			   "unsupported Sec-WebSocket-Version: want 13\n");
+		return;
+	}
+	if (!ws_key_is_valid(key)) {
+		http_reply(fd, 400, "Bad Request", NULL,
+			   "Sec-WebSocket-Key missing or not 16 bytes in base64\n");
+		return;
+	}
+	bool pf = req->kind == STREAM_PORTFORWARD;
+	const char *const *sup = pf ? ws_pf_protocols : ws_rc_protocols;
+	const char *proto = stream_negotiate_ws(&hr->headers, sup);
+	if (!proto) {
+		_cleanup_free_ char *list = join(sup);
+		_cleanup_free_ char *extra =
+		    xasprintf("X-Accepted-Stream-Protocol-Versions: %s\r\n", list);
+		const char *asked = spdy_headers_get(&hr->headers, "sec-websocket-protocol");
+		_cleanup_free_ char *body =
+		    asked ? xasprintf("unable to upgrade: websocket subprotocol '%.200s' not "
+				      "supported; accepted: %s\n",
+				      asked, list)
+			  : xasprintf("unable to upgrade: no Sec-WebSocket-Protocol; accepted: "
+				      "%s\n",
+				      list);
+		http_reply(fd, 403, "Forbidden", extra, body);
+		return;
+	}
+	_cleanup_free_ uint16_t *ports = NULL;
+	size_t nports = 0;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (pf && stream_ports_parse(hr->query, &ports, &nports, &e) < 0) {
+		_cleanup_free_ char *body = xasprintf("%s\n", berr_msg(e));
+		http_reply(fd, 400, "Bad Request", NULL, body);
+		return;
+	}
+	_cleanup_free_ char *accept = ws_accept_key(key);
+	_cleanup_free_ char *resp = xasprintf(
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
+	    accept ? accept : "", proto);
+	if (!accept || stream_write_all(fd, resp, strlen(resp)) < 0)
+		return;
+	struct session_opts so = {
+	    .s = s,
+	    .fd = fd,
+	    .req = req,
+	    .version = strncmp(proto, "v5.", 3) == 0 || strncmp(proto, "v4.", 3) == 0 ? 4 : 1,
+	    .ws = true,
+	    .ws_b64 = strstr(proto, "base64") != NULL,
+	    .ws_v5 = strncmp(proto, "v5.", 3) == 0,
+	    .ports = ports,
+	    .nports = nports};
+	if (pf)
+		session_portforward(&so, rest);
+	else
+		session_remotecommand(&so, rest);
+}
+
 /* After the head: token, negotiation, upgrade, then the session. */
 static void route(struct stream_server *s, int fd, const struct stream_http_req *hr,
 		  struct stream_req *req, enum stream_kind kind, struct spdy_buf *rest)
@@ -160,6 +249,12 @@ static void route(struct stream_server *s, int fd, const struct stream_http_req 
 	if (!req || req->kind != kind ||
 	    (strcmp(hr->method, "GET") && strcmp(hr->method, "POST"))) {
 		http_reply(fd, 404, "Not Found", NULL, "404 page not found\n");
+		return;
+	}
+	const char *conn_h = spdy_headers_get(&hr->headers, "connection");
+	const char *up = spdy_headers_get(&hr->headers, "upgrade");
+	if (conn_h && has_token(conn_h, "upgrade") && up && has_token(up, "websocket")) {
+		route_ws(s, fd, hr, req, rest);
 		return;
 	}
 	const char *const *sup = kind == STREAM_PORTFORWARD ? pf_protocols : rc_protocols;
@@ -174,8 +269,6 @@ static void route(struct stream_server *s, int fd, const struct stream_http_req 
 			   "unable to upgrade: unable to negotiate protocol\n");
 		return;
 	}
-	const char *conn_h = spdy_headers_get(&hr->headers, "connection");
-	const char *up = spdy_headers_get(&hr->headers, "upgrade");
 	if (!conn_h || !has_token(conn_h, "upgrade") || !up || strcasecmp(up, "SPDY/3.1") != 0) {
 		http_reply(fd, 400, "Bad Request", NULL,
 			   "unable to upgrade: missing upgrade headers in request\n");

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* session.c - the SPDY sessions after the upgrade, mirroring kubelet's
- * pkg/kubelet/cri/streaming/{remotecommand,portforward}/httpstream.go.
+/* session.c - the sessions after the upgrade, mirroring kubelet's
+ * pkg/kubelet/cri/streaming/{remotecommand,portforward}/{httpstream,websocket}.go.
  *
- * Every stream the client opens is answered with an empty SYN_REPLY (as
+ * SPDY: every stream the client opens is answered with an empty SYN_REPLY (as
  * apimachinery's spdy connection does) or reset when its type is unknown.
+ * WebSocket: the channels are fixed by the request (wsstream); a channel
+ * message is handed to the same handlers as a SPDY data frame whose stream id
+ * is the channel + 1 (a v5 CLOSE is a FIN), so both share one relay.
  * Flow control: spdystream neither sends nor honours WINDOW_UPDATE, so neither
  * do we; the TCP window is the only back-pressure. Stdin bytes are queued
  * (at most 1 MiB, then the socket is not read) and written when the process
@@ -40,6 +43,11 @@ struct conn {
 	struct spdy_buf in, out;
 	bool dead;   /* the client is gone */
 	bool goaway; /* the client said it is done */
+	/* WebSocket */
+	bool ws, b64, v5;
+	bool close_sent;
+	uint8_t msg_op;	     /* opcode of the message being reassembled, 0 when none */
+	struct spdy_buf msg; /* its fragments so far */
 };
 
 static void conn_flush(struct conn *c)
@@ -55,30 +63,122 @@ static void conn_reply(struct conn *c, uint32_t id)
 	conn_flush(c);
 }
 
+/* Data on SPDY stream id, or on WebSocket channel id - 1 (a FIN without data
+ * sends nothing: the channel protocols cannot end one channel). */
 static void conn_data(struct conn *c, uint32_t id, uint8_t flags, const void *p, size_t n)
 {
 	if (!id)
 		return;
-	spdy_put_data(&c->out, id, flags, p, n);
+	if (c->ws) {
+		if (n == 0 && (flags & SPDY_FLAG_FIN))
+			return;
+		ws_put_channel(&c->out, c->b64, id - 1, p, n);
+	} else {
+		spdy_put_data(&c->out, id, flags, p, n);
+	}
 	conn_flush(c);
 }
 
 typedef void (*frame_fn)(void *arg, struct conn *c, const struct spdy_frame *f);
 
-/* Reads what the socket has and hands each complete frame to fn. */
-static void conn_read(struct conn *c, frame_fn fn, void *arg)
+/* Fails a WebSocket connection: close frame with code, then nothing more. */
+static void ws_fail(struct conn *c, unsigned code, const char *why)
 {
-	if (c->in.cap < c->in.len + CHUNK) {
-		c->in.cap = c->in.len + CHUNK;
-		c->in.p = xrealloc(c->in.p, c->in.cap);
-	}
-	ssize_t n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
-	if (n <= 0) {
-		if (n == 0 || (errno != EINTR && errno != EAGAIN))
-			c->dead = true;
+	log_debug("component=streaming websocket closed (%u): %s", code, why);
+	if (!c->close_sent)
+		ws_put_close(&c->out, code, why);
+	c->close_sent = true;
+	conn_flush(c);
+	c->dead = true;
+}
+
+static void ws_on_close(struct conn *c, const struct ws_frame *f)
+{
+	unsigned code = f->len >= 2 ? (unsigned)f->data[0] << 8 | f->data[1] : WS_CLOSE_NORMAL;
+	bool ok = f->len != 1 && ((code >= 1000 && code <= 1003) ||
+				  (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999));
+	if (!ok) {
+		ws_fail(c, WS_CLOSE_PROTO, "bad close frame");
 		return;
 	}
-	c->in.len += (size_t)n;
+	if (!c->close_sent)
+		ws_put_close(&c->out, code, NULL);
+	c->close_sent = true;
+	conn_flush(c);
+	c->goaway = true;
+}
+
+/* A complete message: its channel, then the handler as a SPDY data frame. */
+static void ws_on_message(struct conn *c, frame_fn fn, void *arg)
+{
+	if (c->msg_op == WS_OP_TEXT)
+		for (size_t i = 0; i < c->msg.len; i++)
+			if (c->msg.p[i] >= 0x80) {
+				ws_fail(c, WS_CLOSE_DATA, "text message not ASCII");
+				return;
+			}
+	c->msg_op = 0;
+	if (c->msg.len == 0)
+		return; /* as wsstream: empty messages are skipped */
+	struct ws_chan_msg m;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (ws_channel_decode(c->b64, c->msg.p, c->msg.len, &m, &e) < 0) {
+		ws_fail(c, WS_CLOSE_DATA, berr_msg(e));
+		return;
+	}
+	if (!m.close || c->v5) {
+		struct spdy_frame f = {.type = SPDY_DATA,
+				       .stream_id = m.channel + 1,
+				       .flags = m.close ? SPDY_FLAG_FIN : 0,
+				       .data = m.close ? NULL : m.data,
+				       .len = m.close ? 0 : m.len};
+		fn(arg, c, &f);
+	}
+	free(m.buf);
+	c->msg.len = 0;
+}
+
+static size_t ws_parse(struct conn *c, frame_fn fn, void *arg)
+{
+	size_t off = 0;
+	while (!c->dead && !c->goaway) {
+		struct ws_frame f;
+		size_t used = 0;
+		_cleanup_berr_ struct berr *e = NULL;
+		int r = ws_frame_parse(c->in.p + off, c->in.len - off, &f, &used, &e);
+		if (r < 0) {
+			ws_fail(c, r == -E2BIG ? WS_CLOSE_BIG : WS_CLOSE_PROTO, berr_msg(e));
+			break;
+		}
+		if (!used)
+			break;
+		off += used;
+		if (f.opcode == WS_OP_PING) {
+			ws_put_frame(&c->out, WS_OP_PONG, f.data, f.len);
+			conn_flush(c);
+		} else if (f.opcode == WS_OP_CLOSE) {
+			ws_on_close(c, &f);
+		} else if (f.opcode != WS_OP_PONG) {
+			if ((f.opcode == WS_OP_CONT) != (c->msg_op != 0)) {
+				ws_fail(c, WS_CLOSE_PROTO, "fragment out of sequence");
+				break;
+			}
+			if (f.opcode != WS_OP_CONT)
+				c->msg_op = f.opcode;
+			if (c->msg.len + f.len > WS_MSG_MAX) {
+				ws_fail(c, WS_CLOSE_BIG, "message over the size limit");
+				break;
+			}
+			spdy_buf_put(&c->msg, f.data, f.len);
+			if (f.fin)
+				ws_on_message(c, fn, arg);
+		}
+	}
+	return off;
+}
+
+static size_t spdy_parse(struct conn *c, frame_fn fn, void *arg)
+{
 	size_t off = 0;
 	while (!c->dead) {
 		struct spdy_frame f;
@@ -105,18 +205,46 @@ static void conn_read(struct conn *c, frame_fn fn, void *arg)
 		}
 		spdy_frame_done(&f);
 	}
+	return off;
+}
+
+/* Hands each complete frame of c->in to fn. */
+static void conn_parse(struct conn *c, frame_fn fn, void *arg)
+{
+	size_t off = c->ws ? ws_parse(c, fn, arg) : spdy_parse(c, fn, arg);
 	memmove(c->in.p, c->in.p + off, c->in.len - off);
 	c->in.len -= off;
 	if (c->in.len >= IN_MAX)
 		c->dead = true;
 }
 
-/* After the session: GOAWAY, then half-close and let the client read
- * everything before the socket goes away. */
+/* Reads what the socket has and parses it. */
+static void conn_read(struct conn *c, frame_fn fn, void *arg)
+{
+	if (c->in.cap < c->in.len + CHUNK) {
+		c->in.cap = c->in.len + CHUNK;
+		c->in.p = xrealloc(c->in.p, c->in.cap);
+	}
+	ssize_t n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
+	if (n <= 0) {
+		if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			c->dead = true;
+		return;
+	}
+	c->in.len += (size_t)n;
+	conn_parse(c, fn, arg);
+}
+
+/* After the session: GOAWAY (SPDY) or a close frame (WebSocket), then
+ * half-close and let the client read everything before the socket goes away. */
 static void conn_end(struct conn *c)
 {
 	if (!c->dead) {
-		spdy_put_goaway(&c->out, 0, 0);
+		if (!c->ws)
+			spdy_put_goaway(&c->out, 0, 0);
+		else if (!c->close_sent)
+			ws_put_close(&c->out, WS_CLOSE_NORMAL, NULL);
+		c->close_sent = true;
 		conn_flush(c);
 		shutdown(c->fd, SHUT_WR);
 		int64_t until = stream_now_ms() + LINGER_MS;
@@ -130,6 +258,7 @@ static void conn_end(struct conn *c)
 	spdy_zlib_done(&c->z);
 	spdy_buf_done(&c->in);
 	spdy_buf_done(&c->out);
+	spdy_buf_done(&c->msg);
 }
 
 static void conn_init(struct conn *c, const struct session_opts *o, struct spdy_buf *pending)
@@ -137,6 +266,9 @@ static void conn_init(struct conn *c, const struct session_opts *o, struct spdy_
 	memset(c, 0, sizeof(*c));
 	c->o = o;
 	c->fd = o->fd;
+	c->ws = o->ws;
+	c->b64 = o->ws_b64;
+	c->v5 = o->ws_v5;
 	spdy_zlib_init(&c->z);
 	spdy_buf_put(&c->in, pending->p, pending->len);
 }
@@ -400,8 +532,23 @@ void session_remotecommand(const struct session_opts *o, struct spdy_buf *pendin
 	struct stream_server *s = o->s;
 	int64_t deadline = stream_now_ms() + STREAM_WAIT_MS;
 	unsigned want = rc_expected(o);
+	if (o->ws) {
+		/* wsstream's channels: 0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize */
+		static const unsigned ch[RC_MAX] = {3, 0, 1, 2, 4};
+		const bool has[RC_MAX] = {true, o->req->in, o->req->out, o->req->err, true};
+		for (int k = 0; k < RC_MAX; k++)
+			rc.sid[k] = has[k] ? ch[k] + 1 : 0;
+		want = 0;
+		/* kubelet: an empty message on the lowest writable channel says the
+		 * connection is set up */
+		conn_data(&c,
+			  rc.sid[o->req->out   ? RC_STDOUT
+				 : o->req->err ? RC_STDERR
+					       : RC_ERROR],
+			  0, NULL, 0);
+	}
 	if (c.in.len)
-		conn_read(&c, rc_frame, &rc);
+		conn_parse(&c, rc_frame, &rc);
 	for (;;) {
 		unsigned got = 0;
 		for (int k = 0; k < RC_MAX; k++)
@@ -540,15 +687,39 @@ static void pf_frame(void *arg, struct conn *c, const struct spdy_frame *f)
 	}
 }
 
+/* WebSocket: a data and an error channel per port of the request, each
+ * opened with the port (2 bytes, little-endian), then connected. */
+static void pf_ws_pairs(struct pf *pf, struct conn *c)
+{
+	const struct session_opts *o = pf->o;
+	pf->v = xcalloc(o->nports ? o->nports : 1, sizeof(*pf->v));
+	for (size_t i = 0; i < o->nports; i++) {
+		pf->v[i] = (struct pair){.req_id = xasprintf("%zu", i),
+					 .data_id = (uint32_t)(2 * i + 1),
+					 .err_id = (uint32_t)(2 * i + 2),
+					 .port = o->ports[i],
+					 .sock = -1};
+		uint8_t pb[2] = {(uint8_t)o->ports[i], (uint8_t)(o->ports[i] >> 8)};
+		conn_data(c, pf->v[i].data_id, 0, pb, 2);
+		conn_data(c, pf->v[i].err_id, 0, pb, 2);
+	}
+	pf->n = o->nports;
+	/* Backwards: a failed pair is replaced by the last one, already started. */
+	for (size_t i = pf->n; i > 0; i--)
+		pair_start(pf, c, i - 1);
+}
+
 void session_portforward(const struct session_opts *o, struct spdy_buf *pending)
 {
 	struct conn c;
 	conn_init(&c, o, pending);
 	struct pf pf = {.o = o};
 	struct stream_server *s = o->s;
+	if (o->ws)
+		pf_ws_pairs(&pf, &c);
 	if (c.in.len)
-		conn_read(&c, pf_frame, &pf);
-	while (!c.dead && !c.goaway) {
+		conn_parse(&c, pf_frame, &pf);
+	while (!c.dead && !c.goaway && (!o->ws || pf.n > 0)) {
 		struct pollfd p[2 + PAIRS_MAX];
 		size_t idx[PAIRS_MAX];
 		nfds_t n = 2;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* session.h - what server.c and session.c share: the server struct and the
- * two SPDY session loops (remotecommand: exec/attach; portforward). A session
- * runs on its connection's thread and returns when the connection is over. */
+ * two session loops (remotecommand: exec/attach; portforward), each over SPDY
+ * streams or WebSocket channels. A session runs on its connection's thread and
+ * returns when the connection is over. */
 #ifndef BERTH_STREAMING_SESSION_H
 #define BERTH_STREAMING_SESSION_H
 
@@ -30,7 +31,12 @@ struct session_opts {
 	struct stream_server *s;
 	int fd;
 	const struct stream_req *req;
-	int version; /* remotecommand protocol 1..4 */
+	int version;	       /* remotecommand protocol 1..4 (WebSocket v5 and v4: 4) */
+	bool ws;	       /* WebSocket channels instead of SPDY streams */
+	bool ws_b64;	       /* base64 channel framing (text messages) */
+	bool ws_v5;	       /* v5.channel.k8s.io: the CLOSE channel */
+	const uint16_t *ports; /* WebSocket port-forward: one pair per port */
+	size_t nports;
 };
 
 void session_remotecommand(const struct session_opts *o, struct spdy_buf *pending);

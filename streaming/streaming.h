@@ -56,9 +56,15 @@ struct stream_backend {
 		       struct berr **err);
 };
 
+struct stream_server_opts {
+	const char *address;
+	int port;	  /* 0: a free one */
+	int token_ttl_ms; /* 0: one minute */
+};
+
 struct stream_server;
-/* Binds address:port (port 0: a free one). */
-int stream_server_new(const char *address, int port, const struct stream_backend *be,
+/* Binds address:port. */
+int stream_server_new(const struct stream_server_opts *o, const struct stream_backend *be,
 		      struct stream_server **ret, struct berr **err);
 int stream_server_start(struct stream_server *s, struct berr **err);
 /* Stops accepting, ends every connection (killing their processes) and joins. */

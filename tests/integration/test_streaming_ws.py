@@ -1,0 +1,265 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Exec, Attach and PortForward over WebSocket (RFC 6455) on the streaming server's
+port and URLs, with Debian's python3-websockets as the client and the channel framing
+of kubelet's wsstream: 0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize; 255 (v5) closes
+a channel. The SPDY side of the same URLs is test_streaming.py.
+
+Every test ends with the leak check of the container tests (ctrutil.Env.cleanup)."""
+
+import asyncio
+import json
+import os
+import time
+
+import pytest
+
+import wsclient as W
+from ctrutil import Env, env, net, reg  # noqa: F401
+from registry import test_images  # noqa: F401
+
+SLEEP = ["sh", "-c", "exec sleep 1000"]
+
+
+def exec_url(e, cid, cmd, **kw):
+    return e.call("Exec", e.pb.ExecRequest(container_id=cid, cmd=cmd, **kw)).url
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def ws_exec(e, url, protocols, stdin=None, close_stdin=False, resize=None):
+    ws = await W.connect(e.d.netns.path, url, protocols)
+    proto = ws.subprotocol
+    if resize:
+        await W.send(ws, W.RESIZE, json.dumps({"Width": resize[0],
+                                               "Height": resize[1]}).encode())
+    if stdin:
+        await W.send(ws, W.STDIN, stdin)
+    if close_stdin:
+        await W.close_channel(ws, W.STDIN)
+    chans, code = await W.collect(ws)
+    await ws.close()
+    return proto, chans, code
+
+
+def test_exec_stdout_stderr_exit_code(env):
+    e = env
+    cid = e.run(e.pod(), "a", SLEEP)
+    url = exec_url(e, cid, ["sh", "-c", "echo out; echo oops >&2; exit 3"], stdout=True,
+                   stderr=True)
+    proto, chans, code = run(ws_exec(e, url, ["v5.channel.k8s.io"]))
+    assert proto == "v5.channel.k8s.io" and code == 1000
+    assert chans[W.STDOUT] == b"out\n" and chans[W.STDERR] == b"oops\n"
+    st = json.loads(chans[W.ERROR])
+    assert st["status"] == "Failure" and st["reason"] == "NonZeroExitCode"
+    assert st["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+
+
+@pytest.mark.parametrize("proto", W.ALL)
+def test_exec_every_subprotocol(env, proto):
+    e = env
+    cid = e.run(e.pod(), "a", SLEEP)
+    data = b"".join(b"line %d\n" % i for i in range(3000))
+    url = exec_url(e, cid, ["sh", "-c", "head -c %d; echo; exit 0" % len(data)], stdin=True,
+                   stdout=True)
+    got, chans, code = run(ws_exec(e, url, [proto], stdin=data))
+    assert got == proto and code == 1000
+    assert chans[W.STDOUT] == data + b"\n"
+    if proto.startswith(("v4.", "v5.")):
+        assert json.loads(chans[W.ERROR]) == {"metadata": {}, "status": "Success"}
+    else:  # the v1 status: nothing for success
+        assert chans.get(W.ERROR, b"") == b""
+    # a failure's text on the v1 error channel
+    url = exec_url(e, cid, ["sh", "-c", "exit 4"], stdout=True)
+    _, chans, _ = run(ws_exec(e, url, [proto]))
+    if proto.startswith(("v4.", "v5.")):
+        assert json.loads(chans[W.ERROR])["details"]["causes"][0]["message"] == "4"
+    else:
+        assert chans[W.ERROR] == b"command terminated with non-zero exit code: exit status 4"
+
+
+def test_subprotocol_client_order(env):
+    e = env
+    cid = e.run(e.pod(), "a", SLEEP)
+    url = exec_url(e, cid, ["sh", "-c", "echo x"], stdout=True)
+    got, chans, _ = run(ws_exec(e, url, ["v9.channel.k8s.io", "v4.base64.channel.k8s.io",
+                                         "v5.channel.k8s.io"]))
+    assert got == "v4.base64.channel.k8s.io" and chans[W.STDOUT] == b"x\n"
+
+
+def test_v5_close_ends_stdin(env):
+    e = env
+    cid = e.run(e.pod(), "a", SLEEP)
+    data = bytes(range(256)) * 400
+    url = exec_url(e, cid, ["sh", "-c", "exec cat"], stdin=True, stdout=True)
+    _, chans, code = run(ws_exec(e, url, ["v5.channel.k8s.io"], stdin=data, close_stdin=True))
+    assert chans[W.STDOUT] == data and code == 1000
+    assert json.loads(chans[W.ERROR])["status"] == "Success"
+
+
+def test_exec_tty_stdin_resize(env):
+    e = env
+    cid = e.run(e.pod(), "a", SLEEP)
+    url = exec_url(e, cid, ["sh", "-c", "read x; stty size; echo got:$x"], stdin=True,
+                   stdout=True, tty=True)
+    _, chans, _ = run(ws_exec(e, url, ["v5.channel.k8s.io"], stdin=b"abc\n",
+                              resize=(100, 30)))
+    assert json.loads(chans[W.ERROR])["status"] == "Success"
+    text = chans[W.STDOUT].replace(b"\r\n", b"\n")
+    assert b"got:abc\n" in text and b"30 100\n" in text
+    assert W.STDERR not in chans  # a tty has one output channel
+
+
+def test_attach_stdin_once(env):
+    """A container with stdin_once: the attach's CLOSE of stdin closes the container's
+    stdin, cat ends, the container exits and the attach ends with Success."""
+    e = env
+    pod = e.pod()
+    cid = e.create(pod, e.ctr_config("a", command=["sh", "-c", "exec cat"], stdin=True, stdin_once=True))
+    e.start(cid)
+    url = e.call("Attach", e.pb.AttachRequest(container_id=cid, stdin=True, stdout=True)).url
+
+    async def go():
+        ws = await W.connect(e.d.netns.path, url, ["v5.channel.k8s.io"])
+        await W.send(ws, W.STDIN, b"ping-attach\n")
+        chans, _ = await W.collect(ws, until=lambda c: c.get(W.STDOUT) == b"ping-attach\n")
+        await W.close_channel(ws, W.STDIN)
+        rest, code = await W.collect(ws)
+        await ws.close()
+        return chans, rest, code
+    chans, rest, code = run(go())
+    assert chans[W.STDOUT] == b"ping-attach\n"
+    assert json.loads(rest[W.ERROR])["status"] == "Success" and code == 1000
+    e.wait_exited(cid)
+    assert e.status(cid).status.exit_code == 0
+
+
+def refused(e, url, protocols):
+    with pytest.raises(W.InvalidStatusCode) as ei:
+        run(W.connect(e.d.netns.path, url, protocols))
+    return ei.value
+
+
+def test_refusals(env):
+    e = env
+    cid = e.run(e.pod(), "a", SLEEP)
+    err = refused(e, exec_url(e, cid, ["sh", "-c", "true"], stdout=True), ["v9.channel.k8s.io"])
+    assert err.status_code == 403
+    accepted = err.headers["X-Accepted-Stream-Protocol-Versions"]
+    assert accepted.split(", ") == W.ALL
+    err = refused(e, exec_url(e, cid, ["sh", "-c", "true"], stdout=True), None)
+    assert err.status_code == 403
+    # a token is used by its first connection, whatever happens next
+    url = exec_url(e, cid, ["sh", "-c", "echo once"], stdout=True)
+    _, chans, _ = run(ws_exec(e, url, ["v5.channel.k8s.io"]))
+    assert chans[W.STDOUT] == b"once\n"
+    assert refused(e, url, ["v5.channel.k8s.io"]).status_code == 404
+    # an exec token is not an attach token
+    url = exec_url(e, cid, ["sh", "-c", "true"], stdout=True).replace("/exec/", "/attach/")
+    assert refused(e, url, ["v5.channel.k8s.io"]).status_code == 404
+
+
+@pytest.fixture
+def short_env(berthd_factory, net, reg):
+    """An Env whose berthd's stream URLs are good for 1 s (stream.token_ttl_ms)."""
+    e = Env(berthd_factory({"stream": {"token_ttl_ms": 1000}}, netns=net), reg)
+    e.pull("busybox")
+    try:
+        yield e
+    finally:
+        leaks = e.cleanup()
+    assert not leaks, leaks
+
+
+def test_expired_token_refused(short_env):
+    e = short_env
+    cid = e.run(e.pod(), "a", SLEEP)
+    url = exec_url(e, cid, ["sh", "-c", "echo late"], stdout=True)
+    # past the TTL for sure: 1 s on berthd's monotonic clock, waited 3 times over
+    time.sleep(3)
+    assert refused(e, url, ["v5.channel.k8s.io"]).status_code == 404
+    # a fresh one within its TTL still works
+    url = exec_url(e, cid, ["sh", "-c", "echo early"], stdout=True)
+    _, chans, _ = run(ws_exec(e, url, ["v5.channel.k8s.io"]))
+    assert chans[W.STDOUT] == b"early\n"
+
+
+def pf_url(e, pod, ports):
+    url = e.call("PortForward", e.pb.PortForwardRequest(pod_sandbox_id=pod[0])).url
+    return url + "?" + "&".join(f"port={p}" for p in ports)
+
+
+async def forward(e, url, payloads, proto="v4.channel.k8s.io"):
+    """Sends payloads[i] to port i in 32 KiB messages, reads as many bytes back from
+    each data channel; returns (channels, the error channels' text)."""
+    ws = await W.connect(e.d.netns.path, url, [proto])
+    want = {2 * i: len(p) + 2 for i, p in enumerate(payloads)}
+
+    def done(c):
+        return all(len(c.get(ch, b"")) >= n for ch, n in want.items()) or \
+            any(len(c.get(ch + 1, b"")) > 2 for ch in want)
+    sender = asyncio.ensure_future(asyncio.gather(*[
+        W.send_all(ws, 2 * i, p) for i, p in enumerate(payloads)]))
+    chans, _ = await W.collect(ws, timeout=60, until=done)
+    await ws.close()
+    sender.cancel()
+    return chans
+
+
+def echo_pod(e, ports):
+    pod = e.pod()
+    script = " & ".join(f"nc -ll -p {p} -e cat" for p in ports) + " & wait"
+    e.run(pod, "echo", ["sh", "-c", script])
+    return pod
+
+
+def wait_listening(e, pod, port):
+    deadline = time.monotonic() + 20
+    while True:
+        chans = run(forward(e, pf_url(e, pod, [port]), [b"x"]))
+        if chans.get(1, b"")[2:] == b"":
+            return
+        assert b"error forwarding port" in chans[1] and time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("proto", ["v4.channel.k8s.io", "v4.base64.channel.k8s.io"])
+def test_port_forward_two_ports_1mib(env, proto):
+    e = env
+    pod = echo_pod(e, [9000, 9001])
+    wait_listening(e, pod, 9000)
+    wait_listening(e, pod, 9001)
+    a = os.urandom(1 << 20)
+    b = os.urandom(1 << 20)
+    chans = run(forward(e, pf_url(e, pod, [9000, 9001]), [a, b], proto))
+    # each channel opens with its port, little-endian
+    assert chans[0][:2] == (9000).to_bytes(2, "little") == chans[1][:2]
+    assert chans[2][:2] == (9001).to_bytes(2, "little") == chans[3][:2]
+    assert chans[0][2:] == a and chans[2][2:] == b
+    assert chans[1] == chans[1][:2] and chans[3] == chans[3][:2]  # no errors
+
+
+def test_port_forward_closed_port_and_bad_ports(env):
+    e = env
+    pod = echo_pod(e, [9000])
+    wait_listening(e, pod, 9000)
+
+    async def go():
+        ws = await W.connect(e.d.netns.path, pf_url(e, pod, [9]), ["v4.channel.k8s.io"])
+        chans, code = await W.collect(ws)
+        return chans, code
+    chans, code = run(go())
+    assert chans[1][:2] == (9).to_bytes(2, "little")
+    assert b"error forwarding port 9 to pod" in chans[1] and b"refused" in chans[1]
+    assert code == 1000  # its only port is over: the session ends
+    for q, msg in (("", "query parameter 'port' is required"),
+                   ("?port=0", "'0' is not a port"),
+                   ("?port=80,x", "'x' is not a port")):
+        url = e.call("PortForward", e.pb.PortForwardRequest(pod_sandbox_id=pod[0])).url + q
+        err = refused(e, url, ["v4.channel.k8s.io"])
+        assert err.status_code == 400, msg
+    url = pf_url(e, pod, [9000])
+    err = refused(e, url, ["v5.channel.k8s.io"])
+    assert err.status_code == 403
+    assert "v4.channel.k8s.io" in err.headers["X-Accepted-Stream-Protocol-Versions"]
