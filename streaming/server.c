@@ -46,13 +46,44 @@ int64_t stream_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int stream_write_all(int fd, const void *p, size_t n)
+ssize_t stream_io_recv(struct stream_io *io, void *p, size_t n)
+{
+	ssize_t r = recv(io->fd, p, n, MSG_DONTWAIT);
+	if (r < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -EIO;
+	return r;
+}
+
+ssize_t stream_io_send(struct stream_io *io, const void *p, size_t n)
+{
+	ssize_t r = send(io->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (r < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -EIO;
+	return r;
+}
+
+bool stream_io_pending(struct stream_io *io)
+{
+	(void)io;
+	return false;
+}
+
+void stream_io_shutdown(struct stream_io *io)
+{
+	shutdown(io->fd, SHUT_WR);
+}
+
+int stream_io_write_all(struct stream_io *io, const void *p, size_t n)
 {
 	const uint8_t *b = p;
 	while (n > 0) {
-		ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
+		ssize_t w = stream_io_send(io, b, n);
+		if (w == -EAGAIN) {
+			struct pollfd q = {.fd = io->fd, .events = POLLOUT};
+			if (poll(&q, 1, HEAD_TIMEOUT_MS) <= 0)
+				return -EIO;
 			continue;
+		}
 		if (w <= 0)
 			return -EIO;
 		b += w;
@@ -105,31 +136,35 @@ struct conn_arg {
 	int fd;
 };
 
-static void http_reply(int fd, int code, const char *reason, const char *extra, const char *body)
+static void http_reply(struct stream_io *io, int code, const char *reason, const char *extra,
+		       const char *body)
 {
 	char *r = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 			    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
 			    code, reason, strlen(body), extra ? extra : "", body);
-	(void)stream_write_all(fd, r, strlen(r));
+	(void)stream_io_write_all(io, r, strlen(r));
 	free(r);
 }
 
 /* Reads the request head; leftover bytes after it go to *ret_rest. */
-static int read_head(struct stream_server *s, int fd, char **ret_head, size_t *ret_len,
-		     struct spdy_buf *ret_rest)
+static int read_head(struct stream_server *s, struct stream_io *io, char **ret_head,
+		     size_t *ret_len, struct spdy_buf *ret_rest)
 {
 	char *buf = xmalloc(STREAM_HTTP_HEAD_MAX + 1);
 	size_t len = 0;
 	int64_t deadline = stream_now_ms() + HEAD_TIMEOUT_MS;
 	for (;;) {
 		int64_t left = deadline - stream_now_ms();
-		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+		struct pollfd p[2] = {{.fd = io->fd, .events = POLLIN},
 				      {.fd = s->stop_fd, .events = POLLIN}};
-		if (left <= 0 || poll(p, 2, (int)left) <= 0 || p[1].revents) {
+		if (!stream_io_pending(io) &&
+		    (left <= 0 || poll(p, 2, (int)left) <= 0 || p[1].revents)) {
 			free(buf);
 			return -ETIMEDOUT;
 		}
-		ssize_t n = recv(fd, buf + len, STREAM_HTTP_HEAD_MAX - len, 0);
+		ssize_t n = stream_io_recv(io, buf + len, STREAM_HTTP_HEAD_MAX - len);
+		if (n == -EAGAIN)
+			continue;
 		if (n <= 0) {
 			free(buf);
 			return -EIO;
@@ -174,22 +209,23 @@ static char *join(const char *const *v)
 
 /* The WebSocket opening handshake (RFC 6455 4.2), its subprotocol and, for a
  * port-forward, the ports; then the session. */
-static void route_ws(struct stream_server *s, int fd, const struct stream_http_req *hr,
-		     const struct stream_req *req, struct spdy_buf *rest)
+static void route_ws(struct stream_server *s, struct stream_io *io,
+		     const struct stream_http_req *hr, const struct stream_req *req,
+		     struct spdy_buf *rest)
 {
 	const char *ver = spdy_headers_get(&hr->headers, "sec-websocket-version");
 	const char *key = spdy_headers_get(&hr->headers, "sec-websocket-key");
 	if (strcmp(hr->method, "GET") != 0) {
-		http_reply(fd, 400, "Bad Request", NULL, "websocket upgrade needs a GET request\n");
+		http_reply(io, 400, "Bad Request", NULL, "websocket upgrade needs a GET request\n");
 		return;
 	}
 	if (!ver || strcmp(ver, "13") != 0) {
-		http_reply(fd, 426, "Upgrade Required", "Sec-WebSocket-Version: 13\r\n",
+		http_reply(io, 426, "Upgrade Required", "Sec-WebSocket-Version: 13\r\n",
 			   "unsupported Sec-WebSocket-Version: want 13\n");
 		return;
 	}
 	if (!ws_key_is_valid(key)) {
-		http_reply(fd, 400, "Bad Request", NULL,
+		http_reply(io, 400, "Bad Request", NULL,
 			   "Sec-WebSocket-Key missing or not 16 bytes in base64\n");
 		return;
 	}
@@ -208,7 +244,7 @@ static void route_ws(struct stream_server *s, int fd, const struct stream_http_r
 			  : xasprintf("unable to upgrade: no Sec-WebSocket-Protocol; accepted: "
 				      "%s\n",
 				      list);
-		http_reply(fd, 403, "Forbidden", extra, body);
+		http_reply(io, 403, "Forbidden", extra, body);
 		return;
 	}
 	_cleanup_free_ uint16_t *ports = NULL;
@@ -216,7 +252,7 @@ static void route_ws(struct stream_server *s, int fd, const struct stream_http_r
 	_cleanup_berr_ struct berr *e = NULL;
 	if (pf && stream_ports_parse(hr->query, &ports, &nports, &e) < 0) {
 		_cleanup_free_ char *body = xasprintf("%s\n", berr_msg(e));
-		http_reply(fd, 400, "Bad Request", NULL, body);
+		http_reply(io, 400, "Bad Request", NULL, body);
 		return;
 	}
 	_cleanup_free_ char *accept = ws_accept_key(key);
@@ -224,11 +260,11 @@ static void route_ws(struct stream_server *s, int fd, const struct stream_http_r
 	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
 	    accept ? accept : "", proto);
-	if (!accept || stream_write_all(fd, resp, strlen(resp)) < 0)
+	if (!accept || stream_io_write_all(io, resp, strlen(resp)) < 0)
 		return;
 	struct session_opts so = {
 	    .s = s,
-	    .fd = fd,
+	    .io = io,
 	    .req = req,
 	    .version = strncmp(proto, "v5.", 3) == 0 || strncmp(proto, "v4.", 3) == 0 ? 4 : 1,
 	    .ws = true,
@@ -243,18 +279,18 @@ static void route_ws(struct stream_server *s, int fd, const struct stream_http_r
 }
 
 /* After the head: token, negotiation, upgrade, then the session. */
-static void route(struct stream_server *s, int fd, const struct stream_http_req *hr,
+static void route(struct stream_server *s, struct stream_io *io, const struct stream_http_req *hr,
 		  struct stream_req *req, enum stream_kind kind, struct spdy_buf *rest)
 {
 	if (!req || req->kind != kind ||
 	    (strcmp(hr->method, "GET") && strcmp(hr->method, "POST"))) {
-		http_reply(fd, 404, "Not Found", NULL, "404 page not found\n");
+		http_reply(io, 404, "Not Found", NULL, "404 page not found\n");
 		return;
 	}
 	const char *conn_h = spdy_headers_get(&hr->headers, "connection");
 	const char *up = spdy_headers_get(&hr->headers, "upgrade");
 	if (conn_h && has_token(conn_h, "upgrade") && up && has_token(up, "websocket")) {
-		route_ws(s, fd, hr, req, rest);
+		route_ws(s, io, hr, req, rest);
 		return;
 	}
 	const char *const *sup = kind == STREAM_PORTFORWARD ? pf_protocols : rc_protocols;
@@ -265,12 +301,12 @@ static void route(struct stream_server *s, int fd, const struct stream_http_req 
 			      kind == STREAM_PORTFORWARD ? "portforward.k8s.io"
 							 : "v4.channel.k8s.io, v3.channel.k8s.io, "
 							   "v2.channel.k8s.io, channel.k8s.io");
-		http_reply(fd, 403, "Forbidden", extra,
+		http_reply(io, 403, "Forbidden", extra,
 			   "unable to upgrade: unable to negotiate protocol\n");
 		return;
 	}
 	if (!conn_h || !has_token(conn_h, "upgrade") || !up || strcasecmp(up, "SPDY/3.1") != 0) {
-		http_reply(fd, 400, "Bad Request", NULL,
+		http_reply(io, 400, "Bad Request", NULL,
 			   "unable to upgrade: missing upgrade headers in request\n");
 		return;
 	}
@@ -278,31 +314,31 @@ static void route(struct stream_server *s, int fd, const struct stream_http_req 
 	    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
 	    "%s%s%s\r\n",
 	    *proto ? "X-Stream-Protocol-Version: " : "", proto, *proto ? "\r\n" : "");
-	if (stream_write_all(fd, resp, strlen(resp)) < 0)
+	if (stream_io_write_all(io, resp, strlen(resp)) < 0)
 		return;
 	int version = 1;
 	if (proto[0] == 'v' && proto[1] >= '2' && proto[1] <= '4')
 		version = proto[1] - '0';
-	struct session_opts so = {.s = s, .fd = fd, .req = req, .version = version};
+	struct session_opts so = {.s = s, .io = io, .req = req, .version = version};
 	if (kind == STREAM_PORTFORWARD)
 		session_portforward(&so, rest);
 	else
 		session_remotecommand(&so, rest);
 }
 
-static void serve(struct stream_server *s, int fd)
+static void serve(struct stream_server *s, struct stream_io *io)
 {
 	_cleanup_free_ char *head = NULL;
 	size_t hlen = 0;
 	struct spdy_buf rest = {0};
 	struct stream_http_req hr;
 	_cleanup_berr_ struct berr *e = NULL;
-	if (read_head(s, fd, &head, &hlen, &rest) < 0) {
+	if (read_head(s, io, &head, &hlen, &rest) < 0) {
 		spdy_buf_done(&rest);
 		return;
 	}
 	if (stream_http_parse(head, hlen, &hr, &e) < 0) {
-		http_reply(fd, 400, "Bad Request", NULL, berr_msg(e));
+		http_reply(io, 400, "Bad Request", NULL, berr_msg(e));
 		spdy_buf_done(&rest);
 		return;
 	}
@@ -317,7 +353,7 @@ static void serve(struct stream_server *s, int fd)
 			req = stream_tokens_consume(s->tokens, hr.path + pl, stream_now_ms());
 		}
 	}
-	route(s, fd, &hr, req, kind, &rest);
+	route(s, io, &hr, req, kind, &rest);
 	stream_req_free(req);
 	stream_http_req_done(&hr);
 	spdy_buf_done(&rest);
@@ -329,7 +365,9 @@ static void *conn_main(void *arg)
 	struct stream_server *s = a->s;
 	struct timeval tv = {.tv_sec = 60};
 	(void)setsockopt(a->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	serve(s, a->fd);
+	(void)pthread_setname_np(pthread_self(), "berth-stream");
+	struct stream_io io = {.fd = a->fd};
+	serve(s, &io);
 	close(a->fd);
 	free(a);
 	pthread_mutex_lock(&s->lock);

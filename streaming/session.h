@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "streaming/streaming-internal.h"
 
@@ -27,9 +28,22 @@ struct stream_server {
 	size_t nconns;
 };
 
+/* A client connection: plain TCP, or TLS over it (phase of the server). */
+struct stream_io {
+	int fd;
+};
+/* Non-blocking after the upgrade: bytes moved, 0 at EOF (recv), -EAGAIN when
+ * nothing can move now, -EIO when the peer is gone. */
+ssize_t stream_io_recv(struct stream_io *io, void *p, size_t n);
+ssize_t stream_io_send(struct stream_io *io, const void *p, size_t n);
+/* Input already read from the socket but not yet returned by recv. */
+bool stream_io_pending(struct stream_io *io);
+/* No more output (TCP half-close). */
+void stream_io_shutdown(struct stream_io *io);
+
 struct session_opts {
 	struct stream_server *s;
-	int fd;
+	struct stream_io *io;
 	const struct stream_req *req;
 	int version;	       /* remotecommand protocol 1..4 (WebSocket v5 and v4: 4) */
 	bool ws;	       /* WebSocket channels instead of SPDY streams */
@@ -43,7 +57,8 @@ void session_remotecommand(const struct session_opts *o, struct spdy_buf *pendin
 void session_portforward(const struct session_opts *o, struct spdy_buf *pending);
 
 int64_t stream_now_ms(void);
-/* send() everything (MSG_NOSIGNAL); -EIO when the peer is gone. */
-int stream_write_all(int fd, const void *p, size_t n);
+/* Sends everything, waiting for the socket (10 s at most each time); -EIO when
+ * the peer is gone. For the HTTP replies before a session. */
+int stream_io_write_all(struct stream_io *io, const void *p, size_t n);
 
 #endif

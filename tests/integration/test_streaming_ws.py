@@ -9,6 +9,8 @@ Every test ends with the leak check of the container tests (ctrutil.Env.cleanup)
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 import wsclient as W
 from ctrutil import Env, env, net, reg  # noqa: F401
 from registry import test_images  # noqa: F401
+from spdy import shrink_tcp_buffers
 
 SLEEP = ["sh", "-c", "exec sleep 1000"]
 
@@ -263,3 +266,128 @@ def test_port_forward_closed_port_and_bad_ports(env):
     err = refused(e, url, ["v5.channel.k8s.io"])
     assert err.status_code == 403
     assert "v4.channel.k8s.io" in err.headers["X-Accepted-Stream-Protocol-Versions"]
+
+
+STALL = 2 << 20  # to the pod that does not read: far beyond its socket buffers
+
+
+def stall_pod(e):
+    """Port 9000 accepts and never reads (nc runs sleep on it); 9001 echoes; TCP
+    buffers in the pod's netns are small (spdy.shrink_tcp_buffers)."""
+    pod = e.pod()
+    cid = e.run(pod, "srv", ["sh", "-c", "nc -ll -p 9000 -e sleep 1000 & "
+                                         "nc -ll -p 9001 -e cat & wait"])
+    shrink_tcp_buffers(f"/proc/{e.info(cid)['pid']}/ns/net")
+    wait_listening(e, pod, 9001)
+    return pod
+
+
+def test_stalled_pod_reader_does_not_stall_another_port(env):
+    """2 MiB toward a pod socket nobody reads are queued by berth, not written with a
+    blocking send: the second port on the same connection still echoes 1 MiB."""
+    e = env
+    pod = stall_pod(e)
+    b = os.urandom(1 << 20)
+
+    async def go():
+        ws = await W.connect(e.d.netns.path, pf_url(e, pod, [9000, 9001]),
+                             ["v4.channel.k8s.io"])
+        await W.send_all(ws, 0, os.urandom(STALL))
+        sender = asyncio.ensure_future(W.send_all(ws, 2, b))
+        chans, _ = await W.collect(ws, timeout=120,
+                                   until=lambda c: len(c.get(2, b"")) >= len(b) + 2)
+        await sender
+        await ws.close()
+        return chans
+    chans = run(go())
+    assert chans[2][2:] == b
+    assert chans.get(0, b"")[2:] == b""  # the sleeping side sent nothing
+
+
+def fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def stream_threads(pid):
+    out = 0
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/comm") as f:
+            out += f.read().strip() == "berth-stream"
+    return out
+
+
+HOLD = r"""
+import asyncio, sys, websockets
+async def main():
+    ex = await websockets.connect(sys.argv[1], subprotocols=["v5.channel.k8s.io"],
+                                  compression=None, ping_interval=None)
+    pf = await websockets.connect(sys.argv[2], subprotocols=["v4.channel.k8s.io"],
+                                  compression=None, ping_interval=None, max_size=None)
+    while b"up" not in await ex.recv():
+        pass
+    await pf.send(bytes([0]) + b"x" * 100000)
+    got = 0
+    while got < 100000:
+        got += len(await pf.recv()) - 1
+    print("ready", flush=True)
+    await asyncio.sleep(1000)
+asyncio.run(main())
+"""
+
+
+def test_killed_client_leaves_nothing(env):
+    """A client holding an exec and a port-forward is SIGKILLed: the exec'd process
+    is killed, and berthd's connection threads, fds and exec dirs go away."""
+    e = env
+    pod = e.pod()
+    cid = e.run(pod, "a", ["sh", "-c", "nc -ll -p 9001 -e cat & exec sleep 1000"])
+    wait_listening(e, pod, 9001)
+    pid = e.d.proc.pid
+    ex = exec_url(e, cid, ["sh", "-c", "echo up; exec sleep 777"], stdin=True, stdout=True)
+    pf = pf_url(e, pod, [9001])
+    base_fds = fds(pid)
+    assert stream_threads(pid) == 0
+    cl = subprocess.Popen(["nsenter", f"--net={e.d.netns.path}", sys.executable, "-c", HOLD,
+                           ex.replace("http:", "ws:", 1), pf.replace("http:", "ws:", 1)],
+                          stdout=subprocess.PIPE)
+    try:
+        assert cl.stdout.readline() == b"ready\n"
+        assert stream_threads(pid) == 2
+        assert "sleep 777" in e.exec(cid, ["sh", "-c", "ps -o args"]).stdout.decode()
+    finally:
+        cl.kill()
+        cl.wait()
+    deadline = time.monotonic() + 30
+    while True:
+        ps = e.exec(cid, ["sh", "-c", "ps -o args"]).stdout.decode()
+        left = (stream_threads(pid), fds(pid) > base_fds, "sleep 777" in ps,
+                [d for d in os.listdir(e.d.run_dir) if d.startswith("exec-")])
+        if left == (0, False, False, []):
+            break
+        assert time.monotonic() < deadline, left
+        time.sleep(0.2)
+    assert e.state(cid) == e.pb.CONTAINER_RUNNING
+
+
+def test_fifty_parallel_sessions(env):
+    e = env
+    cid = e.run(e.pod(), "a", SLEEP)
+    urls = [exec_url(e, cid, ["sh", "-c", f"echo out-{i}; echo err-{i} >&2; exit {i % 3}"],
+                     stdout=True, stderr=True) for i in range(50)]
+
+    async def one(url):
+        ws = await W.connect(e.d.netns.path, url, ["v5.channel.k8s.io"])
+        chans, code = await W.collect(ws, timeout=300)
+        await ws.close()
+        return chans, code
+
+    async def go():
+        return await asyncio.gather(*[one(u) for u in urls])
+    for i, (chans, code) in enumerate(run(go())):
+        assert code == 1000
+        assert chans[W.STDOUT] == b"out-%d\n" % i and chans[W.STDERR] == b"err-%d\n" % i
+        st = json.loads(chans[W.ERROR])
+        if i % 3:
+            assert st["details"]["causes"] == [{"reason": "ExitCode", "message": str(i % 3)}]
+        else:
+            assert st["status"] == "Success"
