@@ -422,7 +422,9 @@ int cri_stream_init(struct berth *b, struct berr **err)
 				    .connect = be_connect};
 	struct stream_server_opts o = {.address = b->cfg.stream_address,
 				       .port = b->cfg.stream_port,
-				       .token_ttl_ms = b->cfg.stream_token_ttl_ms};
+				       .token_ttl_ms = b->cfg.stream_token_ttl_ms,
+				       .tls_cert = b->cfg.stream_tls_cert,
+				       .tls_key = b->cfg.stream_tls_key};
 	int r = stream_server_new(&o, &be, &b->stream, err);
 	if (r == 0)
 		r = stream_server_start(b->stream, err);

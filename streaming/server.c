@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -46,57 +47,12 @@ int64_t stream_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-ssize_t stream_io_recv(struct stream_io *io, void *p, size_t n)
-{
-	ssize_t r = recv(io->fd, p, n, MSG_DONTWAIT);
-	if (r < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -EIO;
-	return r;
-}
-
-ssize_t stream_io_send(struct stream_io *io, const void *p, size_t n)
-{
-	ssize_t r = send(io->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (r < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -EIO;
-	return r;
-}
-
-bool stream_io_pending(struct stream_io *io)
-{
-	(void)io;
-	return false;
-}
-
-void stream_io_shutdown(struct stream_io *io)
-{
-	shutdown(io->fd, SHUT_WR);
-}
-
-int stream_io_write_all(struct stream_io *io, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	while (n > 0) {
-		ssize_t w = stream_io_send(io, b, n);
-		if (w == -EAGAIN) {
-			struct pollfd q = {.fd = io->fd, .events = POLLOUT};
-			if (poll(&q, 1, HEAD_TIMEOUT_MS) <= 0)
-				return -EIO;
-			continue;
-		}
-		if (w <= 0)
-			return -EIO;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int stream_server_new(const struct stream_server_opts *o, const struct stream_backend *be,
 		      struct stream_server **ret, struct berr **err)
 {
 	const char *address = o->address;
 	int port = o->port;
+	struct ssl_ctx_st *tls = NULL;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	if (port < 0 || port > 65535 || inet_pton(AF_INET, address, &sa.sin_addr) != 1)
 		return berr_set(err, EINVAL,
@@ -115,9 +71,16 @@ int stream_server_new(const struct stream_server_opts *o, const struct stream_ba
 	socklen_t sl = sizeof(sa);
 	if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
 		return berr_set_errno(err, errno, "getsockname");
+	if (o->tls_cert || o->tls_key) {
+		int r = stream_tls_ctx_new(o->tls_cert, o->tls_key, &tls, err);
+		if (r < 0)
+			return r;
+	}
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (efd < 0)
+	if (efd < 0) {
+		stream_tls_ctx_free(tls);
 		return berr_set_errno(err, errno, "eventfd");
+	}
 	struct stream_server *s = xcalloc(1, sizeof(*s));
 	s->address = xstrdup(address);
 	s->port = ntohs(sa.sin_port);
@@ -125,6 +88,8 @@ int stream_server_new(const struct stream_server_opts *o, const struct stream_ba
 	s->stop_fd = efd;
 	s->be = *be;
 	s->tokens = stream_tokens_new(o->token_ttl_ms);
+	pthread_mutex_init(&s->tls_lock, NULL);
+	s->tls = tls;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	*ret = s;
@@ -134,6 +99,7 @@ int stream_server_new(const struct stream_server_opts *o, const struct stream_ba
 struct conn_arg {
 	struct stream_server *s;
 	int fd;
+	struct berr *e;
 };
 
 static void http_reply(struct stream_io *io, int code, const char *reason, const char *extra,
@@ -366,8 +332,19 @@ static void *conn_main(void *arg)
 	struct timeval tv = {.tv_sec = 60};
 	(void)setsockopt(a->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	(void)pthread_setname_np(pthread_self(), "berth-stream");
+	(void)fcntl(a->fd, F_SETFL, fcntl(a->fd, F_GETFL) | O_NONBLOCK);
 	struct stream_io io = {.fd = a->fd};
-	serve(s, &io);
+	pthread_mutex_lock(&s->tls_lock);
+	struct ssl_ctx_st *tls = stream_tls_ctx_ref(s->tls);
+	pthread_mutex_unlock(&s->tls_lock);
+	int r = tls ? stream_io_tls_accept(&io, tls, s->stop_fd, HEAD_TIMEOUT_MS, &a->e) : 0;
+	stream_tls_ctx_free(tls);
+	if (r < 0)
+		log_debug("component=streaming %s", berr_msg(a->e));
+	else
+		serve(s, &io);
+	stream_io_done(&io);
+	berr_free(a->e);
 	close(a->fd);
 	free(a);
 	pthread_mutex_lock(&s->lock);
@@ -453,6 +430,8 @@ struct stream_server *stream_server_free(struct stream_server *s)
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
 	stream_tokens_free(s->tokens);
+	stream_tls_ctx_free(s->tls);
+	pthread_mutex_destroy(&s->tls_lock);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s->address);
@@ -469,6 +448,25 @@ int stream_server_register(struct stream_server *s, struct stream_req *req, char
 	int r = stream_tokens_insert(s->tokens, req, stream_now_ms(), tok, err);
 	if (r < 0)
 		return r;
-	*ret_url = xasprintf("http://%s:%d/%s/%s", s->address, s->port, names[k], tok);
+	pthread_mutex_lock(&s->tls_lock);
+	bool tls = s->tls != NULL;
+	pthread_mutex_unlock(&s->tls_lock);
+	*ret_url = xasprintf("%s://%s:%d/%s/%s", tls ? "https" : "http", s->address, s->port,
+			     names[k], tok);
+	return 0;
+}
+
+int stream_server_set_tls(struct stream_server *s, const char *cert, const char *key,
+			  struct berr **err)
+{
+	struct ssl_ctx_st *ctx = NULL;
+	int r = stream_tls_ctx_new(cert, key, &ctx, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&s->tls_lock);
+	struct ssl_ctx_st *old = s->tls;
+	s->tls = ctx;
+	pthread_mutex_unlock(&s->tls_lock);
+	stream_tls_ctx_free(old); /* connections made from it hold their own reference */
 	return 0;
 }

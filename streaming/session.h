@@ -26,12 +26,31 @@ struct stream_server {
 	pthread_mutex_t lock; /* guards nconns */
 	pthread_cond_t cond;
 	size_t nconns;
+	pthread_mutex_t tls_lock; /* guards tls */
+	struct ssl_ctx_st *tls;	  /* new connections' TLS context; NULL: plain HTTP */
 };
 
-/* A client connection: plain TCP, or TLS over it (phase of the server). */
+struct ssl_st;
+struct ssl_ctx_st;
+
+/* A client connection: plain TCP, or TLS over it (io.c). */
 struct stream_io {
-	int fd;
+	int fd;		    /* non-blocking */
+	struct ssl_st *ssl; /* NULL: plain */
 };
+/* A server TLS context from PEM files (certificate chain, key). -EINVAL with
+ * OpenSSL's reason when a file is bad or they do not match. */
+int stream_tls_ctx_new(const char *cert, const char *key, struct ssl_ctx_st **ret,
+		       struct berr **err);
+/* Another reference (NULL stays NULL); each is dropped by stream_tls_ctx_free. */
+struct ssl_ctx_st *stream_tls_ctx_ref(struct ssl_ctx_st *ctx);
+void stream_tls_ctx_free(struct ssl_ctx_st *ctx);
+/* The server side of the TLS handshake on io->fd (timeout_ms at most, or
+ * until stop_fd is readable). io->ssl is set even on failure: stream_io_done
+ * frees it. The SSL holds its own reference to ctx. */
+int stream_io_tls_accept(struct stream_io *io, struct ssl_ctx_st *ctx, int stop_fd, int timeout_ms,
+			 struct berr **err);
+void stream_io_done(struct stream_io *io);
 /* Non-blocking after the upgrade: bytes moved, 0 at EOF (recv), -EAGAIN when
  * nothing can move now, -EIO when the peer is gone. */
 ssize_t stream_io_recv(struct stream_io *io, void *p, size_t n);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* streaming.h - the CRI streaming server: exec, attach and port-forward over
- * HTTP/1.1 upgraded to SPDY/3.1, as kubelet's pkg/kubelet/cri/streaming serves
- * them (docs/streaming.md).
+ * HTTP/1.1 (optionally TLS) upgraded to SPDY/3.1 or WebSocket, as kubelet's
+ * pkg/kubelet/cri/streaming serves them (docs/streaming.md).
  * Ownership: stream_server_new() returns a server freed by stream_server_free()
  *   after stream_server_stop(); a request given to stream_server_register() is
  *   owned by the server from then on (also on failure); URLs are the caller's.
@@ -60,6 +60,8 @@ struct stream_server_opts {
 	const char *address;
 	int port;	  /* 0: a free one */
 	int token_ttl_ms; /* 0: one minute */
+	/* TLS (both or neither): PEM certificate chain and key; URLs are https. */
+	const char *tls_cert, *tls_key;
 };
 
 struct stream_server;
@@ -74,5 +76,11 @@ struct stream_server *stream_server_free(struct stream_server *s);
  * "http://<address>:<port>/<exec|attach|portforward>/<token>". */
 int stream_server_register(struct stream_server *s, struct stream_req *req, char **ret_url,
 			   struct berr **err);
+/* Loads a new certificate and key (PEM) for the connections accepted from now
+ * on (a configuration reload); open connections keep the old one. Also turns
+ * TLS on for a server started without it. On failure (-EINVAL naming the file
+ * and OpenSSL's reason) nothing changes. */
+int stream_server_set_tls(struct stream_server *s, const char *cert, const char *key,
+			  struct berr **err);
 
 #endif

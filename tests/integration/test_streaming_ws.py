@@ -9,16 +9,19 @@ Every test ends with the leak check of the container tests (ctrutil.Env.cleanup)
 import asyncio
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pytest
+import websockets
 
 import wsclient as W
 from ctrutil import Env, env, net, reg  # noqa: F401
 from registry import test_images  # noqa: F401
-from spdy import shrink_tcp_buffers
+from spdy import Client, connect_in_netns, shrink_tcp_buffers
 
 SLEEP = ["sh", "-c", "exec sleep 1000"]
 
@@ -391,3 +394,60 @@ def test_fifty_parallel_sessions(env):
             assert st["details"]["causes"] == [{"reason": "ExitCode", "message": str(i % 3)}]
         else:
             assert st["status"] == "Success"
+
+
+@pytest.fixture
+def tls_env(berthd_factory, net, reg, tmp_path):
+    """An Env whose stream server speaks TLS with a self-signed certificate for
+    127.0.0.1 (stream.tls_cert, stream.tls_key); yields (env, client SSL context)."""
+    cert, key = tmp_path / "stream.crt", tmp_path / "stream.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=berth-stream", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    e = Env(berthd_factory({"stream": {"tls_cert": str(cert), "tls_key": str(key)}},
+                           netns=net), reg)
+    e.pull("busybox")
+    ctx = ssl.create_default_context(cafile=str(cert))
+    try:
+        yield e, ctx
+    finally:
+        leaks = e.cleanup()
+    assert not leaks, leaks
+
+
+def test_exec_over_wss_and_https(tls_env):
+    e, ctx = tls_env
+    cid = e.run(e.pod(), "a", SLEEP)
+    data = os.urandom(300000)
+    url = exec_url(e, cid, ["sh", "-c", "cat; echo oops >&2"], stdin=True, stdout=True,
+                   stderr=True)
+    assert url.startswith("https://127.0.0.1:")
+
+    async def go():
+        ws = await W.connect(e.d.netns.path, url, ["v5.channel.k8s.io"], ssl=ctx,
+                             host="127.0.0.1")
+        await W.send_all(ws, W.STDIN, data)
+        await W.close_channel(ws, W.STDIN)
+        chans, code = await W.collect(ws)
+        await ws.close()
+        return chans, code
+    chans, code = run(go())
+    assert chans[W.STDOUT] == data and chans[W.STDERR] == b"oops\n" and code == 1000
+    assert json.loads(chans[W.ERROR])["status"] == "Success"
+    # plain HTTP on a TLS port gets no upgrade (berth drops the failed handshake)
+    with pytest.raises(websockets.exceptions.InvalidMessage):
+        run(W.connect(e.d.netns.path, exec_url(e, cid, ["sh", "-c", "true"], stdout=True)
+                      .replace("https:", "http:"), ["v5.channel.k8s.io"]))
+    # SPDY over https: the same exec
+    u = urllib.parse.urlparse(exec_url(e, cid, ["sh", "-c", "echo spdy-tls"], stdout=True))
+    sock = ctx.wrap_socket(connect_in_netns(e.d.netns.path, u.hostname, u.port),
+                           server_hostname="127.0.0.1")
+    c = Client(sock)
+    c.upgrade(u.path, ["v4.channel.k8s.io"])
+    err = c.open({"streamType": "error"})
+    out = c.open({"streamType": "stdout"})
+    c.pump(lambda: err.fin and out.fin, timeout=30)
+    c.shutdown()
+    assert bytes(out.data) == b"spdy-tls\n"
+    assert json.loads(err.data)["status"] == "Success"

@@ -2,7 +2,8 @@
 /* test_streaming.c - streaming/: SPDY frames and compressed header blocks
  * (round trips through two zlib contexts, as client and server hold them), the
  * one-time token cache and its expiry, HTTP request heads, protocol
- * negotiation and the v4 status JSON. */
+ * negotiation and the v4 status JSON; WebSocket frames and channels; a TLS
+ * certificate swapped while the server runs. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +14,20 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/alloc.h"
+#include "streaming/session.h"
 #include "streaming/streaming-internal.h"
 
 static void test_spdy_syn_stream_roundtrip(void **state)
@@ -386,6 +399,126 @@ static void test_ws_channels_and_ports(void **state)
 	spdy_headers_done(&h);
 }
 
+/* ---- TLS: a certificate swapped while the server runs ---- */
+
+static X509 *make_cert(const char *dir, const char *cn, char **ret_cert, char **ret_key)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	assert_non_null(k);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, k);
+	X509_NAME *n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	*ret_cert = xasprintf("%s/%s.crt", dir, cn);
+	*ret_key = xasprintf("%s/%s.key", dir, cn);
+	FILE *f = fopen(*ret_cert, "w");
+	assert_non_null(f);
+	PEM_write_X509(f, x);
+	fclose(f);
+	f = fopen(*ret_key, "w");
+	assert_non_null(f);
+	PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	EVP_PKEY_free(k);
+	return x;
+}
+
+/* A TLS client connection to 127.0.0.1:port; *ret_peer is the server's cert. */
+static SSL *tls_connect(SSL_CTX *ctx, int port, X509 **ret_peer)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	SSL *ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	assert_int_equal(SSL_connect(ssl), 1);
+	*ret_peer = SSL_get1_peer_certificate(ssl);
+	return ssl;
+}
+
+static void tls_close(SSL *ssl)
+{
+	int fd = SSL_get_fd(ssl);
+	SSL_free(ssl);
+	close(fd);
+}
+
+static void test_tls_certificate_swap(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/berth-tls-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	_cleanup_free_ char *ca = NULL, *ka = NULL, *cb = NULL, *kb = NULL;
+	X509 *xa = make_cert(dir, "a", &ca, &ka), *xb = make_cert(dir, "b", &cb, &kb);
+	struct stream_backend be = {0};
+	struct stream_server *s = NULL;
+	struct berr *e = NULL;
+	/* one without the other is refused */
+	struct stream_server_opts o = {.address = "127.0.0.1", .tls_cert = ca};
+	assert_int_equal(stream_server_new(&o, &be, &s, &e), -EINVAL);
+	assert_non_null(strstr(berr_msg(e), "both a certificate and a key"));
+	e = berr_free(e);
+	o.tls_key = ka;
+	assert_int_equal(stream_server_new(&o, &be, &s, &e), 0);
+	assert_int_equal(stream_server_start(s, &e), 0);
+	struct stream_req *req = xcalloc(1, sizeof(*req));
+	req->kind = STREAM_EXEC;
+	req->id = xstrdup("c");
+	_cleanup_free_ char *url = NULL;
+	assert_int_equal(stream_server_register(s, req, &url, &e), 0);
+	_cleanup_free_ char *prefix = xasprintf("https://127.0.0.1:%d/exec/", s->port);
+	assert_memory_equal(url, prefix, strlen(prefix));
+
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	X509 *peer = NULL;
+	SSL *old = tls_connect(cctx, s->port, &peer);
+	assert_int_equal(X509_cmp(peer, xa), 0);
+	X509_free(peer);
+
+	/* a bad pair changes nothing; a good one serves new connections */
+	assert_int_equal(stream_server_set_tls(s, ca, kb, &e), -EINVAL);
+	_cleanup_free_ char *want = xasprintf("stream TLS key '%s'", kb);
+	assert_non_null(strstr(berr_msg(e), want));
+	e = berr_free(e);
+	assert_int_equal(stream_server_set_tls(s, "/nonexistent.crt", kb, &e), -EINVAL);
+	assert_non_null(strstr(berr_msg(e), "'/nonexistent.crt'"));
+	e = berr_free(e);
+	SSL *again = tls_connect(cctx, s->port, &peer);
+	assert_int_equal(X509_cmp(peer, xa), 0);
+	X509_free(peer);
+	tls_close(again);
+	assert_int_equal(stream_server_set_tls(s, cb, kb, &e), 0);
+	SSL *new = tls_connect(cctx, s->port, &peer);
+	assert_int_equal(X509_cmp(peer, xb), 0);
+	X509_free(peer);
+	tls_close(new);
+
+	/* the connection made before the swap still works: an unknown token's 404 */
+	const char *rq = "GET /exec/unknownTokn HTTP/1.1\r\nHost: x\r\n\r\n";
+	assert_int_equal(SSL_write(old, rq, (int)strlen(rq)), (int)strlen(rq));
+	char buf[512] = {0};
+	assert_true(SSL_read(old, buf, sizeof(buf) - 1) > 0);
+	assert_memory_equal(buf, "HTTP/1.1 404", 12);
+	tls_close(old);
+
+	SSL_CTX_free(cctx);
+	stream_server_stop(s);
+	stream_server_free(s);
+	X509_free(xa);
+	X509_free(xb);
+	unlink(ca);
+	unlink(ka);
+	unlink(cb);
+	unlink(kb);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +533,7 @@ int main(void)
 	    cmocka_unit_test(test_ws_handshake_and_frames),
 	    cmocka_unit_test(test_ws_bad_frames),
 	    cmocka_unit_test(test_ws_channels_and_ports),
+	    cmocka_unit_test(test_tls_certificate_swap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
