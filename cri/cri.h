@@ -61,8 +61,8 @@ struct berth_config {
 	int stream_token_ttl_ms; /* how long an Exec/Attach/PortForward URL is good */
 	char *stream_tls_cert;	 /* PEM chain; with stream_tls_key: https URLs. NULL: none */
 	char *stream_tls_key;
-	char *libexec_dir;	 /* berth-shim, berth-exec, berth-pinns; NULL: BERTH_LIBEXECDIR */
-	char *seccomp_profile;	 /* RuntimeDefault seccomp profile (docker/moby format) */
+	char *libexec_dir;     /* berth-shim, berth-exec, berth-pinns; NULL: BERTH_LIBEXECDIR */
+	char *seccomp_profile; /* RuntimeDefault seccomp profile (docker/moby format) */
 };
 
 struct cri_method;
