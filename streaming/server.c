@@ -37,8 +37,11 @@ static const char *const pf_protocols[] = {"portforward.k8s.io", NULL};
 static const char *const ws_rc_protocols[] = {"v5.channel.k8s.io",	  "v4.channel.k8s.io",
 					      "v4.base64.channel.k8s.io", "base64.channel.k8s.io",
 					      "channel.k8s.io",		  NULL};
-static const char *const ws_pf_protocols[] = {"v4.channel.k8s.io", "v4.base64.channel.k8s.io",
-					      "portforward.k8s.io", NULL};
+/* SPDY/3.1+portforward.k8s.io: client-go's tunnelling dialer (crictl and
+ * kubectl port-forward over WebSocket), the SPDY session inside. */
+static const char *const ws_pf_protocols[] = {"SPDY/3.1+portforward.k8s.io", "v4.channel.k8s.io",
+					      "v4.base64.channel.k8s.io", "portforward.k8s.io",
+					      NULL};
 
 int64_t stream_now_ms(void)
 {
@@ -216,7 +219,8 @@ static void route_ws(struct stream_server *s, struct stream_io *io,
 	_cleanup_free_ uint16_t *ports = NULL;
 	size_t nports = 0;
 	_cleanup_berr_ struct berr *e = NULL;
-	if (pf && stream_ports_parse(hr->query, &ports, &nports, &e) < 0) {
+	bool tunnel = strncmp(proto, "SPDY/3.1+", 9) == 0;
+	if (pf && !tunnel && stream_ports_parse(hr->query, &ports, &nports, &e) < 0) {
 		_cleanup_free_ char *body = xasprintf("%s\n", berr_msg(e));
 		http_reply(io, 400, "Bad Request", NULL, body);
 		return;
@@ -236,6 +240,7 @@ static void route_ws(struct stream_server *s, struct stream_io *io,
 	    .ws = true,
 	    .ws_b64 = strstr(proto, "base64") != NULL,
 	    .ws_v5 = strncmp(proto, "v5.", 3) == 0,
+	    .ws_tunnel = tunnel,
 	    .ports = ports,
 	    .nports = nports};
 	if (pf)

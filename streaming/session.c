@@ -53,6 +53,9 @@ struct conn {
 	bool goaway;	   /* the client said it is done */
 	/* WebSocket */
 	bool ws, b64, v5;
+	bool tunnel;	      /* SPDY inside binary messages (SPDY/3.1+portforward.k8s.io) */
+	struct spdy_buf tin;  /* tunnel: SPDY bytes received, not parsed yet */
+	struct spdy_buf tout; /* tunnel: SPDY frames to send in the next message */
 	bool close_sent;
 	uint8_t msg_op;	     /* opcode of the message being reassembled, 0 when none */
 	struct spdy_buf msg; /* its fragments so far */
@@ -62,6 +65,10 @@ struct conn {
  * takes nothing for SEND_STALL_MS is gone. */
 static void conn_flush(struct conn *c)
 {
+	if (c->tunnel && c->tout.len) {
+		ws_put_frame(&c->out, WS_OP_BINARY, c->tout.p, c->tout.len);
+		c->tout.len = 0;
+	}
 	bool was_pending = c->out_off < c->out.len;
 	while (!c->dead && c->out_off < c->out.len) {
 		ssize_t w = stream_io_send(c->io, c->out.p + c->out_off, c->out.len - c->out_off);
@@ -115,9 +122,15 @@ static int conn_timeout(struct conn *c, short events, int ms)
 	return (events & POLLIN) && stream_io_pending(c->io) ? 0 : ms;
 }
 
+/* Where SPDY frames go: the socket's queue, or the next tunnel message. */
+static struct spdy_buf *spdy_out(struct conn *c)
+{
+	return c->tunnel ? &c->tout : &c->out;
+}
+
 static void conn_reply(struct conn *c, uint32_t id)
 {
-	spdy_put_syn_reply(&c->z, &c->out, id, 0, NULL);
+	spdy_put_syn_reply(&c->z, spdy_out(c), id, 0, NULL);
 	conn_flush(c);
 }
 
@@ -127,12 +140,12 @@ static void conn_data(struct conn *c, uint32_t id, uint8_t flags, const void *p,
 {
 	if (!id)
 		return;
-	if (c->ws) {
+	if (c->ws && !c->tunnel) {
 		if (n == 0 && (flags & SPDY_FLAG_FIN))
 			return;
 		ws_put_channel(&c->out, c->b64, id - 1, p, n);
 	} else {
-		spdy_put_data(&c->out, id, flags, p, n);
+		spdy_put_data(spdy_out(c), id, flags, p, n);
 	}
 	conn_flush(c);
 }
@@ -166,9 +179,32 @@ static void ws_on_close(struct conn *c, const struct ws_frame *f)
 	c->goaway = true;
 }
 
+static size_t spdy_parse(struct conn *c, const struct spdy_buf *in, frame_fn fn, void *arg);
+
+/* Tunnel: a message is more of the SPDY byte stream, frames may span them. */
+static void tunnel_on_message(struct conn *c, frame_fn fn, void *arg)
+{
+	spdy_buf_put(&c->tin, c->msg.p, c->msg.len);
+	c->msg.len = 0;
+	c->msg_op = 0;
+	size_t off = spdy_parse(c, &c->tin, fn, arg);
+	memmove(c->tin.p, c->tin.p + off, c->tin.len - off);
+	c->tin.len -= off;
+	if (c->tin.len >= IN_MAX)
+		ws_fail(c, WS_CLOSE_BIG, "tunnelled SPDY frame over the size limit");
+}
+
 /* A complete message: its channel, then the handler as a SPDY data frame. */
 static void ws_on_message(struct conn *c, frame_fn fn, void *arg)
 {
+	if (c->tunnel) {
+		if (c->msg_op != WS_OP_BINARY) {
+			ws_fail(c, WS_CLOSE_DATA, "text message in a SPDY tunnel");
+			return;
+		}
+		tunnel_on_message(c, fn, arg);
+		return;
+	}
 	if (c->msg_op == WS_OP_TEXT)
 		for (size_t i = 0; i < c->msg.len; i++)
 			if (c->msg.p[i] >= 0x80) {
@@ -235,16 +271,16 @@ static size_t ws_parse(struct conn *c, frame_fn fn, void *arg)
 	return off;
 }
 
-static size_t spdy_parse(struct conn *c, frame_fn fn, void *arg)
+static size_t spdy_parse(struct conn *c, const struct spdy_buf *in, frame_fn fn, void *arg)
 {
 	size_t off = 0;
 	while (!c->dead) {
 		struct spdy_frame f;
 		size_t used = 0;
 		_cleanup_berr_ struct berr *e = NULL;
-		if (spdy_frame_parse(&c->z, c->in.p + off, c->in.len - off, &f, &used, &e) < 0) {
+		if (spdy_frame_parse(&c->z, in->p + off, in->len - off, &f, &used, &e) < 0) {
 			log_debug("component=streaming bad frame: %s", berr_msg(e));
-			spdy_put_goaway(&c->out, 0, SPDY_RST_PROTOCOL_ERR);
+			spdy_put_goaway(spdy_out(c), 0, SPDY_RST_PROTOCOL_ERR);
 			conn_flush(c);
 			c->dead = true;
 			break;
@@ -253,7 +289,7 @@ static size_t spdy_parse(struct conn *c, frame_fn fn, void *arg)
 			break;
 		off += used;
 		if (f.type == SPDY_PING) {
-			spdy_put_ping(&c->out, f.value);
+			spdy_put_ping(spdy_out(c), f.value);
 			conn_flush(c);
 		} else if (f.type == SPDY_GOAWAY) {
 			c->goaway = true;
@@ -269,7 +305,7 @@ static size_t spdy_parse(struct conn *c, frame_fn fn, void *arg)
 /* Hands each complete frame of c->in to fn. */
 static void conn_parse(struct conn *c, frame_fn fn, void *arg)
 {
-	size_t off = c->ws ? ws_parse(c, fn, arg) : spdy_parse(c, fn, arg);
+	size_t off = c->ws ? ws_parse(c, fn, arg) : spdy_parse(c, &c->in, fn, arg);
 	memmove(c->in.p, c->in.p + off, c->in.len - off);
 	c->in.len -= off;
 	if (c->in.len >= IN_MAX)
@@ -314,9 +350,10 @@ static void conn_serve(struct conn *c, short events, short revents, frame_fn fn,
 static void conn_end(struct conn *c)
 {
 	if (!c->dead) {
-		if (!c->ws)
-			spdy_put_goaway(&c->out, 0, 0);
-		else if (!c->close_sent)
+		if (!c->ws || (c->tunnel && !c->close_sent))
+			spdy_put_goaway(spdy_out(c), 0, 0);
+		conn_flush(c);
+		if (c->ws && !c->close_sent)
 			ws_put_close(&c->out, WS_CLOSE_NORMAL, NULL);
 		c->close_sent = true;
 		conn_flush(c);
@@ -345,6 +382,8 @@ static void conn_end(struct conn *c)
 	spdy_buf_done(&c->in);
 	spdy_buf_done(&c->out);
 	spdy_buf_done(&c->msg);
+	spdy_buf_done(&c->tin);
+	spdy_buf_done(&c->tout);
 }
 
 static void conn_init(struct conn *c, const struct session_opts *o, struct spdy_buf *pending)
@@ -357,6 +396,7 @@ static void conn_init(struct conn *c, const struct session_opts *o, struct spdy_
 	c->ws = o->ws;
 	c->b64 = o->ws_b64;
 	c->v5 = o->ws_v5;
+	c->tunnel = o->ws_tunnel;
 	spdy_zlib_init(&c->z);
 	spdy_buf_put(&c->in, pending->p, pending->len);
 }
@@ -409,7 +449,7 @@ static void rc_frame(void *arg, struct conn *c, const struct spdy_frame *f)
 		while (k < RC_MAX && (!t || strcmp(t, rc_names[k]) != 0))
 			k++;
 		if (k == RC_MAX || rc->sid[k] || (k == RC_RESIZE && rc->o->version < 3)) {
-			spdy_put_rst(&c->out, f->stream_id, SPDY_RST_INVALID);
+			spdy_put_rst(spdy_out(c), f->stream_id, SPDY_RST_INVALID);
 			conn_flush(c);
 			return;
 		}
@@ -785,7 +825,7 @@ static void pf_frame(void *arg, struct conn *c, const struct spdy_frame *f)
 			i++;
 		if ((!data && !error) || (i == pf->n && pf->n >= PAIRS_MAX) ||
 		    (i < pf->n && (data ? pf->v[i].data_id : pf->v[i].err_id))) {
-			spdy_put_rst(&c->out, f->stream_id, SPDY_RST_INVALID);
+			spdy_put_rst(spdy_out(c), f->stream_id, SPDY_RST_INVALID);
 			conn_flush(c);
 			return;
 		}
@@ -854,11 +894,12 @@ void session_portforward(const struct session_opts *o, struct spdy_buf *pending)
 	conn_init(&c, o, pending);
 	struct pf pf = {.o = o};
 	struct stream_server *s = o->s;
-	if (o->ws)
+	bool chans = o->ws && !o->ws_tunnel;
+	if (chans)
 		pf_ws_pairs(&pf, &c);
 	if (c.in.len)
 		conn_parse(&c, pf_frame, &pf);
-	while (!c.dead && !c.goaway && (!o->ws || pf.n > 0)) {
+	while (!c.dead && !c.goaway && (!chans || pf.n > 0)) {
 		struct pollfd p[2 + PAIRS_MAX];
 		size_t idx[PAIRS_MAX];
 		nfds_t n = 2;

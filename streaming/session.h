@@ -68,6 +68,7 @@ struct session_opts {
 	bool ws;	       /* WebSocket channels instead of SPDY streams */
 	bool ws_b64;	       /* base64 channel framing (text messages) */
 	bool ws_v5;	       /* v5.channel.k8s.io: the CLOSE channel */
+	bool ws_tunnel;	       /* SPDY/3.1+portforward.k8s.io: SPDY in binary messages */
 	const uint16_t *ports; /* WebSocket port-forward: one pair per port */
 	size_t nports;
 };

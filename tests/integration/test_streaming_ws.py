@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import ssl
+import struct
 import subprocess
 import sys
 import time
@@ -451,3 +452,37 @@ def test_exec_over_wss_and_https(tls_env):
     c.shutdown()
     assert bytes(out.data) == b"spdy-tls\n"
     assert json.loads(err.data)["status"] == "Success"
+
+
+def test_port_forward_spdy_tunnel(env):
+    """SPDY/3.1+portforward.k8s.io: client-go's NewSPDYOverWebsocketDialer (crictl and
+    kubectl port-forward over WebSocket) speaks SPDY inside binary messages; 1 MiB through
+    cat and a closed port's error over it."""
+    e = env
+    pod = echo_pod(e, [9000])
+    wait_listening(e, pod, 9000)
+    url = e.call("PortForward", e.pb.PortForwardRequest(pod_sandbox_id=pod[0])).url
+    ts, status, hdrs = W.tunnel_connect(e.d.netns.path, url, ["SPDY/3.1+portforward.k8s.io",
+                                                              "v4.channel.k8s.io"])
+    assert status == 101 and hdrs["sec-websocket-protocol"] == "SPDY/3.1+portforward.k8s.io"
+    c = Client(ts)
+    err = c.open({"streamType": "error", "port": "9000", "requestID": "0"})
+    data = c.open({"streamType": "data", "port": "9000", "requestID": "0"})
+    payload = os.urandom(1 << 20)
+    for i in range(0, len(payload), 32768):
+        c.send(data, payload[i:i + 32768])
+    c.send(data, b"", fin=True)
+    c.pump(lambda: data.fin and err.fin, timeout=60)
+    assert bytes(data.data) == payload and not err.data
+    err = c.open({"streamType": "error", "port": "9", "requestID": "1"})
+    data = c.open({"streamType": "data", "port": "9", "requestID": "1"})
+    c.pump(lambda: err.fin and data.fin, timeout=20)
+    assert b"error forwarding port 9" in err.data
+    c.ping(5)
+    c.pump(lambda: 5 in c.pings, timeout=10)
+    # the client ends: a close frame, answered with one and nothing after it
+    ts.s.sendall(ts.frame(0x8, struct.pack(">H", 1000)))
+    c.pump(lambda: ts.closed or c.closed, timeout=10)
+    assert ts.close_code == 1000
+    assert ts.s.recv(65536) == b""  # no frame after the close
+    ts.close()
