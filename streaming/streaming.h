@@ -8,8 +8,10 @@
  * Threads: one listener thread plus one thread per connection, none of them a
  *   gRPC worker; every call here is thread-safe. Backend callbacks run on a
  *   connection thread, several at once; they may block (not forever).
- * Errors: -EINVAL bad address, -ENOSPC too many outstanding tokens, -errno of the
- *   failing socket call; backends return their own. */
+ * Errors: -EINVAL bad address or TLS files, -ENOSPC too many outstanding
+ *   tokens, -errno of the failing socket call; backends return their own.
+ * Signals: the process must ignore SIGPIPE (berthd does): TLS writes go through
+ *   OpenSSL's socket BIO, which does not pass MSG_NOSIGNAL. */
 #ifndef BERTH_STREAMING_STREAMING_H
 #define BERTH_STREAMING_STREAMING_H
 
