@@ -188,8 +188,10 @@ static void tunnel_on_message(struct conn *c, frame_fn fn, void *arg)
 	c->msg.len = 0;
 	c->msg_op = 0;
 	size_t off = spdy_parse(c, &c->tin, fn, arg);
-	memmove(c->tin.p, c->tin.p + off, c->tin.len - off);
-	c->tin.len -= off;
+	if (off) {
+		memmove(c->tin.p, c->tin.p + off, c->tin.len - off);
+		c->tin.len -= off;
+	}
 	if (c->tin.len >= IN_MAX)
 		ws_fail(c, WS_CLOSE_BIG, "tunnelled SPDY frame over the size limit");
 }
@@ -306,8 +308,10 @@ static size_t spdy_parse(struct conn *c, const struct spdy_buf *in, frame_fn fn,
 static void conn_parse(struct conn *c, frame_fn fn, void *arg)
 {
 	size_t off = c->ws ? ws_parse(c, fn, arg) : spdy_parse(c, &c->in, fn, arg);
-	memmove(c->in.p, c->in.p + off, c->in.len - off);
-	c->in.len -= off;
+	if (off) {
+		memmove(c->in.p, c->in.p + off, c->in.len - off);
+		c->in.len -= off;
+	}
 	if (c->in.len >= IN_MAX)
 		c->dead = true;
 }

@@ -308,6 +308,29 @@ def test_stalled_pod_reader_does_not_stall_another_port(env):
     assert chans.get(0, b"")[2:] == b""  # the sleeping side sent nothing
 
 
+def test_client_that_stops_reading_does_not_stall_another(env):
+    """A client that reads nothing of a forward whose pod writes without end: berth
+    stops reading that pod once the client's queue is full, and a second session
+    forwards 1 MiB both ways meanwhile."""
+    e = env
+    pod = e.pod()
+    e.run(pod, "srv", ["sh", "-c", "nc -ll -p 9002 -e head -c 1073741824 /dev/zero & "
+                                   "nc -ll -p 9001 -e cat & wait"])
+    wait_listening(e, pod, 9001)
+    b = os.urandom(1 << 20)
+
+    async def go():
+        stuck = await W.connect(e.d.netns.path, pf_url(e, pod, [9002]),
+                                ["v4.channel.k8s.io"], max_queue=1, read_limit=4096)
+        # the pod writes; nobody reads here: wait until berth has nowhere to put more
+        await asyncio.sleep(1)
+        chans = await forward(e, pf_url(e, pod, [9001]), [b])
+        stuck.transport.abort()
+        return chans
+    chans = run(go())
+    assert chans[0][2:] == b
+
+
 def fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
