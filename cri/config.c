@@ -114,6 +114,7 @@ void cri_config_init(struct berth_config *c)
 	    .cni_bin_dirs = strv_new((const char *const[]){"/opt/cni/bin", "/usr/lib/cni", NULL}),
 	    .stream_address = xstrdup("127.0.0.1"),
 	    .stream_port = 0,
+	    .stream_token_ttl_ms = 60000,
 	    .seccomp_profile = xstrdup(BERTH_SECCOMP_PROFILE),
 	};
 	struct berth_runtime *r = runtime_get_or_add(c, "runc");
@@ -141,6 +142,8 @@ void cri_config_done(struct berth_config *c)
 		registry_done(&c->registries[i]);
 	free(c->registries);
 	free(c->stream_address);
+	free(c->stream_tls_cert);
+	free(c->stream_tls_key);
 	free(c->libexec_dir);
 	free(c->seccomp_profile);
 	*c = (struct berth_config){0};
@@ -354,6 +357,12 @@ static int parse_section(struct berth_config *c, const char *section, struct jso
 			r = get_string(val, origin, k, false, &c->stream_address, err);
 		else if (strcmp(section, "stream") == 0 && strcmp(key, "port") == 0)
 			r = get_int(val, origin, k, 0, 65535, &c->stream_port, err);
+		else if (strcmp(section, "stream") == 0 && strcmp(key, "token_ttl_ms") == 0)
+			r = get_int(val, origin, k, 100, 600000, &c->stream_token_ttl_ms, err);
+		else if (strcmp(section, "stream") == 0 && strcmp(key, "tls_cert") == 0)
+			r = get_string(val, origin, k, true, &c->stream_tls_cert, err);
+		else if (strcmp(section, "stream") == 0 && strcmp(key, "tls_key") == 0)
+			r = get_string(val, origin, k, true, &c->stream_tls_key, err);
 		else
 			r = unknown_key(origin, section, key, err);
 		if (r < 0)
@@ -603,6 +612,11 @@ static struct json_object *config_json(const struct berth_config *c)
 	struct json_object *st = json_object_new_object();
 	json_object_object_add(st, "address", json_object_new_string(c->stream_address));
 	json_object_object_add(st, "port", json_object_new_int(c->stream_port));
+	json_object_object_add(st, "token_ttl_ms", json_object_new_int(c->stream_token_ttl_ms));
+	if (c->stream_tls_cert)
+		json_object_object_add(st, "tls_cert", json_object_new_string(c->stream_tls_cert));
+	if (c->stream_tls_key)
+		json_object_object_add(st, "tls_key", json_object_new_string(c->stream_tls_key));
 	json_object_object_add(o, "stream", st);
 	json_object_object_add(
 	    o, "libexec_dir",

@@ -63,7 +63,10 @@ struct berth_config {
 	struct berth_registry *registries;
 	size_t n_registries;
 	char *stream_address;
-	int stream_port;       /* 0: pick a free port */
+	int stream_port;	 /* 0: pick a free port */
+	int stream_token_ttl_ms; /* how long an Exec/Attach/PortForward URL is good */
+	char *stream_tls_cert;	 /* PEM chain; with stream_tls_key: https URLs. NULL: none */
+	char *stream_tls_key;
 	char *libexec_dir;     /* berth-shim, berth-exec, berth-pinns; NULL: BERTH_LIBEXECDIR */
 	char *seccomp_profile; /* RuntimeDefault seccomp profile (docker/moby format) */
 };

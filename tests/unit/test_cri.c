@@ -215,7 +215,7 @@ static void test_config_overrides(void **state)
 	    "          \"conf_template\": \"/etc/berth/cni.tpl\"},\n"
 	    "  \"registries\": {\"localhost:5000\": {\"mirrors\":\n"
 	    "     [\"http://127.0.0.1:5001\"], \"insecure\": true}},\n"
-	    "  \"stream\": {\"address\": \"127.0.0.1\", \"port\": 10010},\n"
+	    "  \"stream\": {\"address\": \"127.0.0.1\", \"port\": 10010, \"token_ttl_ms\": 5000},\n"
 	    "  \"seccomp_profile\": \"/etc/berth/seccomp.json\"\n"
 	    "}\n";
 	struct berth_config c;
@@ -245,6 +245,7 @@ static void test_config_overrides(void **state)
 	assert_string_equal(c.registries[0].mirrors[0], "http://127.0.0.1:5001");
 	assert_true(c.registries[0].insecure);
 	assert_int_equal(c.stream_port, 10010);
+	assert_int_equal(c.stream_token_ttl_ms, 5000);
 	assert_string_equal(c.seccomp_profile, "/etc/berth/seccomp.json");
 	cri_config_done(&c);
 }
