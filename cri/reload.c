@@ -5,7 +5,8 @@
  * is the running one with the applied keys replaced.
  * Threads: cri_config_reload() runs on berthd's main thread, one at a time; apply
  * functions publish through their owner's lock or an atomic (log level: common/log.c,
- * registries: img_ctx_set_registries()), so handlers never see a half-changed value. */
+ * registries: img_ctx_set_registries(), stream TLS: stream_server_set_tls()), so handlers
+ * never see a half-changed value. */
 #define LOG_COMPONENT "berthd" /* before any header: cri.h includes log.h */
 #include "cri/cri.h"
 
@@ -21,6 +22,7 @@
 #include "common/err.h"
 #include "common/strv.h"
 #include "image/image.h"
+#include "streaming/streaming.h"
 
 struct cri_live {
 	pthread_mutex_t lock;
@@ -36,6 +38,11 @@ struct reload_entry {
 	const char *key;
 	int (*apply)(struct berth *b, const struct berth_config *next, struct berr **err);
 	bool quiet;
+	/* Also applied when the key did not change but is set: files named by the key whose
+	 * contents may have been replaced in place (a renewed certificate). */
+	bool reread;
+	/* Applied once for all the keys it names (key and also) that changed. */
+	const char *also;
 };
 
 static int apply_log_level(struct berth *b, const struct berth_config *next, struct berr **err)
@@ -62,14 +69,28 @@ static int apply_registries(struct berth *b, const struct berth_config *next, st
 	return r;
 }
 
+/* The stream server's certificate and key, for the connections accepted from now on
+ * (turning TLS on too). Turning it off needs a restart: clients hold https URLs. */
+static int apply_stream_tls(struct berth *b, const struct berth_config *next, struct berr **err)
+{
+	if (!b->stream)
+		return 0;
+	if (!next->stream_tls_cert || !next->stream_tls_key)
+		return berr_set(err, EINVAL,
+				"stream.tls_cert and stream.tls_key must both be set; turning TLS "
+				"off takes a restart");
+	return stream_server_set_tls(b->stream, next->stream_tls_cert, next->stream_tls_key, err);
+}
+
 /* Every key not here needs a restart. A key that can change live is one entry with its
  * apply function (docs/config.md lists which do): log_format, metrics.address and the
  * stream TLS files join this way. apply() reads all it needs from next, so keys that
  * change together (a certificate and its key) may share one function: it then runs once
  * per entry whose key changed, and must give the same result each time. */
 static const struct reload_entry reload_table[] = {
-    {"log_level", apply_log_level, false},
-    {"registries", apply_registries, true},
+    {.key = "log_level", .apply = apply_log_level},
+    {.key = "registries", .apply = apply_registries, .quiet = true},
+    {.key = "stream.tls_cert", .apply = apply_stream_tls, .reread = true, .also = "stream.tls_key"},
 };
 
 #define PATH_DEPTH 6
@@ -137,6 +158,21 @@ static bool covers(const char *key, const struct change *c)
 		k += l + 1;
 	}
 	return false; /* the change is above the key: a whole section appeared or went */
+}
+
+static bool entry_covers(const struct reload_entry *e, const struct change *c)
+{
+	return covers(e->key, c) || (e->also && covers(e->also, c));
+}
+
+/* Is the dotted key present in the config's JSON form? */
+static bool key_is_set(struct json_object *o, const char *key)
+{
+	_cleanup_strv_ char **seg = strv_split(key, '.');
+	for (size_t i = 0; seg[i]; i++)
+		if (!json_object_object_get_ex(o, seg[i], &o))
+			return false;
+	return true;
 }
 
 static char *path_string(const struct change *c)
@@ -233,8 +269,9 @@ int cri_config_reload(struct berth *b, const struct berth_config *next,
 		const struct reload_entry *e = &reload_table[t];
 		bool any = false;
 		for (size_t i = 0; i < ch.n; i++)
-			any |= covers(e->key, &ch.v[i]);
-		if (!any)
+			any |= entry_covers(e, &ch.v[i]);
+		bool reread = !any && e->reread && key_is_set(nxt, e->key);
+		if (!any && !reread)
 			continue;
 		struct berr *aerr = NULL;
 		if (e->apply(b, next, &aerr) < 0) {
@@ -244,11 +281,15 @@ int cri_config_reload(struct berth *b, const struct berth_config *next,
 			berr_free(aerr);
 			res->failed++;
 			for (size_t i = 0; i < ch.n; i++)
-				handled[i] |= covers(e->key, &ch.v[i]);
+				handled[i] |= entry_covers(e, &ch.v[i]);
+			continue;
+		}
+		if (reread) {
+			log_info("key=%s msg=\"reload: unchanged, its files read again\"", e->key);
 			continue;
 		}
 		for (size_t i = 0; i < ch.n; i++) {
-			if (!covers(e->key, &ch.v[i]))
+			if (!entry_covers(e, &ch.v[i]))
 				continue;
 			handled[i] = true;
 			_cleanup_free_ char *p = path_string(&ch.v[i]);
@@ -274,9 +315,13 @@ int cri_config_reload(struct berth *b, const struct berth_config *next,
 	free(handled);
 	free(ch.v);
 	/* after the logging: the changes point into cur */
-	for (size_t t = 0; t < n_table; t++)
-		if (applied[t])
-			replace_key(cur, nxt, reload_table[t].key);
+	for (size_t t = 0; t < n_table; t++) {
+		if (!applied[t])
+			continue;
+		replace_key(cur, nxt, reload_table[t].key);
+		if (reload_table[t].also)
+			replace_key(cur, nxt, reload_table[t].also);
+	}
 	char *eff = xstrdup(json_object_to_json_string_ext(
 	    cur, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	if (b->live) {
