@@ -117,7 +117,7 @@ def test_files_and_conffiles(tree):
     assert tops == ["etc", "lib", "usr"]
     # the binaries are the berth built from this tree, for /usr
     out = run([os.path.join(root, "usr/bin/berthd"), "--print-config",
-               "--config-dir", "/nonexistent"])
+               "--config-dir", os.path.join(tree, "control")])  # no *.json there
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["libexec_dir"] == "/usr/libexec/berth"
     # the shipped config is the reference one
