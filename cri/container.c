@@ -197,7 +197,12 @@ static int plan_bundle(struct berth *b, struct ctr_plan *p, const Runtime__V1__C
 	const Runtime__V1__LinuxContainerSecurityContext *sc =
 	    c->linux ? c->linux->security_context : NULL;
 	_cleanup_(oci_user_done) struct oci_user user = {0};
-	r = oci_user_resolve(&(struct oci_user_request){p->rootfs, sc, im->user}, &user, err);
+	const Runtime__V1__LinuxPodSandboxConfig *pl = p->pod.config ? p->pod.config->linux : NULL;
+	bool pod_strict = pl && pl->security_context &&
+			  pl->security_context->supplemental_groups_policy ==
+			      RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
+	r = oci_user_resolve(&(struct oci_user_request){p->rootfs, sc, im->user, pod_strict}, &user,
+			     err);
 	if (r < 0)
 		return r;
 	r = oci_mounts_validate(c, NULL, err);

@@ -58,6 +58,7 @@ static void mounts_copy(const Runtime__V1__ContainerConfig *cfg, Runtime__V1__Co
 		d->readonly = src->readonly;
 		d->selinux_relabel = src->selinux_relabel;
 		d->propagation = src->propagation;
+		d->recursive_read_only = src->recursive_read_only;
 		if (src->image) { /* an image volume, read-only whatever was asked */
 			d->image = image_msg(src->image->image);
 			d->image_sub_path = xstrdup(src->image_sub_path ? src->image_sub_path : "");
@@ -145,6 +146,30 @@ Runtime__V1__ContainerStatus *cri_ctr_status_msg(const struct store_ctr_meta *m,
 	return s;
 }
 
+/* The ids of the container's process while it has one (runc sets them before the
+ * container is started); NULL once it has exited or when they can't be read. */
+static Runtime__V1__ContainerUser *user_msg(const struct store_ctr_status *st)
+{
+	enum store_ctr_state s = store_ctr_state(st);
+	struct cri_proc_user u;
+	if ((s != STORE_CTR_CREATED && s != STORE_CTR_RUNNING) || st->pid <= 0 ||
+	    cri_proc_user_read(st->pid, &u, NULL) < 0)
+		return NULL;
+	Runtime__V1__ContainerUser *cu =
+	    (void *)cri_msg_new(&runtime__v1__container_user__descriptor);
+	Runtime__V1__LinuxContainerUser *l =
+	    (void *)cri_msg_new(&runtime__v1__linux_container_user__descriptor);
+	l->uid = u.uid;
+	l->gid = u.gid;
+	l->supplemental_groups = TAKE_PTR(u.groups);
+	l->n_supplemental_groups = u.n_groups;
+	if (!l->supplemental_groups)
+		l->supplemental_groups = xcalloc(1, sizeof(int64_t));
+	cu->linux = l;
+	cri_proc_user_done(&u);
+	return cu;
+}
+
 int cri_container_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			 ProtobufCMessage **ret_resp, struct berr **err)
 {
@@ -165,6 +190,7 @@ int cri_container_status(struct berth *b, struct cri_call *call, const ProtobufC
 	Runtime__V1__ContainerStatusResponse *resp =
 	    (void *)cri_msg_new(&runtime__v1__container_status_response__descriptor);
 	resp->status = cri_ctr_status_msg(m, &st);
+	resp->status->user = user_msg(&st);
 	if (in->verbose) {
 		struct store_kv info = {"info", NULL};
 		_cleanup_free_ char *text = verbose_info(m, &st);

@@ -2,6 +2,8 @@
 /* pod.c - shared pieces of the sandbox and container handlers: the default
  * ops table, the sandbox as containers see it, runtime handlers, the runtime
  * facts detected at start and the exit monitor's lifetime. */
+#define LOG_COMPONENT "cri" /* before any header: cri.h includes log.h */
+
 #include "cri/pod.h"
 
 #include <errno.h>
@@ -185,6 +187,31 @@ static int detect_opts(struct berth *b, struct cri_runtime *rt, struct berr **er
 	return 0;
 }
 
+/* What the kernel and the filesystems of the state and run dirs offer for
+ * recursive read-only mounts and pod user namespaces: checked once, logged, and
+ * advertised per handler in Status (runtime.c). */
+static int kernel_probe(struct berth *b, struct cri_runtime *rt, struct berr **err)
+{
+	_cleanup_free_ char *scratch = xasprintf("%s/idmap-probe", b->cfg.run_dir);
+	const char *dirs[] = {b->cfg.state_dir, b->cfg.run_dir, NULL};
+	cri_kernel_probe(scratch, dirs, &rt->kfeat);
+	rt->opts.rro_supported = rt->kfeat.mount_setattr;
+	rt->facts->kernel_known = true;
+	rt->facts->rro_mounts = rt->kfeat.mount_setattr;
+	rt->facts->user_namespaces = rt->kfeat.idmap;
+	if (!rt->kfeat.mount_setattr)
+		log_warn("msg=\"recursive read-only mounts: no mount_setattr(2) in this kernel; "
+			 "they are refused, ignoring\"");
+	if (rt->kfeat.idmap)
+		log_info("msg=\"user namespaces for pods: idmapped mounts work on the state and "
+			 "run dirs\"");
+	else
+		log_warn("msg=\"user namespaces for pods are off: %s, ignoring\"",
+			 rt->kfeat.idmap_missing);
+	(void)err;
+	return 0;
+}
+
 int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err)
 {
 	struct cri_runtime *rt = xcalloc(1, sizeof(*rt));
@@ -210,6 +237,8 @@ int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err)
 	rt->facts = xcalloc(1, sizeof(*rt->facts));
 	cri_host_facts_detect(NULL, b->cfg.cgroup_driver == BERTH_CGROUP_SYSTEMD,
 			      rt->opts.cgroup_mode == OCI_CGROUP_MODE_V2, rt->facts);
+	if (r >= 0)
+		r = kernel_probe(b, rt, err);
 	if (r >= 0)
 		r = fileio_mkdir_p(rt->exit_dir, 0700, err);
 	/* The watch exists before the scan, so an exit in between is seen by one. */

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "cri/cri-internal.h"
+#include "cri/idmap.h"
 #include "oci/oci.h"
 #include "store/store.h"
 
@@ -81,10 +82,11 @@ struct cri_runtime {
 	char *shim_path, *exec_path, *pinns_path;
 	int stop_wait_ms; /* after SIGKILL, how long Stop/Remove wait for the exit */
 	struct cri_monitor *monitor;
-	struct cri_cpu_cache *cpu_cache; /* previous CPU samples (stats.c); own mutex */
-	struct cri_events *events;	 /* GetContainerEvents publisher (events.c); own mutex */
-	struct cri_imgvols *imgvols;	 /* image volume trees and holders (imgvol.c); own mutex */
-	struct cri_host_facts *facts;	 /* what validation checks against (validate-internal.h) */
+	struct cri_cpu_cache *cpu_cache;  /* previous CPU samples (stats.c); own mutex */
+	struct cri_events *events;	  /* GetContainerEvents publisher (events.c); own mutex */
+	struct cri_imgvols *imgvols;	  /* image volume trees and holders (imgvol.c); own mutex */
+	struct cri_host_facts *facts;	  /* what validation checks against (validate-internal.h) */
+	struct cri_kernel_features kfeat; /* probed at start (cri/idmap.h); read-only after */
 	/* Exit generation: bumped (and broadcast) after every committed exit. */
 	pthread_mutex_t exit_mu;
 	pthread_cond_t exit_cond;
@@ -116,6 +118,20 @@ const char *cri_ctr_extra(const struct store_ctr_meta *m, const char *key);
 /* The OCI runtime handler of a container or sandbox (name NULL/"": default). */
 int cri_handler_of(struct berth *b, const char *name, struct oci_runtime_handler *ret,
 		   struct berr **err);
+
+/* The ids a container's process has, as the container sees them (ctr_user.c). */
+struct cri_proc_user {
+	int64_t uid, gid;
+	int64_t *groups; /* supplemental groups, in the kernel's order */
+	size_t n_groups;
+};
+/* Pure: from a /proc/<pid>/status text and the process's uid_map and gid_map
+ * (as berthd reads them); -EPROTO for text without the ids or an unmapped one. */
+int cri_proc_user_parse(const char *status, const char *uid_map, const char *gid_map,
+			struct cri_proc_user *ret, struct berr **err);
+/* Reads them for pid; -ENOENT once the process is gone. */
+int cri_proc_user_read(pid_t pid, struct cri_proc_user *ret, struct berr **err);
+void cri_proc_user_done(struct cri_proc_user *u);
 
 /* r itself, or for -EIO with an OCI runtime's error text in *err, the errno
  * that text stands for (oci_runtime_errno) and "<cause>: <text>" (failure.c). */

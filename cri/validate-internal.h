@@ -88,8 +88,11 @@ struct cri_host_facts {
 	uint64_t hugepage_sizes[CRI_V_HUGEPAGES]; /* bytes */
 	size_t n_hugepage_sizes;
 	bool hugepages_known;
-	bool systemd_cgroup; /* cgroup_parent is a systemd slice */
-	bool cgroup_v2;	     /* unified resources need it */
+	bool systemd_cgroup;  /* cgroup_parent is a systemd slice */
+	bool cgroup_v2;	      /* unified resources need it */
+	bool kernel_known;    /* the two below were probed (cri/idmap.h); false: not checked */
+	bool rro_mounts;      /* recursive read-only mounts (mount_setattr) */
+	bool user_namespaces; /* pod user namespaces with idmapped mounts */
 };
 
 /* Reads /sys/devices/system/cpu/online, /sys/devices/system/node/online (a

@@ -64,7 +64,37 @@ static int v_mapping(const char *f, const char *field, size_t n, struct berr **e
 	return cri_v_count(f, field, n, CRI_V_ID_MAPPINGS, err);
 }
 
-static int v_mounts(const char *where, const Runtime__V1__ContainerConfig *c, struct berr **err)
+/* Recursive read-only (KEP-3857): read-only and private, where the kernel has
+ * mount_setattr(2). */
+static int v_rro(const struct cri_host_facts *h, const char *f, const Runtime__V1__Mount *m,
+		 struct berr **err)
+{
+	if (!m->recursive_read_only)
+		return 0;
+	if (!m->readonly)
+		return berr_set(err, EINVAL,
+				"%s.recursive_read_only needs readonly: mount '%.64s' is "
+				"read-write",
+				f, m->container_path);
+	if (m->propagation != RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE)
+		return berr_set(err, EINVAL,
+				"%s.recursive_read_only needs propagation PROPAGATION_PRIVATE: "
+				"mount '%.64s' has %s",
+				f, m->container_path,
+				m->propagation ==
+					RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL
+				    ? "PROPAGATION_BIDIRECTIONAL"
+				    : "PROPAGATION_HOST_TO_CONTAINER");
+	if (h && h->kernel_known && !h->rro_mounts)
+		return berr_set(err, EOPNOTSUPP,
+				"%s.recursive_read_only: this kernel has no mount_setattr(2) "
+				"(Linux 5.12)",
+				f);
+	return 0;
+}
+
+static int v_mounts(const struct cri_host_facts *h, const char *where,
+		    const Runtime__V1__ContainerConfig *c, struct berr **err)
 {
 	int r = cri_v_count(where, "mounts", c->n_mounts, CRI_V_MOUNTS, err);
 	for (size_t i = 0; r == 0 && i < c->n_mounts; i++) {
@@ -91,6 +121,8 @@ static int v_mounts(const char *where, const Runtime__V1__ContainerConfig *c, st
 			r = v_mapping(f, "uidMappings", m->n_uidmappings, err);
 		if (r == 0)
 			r = v_mapping(f, "gidMappings", m->n_gidmappings, err);
+		if (r == 0)
+			r = v_rro(h, f, m, err);
 	}
 	return r;
 }
@@ -258,7 +290,7 @@ int cri_validate_ctr_config(const struct cri_host_facts *h, const Runtime__V1__C
 	if (r == 0)
 		r = v_process(where, c, err);
 	if (r == 0)
-		r = v_mounts(where, c, err);
+		r = v_mounts(h, where, c, err);
 	if (r == 0)
 		r = v_devices(where, c, err);
 	if (r == 0)

@@ -708,6 +708,31 @@ static void test_validate_ctr_mounts_devices(void **state)
 	       "config.mounts[0].propagation 7 is not a MountPropagation (PROPAGATION_PRIVATE",
 	       "propagation");
 	c.m.propagation = 0;
+	/* recursive read-only: read-only, private, and a kernel with mount_setattr */
+	c.m.recursive_read_only = true;
+	expect(ctr_check(&c, &e), &e, EINVAL,
+	       "config.mounts[0].recursive_read_only needs readonly: mount '/data' is read-write",
+	       "rro rw");
+	c.m.readonly = true;
+	c.m.propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER;
+	expect(ctr_check(&c, &e), &e, EINVAL,
+	       "config.mounts[0].recursive_read_only needs propagation PROPAGATION_PRIVATE: "
+	       "mount '/data' has PROPAGATION_HOST_TO_CONTAINER",
+	       "rro slave");
+	c.m.propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL;
+	expect(ctr_check(&c, &e), &e, EINVAL, "has PROPAGATION_BIDIRECTIONAL", "rro shared");
+	c.m.propagation = 0;
+	expect(ctr_check(&c, &e), &e, 0, NULL, "rro ok, kernel not probed");
+	facts.kernel_known = true;
+	facts.rro_mounts = true;
+	expect(ctr_check(&c, &e), &e, 0, NULL, "rro ok");
+	facts.rro_mounts = false;
+	expect(ctr_check(&c, &e), &e, EOPNOTSUPP,
+	       "config.mounts[0].recursive_read_only: this kernel has no mount_setattr(2)",
+	       "rro without mount_setattr");
+	facts.kernel_known = false;
+	c.m.recursive_read_only = false;
+	c.m.readonly = false;
 	Runtime__V1__Mount *v[1025];
 	for (int i = 0; i < 1025; i++)
 		v[i] = &c.m;
