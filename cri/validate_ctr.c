@@ -194,8 +194,8 @@ static int v_apparmor_path(const char *where, const char *s, struct berr **err)
 			where, s);
 }
 
-static int v_ctr_security(const char *where, const Runtime__V1__LinuxContainerSecurityContext *s,
-			  struct berr **err)
+static int v_ctr_security(const struct cri_host_facts *h, const char *where,
+			  const Runtime__V1__LinuxContainerSecurityContext *s, struct berr **err)
 {
 	if (!s)
 		return 0;
@@ -233,11 +233,14 @@ static int v_ctr_security(const char *where, const Runtime__V1__LinuxContainerSe
 		cri_v_fmt(nw, sizeof(nw), "%s.namespace_options", w);
 		r = cri_v_str(nw, "target_id", o->target_id, CRI_V_ID_MAX, CRI_V_NO_SPACE, err);
 		if (r == 0 && o->userns_options) {
-			cri_v_fmt(nw, sizeof(nw), "%s.namespace_options.userns_options", w);
-			r = v_mapping(nw, "uids", o->userns_options->n_uids, err);
+			char uw[600];
+			cri_v_fmt(uw, sizeof(uw), "%s.userns_options", nw);
+			r = v_mapping(uw, "uids", o->userns_options->n_uids, err);
 			if (r == 0)
-				r = v_mapping(nw, "gids", o->userns_options->n_gids, err);
+				r = v_mapping(uw, "gids", o->userns_options->n_gids, err);
 		}
+		if (r == 0)
+			r = cri_v_userns(nw, o, h, err);
 	}
 	if (r == 0)
 		r = cri_v_ids(w, s->run_as_user, s->run_as_group, s->supplemental_groups,
@@ -308,6 +311,6 @@ int cri_validate_ctr_config(const struct cri_host_facts *h, const Runtime__V1__C
 	cri_v_fmt(rw, sizeof(rw), "%s.resources", w);
 	r = cri_validate_resources(h, c->linux->resources, rw, err);
 	if (r == 0)
-		r = v_ctr_security(w, c->linux->security_context, err);
+		r = v_ctr_security(h, w, c->linux->security_context, err);
 	return r;
 }
