@@ -4,10 +4,9 @@
  * mounts berthd makes itself for a pod's user namespace (open_tree clone +
  * mount_setattr(MOUNT_ATTR_IDMAP), attached at a path the OCI runtime then
  * bind-mounts like any other source), so any OCI runtime works with them.
- * Ownership: strings in results are the caller's (free()).
- * Threads: every call is thread-safe; the mounts are made in berthd's own mount
- *   namespace (no setns, no fork: plain syscalls on the calling thread).
- * Errors: -errno of the syscall, with a message naming the path. */
+ * The mounts themselves are common/idmap.h's; the container's are made in
+ * ctr_idmap.c and image/rootfs.c.
+ * Threads: call once at start, before serving; blocks on berth-pinns. */
 #ifndef BERTH_CRI_IDMAP_H
 #define BERTH_CRI_IDMAP_H
 
@@ -23,12 +22,18 @@ struct cri_kernel_features {
 	char idmap_missing[512]; /* when !idmap: what is missing, for the log and Status */
 };
 
-/* Probes mount_setattr and, under scratch_dir (made and removed again), a user
- * namespace, an idmapped mount of scratch_dir's filesystem and of each extra_dirs
- * entry's (NULL-terminated; the state dir, the run dir, ...), and an overlay
- * over an idmapped lower dir with its upper and work dirs on one idmapped mount.
- * Never fails: what does not work is written into ret->idmap_missing. */
-void cri_kernel_probe(const char *scratch_dir, const char *const *extra_dirs,
-		      struct cri_kernel_features *ret);
+struct cri_probe_opts {
+	const char *pinns;	 /* berth-pinns, which makes the probe's user namespace */
+	const char *pin_root;	 /* <run_dir>/ns: its pin goes there, and is removed */
+	const char *scratch_dir; /* made and removed again */
+	const char *state_dir;	 /* image layers: idmapped, and overlays over them */
+	const char *run_dir;	 /* the pod files bound into containers */
+};
+
+/* Probes mount_setattr and, through a user namespace of berth-pinns, idmapped
+ * mounts on the filesystems of the state and run dirs and on tmpfs (the pod's
+ * /dev/shm), and an overlay over an idmapped lower dir. Never fails: what does
+ * not work is written into ret->idmap_missing. Leaves nothing behind. */
+void cri_kernel_probe(const struct cri_probe_opts *o, struct cri_kernel_features *ret);
 
 #endif

@@ -89,6 +89,16 @@ int cri_pod_info_load(struct berth *b, const char *sandbox_id, struct cri_pod_in
 	    .shm_dir = cri_sb_extra(p.meta, CRI_SB_X_SHM),
 	    .cgroup_parent = cri_sb_extra(p.meta, CRI_SB_X_CGROUP),
 	};
+	const char *uids = cri_sb_extra(p.meta, CRI_SB_X_USERNS_UIDS);
+	const char *gids = cri_sb_extra(p.meta, CRI_SB_X_USERNS_GIDS);
+	const char *ns_dir = cri_sb_extra(p.meta, CRI_SB_X_NS_DIR);
+	unsigned c;
+	if (uids && gids && ns_dir &&
+	    sscanf(uids, "%u:%u:%u", &c, &p.oci.uid_host, &p.oci.uid_len) == 3 &&
+	    sscanf(gids, "%u:%u:%u", &c, &p.oci.gid_host, &p.oci.gid_len) == 3) {
+		p.userns_path = xasprintf("%s/user", ns_dir);
+		p.oci.userns_path = p.userns_path;
+	}
 	*ret = p;
 	return 0;
 }
@@ -102,6 +112,7 @@ void cri_pod_info_done(struct cri_pod_info *p)
 	free(p->hostname_file);
 	free(p->hosts_file);
 	free(p->resolv_file);
+	free(p->userns_path);
 	*p = (struct cri_pod_info){0};
 }
 
@@ -193,8 +204,13 @@ static int detect_opts(struct berth *b, struct cri_runtime *rt, struct berr **er
 static int kernel_probe(struct berth *b, struct cri_runtime *rt, struct berr **err)
 {
 	_cleanup_free_ char *scratch = xasprintf("%s/idmap-probe", b->cfg.run_dir);
-	const char *dirs[] = {b->cfg.state_dir, b->cfg.run_dir, NULL};
-	cri_kernel_probe(scratch, dirs, &rt->kfeat);
+	_cleanup_free_ char *pin_root = xasprintf("%s/ns", b->cfg.run_dir);
+	struct cri_probe_opts po = {.pinns = rt->pinns_path,
+				    .pin_root = pin_root,
+				    .scratch_dir = scratch,
+				    .state_dir = b->cfg.state_dir,
+				    .run_dir = b->cfg.run_dir};
+	cri_kernel_probe(&po, &rt->kfeat);
 	rt->opts.rro_supported = rt->kfeat.mount_setattr;
 	rt->facts->kernel_known = true;
 	rt->facts->rro_mounts = rt->kfeat.mount_setattr;

@@ -43,6 +43,8 @@ struct shim_info;
 #define CRI_SB_X_PID_MODE    "ns_pid"
 #define CRI_SB_X_IPC_MODE    "ns_ipc"
 #define CRI_SB_X_SHM	     "shm"
+#define CRI_SB_X_USERNS_UIDS "userns_uids" /* "0:HOST:LENGTH" of a pod user namespace */
+#define CRI_SB_X_USERNS_GIDS "userns_gids"
 
 /* Container meta->extra keys. */
 #define CRI_CTR_X_UPPER	 "upper_dir" /* <state_dir>/containers/<id> */
@@ -61,6 +63,12 @@ struct cri_ops {
 	int (*rootfs_mount)(struct berth *b, const struct store_img_meta *img,
 			    const char *upper_dir, const char *target, bool readonly,
 			    struct berr **err);
+	/* The same for a pod with its own user namespace: the layers idmapped through
+	 * userns_fd under idmap_dir (img_rootfs_mount_idmapped); NULL: not supported. */
+	int (*rootfs_mount_idmapped)(struct berth *b, const struct store_img_meta *img,
+				     const char *upper_dir, const char *target,
+				     const char *idmap_dir, int userns_fd, uid_t root_uid,
+				     gid_t root_gid, struct berr **err);
 	/* Unmounts target; not mounted or missing is success. */
 	int (*rootfs_unmount)(const char *target, struct berr **err);
 	const struct cni_ops *cni; /* pod networking (netns/netns.h) */
@@ -108,6 +116,7 @@ struct cri_pod_info {
 	Runtime__V1__PodSandboxConfig *config; /* unpacked meta config, NULL if none */
 	struct oci_sandbox_info oci;
 	char *hostname_file, *hosts_file, *resolv_file;
+	char *userns_path; /* <ns_dir>/user of a pod with its own user namespace; else NULL */
 };
 int cri_pod_info_load(struct berth *b, const char *sandbox_id, struct cri_pod_info *ret,
 		      struct berr **err);
@@ -118,6 +127,24 @@ const char *cri_ctr_extra(const struct store_ctr_meta *m, const char *key);
 /* The OCI runtime handler of a container or sandbox (name NULL/"": default). */
 int cri_handler_of(struct berth *b, const char *name, struct oci_runtime_handler *ret,
 		   struct berr **err);
+
+/* The bind sources of a container in a pod's user namespace (ctr_idmap.c): config
+ * and sb are shallow copies of the caller's with the host paths of the CRI mounts
+ * (not image volumes) and of the pod's files replaced by idmapped mounts under dir
+ * ("m<i>", "hostname", "hosts", "resolv.conf", "shm"). The mounts stay until
+ * idmap_unbind_dir(dir) (the container's teardown), also after a failure. */
+#define CRI_CTR_IDMAP_FILES 4
+struct cri_ctr_idmap {
+	Runtime__V1__ContainerConfig config;
+	Runtime__V1__Mount **mounts, *copies;
+	char **sources;
+	struct oci_sandbox_info sb;
+	char *files[CRI_CTR_IDMAP_FILES];
+};
+int cri_ctr_idmap_prepare(const char *dir, int userns_fd, const Runtime__V1__ContainerConfig *c,
+			  const struct oci_sandbox_info *sb, struct cri_ctr_idmap *ret,
+			  struct berr **err);
+void cri_ctr_idmap_done(struct cri_ctr_idmap *p);
 
 /* The ids a container's process has, as the container sees them (ctr_user.c). */
 struct cri_proc_user {

@@ -290,9 +290,10 @@ int cri_v_userns(const char *where, const Runtime__V1__NamespaceOption *o,
 				f, ns_mode_name(u->mode));
 	if (u->mode == RUNTIME__V1__NAMESPACE_MODE__NODE) {
 		if (u->n_uids || u->n_gids)
-			return berr_set(err, EINVAL,
-					"%s: mode NODE takes no mappings (%zu uids, %zu gids given)",
-					f, u->n_uids, u->n_gids);
+			return berr_set(
+			    err, EINVAL,
+			    "%s: mode NODE takes no mappings (%zu uids, %zu gids given)", f,
+			    u->n_uids, u->n_gids);
 		return 0;
 	}
 	if (u->n_uids != 1 || u->n_gids != 1)

@@ -57,6 +57,11 @@ struct oci_sandbox_info {
 	/* cgroupfs: "/kubepods/pod1" (NULL: "/berth"); systemd: a slice name
 	 * "x.slice" (NULL: "system.slice") */
 	const char *cgroup_parent;
+	/* the pod's user namespace (UserNamespace mode POD), joined by path, with its
+	 * one mapping each from container ID 0 (the runtime needs them to know the
+	 * host ids of root); NULL: the node's */
+	const char *userns_path;
+	uint32_t uid_host, uid_len, gid_host, gid_len;
 };
 
 /* The parts of the image config a container spec uses. Vectors are

@@ -186,3 +186,225 @@ def test_supplemental_groups_policy_merge_and_strict(env):
     # the user is read from the process: once it exited there is none
     env.stop(merge, timeout=0)
     assert not env.status(merge).status.HasField("user")
+
+
+# ---- user namespaces (mode POD) ----
+
+HOST_BASE = 2000000  # the pods' host ids: HOST_BASE.. (65536 each), away from real users
+LEN = 65536
+
+
+def userns(pb, mode, uids=(), gids=()):
+    m = lambda t: pb.IDMapping(host_id=t[0], container_id=t[1], length=t[2])
+    return pb.UserNamespace(mode=mode, uids=[m(t) for t in uids], gids=[m(t) for t in gids])
+
+
+def userns_pod_config(env, name="uns", host=HOST_BASE, pid=None, **kw):
+    pb = env.pb
+    cfg = env.pod_config(name, pid=pid, **kw)
+    cfg.linux.security_context.namespace_options.userns_options.CopyFrom(
+        userns(pb, pb.POD, [(host, 0, LEN)], [(host, 0, LEN)]))
+    return cfg
+
+
+def userns_pod(env, name="uns", host=HOST_BASE, **kw):
+    cfg = userns_pod_config(env, name, host, **kw)
+    sid = env.call("RunPodSandbox", env.pb.RunPodSandboxRequest(config=cfg)).pod_sandbox_id
+    return sid, cfg
+
+
+def userns_ctr(env, pod, name, command=SLEEP, **kw):
+    """A container config as kubelet sends it in such a pod: the pod's userns_options."""
+    pb = env.pb
+    pod_ns = pod[1].linux.security_context.namespace_options
+    sc = pb.LinuxContainerSecurityContext(namespace_options=pb.NamespaceOption(
+        pid=pod_ns.pid, userns_options=pod_ns.userns_options))
+    return env.run(pod, name, command, linux=pb.LinuxContainerConfig(security_context=sc), **kw)
+
+
+def proc_ids(pid):
+    with open(f"/proc/{pid}/status") as f:
+        st = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+    return int(st["Uid"].split()[1]), int(st["Gid"].split()[1])
+
+
+def require_userns(env):
+    # the fixture's root (mkdtemp, 0700) holds berthd's run dir: the pod's root, which is
+    # no one on the host, must get through it as through /run to the bundles
+    os.chmod(env.d.root, 0o711)
+    st = env.call("Status", env.pb.StatusRequest(verbose=True))
+    feats = json.loads(st.info["features"])
+    assert feats["userNamespaces"], feats.get("userNamespacesMissing")
+    assert all(h.features.user_namespaces for h in st.runtime_handlers)
+
+
+@pytest.fixture
+def host_volume():
+    """A hostPath volume dir owned by host root, with a host root file in it."""
+    d = tempfile.mkdtemp(prefix="berth-uns-vol-")
+    os.chmod(d, 0o755)
+    with open(os.path.join(d, "from-host"), "w") as f:
+        f.write("host\n")
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_userns_pod_container_sees_its_mapping_and_root(env, host_volume):
+    pb = env.pb
+    require_userns(env)
+    pod = userns_pod(env)
+    tlog = os.path.join(host_volume, "termination-log")
+    open(tlog, "w").close()
+    mounts = [pb.Mount(host_path=host_volume, container_path="/data"),
+              pb.Mount(host_path=tlog, container_path="/dev/termination-log")]
+    cid = userns_ctr(env, pod, "a", mounts=mounts)
+    # the maps, read inside
+    assert sh(env, cid, "cat /proc/self/uid_map")[1].split() == ["0", str(HOST_BASE), str(LEN)]
+    assert sh(env, cid, "cat /proc/self/gid_map")[1].split() == ["0", str(HOST_BASE), str(LEN)]
+    # root inside, the mapped host ids outside
+    assert sh(env, cid, "id -u; id -g")[1].split() == ["0", "0"]
+    pid = env.info(cid)["pid"]
+    assert proc_ids(pid) == (HOST_BASE, HOST_BASE)
+    assert env.status(cid).status.user.linux.uid == 0
+    # the rootfs: the image's files (host root on disk, never chowned) are root's inside
+    rc, out, _ = sh(env, cid, "stat -c '%u:%g %n' / /bin/busybox /etc/passwd /opt/a")
+    assert rc == 0 and [l.split()[0] for l in out.splitlines()] == ["0:0"] * 4, out
+    # ... and writable by it: the write lands in the upper dir as the mapped host uid
+    assert sh(env, cid, "echo w > /etc/motd && echo new > /made && stat -c %u /made")[:2] == \
+        (0, "0\n")
+    upper = os.path.join(env.d.state_dir, "containers", cid, "upper")
+    assert os.stat(os.path.join(upper, "made")).st_uid == HOST_BASE
+    # copied up from a layer: its owner as the container sees it, root, is host uid HOST_BASE
+    assert os.stat(os.path.join(upper, "etc", "motd")).st_uid == HOST_BASE
+    # the layer itself is untouched
+    rc, out, _ = sh(env, cid, "cat /etc/motd")
+    assert out == "w\n"
+    # every bind mount through an idmapped mount: root's inside
+    rc, out, _ = sh(env, cid, "stat -c '%u:%g %n' /etc/hosts /etc/resolv.conf /etc/hostname "
+                              "/dev/shm /dev/termination-log /data /data/from-host")
+    assert rc == 0 and all(l.split()[0] == "0:0" for l in out.splitlines()), out
+    assert sh(env, cid, "cat /data/from-host")[1] == "host\n"
+    # a file container root writes into the hostPath volume: through the idmapped mount
+    # it is written as the on-disk id that mount gives the pod's root, host uid 0, and a
+    # host root file is the pod's; the process itself stays the mapped host uid
+    assert sh(env, cid, "echo c > /data/by-ctr && echo x > /dev/termination-log")[0] == 0
+    st = os.stat(os.path.join(host_volume, "by-ctr"))
+    assert (st.st_uid, st.st_gid) == (0, 0)
+    assert open(tlog).read() == "x\n"
+    assert proc_ids(pid) == (HOST_BASE, HOST_BASE)
+    # the idmapped mount shows every on-disk id below the mapping's length as itself
+    os.chown(os.path.join(host_volume, "from-host"), 12345, 12345)
+    assert sh(env, cid, "stat -c %u:%g /data/from-host")[1].strip() == "12345:12345"
+    # and one beyond it as nobody: the pod's root has no power over it
+    os.chown(os.path.join(host_volume, "from-host"), 100000, 100000)
+    assert sh(env, cid, "stat -c %u /data/from-host")[1].strip() == "65534"
+    # the container is root in its namespace, not on the host: a host-only file stays shut
+    os.chmod(os.path.join(host_volume, "from-host"), 0o600)
+    rc, _, err = sh(env, cid, "cat /data/from-host")
+    assert rc != 0 and "Permission denied" in err
+
+
+def test_userns_two_containers_share_the_pods_namespaces(env):
+    pb = env.pb
+    require_userns(env)
+    pod = userns_pod(env, pid=pb.POD)
+    a = userns_ctr(env, pod, "a")
+    b = userns_ctr(env, pod, "b")
+    ns = lambda cid, t: sh(env, cid, f"readlink /proc/self/ns/{t}")[1].strip()
+    for t in ("user", "net", "ipc", "uts", "pid"):
+        assert ns(a, t) == ns(b, t), t
+    info = json.loads(env.call("PodSandboxStatus", pb.PodSandboxStatusRequest(
+        pod_sandbox_id=pod[0], verbose=True)).info["info"])
+    assert ns(a, "user") == f"user:[{os.stat(info['userns']).st_ino}]"
+    # the pod's other namespaces are owned by it: a container can't see the host's netns,
+    # and the shared PID namespace shows the pod init and the other container
+    rc, out, _ = sh(env, a, "ps -o pid,comm")
+    assert "berth-pod-init" in out and out.count("sleep") == 2, out
+    st = env.call("PodSandboxStatus", pb.PodSandboxStatusRequest(pod_sandbox_id=pod[0]))
+    u = st.status.linux.namespaces.options.userns_options
+    assert u.mode == pb.POD and (u.uids[0].host_id, u.uids[0].length) == (HOST_BASE, LEN)
+
+
+def test_userns_sysctls_hostname_and_network_inside(env):
+    pb = env.pb
+    require_userns(env)
+    cfg = userns_pod_config(env, "uns-sys", host=HOST_BASE + LEN)
+    cfg.hostname = "inside-uns"
+    cfg.linux.sysctls["net.ipv4.ip_unprivileged_port_start"] = "80"
+    cfg.linux.sysctls["kernel.shmmni"] = "2048"
+    sid = env.call("RunPodSandbox", pb.RunPodSandboxRequest(config=cfg)).pod_sandbox_id
+    pod = (sid, cfg)
+    cid = userns_ctr(env, pod, "s")
+    rc, out, _ = sh(env, cid, "cat /proc/sys/net/ipv4/ip_unprivileged_port_start "
+                              "/proc/sys/kernel/shmmni; hostname; cat /proc/self/uid_map")
+    lines = out.split("\n")
+    assert rc == 0 and lines[:3] == ["80", "2048", "inside-uns"], out
+    assert lines[3].split() == ["0", str(HOST_BASE + LEN), str(LEN)]
+    # the pod's network (CNI in a netns the pod's user namespace owns) works
+    ip = env.call("PodSandboxStatus", pb.PodSandboxStatusRequest(
+        pod_sandbox_id=sid)).status.network.ip
+    assert ip.startswith("10.88.")
+    assert ip in sh(env, cid, "ip -4 addr show eth0")[1]
+
+
+def test_userns_bad_modes_and_mappings_refused_leaving_nothing(env):
+    pb = env.pb
+    ok = [(HOST_BASE, 0, LEN)]
+    cases = [
+        (userns(pb, pb.CONTAINER, ok, ok), "userns_options.mode CONTAINER is not supported"),
+        (userns(pb, pb.TARGET, ok, ok), "userns_options.mode TARGET is not supported"),
+        (userns(pb, pb.POD, ok + [(HOST_BASE + LEN, LEN, LEN)], ok),
+         "mode POD needs exactly one uids and one gids mapping (2 uids, 1 gids given)"),
+        (userns(pb, pb.POD, ok, ok + ok), "(1 uids, 2 gids given)"),
+        (userns(pb, pb.POD, ok, []), "(1 uids, 0 gids given)"),
+        (userns(pb, pb.POD, [(HOST_BASE, 1, LEN)], ok),
+         "userns_options.uids[0].container_id 1: the mapping must start at container ID 0"),
+        (userns(pb, pb.POD, ok, [(HOST_BASE, 0, 0)]), "userns_options.gids[0].length is 0"),
+        (userns(pb, pb.POD, [(4294967295 - 10, 0, LEN)], ok),
+         "userns_options.uids[0]: host_id 4294967285 + length 65536 overflows the ID range"),
+        (userns(pb, pb.NODE, ok, ok), "mode NODE takes no mappings (1 uids, 1 gids given)"),
+    ]
+    for u, msg in cases:
+        cfg = env.pod_config("bad-uns")
+        cfg.linux.security_context.namespace_options.userns_options.CopyFrom(u)
+        e = rpc_error(env.call, "RunPodSandbox", pb.RunPodSandboxRequest(config=cfg))
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, (msg, e.details())
+        assert msg in e.details(), e.details()
+        assert list(env.call("ListPodSandbox", pb.ListPodSandboxRequest()).items) == []
+        assert env.leaks() == []
+        nsroot = os.path.join(env.d.run_dir, "ns")
+        assert [e for e in os.listdir(nsroot) if e != ".lock"] == [] \
+            if os.path.isdir(nsroot) else True
+    # host network in a pod user namespace
+    cfg = userns_pod_config(env, "bad-uns", host_network=True)
+    e = rpc_error(env.call, "RunPodSandbox", pb.RunPodSandboxRequest(config=cfg))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "mode POD with network NODE" in e.details()
+    # the name was never taken: the same pod runs now
+    sid, _ = userns_pod(env, "bad-uns")
+    assert [p.id for p in env.call("ListPodSandbox", pb.ListPodSandboxRequest()).items] == [sid]
+
+
+def test_userns_container_must_match_its_pod(env):
+    pb = env.pb
+    require_userns(env)
+    pod = userns_pod(env)
+    sc = pb.LinuxContainerSecurityContext(namespace_options=pb.NamespaceOption(
+        pid=pb.CONTAINER, userns_options=userns(pb, pb.POD, [(HOST_BASE + 1, 0, LEN)],
+                                                [(HOST_BASE, 0, LEN)])))
+    e = rpc_error(env.create, pod, env.ctr_config(
+        "x", command=SLEEP, linux=pb.LinuxContainerConfig(security_context=sc)))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "differ from the pod's" in e.details()
+    plain = env.pod("plain")
+    sc.namespace_options.userns_options.uids[0].host_id = HOST_BASE
+    e = rpc_error(env.create, plain, env.ctr_config(
+        "x", command=SLEEP, linux=pb.LinuxContainerConfig(security_context=sc)))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "the pod shares the node's user namespace" in e.details()
+    assert env.list() == [] and env.leaks(pods=False) == []
+    # without userns_options (crictl) the container takes the pod's
+    cid = env.run(pod, "crictl-like", SLEEP)
+    assert sh(env, cid, "cat /proc/self/uid_map")[1].split() == ["0", str(HOST_BASE), str(LEN)]
