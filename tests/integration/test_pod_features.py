@@ -408,3 +408,95 @@ def test_userns_container_must_match_its_pod(env):
     # without userns_options (crictl) the container takes the pod's
     cid = env.run(pod, "crictl-like", SLEEP)
     assert sh(env, cid, "cat /proc/self/uid_map")[1].split() == ["0", str(HOST_BASE), str(LEN)]
+
+
+def test_kubelet_133_pod_with_all_three(env, src_with_submount, host_volume):
+    """The CRI requests kubelet 1.33 sends for a pod with hostUsers: false,
+    supplementalGroupsPolicy: Strict and a recursiveReadOnly: Enabled volume (see
+    docs/pods.md), on the groups image whose /etc/group puts app in 2000 and 3000."""
+    pb = env.pb
+    require_userns(env)
+    env.pull("groups")
+    host = HOST_BASE + 2 * LEN
+    uns = userns(pb, pb.POD, [(host, 0, LEN)], [(host, 0, LEN)])
+    pcfg = env.pod_config("k133")
+    psc = pcfg.linux.security_context
+    psc.namespace_options.userns_options.CopyFrom(uns)
+    psc.supplemental_groups_policy = pb.Strict
+    psc.run_as_user.value = 1000
+    psc.run_as_group.value = 1000
+    psc.supplemental_groups.extend([4000])
+    # ids in a sysctl are the pod's: the range must lie in its mapping (the kernel says EINVAL)
+    pcfg.linux.sysctls["net.ipv4.ping_group_range"] = "0 65535"
+    sid = env.call("RunPodSandbox", pb.RunPodSandboxRequest(config=pcfg)).pod_sandbox_id
+    tlog = os.path.join(host_volume, "termination-log")
+    open(tlog, "w").close()
+    os.chmod(src_with_submount, 0o755)  # app (1000) may enter; the tmpfs under it is 1777
+    sc = pb.LinuxContainerSecurityContext(
+        namespace_options=pb.NamespaceOption(pid=pb.CONTAINER, userns_options=uns),
+        supplemental_groups_policy=pb.Strict, run_as_user=pb.Int64Value(value=1000),
+        run_as_group=pb.Int64Value(value=1000), supplemental_groups=[4000],
+        capabilities=pb.Capability(drop_capabilities=["ALL"]), no_new_privs=True,
+        masked_paths=["/proc/kcore", "/proc/keys"], readonly_paths=["/proc/sys"])
+    mounts = [pb.Mount(host_path=src_with_submount, container_path="/config", readonly=True,
+                       recursive_read_only=True, propagation=pb.PROPAGATION_PRIVATE),
+              pb.Mount(host_path=host_volume, container_path="/data"),
+              pb.Mount(host_path=tlog, container_path="/dev/termination-log")]
+    cfg = env.ctr_config("app", image="groups", command=SLEEP, mounts=mounts,
+                         linux=pb.LinuxContainerConfig(security_context=sc))
+    cid = env.call("CreateContainer", pb.CreateContainerRequest(
+        pod_sandbox_id=sid, config=cfg, sandbox_config=pcfg)).container_id
+    env.start(cid)
+    # user namespace: app is 1000 inside, host+1000 outside
+    assert sh(env, cid, "cat /proc/self/uid_map")[1].split() == ["0", str(host), str(LEN)]
+    assert proc_ids(env.info(cid)["pid"]) == (host + 1000, host + 1000)
+    # Strict: no 2000 or 3000 from the image's /etc/group
+    assert ids_inside(env, cid) == (1000, 1000, [1000, 4000])
+    assert reported(env, cid) == (1000, 1000, [1000, 4000])
+    # recursive read-only, on an idmapped volume with an idmapped submount
+    rc, _, err = sh(env, cid, "touch /config/sub/x")
+    assert rc != 0 and "Read-only file system" in err
+    assert sh(env, cid, "stat -c %u /config /config/sub")[1].split() == ["0", "0"]
+    # the rootfs is root's inside, and so is the writable hostPath volume's top
+    assert sh(env, cid, "stat -c %u / /etc/group /data")[1].split() == ["0", "0", "0"]
+
+
+def test_userns_pod_survives_a_berthd_crash_and_goes_without_leaks(env, host_volume):
+    pb = env.pb
+    require_userns(env)
+    pod = userns_pod(env, "crash", host=HOST_BASE + 3 * LEN)
+    cid = userns_ctr(env, pod, "a", mounts=[pb.Mount(host_path=host_volume,
+                                                     container_path="/data")])
+    idmap = os.path.join(env.d.run_dir, "c", cid, "idmap")
+    assert sorted(os.listdir(idmap))[:1] == ["hostname"] and "m0" in os.listdir(idmap)
+    env.d.kill()
+    env.c.close()
+    env.d.start()
+    env.c = env.d.client()
+    assert env.state(cid) == pb.CONTAINER_RUNNING
+    assert sh(env, cid, "id -u; cat /data/from-host")[1] == "0\nhost\n"
+    # a second container of the pod after the restart joins the same user namespace
+    b = userns_ctr(env, pod, "b")
+    same = lambda t: sh(env, cid, f"readlink /proc/self/ns/{t}")[1] == \
+        sh(env, b, f"readlink /proc/self/ns/{t}")[1]
+    assert same("user") and same("net")
+    env.remove(cid)
+    assert not os.path.exists(idmap)
+    env.call("StopPodSandbox", pb.StopPodSandboxRequest(pod_sandbox_id=pod[0]))
+    env.call("RemovePodSandbox", pb.RemovePodSandboxRequest(pod_sandbox_id=pod[0]))
+    assert env.leaks() == []
+    assert open(os.path.join(host_volume, "from-host")).read() == "host\n"
+
+
+def test_userns_volume_without_idmapped_mounts_refused_leaving_nothing(env):
+    pb = env.pb
+    require_userns(env)
+    pod = userns_pod(env, "noidmap", host=HOST_BASE + 4 * LEN)
+    # procfs can't be idmapped
+    e = rpc_error(userns_ctr, env, pod, "p",
+                  mounts=[pb.Mount(host_path="/proc/sys", container_path="/hostsys")])
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e.details()
+    assert "mount '/hostsys'" in e.details() and "does not support idmapped mounts" in \
+        e.details()
+    assert env.list() == [] and env.leaks(pods=False) == []
+    assert os.listdir(os.path.join(env.d.run_dir, "c")) == []

@@ -313,6 +313,21 @@ static void test_spec_golden_pod_pidns(void **state)
 	golden_check("pod_pidns", &f);
 }
 
+/* A pod with its own user namespace: joined by path, with its mappings (runc needs
+ * them for the host ids of root); the bind sources are the caller's idmapped ones. */
+static void test_spec_golden_pod_userns(void **state)
+{
+	struct fx f;
+	fx_init(&f);
+	f.ns.pid = RUNTIME__V1__NAMESPACE_MODE__POD;
+	f.sb.userns_path = "/run/berth/ns/pod1/user";
+	f.sb.uid_host = 131072;
+	f.sb.uid_len = 65536;
+	f.sb.gid_host = 196608;
+	f.sb.gid_len = 1000;
+	golden_check("pod_userns", &f);
+}
+
 static void test_spec_golden_mounts(void **state)
 {
 	struct fx f;
@@ -1294,6 +1309,7 @@ int main(void)
 	    cmocka_unit_test(test_spec_golden_privileged),
 	    cmocka_unit_test(test_spec_golden_host_namespaces),
 	    cmocka_unit_test(test_spec_golden_pod_pidns),
+	    cmocka_unit_test(test_spec_golden_pod_userns),
 	    cmocka_unit_test(test_spec_golden_mounts),
 	    cmocka_unit_test(test_spec_golden_readonly_rootfs),
 	    cmocka_unit_test(test_spec_golden_seccomp_runtime_default),
