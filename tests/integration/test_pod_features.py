@@ -500,3 +500,48 @@ def test_userns_volume_without_idmapped_mounts_refused_leaving_nothing(env):
         e.details()
     assert env.list() == [] and env.leaks(pods=False) == []
     assert os.listdir(os.path.join(env.d.run_dir, "c")) == []
+
+
+def test_userns_off_when_the_probe_fails(berthd_factory, net, reg, tmp_path):
+    """A node where the start-up probe gets no user namespace (here a berth-pinns that
+    refuses --uidmap): the handlers say user_namespaces false, verbose Status and the log
+    say why, a POD-mode pod is refused naming Status and leaves nothing; other pods run."""
+    from conftest import HELPERS, build_dir
+    from ctrutil import Env
+    lib = tmp_path / "libexec"
+    lib.mkdir()
+    for name, rel in HELPERS:
+        if name != "berth-pinns":
+            os.symlink(os.path.join(build_dir(), rel), lib / name)
+    real = os.path.join(build_dir(), "libexec", "berth-pinns")
+    wrapper = lib / "berth-pinns"
+    wrapper.write_text("#!/bin/sh\n# SPDX-License-Identifier: Apache-2.0\n"
+                       'case " $* " in *" --uidmap "*) echo "berth-pinns: no user namespaces '
+                       'here" >&2; exit 1;; esac\n'
+                       f'exec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    os.chmod(tmp_path, 0o755)
+    d = berthd_factory({"libexec_dir": str(lib)}, netns=net)
+    e = Env(d, reg)
+    try:
+        e.pull("busybox")
+        pb = e.pb
+        st = e.call("Status", pb.StatusRequest(verbose=True))
+        assert all(not h.features.user_namespaces for h in st.runtime_handlers)
+        assert all(h.features.recursive_read_only_mounts for h in st.runtime_handlers)
+        feats = json.loads(st.info["features"])
+        assert feats["userNamespaces"] is False
+        assert "create a user namespace" in feats["userNamespacesMissing"]
+        assert "no user namespaces here" in feats["userNamespacesMissing"]
+        assert "user namespaces for pods are off" in d.stderr()
+        cfg = userns_pod_config(e, "off")
+        err = rpc_error(e.call, "RunPodSandbox", pb.RunPodSandboxRequest(config=cfg))
+        assert err.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert "user namespaces are not supported on this node (see Status)" in err.details()
+        assert list(e.call("ListPodSandbox", pb.ListPodSandboxRequest()).items) == []
+        pod = e.pod("plain")
+        cid = e.run(pod, "c", SLEEP)
+        assert sh(e, cid, "cat /proc/self/uid_map")[1].split() == ["0", "0", "4294967295"]
+    finally:
+        leaks = e.cleanup()
+    assert not leaks, leaks

@@ -934,6 +934,23 @@ static void test_user_resolve_table(void **state)
 				 t[i].want_uid, t[i].want_gid, t[i].want_gids);
 		oci_user_done(&u);
 	}
+	/* the pod's Strict applies to a container that leaves the default (Merge) */
+	Runtime__V1__LinuxContainerSecurityContext sc =
+	    RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
+	int64_t supp = 7;
+	sc.supplemental_groups = &supp;
+	sc.n_supplemental_groups = 1;
+	struct oci_user u;
+	struct oci_user_request req = {.rootfs = root, .sc = &sc, .image_user = "app"};
+	assert_int_equal(oci_user_resolve(&req, &u, NULL), 0);
+	assert_int_equal(u.n_additional_gids, 4); /* 1001, 10, 50, 7 */
+	oci_user_done(&u);
+	req.pod_strict = true;
+	assert_int_equal(oci_user_resolve(&req, &u, NULL), 0);
+	assert_int_equal(u.n_additional_gids, 2);
+	assert_int_equal(u.additional_gids[0], 1001);
+	assert_int_equal(u.additional_gids[1], 7);
+	oci_user_done(&u);
 }
 
 static void test_user_resolve_stays_in_rootfs(void **state)
