@@ -176,10 +176,35 @@ static int check_userns(const Runtime__V1__ContainerConfig *c, const struct cri_
 	    c->linux ? c->linux->security_context : NULL;
 	const Runtime__V1__UserNamespace *u =
 	    sc && sc->namespace_options ? sc->namespace_options->userns_options : NULL;
-	if (!u)
-		return 0;
 	const struct oci_sandbox_info *o = &pod->oci;
 	bool pod_ns = o->userns_path != NULL;
+	/* A mount's own mappings: berth idmaps every bind source of such a pod with the
+	 * pod's mapping, and none elsewhere, so only that mapping is taken. */
+	for (size_t i = 0; i < c->n_mounts; i++) {
+		const Runtime__V1__Mount *m = c->mounts[i];
+		if (!m->n_uidmappings && !m->n_gidmappings)
+			continue;
+		if (!pod_ns)
+			return berr_set(err, EINVAL,
+					"config.mounts[%zu].uidMappings/gidMappings: berth idmaps "
+					"mounts only in a pod with a user namespace of its own",
+					i);
+		bool same = m->n_uidmappings == 1 && m->n_gidmappings == 1 &&
+			    m->uidmappings[0]->container_id == 0 &&
+			    m->uidmappings[0]->host_id == o->uid_host &&
+			    m->uidmappings[0]->length == o->uid_len &&
+			    m->gidmappings[0]->container_id == 0 &&
+			    m->gidmappings[0]->host_id == o->gid_host &&
+			    m->gidmappings[0]->length == o->gid_len;
+		if (!same)
+			return berr_set(err, EINVAL,
+					"config.mounts[%zu].uidMappings/gidMappings differ from the "
+					"pod's (uids 0:%u:%u, gids 0:%u:%u), the only mapping berth "
+					"idmaps a mount with",
+					i, o->uid_host, o->uid_len, o->gid_host, o->gid_len);
+	}
+	if (!u)
+		return 0;
 	const char *f = "config.linux.security_context.namespace_options.userns_options";
 	if (u->mode == RUNTIME__V1__NAMESPACE_MODE__NODE && pod_ns)
 		return berr_set(err, EINVAL,

@@ -387,7 +387,7 @@ def test_userns_bad_modes_and_mappings_refused_leaving_nothing(env):
     assert [p.id for p in env.call("ListPodSandbox", pb.ListPodSandboxRequest()).items] == [sid]
 
 
-def test_userns_container_must_match_its_pod(env):
+def test_userns_container_must_match_its_pod(env, host_volume):
     pb = env.pb
     require_userns(env)
     pod = userns_pod(env)
@@ -404,7 +404,20 @@ def test_userns_container_must_match_its_pod(env):
         "x", command=SLEEP, linux=pb.LinuxContainerConfig(security_context=sc)))
     assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "the pod shares the node's user namespace" in e.details()
+    # a mount's own mappings: the pod's only, and only in a pod with a user namespace
+    m = lambda h: [pb.IDMapping(host_id=h, container_id=0, length=LEN)]
+    vol = pb.Mount(host_path=host_volume, container_path="/t", readonly=True,
+                   uidMappings=m(HOST_BASE + LEN), gidMappings=m(HOST_BASE))
+    e = rpc_error(env.create, pod, env.ctr_config("x", command=SLEEP, mounts=[vol]))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "config.mounts[0].uidMappings/gidMappings differ from the pod's" in e.details()
+    e = rpc_error(env.create, plain, env.ctr_config("x", command=SLEEP, mounts=[vol]))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "only in a pod with a user namespace of its own" in e.details()
     assert env.list() == [] and env.leaks(pods=False) == []
+    vol.uidMappings[0].host_id = HOST_BASE
+    cid = env.run(pod, "same-map", SLEEP, mounts=[vol])
+    assert sh(env, cid, "stat -c %u /t")[1] == "0\n"
     # without userns_options (crictl) the container takes the pod's
     cid = env.run(pod, "crictl-like", SLEEP)
     assert sh(env, cid, "cat /proc/self/uid_map")[1].split() == ["0", str(HOST_BASE), str(LEN)]
