@@ -197,11 +197,12 @@ static int check_userns(const Runtime__V1__ContainerConfig *c, const struct cri_
 			    m->gidmappings[0]->host_id == o->gid_host &&
 			    m->gidmappings[0]->length == o->gid_len;
 		if (!same)
-			return berr_set(err, EINVAL,
-					"config.mounts[%zu].uidMappings/gidMappings differ from the "
-					"pod's (uids 0:%u:%u, gids 0:%u:%u), the only mapping berth "
-					"idmaps a mount with",
-					i, o->uid_host, o->uid_len, o->gid_host, o->gid_len);
+			return berr_set(
+			    err, EINVAL,
+			    "config.mounts[%zu].uidMappings/gidMappings differ from the "
+			    "pod's (uids 0:%u:%u, gids 0:%u:%u), the only mapping berth "
+			    "idmaps a mount with",
+			    i, o->uid_host, o->uid_len, o->gid_host, o->gid_len);
 	}
 	if (!u)
 		return 0;
