@@ -558,3 +558,19 @@ def test_userns_off_when_the_probe_fails(berthd_factory, net, reg, tmp_path):
     finally:
         leaks = e.cleanup()
     assert not leaks, leaks
+
+
+def test_userns_image_volume_keeps_its_tree(env):
+    """An image volume in a user-namespaced pod: its tree (an overlay, which can't be
+    idmapped) is bound as it is, read-only; its files, host root's, show as nobody's
+    and can be read where others may."""
+    pb = env.pb
+    require_userns(env)
+    pod = userns_pod(env, "imgvol", host=HOST_BASE + 5 * LEN)
+    vol = pb.Mount(container_path="/vol", image=pb.ImageSpec(image=env.image("busybox")),
+                   readonly=True)
+    cid = userns_ctr(env, pod, "v", mounts=[vol])
+    rc, out, _ = sh(env, cid, "cat /vol/etc/motd; stat -c %u /vol/etc/motd")
+    assert (rc, out) == (0, "hello\n65534\n")
+    rc, _, err = sh(env, cid, "touch /vol/x")
+    assert rc != 0 and "Read-only file system" in err
