@@ -264,11 +264,17 @@ static int plan_bundle(struct berth *b, struct ctr_plan *p, const Runtime__V1__C
 	_cleanup_close_ int userns_fd = -1;
 	if (p->pod.userns_path) {
 		/* The runtime's init mounts the rootfs and the bind sources as the pod's
-		 * root, which is no one on the host: the dirs on the way must be
-		 * searchable by others (as <run_dir> is, 0711). */
+		 * root, which is no one on the host: it must get through <run_dir>/c
+		 * (searchable, as <run_dir> is) and the bundle and its idmap dir, which
+		 * only root and the pod's root group may search (0710), so that no other
+		 * host user reaches the idmapped mounts, and the pod can change neither. */
 		_cleanup_free_ char *cdir = xasprintf("%s/c", b->cfg.run_dir);
-		if (chmod(cdir, 0711) < 0 || chmod(p->bundle, 0711) < 0)
-			return berr_set_errno(err, errno, "chmod '%s'", p->bundle);
+		_cleanup_free_ char *idir = xasprintf("%s/idmap", p->bundle);
+		gid_t g = (gid_t)p->pod.oci.gid_host;
+		if (chmod(cdir, 0711) < 0 || chown(p->bundle, 0, g) < 0 ||
+		    chmod(p->bundle, 0710) < 0 || mkdir(idir, 0710) < 0 || chown(idir, 0, g) < 0)
+			return berr_set_errno(err, errno, "prepare '%s' for the pod's root",
+					      p->bundle);
 		userns_fd = open(p->pod.userns_path, O_RDONLY | O_CLOEXEC);
 		if (userns_fd < 0)
 			return berr_set_errno(err, errno, "open the pod's user namespace '%s'",

@@ -268,6 +268,11 @@ def test_userns_pod_container_sees_its_mapping_and_root(env, host_volume):
     pid = env.info(cid)["pid"]
     assert proc_ids(pid) == (HOST_BASE, HOST_BASE)
     assert env.status(cid).status.user.linux.uid == 0
+    # the bundle and its idmapped mounts: only root and the pod's root group get through
+    bundle = os.path.join(env.d.run_dir, "c", cid)
+    for p in (bundle, os.path.join(bundle, "idmap")):
+        st = os.stat(p)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, HOST_BASE, 0o710), p
     # the rootfs: the image's files (host root on disk, never chowned) are root's inside
     rc, out, _ = sh(env, cid, "stat -c '%u:%g %n' / /bin/busybox /etc/passwd /opt/a")
     assert rc == 0 and [l.split()[0] for l in out.splitlines()] == ["0:0"] * 4, out
