@@ -104,6 +104,19 @@ def test_v5_close_ends_stdin(env):
     assert chans[W.STDOUT] == data and code == 1000
     assert json.loads(chans[W.ERROR])["status"] == "Success"
 
+    # the same with stdin as one message in fragments (a binary frame, continuations)
+    url = exec_url(e, cid, ["sh", "-c", "exec cat"], stdin=True, stdout=True)
+
+    async def fragmented():
+        ws = await W.connect(e.d.netns.path, url, ["v5.channel.k8s.io"])
+        await ws.send([bytes([W.STDIN]) + data[:1000], data[1000:50000], data[50000:]])
+        await W.close_channel(ws, W.STDIN)
+        chans, code = await W.collect(ws)
+        await ws.close()
+        return chans, code
+    chans, code = run(fragmented())
+    assert chans[W.STDOUT] == data and code == 1000
+
 
 def test_exec_tty_stdin_resize(env):
     e = env
