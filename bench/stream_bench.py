@@ -12,7 +12,7 @@ bridge CNI), one pod, and in one run:
   over SPDY/3.1 (tests/integration/spdy.py), --n pairs in alternating order; median and
   p95 of each, and the median of the per-pair ratios;
 - port-forward throughput through one stream: a pod-local server writes --mib MiB
-  (busybox `head -c` of /dev/zero behind `nc -ll -e`), read to its end over WebSocket
+  (busybox `dd` of /dev/zero in 64 KiB blocks behind `nc -ll -e`), read to its end over WebSocket
   (v4.channel.k8s.io), over SPDY (portforward.k8s.io) and by a direct TCP connection made
   in the pod's network namespace to the same server; the same for an echo (`cat`) of
   --mib MiB sent and read back at once; --rounds rounds, rotating the order, best MB/s
@@ -103,6 +103,7 @@ class StreamBench(Bench):
         url = self.pf_url(pod) + f"?port={port}"
         ts, status, _ = W.tunnel_connect(self.nspath, url, ["v4.channel.k8s.io"])
         assert status == 101
+        ts.s.settimeout(None)  # blocking, as spdy.Client makes its socket
         t0 = time.perf_counter()
         t = threading.Thread(target=ws_sender, args=(ts.s, send))
         t.start()
@@ -247,7 +248,8 @@ def main():
         size = a.mib << 20
         cid = b.run_ctr(pod, "srv", [
             "sh", "-c",
-            f"nc -ll -p 9000 -e head -c {size} /dev/zero & nc -ll -p 9001 -e cat & "
+            f"nc -ll -p 9000 -e dd if=/dev/zero bs=65536 count={a.mib * 16} & "
+            "nc -ll -p 9001 -e cat & "
             "exec sleep 100000"])
         st = b.call("ContainerStatus", b.pb.ContainerStatusRequest(container_id=cid,
                                                                    verbose=True))
