@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Streaming: exec round trip and port-forward throughput, WebSocket beside SPDY.
 
-  sudo bench/stream_bench.py [--build build-release] [--n 40] [--mib 64] [--rounds 3]
+  sudo bench/stream_bench.py [--build build-release] [--n 40] [--mib 128] [--rounds 5]
 
 A berthd of the build in a netns of its own (cri_bench.Bench's setup: registry, busybox,
 bridge CNI), one pod, and in one run:
@@ -238,8 +238,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build-release")
     ap.add_argument("--n", type=int, default=40)
-    ap.add_argument("--mib", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--mib", type=int, default=128)
+    ap.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
     b = StreamBench(a.build)
     try:
@@ -295,14 +295,14 @@ def main():
                 for k in names[r % 3:] + names[:r % 3]:
                     c0 = cpu_s(b.proc.pid)
                     got, dt = ways[k](port, send)
-                    cpu[k].append((cpu_s(b.proc.pid) - c0) / (got / (1 << 30)))
+                    cpu[k].append(cpu_s(b.proc.pid) - c0)
                     assert got == size, (k, got, size)
                     res[k].append(mbps(got, dt))
             print(f"\nPort-forward {label}, {a.mib} MiB through one stream, MB/s "
-                  f"(best, median of {a.rounds}); berthd CPU s per GiB (median)")
+                  f"(best, median of {a.rounds}); berthd CPU s per GiB (all rounds)")
             for k in names:
                 print(f"  {k:<11} {max(res[k]):8.1f} {statistics.median(res[k]):8.1f}"
-                      f" {statistics.median(cpu[k]):8.2f}")
+                      f" {sum(cpu[k]) / (a.rounds * size / (1 << 30)):8.2f}")
             med = {k: statistics.median(res[k]) for k in names}
             print(f"  WebSocket / SPDY {med['WebSocket'] / med['SPDY']:.2f}; "
                   f"WebSocket / direct {med['WebSocket'] / med['direct TCP']:.2f}; "
