@@ -9,6 +9,7 @@ Every test ends with the leak check of the container tests (ctrutil.Env.cleanup)
 import asyncio
 import json
 import os
+import signal
 import ssl
 import struct
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 import websockets
 
 import wsclient as W
+from conftest import poll
 from ctrutil import Env, env, net, reg  # noqa: F401
 from registry import test_images  # noqa: F401
 from spdy import Client, connect_in_netns, shrink_tcp_buffers
@@ -433,15 +435,19 @@ def test_fifty_parallel_sessions(env):
             assert st["status"] == "Success"
 
 
+def self_signed(cert, key, cn="berth-stream"):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    f"/CN={cn}", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+
+
 @pytest.fixture
 def tls_env(berthd_factory, net, reg, tmp_path):
     """An Env whose stream server speaks TLS with a self-signed certificate for
     127.0.0.1 (stream.tls_cert, stream.tls_key); yields (env, client SSL context)."""
     cert, key = tmp_path / "stream.crt", tmp_path / "stream.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-                    "/CN=berth-stream", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    self_signed(cert, key)
     e = Env(berthd_factory({"stream": {"tls_cert": str(cert), "tls_key": str(key)}},
                            netns=net), reg)
     e.pull("busybox")
@@ -575,3 +581,59 @@ def test_bad_frames_close_with_a_code(env):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert e.d.running()
+
+
+def tls_exec_echo(e, cid, ctx, word):
+    url = exec_url(e, cid, ["sh", "-c", f"echo {word}"], stdout=True)
+
+    async def go():
+        ws = await W.connect(e.d.netns.path, url, ["v5.channel.k8s.io"], ssl=ctx,
+                             host="127.0.0.1")
+        chans, _ = await W.collect(ws)
+        await ws.close()
+        return chans
+    return run(go())[W.STDOUT]
+
+
+def test_stream_tls_files_swapped_live_on_sighup(tls_env, tmp_path):
+    """SIGHUP reads the certificate and key again, renewed in place or named anew in
+    the config; connections accepted after it present the new certificate."""
+    e, old_ctx = tls_env
+    d = e.d
+    cid = e.run(e.pod(), "a", SLEEP)
+    assert tls_exec_echo(e, cid, old_ctx, "before") == b"before\n"
+    # renewed in place: same paths, new files
+    cert, key = d.config["stream"]["tls_cert"], d.config["stream"]["tls_key"]
+    self_signed(cert, key, cn="renewed")
+    renewed = ssl.create_default_context(cafile=cert)
+    mark = len(d.stderr())
+    os.kill(d.pid, signal.SIGHUP)
+    poll(lambda: 'msg="config reloaded"' in d.stderr()[mark:], 30, "the reload")
+    assert 'key=stream.tls_cert msg="reload: unchanged, its files read again"' in \
+        d.stderr()[mark:]
+    assert tls_exec_echo(e, cid, renewed, "renewed") == b"renewed\n"
+    with pytest.raises(ssl.SSLCertVerificationError):
+        tls_exec_echo(e, cid, old_ctx, "stale")
+    # new paths in the config
+    cert2, key2 = tmp_path / "other.crt", tmp_path / "other.key"
+    self_signed(cert2, key2, cn="other")
+    cfg = json.loads(json.dumps(d.config))
+    cfg["stream"].update(tls_cert=str(cert2), tls_key=str(key2))
+    with open(d.config_path, "w") as f:
+        json.dump(cfg, f)
+    mark = len(d.stderr())
+    os.kill(d.pid, signal.SIGHUP)
+    poll(lambda: 'msg="config reloaded"' in d.stderr()[mark:], 30, "the reload")
+    log = d.stderr()[mark:]
+    assert "key=stream.tls_cert old=" in log and "key=stream.tls_key old=" in log
+    assert "applied=1 need_restart=0 failed=0" in log
+    other = ssl.create_default_context(cafile=str(cert2))
+    assert tls_exec_echo(e, cid, other, "other") == b"other\n"
+    # a key file that does not load keeps the running certificate
+    with open(key2, "w") as f:
+        f.write("not a key\n")
+    mark = len(d.stderr())
+    os.kill(d.pid, signal.SIGHUP)
+    poll(lambda: 'msg="config reloaded"' in d.stderr()[mark:], 30, "the reload")
+    assert "could not apply, the running value stays" in d.stderr()[mark:]
+    assert tls_exec_echo(e, cid, other, "kept") == b"kept\n"
