@@ -28,6 +28,10 @@ int fileio_write_atomic_nosync(const char *path, const void *data, size_t len, m
 /* Reads a whole file of at most max bytes; *ret_data is NUL-terminated. */
 int fileio_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len,
 		    struct berr **err);
+/* The same for name relative to the directory dirfd (AT_FDCWD: the cwd), as openat(2): a
+ * scan of one directory skips walking its path again for every file. */
+int fileio_read_allat(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len,
+		      struct berr **err);
 /* mkdir -p with mode for the directories it creates; existing ones are fine. */
 int fileio_mkdir_p(const char *path, mode_t mode, struct berr **err);
 /* rm -rf that stays on one filesystem and never follows symlinks; a missing

@@ -69,10 +69,14 @@ struct sobj {
 	const struct store_kind *kind;
 	const char *id;	  /* borrowed from meta; immutable */
 	const char *name; /* borrowed from meta (NULL for images); immutable */
-	char *meta_json;  /* serialized meta, built once before publish; immutable */
+	/* lock: serialized meta, built at the first checkpoint (before publish for a new
+	 * object; a reloaded one gets it at its first update, so a restart parses records
+	 * without writing them back out) */
+	char *meta_json;
 	atomic_int refs;
-	pthread_mutex_t lock; /* guards the typed status, disk_status and deleted */
+	pthread_mutex_t lock; /* guards the typed status, meta_json, disk_status and deleted */
 	char *disk_status;    /* lock: status JSON of the last checkpoint */
+	bool status_on_disk;  /* lock: disk_status not built yet, the status is what's on disk */
 	bool deleted;	      /* lock: record removed; updates fail with -ENOENT */
 };
 
