@@ -47,8 +47,9 @@ int fileio_write_all(int fd, const void *data, size_t len);
  * (containerd's fs.DiskUsage). Entries that vanish while it walks are skipped. */
 int fileio_disk_usage(const char *path, uint64_t *ret_bytes, uint64_t *ret_inodes,
 		      struct berr **err);
-/* The mount point path lives on, from mountinfo (NULL: /proc/self/mountinfo);
- * "/" when none matches. Caller frees. */
+/* The mount point path lives on, from mountinfo; "/" when none matches. With mountinfo NULL
+ * the kernel is asked with statx(2) (STATX_ATTR_MOUNT_ROOT) per component of an absolute
+ * path, /proc/self/mountinfo read only where it can't say. Caller frees. */
 char *fileio_mountpoint(const char *path, const char *mountinfo);
 
 #endif
