@@ -439,3 +439,11 @@ int store_ctr_update(struct store *s, struct store_ctr *c,
 	struct ctr_tramp t = {.fn = fn, .arg = arg};
 	return sobj_update(s, &s->ctr, &c->o, ctr_tramp, &t, err);
 }
+
+int store_ctr_update_nosync(struct store *s, struct store_ctr *c,
+			    int (*fn)(struct store_ctr_status *st, void *arg, struct berr **err),
+			    void *arg, struct berr **err)
+{
+	struct ctr_tramp t = {.fn = fn, .arg = arg};
+	return sobj_update_opt(s, &s->ctr, &c->o, ctr_tramp, &t, false, err);
+}

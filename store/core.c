@@ -64,7 +64,7 @@ char *tbl_record_path(const struct tbl *t, const char *id)
 	return xasprintf("%s/%s.json", t->dir, id);
 }
 
-int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *st,
+int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *st, bool durable,
 		    struct berr **err)
 {
 	struct json_object *j;
@@ -92,7 +92,8 @@ int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *
 	_cleanup_free_ char *path = tbl_record_path(t, o->id);
 	size_t len = strlen(rec);
 	int r = s->write_hook ? s->write_hook(path, rec, len, err)
-			      : fileio_write_atomic(path, rec, len, 0600, err);
+		: durable     ? fileio_write_atomic(path, rec, len, 0600, err)
+			      : fileio_write_atomic_nosync(path, rec, len, 0600, err);
 	if (r < 0)
 		return berr_wrap(err, "checkpoint %s '%s'", o->kind->noun, o->id);
 	free(o->disk_status);
@@ -103,7 +104,7 @@ int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *
 /* The update door (style §5): copy under the lock, let fn edit the copy, checkpoint it,
  * publish it. Any failure leaves status and record as they were. o->lock held. */
 static int update_locked(struct store *s, struct tbl *t, struct sobj *o, void *copy,
-			 int (*fn)(void *st, void *arg, struct berr **err), void *arg,
+			 int (*fn)(void *st, void *arg, struct berr **err), void *arg, bool durable,
 			 struct berr **err)
 {
 	const struct store_kind *k = o->kind;
@@ -112,7 +113,7 @@ static int update_locked(struct store *s, struct tbl *t, struct sobj *o, void *c
 	k->status_copy(copy, sobj_status_ptr(o));
 	int r = fn(copy, arg, err);
 	if (r >= 0)
-		r = sobj_checkpoint(s, t, o, copy, err);
+		r = sobj_checkpoint(s, t, o, copy, durable, err);
 	if (r < 0) {
 		k->status_done(copy);
 		return r;
@@ -126,9 +127,16 @@ static int update_locked(struct store *s, struct tbl *t, struct sobj *o, void *c
 int sobj_update(struct store *s, struct tbl *t, struct sobj *o,
 		int (*fn)(void *st, void *arg, struct berr **err), void *arg, struct berr **err)
 {
+	return sobj_update_opt(s, t, o, fn, arg, true, err);
+}
+
+int sobj_update_opt(struct store *s, struct tbl *t, struct sobj *o,
+		    int (*fn)(void *st, void *arg, struct berr **err), void *arg, bool durable,
+		    struct berr **err)
+{
 	_cleanup_free_ void *copy = xcalloc(1, o->kind->status_size);
 	pthread_mutex_lock(&o->lock);
-	int r = update_locked(s, t, o, copy, fn, arg, err);
+	int r = update_locked(s, t, o, copy, fn, arg, durable, err);
 	pthread_mutex_unlock(&o->lock);
 	return r;
 }
@@ -293,7 +301,7 @@ int tbl_add(struct store *s, struct tbl *t, struct sobj *o, struct sobj **ret, s
 		return r;
 
 	/* o is not published yet: nobody else can see it, so no object lock is needed */
-	r = sobj_checkpoint(s, t, o, sobj_status_ptr(o), err);
+	r = sobj_checkpoint(s, t, o, sobj_status_ptr(o), true, err);
 
 	pthread_rwlock_wrlock(&t->lock);
 	if (r < 0) {
