@@ -3,7 +3,8 @@
  * Shims outlive berthd and write exit records while it is down. At start, with
  * the exit watch already armed (cri_runtime_init), the exit dir is listed once
  * and every container without a recorded exit is checked:
- *   - its exit record is in the list: commit it;
+ *   - its exit record is in the list: commit it, the store record not fsync'ed
+ *     (the shim's record is durable and the next recovery would commit it again);
  *   - its shim is alive: it stays as recorded (RUNNING or CREATED); a record
  *     written after the listing is the monitor's (its watch was armed first);
  *   - the shim is gone: a record in the bundle (the shim died between its two
