@@ -134,8 +134,44 @@ int fileio_disk_usage(const char *path, uint64_t *ret_bytes, uint64_t *ret_inode
 	return 0;
 }
 
+/* The nearest ancestor of path (itself included) that is the root of a mount, asked of the
+ * kernel with statx(2) per path component: a few calls where reading mountinfo costs a line
+ * per mount of the whole node (thousands with many containers). NULL when the kernel doesn't
+ * say (no STATX_ATTR_MOUNT_ROOT before Linux 5.8) or a lookup fails for another reason than
+ * a missing component. */
+static char *mountpoint_statx(const char *path)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	for (;;) {
+		struct statx sx;
+		if (statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &sx) == 0) {
+			if (!(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+				return NULL;
+			if (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT)
+				return TAKE_PTR(p);
+		} else if (errno != ENOENT && errno != ENOTDIR) {
+			return NULL;
+		}
+		if (strcmp(p, "/") == 0)
+			return TAKE_PTR(p);
+		char *slash = strrchr(p, '/');
+		if (slash == p)
+			p[1] = '\0';
+		else
+			*slash = '\0';
+	}
+}
+
 char *fileio_mountpoint(const char *path, const char *mountinfo)
 {
+	if (!mountinfo && path[0] == '/') {
+		char *mp = mountpoint_statx(path);
+		if (mp)
+			return mp;
+	}
 	_cleanup_fclose_ FILE *f = fopen(mountinfo ? mountinfo : "/proc/self/mountinfo", "re");
 	char *best = xstrdup("/");
 	size_t best_len = 1;

@@ -91,7 +91,13 @@ int fileio_write_atomic_nosync(const char *path, const void *data, size_t len, m
 int fileio_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len,
 		    struct berr **err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fileio_read_allat(AT_FDCWD, path, max, ret_data, ret_len, err);
+}
+
+int fileio_read_allat(int dirfd, const char *path, size_t max, char **ret_data, size_t *ret_len,
+		      struct berr **err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return berr_set_errno(err, errno, "open '%s'", path);
 	size_t cap = 4096, len = 0;

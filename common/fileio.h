@@ -28,6 +28,10 @@ int fileio_write_atomic_nosync(const char *path, const void *data, size_t len, m
 /* Reads a whole file of at most max bytes; *ret_data is NUL-terminated. */
 int fileio_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len,
 		    struct berr **err);
+/* The same for name relative to the directory dirfd (AT_FDCWD: the cwd), as openat(2): a
+ * scan of one directory skips walking its path again for every file. */
+int fileio_read_allat(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len,
+		      struct berr **err);
 /* mkdir -p with mode for the directories it creates; existing ones are fine. */
 int fileio_mkdir_p(const char *path, mode_t mode, struct berr **err);
 /* rm -rf that stays on one filesystem and never follows symlinks; a missing
@@ -43,8 +47,9 @@ int fileio_write_all(int fd, const void *data, size_t len);
  * (containerd's fs.DiskUsage). Entries that vanish while it walks are skipped. */
 int fileio_disk_usage(const char *path, uint64_t *ret_bytes, uint64_t *ret_inodes,
 		      struct berr **err);
-/* The mount point path lives on, from mountinfo (NULL: /proc/self/mountinfo);
- * "/" when none matches. Caller frees. */
+/* The mount point path lives on, from mountinfo; "/" when none matches. With mountinfo NULL
+ * the kernel is asked with statx(2) (STATX_ATTR_MOUNT_ROOT) per component of an absolute
+ * path, /proc/self/mountinfo read only where it can't say. Caller frees. */
 char *fileio_mountpoint(const char *path, const char *mountinfo);
 
 #endif

@@ -76,6 +76,11 @@ static bool oom_counted(struct berth *b, const struct store_ctr_meta *m)
 
 int cri_ctr_commit_exit(struct berth *b, struct store_ctr *c, struct berr **err)
 {
+	return cri_ctr_commit_exit_opt(b, c, true, err);
+}
+
+int cri_ctr_commit_exit_opt(struct berth *b, struct store_ctr *c, bool durable, struct berr **err)
+{
 	const struct store_ctr_meta *m = store_ctr_meta(c);
 	struct shim_exit e;
 	int r = -ENOENT;
@@ -92,7 +97,8 @@ int cri_ctr_commit_exit(struct berth *b, struct store_ctr *c, struct berr **err)
 	/* The shim's own reading of the OOM counter misses a kill when the cgroup
 	 * was gone by then; the cgroup stays until runc delete, so look again. */
 	struct exit_arg a = {&e, e.oom_killed || (e.signal == SIGKILL && oom_counted(b, m)), false};
-	r = store_ctr_update(b->store, c, exit_fn, &a, err);
+	r = durable ? store_ctr_update(b->store, c, exit_fn, &a, err)
+		    : store_ctr_update_nosync(b->store, c, exit_fn, &a, err);
 	if (r < 0)
 		return r;
 	if (a.committed) {

@@ -16,9 +16,9 @@
 #include "common/ids.h"
 #include "cri/validate-internal.h"
 
-static Runtime__V1__ContainerState state_of(const struct store_ctr_status *st)
+static Runtime__V1__ContainerState cri_state_of(enum store_ctr_state s)
 {
-	switch (store_ctr_state(st)) {
+	switch (s) {
 	case STORE_CTR_CREATED:
 		return RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
 	case STORE_CTR_RUNNING:
@@ -28,6 +28,11 @@ static Runtime__V1__ContainerState state_of(const struct store_ctr_status *st)
 	default:
 		return RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
 	}
+}
+
+static Runtime__V1__ContainerState state_of(const struct store_ctr_status *st)
+{
+	return cri_state_of(store_ctr_state(st));
 }
 
 static Runtime__V1__ContainerMetadata *metadata_msg(const struct store_ctr_meta *m)
@@ -220,6 +225,100 @@ static enum store_ctr_state store_state_of(Runtime__V1__ContainerState s)
 	}
 }
 
+/* ListContainers answers with the store's own strings (the meta is immutable while the
+ * references in v are held): no copy of every ID, name and label per call. Each item is one
+ * block (item, metadata, image spec) and each map one block (pointers, then entries). */
+struct list_block {
+	Runtime__V1__Container item; /* first: the block is freed through it */
+	Runtime__V1__ContainerMetadata md;
+	Runtime__V1__ImageSpec image;
+};
+
+struct list_refs {
+	struct store_ctr **v;
+	size_t n;
+};
+
+static void *entries_borrowed(const ProtobufCMessageDescriptor *d, const struct store_kv *kv,
+			      size_t n)
+{
+	struct cri_kv_entry **v = xcalloc(1, (n + 1) * sizeof(*v) + n * sizeof(**v));
+	struct cri_kv_entry *e = (void *)(v + n + 1);
+	for (size_t i = 0; i < n; i++) {
+		protobuf_c_message_init(d, &e[i]);
+		e[i].key = kv[i].key;
+		e[i].value = kv[i].value;
+		v[i] = &e[i];
+	}
+	return v;
+}
+
+static void list_resp_free(ProtobufCMessage *m, void *arg)
+{
+	Runtime__V1__ListContainersResponse *r = (void *)m;
+	for (size_t i = 0; i < r->n_containers; i++) {
+		free(r->containers[i]->labels);
+		free(r->containers[i]->annotations);
+		free(r->containers[i]); /* the list_block */
+	}
+	free(r->containers);
+	free(r);
+	struct list_refs *refs = arg;
+	store_ctr_list_free(refs->v, refs->n);
+	free(refs);
+}
+
+static Runtime__V1__Container *item_borrowed(const struct store_ctr_meta *m,
+					     Runtime__V1__ContainerState state, int64_t created_at)
+{
+	struct list_block *k = xmalloc(sizeof(*k));
+	runtime__v1__container__init(&k->item);
+	runtime__v1__container_metadata__init(&k->md);
+	runtime__v1__image_spec__init(&k->image);
+	Runtime__V1__Container *item = &k->item;
+	char *image_id = m->image_id ? m->image_id : (char *)protobuf_c_empty_string;
+	item->id = m->id;
+	item->pod_sandbox_id = m->sandbox_id;
+	k->md.name = m->metadata.name;
+	k->md.attempt = m->metadata.attempt;
+	item->metadata = &k->md;
+	k->image.image = m->image_ref ? m->image_ref : (char *)protobuf_c_empty_string;
+	item->image = &k->image;
+	item->image_ref = image_id;
+	item->image_id = image_id;
+	item->state = state;
+	item->created_at = created_at;
+	item->labels = entries_borrowed(&runtime__v1__container__labels_entry__descriptor,
+					m->labels, m->n_labels);
+	item->n_labels = m->n_labels;
+	item->annotations = entries_borrowed(&runtime__v1__container__annotations_entry__descriptor,
+					     m->annotations, m->n_annotations);
+	item->n_annotations = m->n_annotations;
+	return item;
+}
+
+static Runtime__V1__Container *item_owned(const struct store_ctr_meta *m,
+					  Runtime__V1__ContainerState state, int64_t created_at)
+{
+	Runtime__V1__Container *item = (void *)cri_msg_new(&runtime__v1__container__descriptor);
+	item->id = xstrdup(m->id);
+	item->pod_sandbox_id = xstrdup(m->sandbox_id);
+	item->metadata = metadata_msg(m);
+	item->image = image_msg(m->image_ref);
+	item->image_ref = xstrdup(m->image_id ? m->image_id : "");
+	item->image_id = xstrdup(m->image_id ? m->image_id : "");
+	item->state = state;
+	item->created_at = created_at;
+	item->labels = cri_entries_from_kv(&runtime__v1__container__labels_entry__descriptor,
+					   m->labels, m->n_labels);
+	item->n_labels = m->n_labels;
+	item->annotations =
+	    cri_entries_from_kv(&runtime__v1__container__annotations_entry__descriptor,
+				m->annotations, m->n_annotations);
+	item->n_annotations = m->n_annotations;
+	return item;
+}
+
 int cri_list_containers(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 			ProtobufCMessage **ret_resp, struct berr **err)
 {
@@ -246,34 +345,26 @@ int cri_list_containers(struct berth *b, struct cri_call *call, const ProtobufCM
 	int r = store_ctr_list(b->store, &sf, &v, &n, err);
 	if (r < 0)
 		return r;
+	struct list_refs *refs = xmalloc(sizeof(*refs));
+	*refs = (struct list_refs){v, n};
+	bool borrow = cri_call_set_resp_free(call, list_resp_free, refs);
 	Runtime__V1__ListContainersResponse *resp =
 	    (void *)cri_msg_new(&runtime__v1__list_containers_response__descriptor);
 	resp->containers = xcalloc(n ? n : 1, sizeof(*resp->containers));
 	for (size_t i = 0; i < n; i++) {
 		const struct store_ctr_meta *m = store_ctr_meta(v[i]);
-		struct store_ctr_status st;
-		store_ctr_status(v[i], &st);
-		Runtime__V1__Container *item =
-		    (void *)cri_msg_new(&runtime__v1__container__descriptor);
-		item->id = xstrdup(m->id);
-		item->pod_sandbox_id = xstrdup(m->sandbox_id);
-		item->metadata = metadata_msg(m);
-		item->image = image_msg(m->image_ref);
-		item->image_ref = xstrdup(m->image_id ? m->image_id : "");
-		item->image_id = xstrdup(m->image_id ? m->image_id : "");
-		item->state = state_of(&st);
-		item->created_at = st.created_at ? st.created_at : m->created_at;
-		item->labels = cri_entries_from_kv(
-		    &runtime__v1__container__labels_entry__descriptor, m->labels, m->n_labels);
-		item->n_labels = m->n_labels;
-		item->annotations =
-		    cri_entries_from_kv(&runtime__v1__container__annotations_entry__descriptor,
-					m->annotations, m->n_annotations);
-		item->n_annotations = m->n_annotations;
-		resp->containers[resp->n_containers++] = item;
-		store_ctr_status_done(&st);
+		int64_t created_at = 0;
+		Runtime__V1__ContainerState state =
+		    cri_state_of(store_ctr_state_now(v[i], &created_at));
+		if (!created_at)
+			created_at = m->created_at;
+		resp->containers[resp->n_containers++] =
+		    borrow ? item_borrowed(m, state, created_at) : item_owned(m, state, created_at);
 	}
-	store_ctr_list_free(v, n);
+	if (!borrow) {
+		store_ctr_list_free(v, n);
+		free(refs);
+	}
 	*ret_resp = &resp->base;
 	return 0;
 }

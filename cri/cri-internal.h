@@ -14,7 +14,8 @@
  *   array and sub-message in it is malloc'd (xstrdup, xcalloc, cri_msg_new) and
  *   owned by it; never point into req, static storage or another response
  *   (protobuf_c_empty_string, the init default, is fine). The dispatcher packs
- *   it and frees it with cri_msg_free(), also on error paths.
+ *   it and frees it with cri_msg_free(), also on error paths. The one exception:
+ *   a response freed by the function its handler set (cri_call_set_resp_free).
  * - Server-streaming methods send each message with cri_call_send() (which
  *   borrows it) and leave *ret_resp NULL; returning ends the stream with OK.
  * - Failure: return -errno and set *err; cri_status_from_errno() picks the gRPC
@@ -73,6 +74,15 @@ ProtobufCMessage *cri_msg_new(const ProtobufCMessageDescriptor *d);
 /* Frees a message tree built per the ownership rule above (or decoded by
  * cri_msg_unpack()); NULL is fine. */
 ProtobufCMessage *cri_msg_free(ProtobufCMessage *m);
+/* For a handler whose response borrows memory it holds until the response is sent (store
+ * strings under the references of a List): fn frees the response instead of cri_msg_free(),
+ * once, after it was packed (or not: also on errors). Set it just before returning 0. With
+ * no call (a unit test calling the handler) it returns false and sets nothing: the handler
+ * then builds an owned response. */
+bool cri_call_set_resp_free(struct cri_call *call, void (*fn)(ProtobufCMessage *resp, void *arg),
+			    void *arg);
+/* Frees a handler's response: with the function it set, else cri_msg_free(). NULL is fine. */
+void cri_call_resp_free(struct cri_call *call, ProtobufCMessage *resp);
 /* Decodes a request of type d. -EINVAL for bad wire data; -ENOSPC when decoding
  * would take more memory than CRI_DECODE_BUDGET(len) (a tiny message of many
  * empty sub-messages inflates a hundredfold in memory). */

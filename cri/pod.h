@@ -175,6 +175,9 @@ int cri_ctr_stop_all(struct berth *b, struct cri_call *call, const char *sandbox
 /* Commits an exit record of container c if it has none yet (monitor, Stop,
  * recovery); wakes waiters. */
 int cri_ctr_commit_exit(struct berth *b, struct store_ctr *c, struct berr **err);
+/* The same; durable false (recovery): the store record is not fsync'ed, the shim's durable
+ * exit record stays until removal and a later recovery commits it again. */
+int cri_ctr_commit_exit_opt(struct berth *b, struct store_ctr *c, bool durable, struct berr **err);
 /* Waits until c has exited, up to deadline_ns (monotonic; 0: none) and the
  * call's deadline; -ETIMEDOUT otherwise. */
 int cri_ctr_wait_exit(struct berth *b, struct cri_call *call, struct store_ctr *c,

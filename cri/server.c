@@ -67,6 +67,9 @@ struct cri_call {
 	char close_tag, op_tag; /* their addresses are the pluck tags */
 	struct cri_call *next;	/* work queue link, under srv->lock */
 	int64_t t0;		/* arrival (monotonic ns): dur_ms includes queueing */
+	/* set by a handler whose response borrows memory (cri_call_set_resp_free) */
+	void (*resp_free)(ProtobufCMessage *resp, void *arg);
+	void *resp_free_arg;
 };
 
 struct cri_server {
@@ -322,8 +325,31 @@ static int call_handle(struct cri_call *c, grpc_byte_buffer **ret_bb, struct ber
 	} else if (r < 0 && !*err) {
 		berr_set(err, -r, "%s failed", c->m->name);
 	}
-	cri_msg_free(resp);
+	cri_call_resp_free(c, resp);
 	return r;
+}
+
+bool cri_call_set_resp_free(struct cri_call *call, void (*fn)(ProtobufCMessage *resp, void *arg),
+			    void *arg)
+{
+	if (!call)
+		return false;
+	call->resp_free = fn;
+	call->resp_free_arg = arg;
+	return true;
+}
+
+void cri_call_resp_free(struct cri_call *call, ProtobufCMessage *resp)
+{
+	if (!resp)
+		return;
+	if (call && call->resp_free) {
+		void (*fn)(ProtobufCMessage *, void *) = call->resp_free;
+		call->resp_free = NULL;
+		fn(resp, call->resp_free_arg);
+		return;
+	}
+	cri_msg_free(resp);
 }
 
 /* A message as a log value inside msg="...": quotes, backslashes and control

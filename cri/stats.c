@@ -29,6 +29,10 @@
  * rate over such a span says little. */
 #define SAMPLE_TTL_NS (10 * 60 * 1000000000LL)
 
+/* A list looks at its call (client gone, deadline, daemon stopping) once per this many
+ * items: the look is a completion-queue poll, dearer than an item without a cgroup. */
+#define CHECK_EVERY 32
+
 struct cpu_sample {
 	char *id;
 	uint64_t usage_ns;
@@ -37,8 +41,9 @@ struct cpu_sample {
 
 struct cri_cpu_cache {
 	pthread_mutex_t mu;
-	struct cpu_sample *v; /* guarded by mu */
+	struct cpu_sample *v; /* guarded by mu: sorted by id */
 	size_t n;
+	int64_t swept_ns; /* guarded by mu: when samples past their TTL were last dropped */
 };
 
 struct cri_cpu_cache *cri_cpu_cache_new(void)
@@ -60,23 +65,45 @@ struct cri_cpu_cache *cri_cpu_cache_free(struct cri_cpu_cache *c)
 	return NULL;
 }
 
+/* Drops samples past their TTL but keep's; at most once a TTL, so a list of N containers
+ * costs N lookups, not N sweeps of N. mu held. */
+static void cache_sweep(struct cri_cpu_cache *c, const char *keep, int64_t ts_ns)
+{
+	if (ts_ns - c->swept_ns < SAMPLE_TTL_NS && ts_ns >= c->swept_ns)
+		return;
+	size_t k = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->v[i].ts_ns < ts_ns - SAMPLE_TTL_NS && strcmp(c->v[i].id, keep) != 0)
+			free(c->v[i].id);
+		else
+			c->v[k++] = c->v[i];
+	}
+	c->n = k;
+	c->swept_ns = ts_ns;
+}
+
+/* Index of id in the sorted samples, or where it goes. mu held. */
+static size_t cache_lower(const struct cri_cpu_cache *c, const char *id)
+{
+	size_t lo = 0, hi = c->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(c->v[mid].id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 bool cri_cpu_cache_rate(struct cri_cpu_cache *c, const char *id, uint64_t usage_ns, int64_t ts_ns,
 			uint64_t *ret)
 {
 	bool have = false;
 	pthread_mutex_lock(&c->mu);
-	struct cpu_sample *s = NULL;
-	size_t k = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		if (strcmp(c->v[i].id, id) == 0)
-			s = &c->v[k];
-		else if (c->v[i].ts_ns < ts_ns - SAMPLE_TTL_NS) {
-			free(c->v[i].id);
-			continue;
-		}
-		c->v[k++] = c->v[i];
-	}
-	c->n = k;
+	cache_sweep(c, id, ts_ns);
+	size_t i = cache_lower(c, id);
+	struct cpu_sample *s = i < c->n && strcmp(c->v[i].id, id) == 0 ? &c->v[i] : NULL;
 	if (s) {
 		have = oci_cpu_nano_cores(s->usage_ns, s->ts_ns, usage_ns, ts_ns, ret);
 		/* containerd keeps the old sample when there is no rate */
@@ -86,7 +113,9 @@ bool cri_cpu_cache_rate(struct cri_cpu_cache *c, const char *id, uint64_t usage_
 		}
 	} else {
 		c->v = xreallocarray(c->v, c->n + 1, sizeof(*c->v));
-		c->v[c->n++] = (struct cpu_sample){xstrdup(id), usage_ns, ts_ns};
+		memmove(&c->v[i + 1], &c->v[i], (c->n - i) * sizeof(*c->v));
+		c->v[i] = (struct cpu_sample){xstrdup(id), usage_ns, ts_ns};
+		c->n++;
 	}
 	pthread_mutex_unlock(&c->mu);
 	return have;
@@ -304,7 +333,8 @@ int cri_list_container_stats(struct berth *b, struct cri_call *call, const Proto
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct oci_cgroup_stats cg;
 		(void)ctr_stats(&x, v[i], &resp->stats[resp->n_stats++], &cg);
-		r = cri_call_check(call, err);
+		if (i % CHECK_EVERY == CHECK_EVERY - 1)
+			r = cri_call_check(call, err);
 	}
 	ctx_done(&x);
 	store_ctr_list_free(v, n);
@@ -540,7 +570,8 @@ int cri_list_pod_sandbox_stats(struct berth *b, struct cri_call *call, const Pro
 		else
 			log_warn("sandbox=%.12s msg=\"pod stats: %s, ignoring\"", store_sb_id(v[i]),
 				 berr_msg(e));
-		r = cri_call_check(call, err);
+		if (i % CHECK_EVERY == CHECK_EVERY - 1)
+			r = cri_call_check(call, err);
 	}
 	ctx_done(&x);
 	store_sb_list_free(v, n);

@@ -39,7 +39,7 @@ int cri_stream_containers(struct berth *b, struct cri_call *call, const Protobuf
 	Runtime__V1__StreamContainersResponse out = RUNTIME__V1__STREAM_CONTAINERS_RESPONSE__INIT;
 	r = cri_send_in_batches(call, &out.base, (void ***)&out.containers, &out.n_containers,
 				(void **)l->containers, l->n_containers, err);
-	cri_msg_free(lresp);
+	cri_call_resp_free(call, lresp); /* its strings are the store's (cri_list_containers) */
 	return r;
 }
 

@@ -412,6 +412,15 @@ void store_ctr_status(struct store_ctr *c, struct store_ctr_status *ret)
 	sobj_status_get(&c->o, ret);
 }
 
+enum store_ctr_state store_ctr_state_now(struct store_ctr *c, int64_t *ret_created_at)
+{
+	pthread_mutex_lock(&c->o.lock);
+	enum store_ctr_state state = store_ctr_state(&c->status);
+	*ret_created_at = c->status.created_at;
+	pthread_mutex_unlock(&c->o.lock);
+	return state;
+}
+
 struct ctr_tramp {
 	int (*fn)(struct store_ctr_status *st, void *arg, struct berr **err);
 	void *arg;
@@ -429,4 +438,12 @@ int store_ctr_update(struct store *s, struct store_ctr *c,
 {
 	struct ctr_tramp t = {.fn = fn, .arg = arg};
 	return sobj_update(s, &s->ctr, &c->o, ctr_tramp, &t, err);
+}
+
+int store_ctr_update_nosync(struct store *s, struct store_ctr *c,
+			    int (*fn)(struct store_ctr_status *st, void *arg, struct berr **err),
+			    void *arg, struct berr **err)
+{
+	struct ctr_tramp t = {.fn = fn, .arg = arg};
+	return sobj_update_opt(s, &s->ctr, &c->o, ctr_tramp, &t, false, err);
 }

@@ -64,10 +64,22 @@ char *tbl_record_path(const struct tbl *t, const char *id)
 	return xasprintf("%s/%s.json", t->dir, id);
 }
 
-int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *st,
+int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *st, bool durable,
 		    struct berr **err)
 {
-	struct json_object *j = o->kind->status_to_json(st);
+	struct json_object *j;
+	if (o->status_on_disk) { /* reloaded: the published status is the one on disk */
+		j = o->kind->status_to_json(sobj_status_ptr(o));
+		o->disk_status = js_to_string(j);
+		json_object_put(j);
+		o->status_on_disk = false;
+	}
+	if (!o->meta_json) {
+		j = o->kind->meta_to_json(o);
+		o->meta_json = js_to_string(j);
+		json_object_put(j);
+	}
+	j = o->kind->status_to_json(st);
 	_cleanup_free_ char *status = js_to_string(j);
 	json_object_put(j);
 	/* in-flight flags are not part of the record: an update of only those costs no I/O */
@@ -80,7 +92,8 @@ int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *
 	_cleanup_free_ char *path = tbl_record_path(t, o->id);
 	size_t len = strlen(rec);
 	int r = s->write_hook ? s->write_hook(path, rec, len, err)
-			      : fileio_write_atomic(path, rec, len, 0600, err);
+		: durable     ? fileio_write_atomic(path, rec, len, 0600, err)
+			      : fileio_write_atomic_nosync(path, rec, len, 0600, err);
 	if (r < 0)
 		return berr_wrap(err, "checkpoint %s '%s'", o->kind->noun, o->id);
 	free(o->disk_status);
@@ -91,7 +104,7 @@ int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *
 /* The update door (style §5): copy under the lock, let fn edit the copy, checkpoint it,
  * publish it. Any failure leaves status and record as they were. o->lock held. */
 static int update_locked(struct store *s, struct tbl *t, struct sobj *o, void *copy,
-			 int (*fn)(void *st, void *arg, struct berr **err), void *arg,
+			 int (*fn)(void *st, void *arg, struct berr **err), void *arg, bool durable,
 			 struct berr **err)
 {
 	const struct store_kind *k = o->kind;
@@ -100,7 +113,7 @@ static int update_locked(struct store *s, struct tbl *t, struct sobj *o, void *c
 	k->status_copy(copy, sobj_status_ptr(o));
 	int r = fn(copy, arg, err);
 	if (r >= 0)
-		r = sobj_checkpoint(s, t, o, copy, err);
+		r = sobj_checkpoint(s, t, o, copy, durable, err);
 	if (r < 0) {
 		k->status_done(copy);
 		return r;
@@ -114,9 +127,16 @@ static int update_locked(struct store *s, struct tbl *t, struct sobj *o, void *c
 int sobj_update(struct store *s, struct tbl *t, struct sobj *o,
 		int (*fn)(void *st, void *arg, struct berr **err), void *arg, struct berr **err)
 {
+	return sobj_update_opt(s, t, o, fn, arg, true, err);
+}
+
+int sobj_update_opt(struct store *s, struct tbl *t, struct sobj *o,
+		    int (*fn)(void *st, void *arg, struct berr **err), void *arg, bool durable,
+		    struct berr **err)
+{
 	_cleanup_free_ void *copy = xcalloc(1, o->kind->status_size);
 	pthread_mutex_lock(&o->lock);
-	int r = update_locked(s, t, o, copy, fn, arg, err);
+	int r = update_locked(s, t, o, copy, fn, arg, durable, err);
 	pthread_mutex_unlock(&o->lock);
 	return r;
 }
@@ -281,7 +301,7 @@ int tbl_add(struct store *s, struct tbl *t, struct sobj *o, struct sobj **ret, s
 		return r;
 
 	/* o is not published yet: nobody else can see it, so no object lock is needed */
-	r = sobj_checkpoint(s, t, o, sobj_status_ptr(o), err);
+	r = sobj_checkpoint(s, t, o, sobj_status_ptr(o), true, err);
 
 	pthread_rwlock_wrlock(&t->lock);
 	if (r < 0) {
@@ -371,12 +391,12 @@ static void warn(const struct store_opts *opts, const char *path, const struct b
 
 DEFINE_CLEANUP_FUNC(struct json_object *, json_object_put)
 
-static int load_record(struct tbl *t, const char *path, const char *id, struct sobj **ret,
-		       struct berr **err)
+static int load_record(struct tbl *t, int dirfd, const char *dname, const char *id,
+		       struct sobj **ret, struct berr **err)
 {
 	const struct store_kind *k = t->kind;
 	_cleanup_free_ char *data = NULL;
-	int r = fileio_read_all(path, STORE_RECORD_MAX, &data, NULL, err);
+	int r = fileio_read_allat(dirfd, dname, STORE_RECORD_MAX, &data, NULL, err);
 	if (r < 0)
 		return r;
 	enum json_tokener_error jerr;
@@ -409,17 +429,13 @@ static int load_record(struct tbl *t, const char *path, const char *id, struct s
 		sobj_unref(o);
 		return berr_wrap(err, "corrupt record");
 	}
-	struct json_object *jmeta = k->meta_to_json(o);
-	o->meta_json = js_to_string(jmeta);
-	json_object_put(jmeta);
-	struct json_object *jst = k->status_to_json(sobj_status_ptr(o));
-	o->disk_status = js_to_string(jst);
-	json_object_put(jst);
+	/* meta_json and disk_status are built at the first checkpoint (sobj_checkpoint) */
+	o->status_on_disk = true;
 	*ret = o;
 	return 0;
 }
 
-static int load_entry(struct tbl *t, const char *dname, const struct store_opts *opts)
+static int load_entry(struct tbl *t, int dirfd, const char *dname, const struct store_opts *opts)
 {
 	_cleanup_berr_ struct berr *e = NULL;
 	_cleanup_free_ char *path = xasprintf("%s/%s", t->dir, dname);
@@ -441,7 +457,7 @@ static int load_entry(struct tbl *t, const char *dname, const struct store_opts 
 	}
 	_cleanup_free_ char *id = xstrndup(dname, len - 5);
 	struct sobj *o = NULL;
-	if (load_record(t, path, id, &o, &e) < 0) {
+	if (load_record(t, dirfd, dname, id, &o, &e) < 0) {
 		berr_wrap(&e, "skip %s record", t->kind->noun);
 		warn(opts, path, e);
 		return 0;
@@ -475,7 +491,7 @@ int tbl_load(struct store *s, struct tbl *t, const struct store_opts *opts)
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		n += load_entry(t, de->d_name, opts);
+		n += load_entry(t, dirfd(d), de->d_name, opts);
 	}
 	closedir(d);
 	return n;

@@ -69,10 +69,14 @@ struct sobj {
 	const struct store_kind *kind;
 	const char *id;	  /* borrowed from meta; immutable */
 	const char *name; /* borrowed from meta (NULL for images); immutable */
-	char *meta_json;  /* serialized meta, built once before publish; immutable */
+	/* lock: serialized meta, built at the first checkpoint (before publish for a new
+	 * object; a reloaded one gets it at its first update, so a restart parses records
+	 * without writing them back out) */
+	char *meta_json;
 	atomic_int refs;
-	pthread_mutex_t lock; /* guards the typed status, disk_status and deleted */
+	pthread_mutex_t lock; /* guards the typed status, meta_json, disk_status and deleted */
 	char *disk_status;    /* lock: status JSON of the last checkpoint */
+	bool status_on_disk;  /* lock: disk_status not built yet, the status is what's on disk */
 	bool deleted;	      /* lock: record removed; updates fail with -ENOENT */
 };
 
@@ -110,6 +114,10 @@ struct sobj *sobj_unref(struct sobj *o);
 void sobj_status_get(struct sobj *o, void *ret);
 int sobj_update(struct store *s, struct tbl *t, struct sobj *o,
 		int (*fn)(void *st, void *arg, struct berr **err), void *arg, struct berr **err);
+/* The same; durable false: the record is replaced atomically but not fsync'ed. */
+int sobj_update_opt(struct store *s, struct tbl *t, struct sobj *o,
+		    int (*fn)(void *st, void *arg, struct berr **err), void *arg, bool durable,
+		    struct berr **err);
 int tbl_reserve_name(struct tbl *t, const char *name, const char *id, struct berr **err);
 void tbl_release_name(struct tbl *t, const char *name, const char *id);
 /* Publishes o (refs 1 = the store's) with initial status already set; on failure the caller
@@ -129,8 +137,8 @@ int tbl_delete(struct store *s, struct tbl *t, const char *id,
 	       void (*unindex)(struct store *s, struct sobj *o), struct berr **err);
 /* Resolves an ID prefix to the full ID (copied to a new string) or NULL. */
 char *tbl_resolve(struct tbl *t, const char *key);
-/* Writes o's record with status st (o->lock held or o unpublished). */
-int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *st,
+/* Writes o's record with status st (o->lock held or o unpublished); fsync'ed if durable. */
+int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *st, bool durable,
 		    struct berr **err);
 char *tbl_record_path(const struct tbl *t, const char *id);
 int tbl_load(struct store *s, struct tbl *t, const struct store_opts *opts);

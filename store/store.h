@@ -240,6 +240,14 @@ struct store_ctr *store_ctr_unref(struct store_ctr *c);
 const struct store_ctr_meta *store_ctr_meta(const struct store_ctr *c);
 const char *store_ctr_id(const struct store_ctr *c);
 void store_ctr_status(struct store_ctr *c, struct store_ctr_status *ret);
+/* store_ctr_update() whose record is replaced atomically but not fsync'ed: only for a status
+ * that a crash can't lose because it is derived again from a durable source (recovery
+ * committing an exit the shim recorded durably). */
+int store_ctr_update_nosync(struct store *s, struct store_ctr *c,
+			    int (*fn)(struct store_ctr_status *st, void *arg, struct berr **err),
+			    void *arg, struct berr **err);
+/* The state and status.created_at (0 if none) now, without copying the status (a List). */
+enum store_ctr_state store_ctr_state_now(struct store_ctr *c, int64_t *ret_created_at);
 int store_ctr_update(struct store *s, struct store_ctr *c,
 		     int (*fn)(struct store_ctr_status *st, void *arg, struct berr **err),
 		     void *arg, struct berr **err);

@@ -319,7 +319,14 @@ def test_exit_recorded_across_daemon_restart(env):
     pod = env.pod()
     done = env.run(pod, "done", ["sh", "-c", "read x; exit 4"], stdin=True)
     live = env.run(pod, "live", SLEEP)
+    created = env.create(pod, env.ctr_config("created", command=SLEEP))
+    lost = env.run(pod, "lost", SLEEP)
+    lost_info = env.info(lost)
     env.d.kill()
+    # shim and container both killed: no record, nothing running (a host reboot looks so)
+    os.kill(lost_info["shimPid"], signal.SIGKILL)
+    os.kill(lost_info["pid"], signal.SIGKILL)
+    poll(lambda: not os.path.exists(f"/proc/{lost_info['shimPid']}"), 10, "the shim's end")
     # the container exits while berthd is down: its shim records it
     pid = None
     for p in os.listdir("/proc"):
@@ -341,6 +348,11 @@ def test_exit_recorded_across_daemon_restart(env):
     st = env.status(done).status
     assert st.state == env.pb.CONTAINER_EXITED and st.exit_code == 137
     assert env.state(live) == env.pb.CONTAINER_RUNNING
+    assert env.state(created) == env.pb.CONTAINER_CREATED
+    st = env.status(lost).status
+    assert st.state == env.pb.CONTAINER_EXITED and st.exit_code == 255
+    assert "gone when berthd restarted" in st.message
+    assert os.listdir(os.path.join(env.d.run_dir, "exits")) == [done]
     # the monitor of the new berthd sees the live one's exit
     env.stop(live, timeout=0)
     assert env.state(live) == env.pb.CONTAINER_EXITED

@@ -368,6 +368,14 @@ static void test_mountpoint(void **state)
 		_cleanup_free_ char *mp = fileio_mountpoint(cases[i][0], mi);
 		assert_string_equal(mp, cases[i][1]);
 	}
+	/* the kernel's answer (statx) is the one this process's mountinfo gives */
+	_cleanup_free_ char *missing = xasprintf("%s/not/there", tmpdir);
+	const char *real[] = {"/", "/proc/self/fd", "/sys/fs/cgroup", "/dev/null", tmpdir, missing};
+	for (size_t i = 0; i < sizeof(real) / sizeof(real[0]); i++) {
+		_cleanup_free_ char *k = fileio_mountpoint(real[i], NULL);
+		_cleanup_free_ char *m = fileio_mountpoint(real[i], "/proc/self/mountinfo");
+		assert_string_equal(k, m);
+	}
 }
 
 static const struct netns_link_stats *find_link(const struct netns_link_stats *v, size_t n,
