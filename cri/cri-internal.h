@@ -199,6 +199,16 @@ int cri_stream_pod_sandbox_stats(struct berth *b, struct cri_call *call,
 				 const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
 				 struct berr **err);
 
+/* Handlers of cri/metrics.c: cAdvisor-style metrics (docs/stats.md) */
+int cri_list_metric_descriptors(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+				ProtobufCMessage **ret_resp, struct berr **err);
+int cri_list_pod_sandbox_metrics(struct berth *b, struct cri_call *call,
+				 const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+				 struct berr **err);
+int cri_stream_pod_sandbox_metrics(struct berth *b, struct cri_call *call,
+				   const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+				   struct berr **err);
+
 /* Handler of cri/events.c: server-streaming, runs for the life of the client
  * (CRI_METHOD_LONG). */
 int cri_get_container_events(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
