@@ -3,6 +3,7 @@
  * signals, and the CRI server's lifetime. */
 #define LOG_COMPONENT "berthd" /* before any header: cri.h includes log.h */
 #include "cri/cri.h"
+#include "cri/obs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -297,6 +298,8 @@ static int run(struct berth *b, struct berr **err)
 		return -(*err)->code;
 	}
 	r = cri_server_start(b->server, err);
+	if (r >= 0)
+		r = cri_obs_http_start(b, err);
 	if (r >= 0) {
 		log_info("version=%s socket=%s state_dir=%s workers=%d msg=\"berthd listening\"",
 			 BERTH_VERSION, b->cfg.socket, b->cfg.state_dir, b->cfg.workers);
@@ -305,6 +308,7 @@ static int run(struct berth *b, struct berr **err)
 			r = berr_set(err, EIO, "signal handling failed");
 		notify_systemd("STOPPING=1");
 	}
+	cri_obs_http_stop(b);
 	cri_server_stop(b->server, STOP_GRACE_MS);
 	b->server = cri_server_free(b->server);
 	cri_stream_done(b);
@@ -338,6 +342,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_setup(b.cfg.log_level, STDERR_FILENO);
+	log_set_format(b.cfg.log_format);
+	b.obs = cri_obs_new();
 	log_info("config=%s msg=\"berthd %s starting\"", b.cfg.path ? b.cfg.path : "(defaults)",
 		 BERTH_VERSION);
 	r = run(&b, &err);
@@ -345,6 +351,7 @@ int main(int argc, char **argv)
 		log_error("msg=\"%s\"", berr_msg(err));
 	else
 		log_info("msg=\"berthd stopped\"");
+	b.obs = cri_obs_free(b.obs);
 	cri_config_done(&b.cfg);
 	return r < 0 ? 1 : 0;
 }

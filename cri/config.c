@@ -108,6 +108,7 @@ void cri_config_init(struct berth_config *c)
 	    .stream_address = xstrdup("127.0.0.1"),
 	    .stream_port = 0,
 	    .seccomp_profile = xstrdup(BERTH_SECCOMP_PROFILE),
+	    .image_pull_progress_timeout_ms = 5 * 60 * 1000, /* containerd's default */
 	};
 	struct berth_runtime *r = runtime_get_or_add(c, "runc");
 	r->path = find_in_path("runc");
@@ -134,6 +135,7 @@ void cri_config_done(struct berth_config *c)
 	free(c->stream_address);
 	free(c->libexec_dir);
 	free(c->seccomp_profile);
+	free(c->metrics_address);
 	*c = (struct berth_config){0};
 }
 
@@ -306,11 +308,76 @@ static int parse_section(struct berth_config *c, const char *section, struct jso
 			r = get_string(val, origin, k, false, &c->stream_address, err);
 		else if (strcmp(section, "stream") == 0 && strcmp(key, "port") == 0)
 			r = get_int(val, origin, k, 0, 65535, &c->stream_port, err);
+		else if (strcmp(section, "metrics") == 0 && strcmp(key, "address") == 0)
+			r = get_string(val, origin, k, false, &c->metrics_address, err);
 		else
 			r = unknown_key(origin, section, key, err);
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+static int parse_log_format(struct berth_config *c, struct json_object *val, const char *origin,
+			    struct berr **err)
+{
+	_cleanup_free_ char *s = NULL;
+	int r = get_string(val, origin, "log_format", false, &s, err);
+	if (r < 0)
+		return r;
+	if (log_format_parse(s, &c->log_format) < 0)
+		return berr_set(err, EINVAL, "config '%s': bad log_format '%s' (text, json)",
+				origin, s);
+	return 0;
+}
+
+/* containerd's Go durations ("5m", "1m30s", "90s", "500ms", "0") or a number of
+ * seconds; at most a day. */
+static int parse_duration_ms(struct json_object *val, const char *origin, const char *key,
+			     int64_t *ret, struct berr **err)
+{
+	if (json_object_is_type(val, json_type_int)) {
+		int64_t s = json_object_get_int64(val);
+		if (s < 0 || s > 86400)
+			return berr_set(err, EINVAL, "config '%s': '%s' out of range (0-86400 s)",
+					origin, key);
+		*ret = s * 1000;
+		return 0;
+	}
+	_cleanup_free_ char *s = NULL;
+	int r = get_string(val, origin, key, false, &s, err);
+	if (r < 0)
+		return r;
+	int64_t total = 0;
+	const char *p = s;
+	while (*p) {
+		char *end = NULL;
+		errno = 0;
+		long long n = strtoll(p, &end, 10);
+		if (end == p || errno || n < 0)
+			break;
+		int64_t unit = 0;
+		if (strncmp(end, "ms", 2) == 0)
+			unit = 1, end += 2;
+		else if (*end == 's')
+			unit = 1000, end++;
+		else if (*end == 'm')
+			unit = 60000, end++;
+		else if (*end == 'h')
+			unit = 3600000, end++;
+		else if (!*end && n == 0 && p == s)
+			unit = 1; /* a bare "0" */
+		if (!unit || n > 86400000)
+			break;
+		total += n * unit;
+		p = end;
+	}
+	if (*p || !s[0] || total > 86400000)
+		return berr_set(err, EINVAL,
+				"config '%s': bad %s '%s' (a duration like '5m', '90s', '0'; at "
+				"most 24h)",
+				origin, key, s);
+	*ret = total;
 	return 0;
 }
 
@@ -353,8 +420,12 @@ static int parse_top(struct berth_config *c, const char *key, struct json_object
 		}
 		return 0;
 	}
+	if (strcmp(key, "log_format") == 0)
+		return parse_log_format(c, val, origin, err);
+	if (strcmp(key, "image_pull_progress_timeout") == 0)
+		return parse_duration_ms(val, origin, key, &c->image_pull_progress_timeout_ms, err);
 	if (strcmp(key, "runtimes") == 0 || strcmp(key, "registries") == 0 ||
-	    strcmp(key, "cni") == 0 || strcmp(key, "stream") == 0)
+	    strcmp(key, "cni") == 0 || strcmp(key, "stream") == 0 || strcmp(key, "metrics") == 0)
 		return parse_section(c, key, val, origin, err);
 	return unknown_key(origin, NULL, key, err);
 }
@@ -476,6 +547,15 @@ char *cri_config_to_json(const struct berth_config *c)
 	if (c->libexec_dir)
 		json_object_object_add(o, "libexec_dir", json_object_new_string(c->libexec_dir));
 	json_object_object_add(o, "seccomp_profile", json_object_new_string(c->seccomp_profile));
+	json_object_object_add(o, "log_format",
+			       json_object_new_string(log_format_name(c->log_format)));
+	_cleanup_free_ char *pt = xasprintf("%lldms", (long long)c->image_pull_progress_timeout_ms);
+	json_object_object_add(o, "image_pull_progress_timeout", json_object_new_string(pt));
+	if (c->metrics_address) {
+		struct json_object *mo = json_object_new_object();
+		json_object_object_add(mo, "address", json_object_new_string(c->metrics_address));
+		json_object_object_add(o, "metrics", mo);
+	}
 	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 }

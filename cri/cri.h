@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/log.h"
 
@@ -46,6 +47,7 @@ struct berth_config {
 	char *state_dir;
 	char *run_dir;
 	enum log_level log_level;
+	enum log_format log_format;
 	int workers; /* 1..BERTH_WORKERS_MAX */
 	enum berth_cgroup_driver cgroup_driver;
 	char *default_runtime; /* a key of runtimes */
@@ -60,6 +62,8 @@ struct berth_config {
 	int stream_port;       /* 0: pick a free port */
 	char *libexec_dir;     /* berth-shim, berth-exec, berth-pinns; NULL: BERTH_LIBEXECDIR */
 	char *seccomp_profile; /* RuntimeDefault seccomp profile (docker/moby format) */
+	char *metrics_address; /* Prometheus /metrics "host:port"; NULL: off */
+	int64_t image_pull_progress_timeout_ms; /* no byte for this long fails a pull; 0: never */
 };
 
 struct cri_method;
@@ -68,6 +72,8 @@ struct cri_runtime;
 struct store;
 struct img_ctx;
 struct stream_server;
+struct cri_obs;
+struct cri_obs_http;
 
 /* The daemon context passed to every handler. Fields are set before the
  * server starts and read-only afterwards unless their comment names a lock. */
@@ -88,6 +94,9 @@ struct berth {
 	struct cri_runtime *rt;
 	/* Exec/Attach/PortForward server (streaming/); NULL: not running. */
 	struct stream_server *stream;
+	/* berthd's own metrics (cri/obs.h); NULL: not recorded (unit tests). */
+	struct cri_obs *obs;
+	struct cri_obs_http *obs_http; /* the /metrics endpoint; NULL: off */
 };
 
 /* Defaults (see docs/server.md); runc is looked up in PATH, else /usr/sbin/runc. */

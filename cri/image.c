@@ -23,6 +23,7 @@
 #include "image/image.h"
 #include "store/store.h"
 #include "cri/validate-internal.h"
+#include "cri/obs.h"
 
 /* meta->extra keys: every blob digest of the image (comma-separated) for gc */
 #define EXTRA_BLOBS	      "blobs"
@@ -192,11 +193,15 @@ int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessag
 					 .registry_token = nonempty(a->registry_token)};
 	struct img_pulled *p = NULL;
 	int64_t t0 = time_mono_ns();
+	cri_obs_pull_begin(b);
 	int r = pull_watched(b, call, ref, a ? &auth : NULL, &p, err);
-	if (r < 0)
+	if (r < 0) {
+		cri_obs_pull_end(b, t0, r, 0);
 		return r;
+	}
 	/* recorded before p is freed: until then img_gc() keeps p's blobs and layers */
 	r = record_image(b, p, err);
+	cri_obs_pull_end(b, t0, r, r >= 0 ? p->size : 0);
 	if (r >= 0) {
 		log_info("image=%s id=%.19s size=%llu layers=%zu dur_ms=%lld msg=\"pulled image\"",
 			 ref, p->id, (unsigned long long)p->size, p->n_layers,

@@ -48,6 +48,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "cri/cri-internal.h"
+#include "cri/obs.h"
 
 #define ARMED 2 /* outstanding requests per registered method */
 
@@ -381,6 +382,11 @@ static void call_run(struct cri_call *c)
 	_cleanup_free_ char *path = c->m ? NULL : grpc_slice_to_c_string(c->details.method);
 	_cleanup_free_ char *unknown = c->m ? NULL : log_escape(path); /* peer's text */
 	const char *name = c->m ? c->m->name : unknown;
+	cri_obs_rpc(c->srv->b, c->m ? c->m->name : NULL,
+		    r < 0		      ? (int)st
+		    : (!sent || c->cancelled) ? GRPC_STATUS_CANCELLED
+					      : GRPC_STATUS_OK,
+		    time_mono_ns() - c->t0);
 	if (r < 0) {
 		_cleanup_free_ char *msg = log_escape(err->msg);
 		log_warn("method=%s dur_ms=%ld status=%s msg=\"%s\"", name, dur_ms,
