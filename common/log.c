@@ -45,6 +45,11 @@ enum log_level log_get_level(void)
 	return (enum log_level)atomic_load(&log_cfg.min);
 }
 
+enum log_format log_get_format(void)
+{
+	return (enum log_format)atomic_load(&log_cfg.format);
+}
+
 int log_format_parse(const char *s, enum log_format *ret_format)
 {
 	for (int i = 0; i < LOG_FORMAT_MAX; i++) {

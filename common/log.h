@@ -29,6 +29,7 @@ void log_setup(enum log_level min, int fd);
 void log_set_level(enum log_level min);
 void log_set_format(enum log_format f);
 enum log_level log_get_level(void);
+enum log_format log_get_format(void);
 /* Parses "text", "json"; returns -EINVAL otherwise. */
 int log_format_parse(const char *s, enum log_format *ret_format);
 const char *log_format_name(enum log_format f);

@@ -76,6 +76,9 @@ ProtobufCMessage *cri_msg_free(ProtobufCMessage *m);
 /* Decodes a request of type d. -EINVAL for bad wire data; -ENOSPC when decoding
  * would take more memory than CRI_DECODE_BUDGET(len) (a tiny message of many
  * empty sub-messages inflates a hundredfold in memory). */
+/* The string at a dotted field path of m ("config.metadata.name"), borrowed;
+ * NULL when a field is missing, unset, repeated or not of that kind. */
+const char *cri_msg_string_at(const ProtobufCMessage *m, const char *path);
 ProtobufCMessage *cri_msg_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data,
 				 size_t len, struct berr **err);
 #define CRI_DECODE_BUDGET(len) ((size_t)32 * 1024 * 1024 + (size_t)8 * (len))

@@ -68,6 +68,11 @@ struct cri_call {
 	char close_tag, op_tag; /* their addresses are the pluck tags */
 	struct cri_call *next;	/* work queue link, under srv->lock */
 	int64_t t0;		/* arrival (monotonic ns): dur_ms includes queueing */
+	/* for the log line: "id=\"...\"" or "image=\"...\"" (escaped peer text),
+	 * and the object's name, taken from the request and the response */
+	char *log_target;
+	char *log_name;
+	char *log_sandbox;
 };
 
 struct cri_server {
@@ -125,6 +130,9 @@ static struct cri_call *call_free(struct cri_call *c)
 	grpc_metadata_array_destroy(&c->md);
 	if (!c->m)
 		grpc_call_details_destroy(&c->details);
+	free(c->log_target);
+	free(c->log_name);
+	free(c->log_sandbox);
 	/* Every operation of the call has been plucked, so the queue is empty. */
 	grpc_completion_queue_shutdown(c->cq);
 	grpc_completion_queue_destroy(c->cq);
@@ -296,37 +304,6 @@ static ProtobufCMessage *decode(struct cri_call *c, struct berr **err)
 	return req;
 }
 
-/* Runs the handler; on success *ret_bb holds a packed unary response. */
-static int call_handle(struct cri_call *c, grpc_byte_buffer **ret_bb, struct berr **err)
-{
-	if (!c->m) {
-		_cleanup_free_ char *path = grpc_slice_to_c_string(c->details.method);
-		return berr_set(err, ENOSYS, "unknown method '%s'", path);
-	}
-	if (!c->m->handler)
-		return berr_set(err, ENOSYS, "method '%s' is not implemented", c->m->name);
-	/* A call that waited in the queue past its deadline is not worth starting. */
-	if (cri_call_remaining_ms(c) <= 0)
-		return berr_set(err, ETIMEDOUT, "deadline exceeded before '%s' started",
-				c->m->name);
-	ProtobufCMessage *req = decode(c, err);
-	if (!req)
-		return -(*err)->code;
-	ProtobufCMessage *resp = NULL;
-	int r = c->m->handler(c->srv->b, c, req, &resp, err);
-	cri_msg_free(req);
-	if (r >= 0 && !(c->m->flags & CRI_METHOD_STREAM)) {
-		if (resp)
-			r = msg_pack(resp, ret_bb, err);
-		else
-			r = berr_set(err, EIO, "handler of '%s' returned no response", c->m->name);
-	} else if (r < 0 && !*err) {
-		berr_set(err, -r, "%s failed", c->m->name);
-	}
-	cri_msg_free(resp);
-	return r;
-}
-
 /* A message as a log value inside msg="...": quotes, backslashes and control
  * characters escaped, so one event stays one parseable line. */
 static char *log_escape(const char *s)
@@ -345,6 +322,93 @@ static char *log_escape(const char *s)
 	}
 	*o = '\0';
 	return out;
+}
+
+/* What a log line says the call was about: the container, else the pod
+ * sandbox, else the image, from the request or (Run/Create) the response. */
+static void log_targets(struct cri_call *c, const ProtobufCMessage *req,
+			const ProtobufCMessage *resp)
+{
+	static const char *const ids[] = {"container_id", "pod_sandbox_id"};
+	const char *v = NULL;
+	for (size_t i = 0; !v && i < 2; i++) {
+		v = cri_msg_string_at(req, ids[i]);
+		if ((!v || !v[0]) && resp)
+			v = cri_msg_string_at(resp, ids[i]);
+		if (v && !v[0])
+			v = NULL;
+	}
+	const char *key = "id";
+	if (!v) {
+		v = cri_msg_string_at(req, "image.image");
+		key = "image";
+	}
+	if (v && v[0]) {
+		_cleanup_free_ char *e = log_escape(v);
+		c->log_target = xasprintf(" %s=\"%s\"", key, e);
+	}
+	/* Create: the pod the container goes in */
+	const char *sb = resp && cri_msg_string_at(resp, "container_id")
+			     ? cri_msg_string_at(req, "pod_sandbox_id")
+			     : NULL;
+	if (sb && sb[0]) {
+		_cleanup_free_ char *e = log_escape(sb);
+		c->log_sandbox = xasprintf(" sandbox=\"%s\"", e);
+	}
+	const char *name = cri_msg_string_at(req, "config.metadata.name");
+	if (name && name[0]) {
+		_cleanup_free_ char *e = log_escape(name);
+		c->log_name = xasprintf(" name=\"%s\"", e);
+	}
+}
+
+/* The state a successful call changed, for its info line; NULL: none. */
+static const char *state_change(const struct cri_method *m)
+{
+	static const struct {
+		const char *method, *what;
+	} t[] = {
+	    {"RunPodSandbox", "pod sandbox ready"},	 {"StopPodSandbox", "pod sandbox stopped"},
+	    {"RemovePodSandbox", "pod sandbox removed"}, {"CreateContainer", "container created"},
+	    {"StartContainer", "container started"},	 {"StopContainer", "container stopped"},
+	    {"RemoveContainer", "container removed"},
+	};
+	for (size_t i = 0; m && i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(m->name, t[i].method) == 0)
+			return t[i].what;
+	return NULL;
+}
+
+/* Runs the handler; on success *ret_bb holds a packed unary response. */
+static int call_handle(struct cri_call *c, grpc_byte_buffer **ret_bb, struct berr **err)
+{
+	if (!c->m) {
+		_cleanup_free_ char *path = grpc_slice_to_c_string(c->details.method);
+		return berr_set(err, ENOSYS, "unknown method '%s'", path);
+	}
+	if (!c->m->handler)
+		return berr_set(err, ENOSYS, "method '%s' is not implemented", c->m->name);
+	/* A call that waited in the queue past its deadline is not worth starting. */
+	if (cri_call_remaining_ms(c) <= 0)
+		return berr_set(err, ETIMEDOUT, "deadline exceeded before '%s' started",
+				c->m->name);
+	ProtobufCMessage *req = decode(c, err);
+	if (!req)
+		return -(*err)->code;
+	ProtobufCMessage *resp = NULL;
+	int r = c->m->handler(c->srv->b, c, req, &resp, err);
+	log_targets(c, req, resp);
+	cri_msg_free(req);
+	if (r >= 0 && !(c->m->flags & CRI_METHOD_STREAM)) {
+		if (resp)
+			r = msg_pack(resp, ret_bb, err);
+		else
+			r = berr_set(err, EIO, "handler of '%s' returned no response", c->m->name);
+	} else if (r < 0 && !*err) {
+		berr_set(err, -r, "%s failed", c->m->name);
+	}
+	cri_msg_free(resp);
+	return r;
 }
 
 static void call_run(struct cri_call *c)
@@ -387,15 +451,23 @@ static void call_run(struct cri_call *c)
 		    : (!sent || c->cancelled) ? GRPC_STATUS_CANCELLED
 					      : GRPC_STATUS_OK,
 		    time_mono_ns() - c->t0);
+	const char *tgt = c->log_target ? c->log_target : "";
 	if (r < 0) {
 		_cleanup_free_ char *msg = log_escape(err->msg);
-		log_warn("method=%s dur_ms=%ld status=%s msg=\"%s\"", name, dur_ms,
+		log_warn("method=%s%s dur_ms=%ld status=%s msg=\"%s\"", name, tgt, dur_ms,
 			 cri_status_name(st), msg);
-	} else if (!sent || c->cancelled)
-		log_debug("method=%s dur_ms=%ld status=CANCELLED msg=\"client went away\"", name,
-			  dur_ms);
-	else
-		log_debug("method=%s dur_ms=%ld status=OK", name, dur_ms);
+	} else if (!sent || c->cancelled) {
+		log_debug("method=%s%s dur_ms=%ld status=CANCELLED msg=\"client went away\"", name,
+			  tgt, dur_ms);
+	} else {
+		log_debug("method=%s%s dur_ms=%ld status=OK", name, tgt, dur_ms);
+		const char *what = state_change(c->m);
+		if (what)
+			/* no method= key: a call's own line stays the one per call */
+			log_info("%s%s%s msg=\"%s\"", tgt + (tgt[0] == ' '),
+				 c->log_sandbox ? c->log_sandbox : "",
+				 c->log_name ? c->log_name : "", what);
+	}
 }
 
 /* --- threads ------------------------------------------------------------ */

@@ -74,12 +74,14 @@ static char **jstrv(struct json_object *o, const char *key, size_t *ret_n)
 /* ---- request ---- */
 
 char *img_pull_request_to_json(const struct img_ctx *ctx, const char *ref,
-			       const struct img_auth *auth, const char *log_level)
+			       const struct img_auth *auth, const char *log_level,
+			       const char *log_format)
 {
 	struct json_object *o = json_object_new_object();
 	add_str(o, "ref", ref);
 	add_str(o, "root", ctx->root);
 	add_str(o, "log_level", log_level);
+	add_str(o, "log_format", log_format);
 	add_str(o, "os", ctx->os);
 	add_str(o, "arch", ctx->arch);
 	add_str(o, "variant", ctx->variant);
@@ -119,6 +121,7 @@ int img_pull_request_parse(const char *json, size_t len, struct img_pull_request
 		return berr_set(err, EINVAL, "pull request without ref or root");
 	q.ref = xstrdup(ref);
 	q.log_level = xstrdup_null(img_jstr(o, "log_level"));
+	q.log_format = xstrdup_null(img_jstr(o, "log_format"));
 	q.opts.root = xstrdup(root);
 	q.opts.platform_os = xstrdup_null(img_jstr(o, "os"));
 	q.opts.platform_arch = xstrdup_null(img_jstr(o, "arch"));
@@ -174,6 +177,7 @@ void img_pull_request_done(struct img_pull_request *q)
 {
 	free(q->ref);
 	free(q->log_level);
+	free(q->log_format);
 	free_secret(q->auth.username);
 	free_secret(q->auth.password);
 	free_secret(q->auth.auth);
@@ -494,7 +498,7 @@ int img_pull_spawn(struct img_ctx *ctx, const struct img_spawn_opts *o, const ch
 	if (r < 0)
 		return r;
 	img_ref_done(&parsed);
-	char *request = img_pull_request_to_json(ctx, ref, auth, o->log_level);
+	char *request = img_pull_request_to_json(ctx, ref, auth, o->log_level, o->log_format);
 	/* pinned before the helper starts: what it stores stays until the image is recorded */
 	img_pin(ctx);
 	struct img_pulled *p = NULL;

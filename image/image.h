@@ -143,6 +143,7 @@ typedef bool (*img_cancel_fn)(void *arg);
 struct img_spawn_opts {
 	const char *helper;	 /* path of berth-pull */
 	const char *log_level;	 /* the helper's, NULL = "info" */
+	const char *log_format;	 /* the helper's ("text", "json"), NULL = "text" */
 	img_cancel_fn cancelled; /* asked about every 200 ms; may be NULL */
 	void *cancel_arg;
 	int term_wait_ms; /* after SIGTERM, SIGKILL; 0 = 10 s */
@@ -156,14 +157,15 @@ int img_pull_spawn(struct img_ctx *ctx, const struct img_spawn_opts *o, const ch
 
 /* A pull request as the helper reads it: every string owned. */
 struct img_pull_request {
-	char *ref, *log_level;
+	char *ref, *log_level, *log_format;
 	struct img_auth auth; /* fields malloc'd (cast away const to free) */
 	bool has_auth;
 	struct img_opts opts; /* root, registries (and their mirrors), platform, parallel */
 };
 
 char *img_pull_request_to_json(const struct img_ctx *ctx, const char *ref,
-			       const struct img_auth *auth, const char *log_level);
+			       const struct img_auth *auth, const char *log_level,
+			       const char *log_format);
 int img_pull_request_parse(const char *json, size_t len, struct img_pull_request *ret,
 			   struct berr **err);
 void img_pull_request_done(struct img_pull_request *r);

@@ -142,6 +142,9 @@ int main(int argc, char **argv)
 	if (r >= 0 && q.log_level)
 		(void)log_level_parse(q.log_level, &level);
 	log_setup(level, STDERR_FILENO);
+	enum log_format format = LOG_FORMAT_TEXT;
+	if (r >= 0 && q.log_format && log_format_parse(q.log_format, &format) == 0)
+		log_set_format(format);
 	if (r >= 0 && atomic_load(&cancel))
 		r = berr_set(&err, ECANCELED, "pull cancelled");
 	if (r >= 0)

@@ -8,6 +8,7 @@ import ctypes
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -215,3 +216,86 @@ def test_endpoint_paths_and_default_off(menv, berthd_factory):
     assert "metrics" not in cfg
     assert "metrics endpoint listening" not in d.stderr()
     assert "metrics endpoint listening" in menv.d.stderr()
+
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def lifecycle(env, envs=None):
+    pb = env.pb
+    pod = env.pod("logs")
+    kw = {"envs": [pb.KeyValue(key=k, value=v.encode()) for k, v in (envs or {}).items()]}
+    cid = env.run(pod, "c", ["sh", "-c", "exit 3"], **kw)
+    st = env.wait_exited(cid)
+    assert st.exit_code == 3
+    env.remove(cid)
+    env.call("StopPodSandbox", pb.StopPodSandboxRequest(pod_sandbox_id=pod[0]))
+    env.call("RemovePodSandbox", pb.RemovePodSandboxRequest(pod_sandbox_id=pod[0]))
+    return pod[0], cid
+
+
+def test_json_log_lines(berthd_factory, net, reg):  # noqa: F811
+    d = berthd_factory({"log_format": "json"}, netns=net)
+    env = Env(d, reg)
+    try:
+        env.pull("busybox")
+        secret_env = "envval-5b2e90"
+        sid, cid = lifecycle(env, {"TOKEN": secret_env})
+        log = d.stderr()
+    finally:
+        leaks = env.cleanup()
+    assert not leaks, leaks
+    records = []
+    for line in log.splitlines():
+        try:
+            r = json.loads(line)  # every line is one JSON object
+        except ValueError:
+            raise AssertionError(line)
+        assert RFC3339.match(r["ts"]), r
+        assert r["level"] in ("debug", "info", "warn", "error") and r["component"], r
+        records.append(r)
+    assert secret_env not in log
+    # one debug line per RPC: method, target, duration, status
+    rpcs = [r for r in records if "method" in r and r["level"] == "debug"]
+    run = [r for r in rpcs if r["method"] == "RunPodSandbox"]
+    assert len(run) == 1 and run[0]["id"] == sid and run[0]["status"] == "OK"
+    assert isinstance(run[0]["dur_ms"], int)
+    start = [r for r in rpcs if r["method"] == "StartContainer"]
+    assert len(start) == 1 and start[0]["id"] == cid
+    pull = [r for r in rpcs if r["method"] == "PullImage"]
+    assert len(pull) == 1 and pull[0]["image"] == env.image("busybox")
+    # state changes at info
+    info = [r for r in records if r["level"] == "info"]
+
+    def one(msg, **kv):
+        got = [r for r in info if r.get("msg") == msg and all(r.get(k) == v
+                                                              for k, v in kv.items())]
+        assert len(got) == 1, (msg, kv, [r for r in info if r.get("msg") == msg])
+        return got[0]
+    one("pod sandbox ready", id=sid, name="logs")
+    one("container created", id=cid, sandbox=sid, name="c")
+    one("container started", id=cid)
+    ex = one("container exited", exit_code=3, reason="Error")
+    assert cid.startswith(ex["id"])
+    one("container removed", id=cid)
+    one("pod sandbox stopped", id=sid)
+    one("pod sandbox removed", id=sid)
+    p = one("pulled image", image=env.image("busybox"))
+    assert p["size"] > 0 and isinstance(p["dur_ms"], int)
+
+
+def test_text_log_lines(menv):
+    env = menv
+    sid, cid = lifecycle(env, {"TOKEN": "envval-text-77"})
+    log = env.d.stderr()
+    assert "envval-text-77" not in log
+    lines = log.splitlines()
+    for line in lines:
+        ts, level, component, _ = line.split(" ", 3)
+        assert RFC3339.match(ts), line
+        assert level in ("debug", "info", "warn", "error")
+    assert [ln for ln in lines if f' debug cri method=StartContainer id="{cid}" dur_ms=' in ln
+            and ln.endswith(" status=OK")]
+    assert [ln for ln in lines if f' info cri id="{cid}" msg="container started"' in ln]
+    assert [ln for ln in lines if f" info cri id={cid[:12]} " in ln
+            and "exit_code=3 reason=Error" in ln and 'msg="container exited"' in ln]
