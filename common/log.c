@@ -155,6 +155,18 @@ static bool is_int(const char *s, size_t n)
 	return true;
 }
 
+/* Keys whose values are names, never numbers, even when all digits (an ID
+ * prefix can be). */
+static bool is_name_key(const char *k, size_t n)
+{
+	static const char *const names[] = {"id",     "sandbox", "digest", "image", "name",
+					    "method", "path",	 "url",	   "status"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0)
+			return true;
+	return n > 3 && memcmp(k + n - 3, "_id", 3) == 0;
+}
+
 /* key=value key="quoted value" ... as JSON members; text that is not a
  * key=value pair goes into "text". */
 static void kv_to_json(struct out *o, const char *s)
@@ -203,7 +215,7 @@ static void kv_to_json(struct out *o, const char *s)
 			while (*s && *s != ' ')
 				s++;
 			size_t vlen = (size_t)(s - v);
-			if (vlen && is_int(v, vlen)) {
+			if (vlen && is_int(v, vlen) && !is_name_key(key, klen)) {
 				put(o, v, vlen);
 			} else {
 				put(o, "\"", 1);

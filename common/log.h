@@ -2,7 +2,8 @@
 /* log.h - one-line structured log events to stderr (or a set fd).
  * Format text: "<RFC3339 UTC ts> <level> <component> key=value... msg=\"...\"";
  *   json: one object a line, {"ts":..., "level":..., "component":..., key: value...}
- *   made from the same key=value text (a bare integer becomes a number).
+ *   made from the same key=value text (a bare integer becomes a number, but for
+ *   name keys: id, sandbox, digest, image, name, method, path, url, status, *_id).
  *   Callers pass the key=value part themselves, e.g.
  *   log_info("method=%s id=%.12s dur_ms=%ld", ...). Values that may hold spaces
  *   are quoted by the caller (msg="%s").

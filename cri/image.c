@@ -44,7 +44,10 @@ int cri_image_init(struct berth *b, struct berr **err)
 						.insecure = r->insecure};
 	}
 	_cleanup_free_ char *root = xasprintf("%s/image", b->cfg.state_dir);
-	struct img_opts o = {.root = root, .registries = regs, .n_registries = n};
+	struct img_opts o = {.root = root,
+			     .registries = regs,
+			     .n_registries = n,
+			     .stall_timeout_ms = b->cfg.image_pull_progress_timeout_ms};
 	int r = img_ctx_new(&o, &b->img, err);
 	free(regs);
 	const char *dir = b->cfg.libexec_dir ? b->cfg.libexec_dir : BERTH_LIBEXECDIR;

@@ -24,6 +24,7 @@
 #include "common/prom.h"
 #include "cri/cri-internal.h"
 #include "cri/pod.h"
+#include "image/image.h"
 
 /* 1 ms to 10 s: an RPC, a runc or CNI call */
 static const double call_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -53,7 +54,7 @@ struct cri_obs *cri_obs_new(void)
 				       PROM_COUNTER, method_code, NULL, 0);
 	o->rpc_seconds = prom_family_new(
 	    "berth_grpc_request_duration_seconds",
-	    "Time from a CRI request's arrival to its status being sent, by method.",
+	    "Time from a CRI request's arrival to its answer being ready, by method.",
 	    PROM_HISTOGRAM, method, call_buckets, N(call_buckets));
 	o->oci_seconds = prom_family_new("berth_oci_runtime_operation_duration_seconds",
 					 "Duration of OCI runtime calls, by operation.",
@@ -313,6 +314,11 @@ char *cri_obs_scrape(struct berth *b, size_t *ret_len)
 		for (size_t i = 0; i < N(fams); i++)
 			prom_write(&out, fams[i]);
 	}
+	prom_write_head(&out, "berth_image_pull_in_flight_bytes",
+			"Bytes downloaded so far into the blobs of the pulls in flight.",
+			PROM_GAUGE);
+	prom_write_sample(&out, "berth_image_pull_in_flight_bytes", NULL,
+			  b->img ? (double)img_inflight_bytes(b->img) : 0);
 	write_pods(&out, b);
 	write_containers(&out, b);
 	if (o)

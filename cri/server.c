@@ -422,6 +422,17 @@ static void call_run(struct cri_call *c)
 	grpc_byte_buffer *bb = NULL;
 	int r = call_handle(c, &bb, &err);
 	grpc_status_code st = r < 0 ? cri_status_from_errno(err->code) : GRPC_STATUS_OK;
+	/* counted and the state change logged before the answer goes out: a client
+	 * that has the answer finds them in /metrics and the log */
+	cri_obs_rpc(c->srv->b, c->m ? c->m->name : NULL, (int)st, time_mono_ns() - c->t0);
+	const char *what = r < 0 ? NULL : state_change(c->m);
+	if (what) {
+		/* no method= key: a call's own line stays the one per call */
+		const char *tgt = c->log_target ? c->log_target : "";
+		log_info("%s%s%s msg=\"%s\"", tgt + (tgt[0] == ' '),
+			 c->log_sandbox ? c->log_sandbox : "", c->log_name ? c->log_name : "",
+			 what);
+	}
 
 	grpc_op ops[3] = {0};
 	size_t n = 0;
@@ -446,11 +457,6 @@ static void call_run(struct cri_call *c)
 	_cleanup_free_ char *path = c->m ? NULL : grpc_slice_to_c_string(c->details.method);
 	_cleanup_free_ char *unknown = c->m ? NULL : log_escape(path); /* peer's text */
 	const char *name = c->m ? c->m->name : unknown;
-	cri_obs_rpc(c->srv->b, c->m ? c->m->name : NULL,
-		    r < 0		      ? (int)st
-		    : (!sent || c->cancelled) ? GRPC_STATUS_CANCELLED
-					      : GRPC_STATUS_OK,
-		    time_mono_ns() - c->t0);
 	const char *tgt = c->log_target ? c->log_target : "";
 	if (r < 0) {
 		_cleanup_free_ char *msg = log_escape(err->msg);
@@ -461,12 +467,6 @@ static void call_run(struct cri_call *c)
 			  tgt, dur_ms);
 	} else {
 		log_debug("method=%s%s dur_ms=%ld status=OK", name, tgt, dur_ms);
-		const char *what = state_change(c->m);
-		if (what)
-			/* no method= key: a call's own line stays the one per call */
-			log_info("%s%s%s msg=\"%s\"", tgt + (tgt[0] == ' '),
-				 c->log_sandbox ? c->log_sandbox : "",
-				 c->log_name ? c->log_name : "", what);
 	}
 }
 

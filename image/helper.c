@@ -86,6 +86,7 @@ char *img_pull_request_to_json(const struct img_ctx *ctx, const char *ref,
 	add_str(o, "arch", ctx->arch);
 	add_str(o, "variant", ctx->variant);
 	json_object_object_add(o, "parallel", json_object_new_int((int)ctx->parallel));
+	json_object_object_add(o, "stall_timeout_ms", json_object_new_int64(ctx->stall_timeout_ms));
 	struct json_object *regs = json_object_new_array();
 	for (size_t i = 0; i < ctx->n_regs; i++) {
 		struct json_object *g = json_object_new_object();
@@ -129,6 +130,8 @@ int img_pull_request_parse(const char *json, size_t len, struct img_pull_request
 	struct json_object *par = img_jget(o, "parallel", json_type_int);
 	int parallel = par ? json_object_get_int(par) : 0;
 	q.opts.parallel = parallel > 0 && parallel <= 64 ? (unsigned)parallel : 0;
+	struct json_object *stall = img_jget(o, "stall_timeout_ms", json_type_int);
+	q.opts.stall_timeout_ms = stall ? json_object_get_int64(stall) : 0;
 	struct json_object *regs = img_jget(o, "registries", json_type_array);
 	size_t n = regs ? json_object_array_length(regs) : 0;
 	struct img_registry *rv = xcalloc(n + 1, sizeof(*rv));

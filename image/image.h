@@ -66,6 +66,7 @@ struct img_progress {
 	const char *digest; /* layer or config digest */
 	uint64_t done;	    /* bytes received so far */
 	uint64_t total;	    /* size from the manifest */
+	uint64_t rate;	    /* bytes per second since the layer's download began */
 	bool finished;
 };
 
@@ -81,6 +82,9 @@ struct img_opts {
 	const char *platform_variant; /* NULL = host default */
 	img_progress_fn progress;     /* may be NULL */
 	void *progress_arg;
+	/* a transfer with no byte for this long fails with -ETIMEDOUT (containerd's
+	 * image_pull_progress_timeout); 0: never; rounded up to whole seconds */
+	int64_t stall_timeout_ms;
 };
 
 int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr **err);
@@ -154,6 +158,10 @@ struct img_spawn_opts {
  * run, dies or answers nonsense gives -EIO (or its exec errno) naming it. */
 int img_pull_spawn(struct img_ctx *ctx, const struct img_spawn_opts *o, const char *ref,
 		   const struct img_auth *auth, struct img_pulled **ret, struct berr **err);
+
+/* Bytes written so far into the blobs being downloaded (their temp files), by every
+ * pull of ctx's root at once: what /metrics shows of pulls in flight. Reads a directory. */
+uint64_t img_inflight_bytes(struct img_ctx *ctx);
 
 /* A pull request as the helper reads it: every string owned. */
 struct img_pull_request {

@@ -41,8 +41,9 @@ static void on_signal(int sig)
 
 static void on_progress(const struct img_progress *p, void *arg)
 {
-	log_info("image=%s digest=%.19s done=%llu total=%llu msg=\"%s\"", (const char *)arg,
-		 p->digest, (unsigned long long)p->done, (unsigned long long)p->total,
+	log_info("image=%s digest=%.19s done=%llu total=%llu rate_bps=%llu msg=\"%s\"",
+		 (const char *)arg, p->digest, (unsigned long long)p->done,
+		 (unsigned long long)p->total, (unsigned long long)p->rate,
 		 p->finished ? "pulled layer" : "pulling layer");
 }
 

@@ -18,6 +18,7 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import poll
 from ctrutil import Env, net, reg  # noqa: F401
 from registry import test_images  # noqa: F401
 from spdy import connect_in_netns
@@ -276,7 +277,7 @@ def test_json_log_lines(berthd_factory, net, reg):  # noqa: F811
     one("container created", id=cid, sandbox=sid, name="c")
     one("container started", id=cid)
     ex = one("container exited", exit_code=3, reason="Error")
-    assert cid.startswith(ex["id"])
+    assert cid.startswith(ex["id"]) and isinstance(ex["id"], str)
     one("container removed", id=cid)
     one("pod sandbox stopped", id=sid)
     one("pod sandbox removed", id=sid)
@@ -299,3 +300,125 @@ def test_text_log_lines(menv):
     assert [ln for ln in lines if f' info cri id="{cid}" msg="container started"' in ln]
     assert [ln for ln in lines if f" info cri id={cid[:12]} " in ln
             and "exit_code=3 reason=Error" in ln and 'msg="container exited"' in ln]
+
+
+def pull_helpers(d):
+    """PIDs of berth-pull processes whose parent is d's berthd."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                st = f.read()
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+        if ppid == d.pid and cmd.split(b"\0")[0].endswith(b"berth-pull"):
+            out.append(int(p))
+    return out
+
+
+def blob_dir(d):
+    return os.path.join(d.state_dir, "image", "blobs", "sha256")
+
+
+def blobs_whole(d):
+    """Every blob file is complete (its content hashes to its name); no temp file."""
+    import hashlib
+    names = os.listdir(blob_dir(d))
+    for n in names:
+        assert not n.startswith(".tmp-"), n
+        with open(os.path.join(blob_dir(d), n), "rb") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == n, n
+    return set(names)
+
+
+def test_stalled_pull_gives_up_leaving_nothing(berthd_factory, net, reg):  # noqa: F811
+    from registry import SlowProxy
+    port = free_port_in(net.path)
+    d = berthd_factory({"image_pull_progress_timeout": "2s",
+                        "metrics": {"address": f"127.0.0.1:{port}"}}, netns=net)
+    env = Env(d, reg)
+    sc = Scraper(d, port)
+    pb = env.pb
+    # every layer response stops after 256 KiB of its 1 MiB, the connection kept open
+    proxy = SlowProxy(reg.host, delay=0.001, netns=net.path, stall_after=256 << 10).start()
+    try:
+        env.pull("busybox")
+        before = blobs_whole(d)
+        layers_before = set(os.listdir(os.path.join(d.state_dir, "image", "layers")))
+        ref = f"{proxy.host}/test/concurrent:1"
+        out = {}
+
+        def pull():
+            try:
+                env.call("PullImage", pb.PullImageRequest(image=pb.ImageSpec(image=ref)),
+                         timeout=120)
+                out["ok"] = True
+            except grpc.RpcError as e:
+                out["e"] = e
+        t = threading.Thread(target=pull)
+        t.start()
+        # while it hangs: one pull in flight, with the bytes that came before the stall
+        poll(lambda: sc.scrape().get("berth_image_pull_in_flight_bytes") > 0 or out, 30,
+             "bytes of the stalled pull")
+        m = sc.scrape()
+        assert m.get("berth_image_pulls_in_flight") == 1 or out
+        t.join(60)
+        assert not t.is_alive()
+        e = out.get("e")
+        assert e is not None, "the stalled pull succeeded"
+        assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.details()
+        assert "no data received for 2 s (image_pull_progress_timeout)" in e.details()
+        # nothing left: no helper, no partial blob, no new layer, no image
+        poll(lambda: not pull_helpers(d), 10, "berth-pull to end")
+        # complete blobs only (the manifest and config may have come in whole)
+        blobs_whole(d)
+        assert set(os.listdir(os.path.join(d.state_dir, "image", "layers"))) == layers_before
+        imgs = env.call("ListImages", pb.ListImagesRequest()).images
+        assert not [i for i in imgs for t in i.repo_tags if "concurrent" in t]
+        m = sc.scrape()
+        assert m.get("berth_image_pulls_in_flight") == 0
+        assert m.get("berth_image_pull_in_flight_bytes") == 0
+        assert m.get("berth_image_pull_failures_total", reason="DEADLINE_EXCEEDED") == 1
+        assert env.call("Version", pb.VersionRequest()).runtime_name == "berth"
+    finally:
+        proxy.stop()
+        leaks = env.cleanup()
+    assert not leaks, leaks
+
+
+def test_slow_pull_logs_progress(berthd_factory, net, reg):  # noqa: F811
+    from registry import SlowProxy
+    d = berthd_factory(netns=net)
+    env = Env(d, reg)
+    pb = env.pb
+    # 16 KiB per 0.1 s on each connection: a 1 MiB layer takes about 6 s
+    proxy = SlowProxy(reg.host, delay=0.1, netns=net.path).start()
+    try:
+        env.call("PullImage", pb.PullImageRequest(
+            image=pb.ImageSpec(image=f"{proxy.host}/test/concurrent:1")), timeout=120)
+    finally:
+        proxy.stop()
+        leaks = env.cleanup()
+    assert not leaks, leaks
+    prog = {}
+    for line in d.stderr().splitlines():
+        if ' info pull ' not in line or "layer\"" not in line:
+            continue
+        kv = dict(f.split("=", 1) for f in line.split(" ")[3:] if "=" in f and
+                  not f.startswith("msg="))
+        prog.setdefault(kv["digest"], []).append(
+            (int(kv["done"]), int(kv["total"]), int(kv["rate_bps"]), "pulled layer" in line))
+    layers = {dg: v for dg, v in prog.items() if v[-1][1] > 1 << 20}  # the three 1 MiB ones
+    assert len(layers) == 3, prog
+    for dg, v in layers.items():
+        *mid, last = v
+        # every few seconds while it runs, then at the end with the whole size
+        assert mid, (dg, v)
+        assert all(not fin and 0 < done < total and rate > 0 for done, total, rate, fin in mid)
+        assert [x[0] for x in mid] == sorted(x[0] for x in mid)
+        assert last[3] and last[0] == last[1] and last[2] > 0

@@ -404,6 +404,7 @@ static void test_log_json(void **state)
 	_cleanup_free_ char *line =
 	    log_line(LOG_FORMAT_JSON, LOG_LEVEL_DEBUG,
 		     "method=Run id=\"a b\" dur_ms=12 neg=-3 big=123456789012345678901 z=007 "
+		     "sandbox=123456789012 pod_id=42 "
 		     "msg=\"say \\\"hi\\\"\\x0a\\\\ done\" stray");
 	assert_non_null(line);
 	struct json_object *o = json_tokener_parse(line);
@@ -432,6 +433,12 @@ static void test_log_json(void **state)
 	assert_string_equal(json_object_get_string(v), "007");
 	assert_true(json_object_object_get_ex(o, "msg", &v));
 	assert_string_equal(json_object_get_string(v), "say \"hi\"\n\\ done");
+	/* an all-digit ID prefix stays a string */
+	assert_true(json_object_object_get_ex(o, "sandbox", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_string_equal(json_object_get_string(v), "123456789012");
+	assert_true(json_object_object_get_ex(o, "pod_id", &v));
+	assert_true(json_object_is_type(v, json_type_string));
 	assert_true(json_object_object_get_ex(o, "text", &v));
 	assert_string_equal(json_object_get_string(v), "stray");
 	json_object_put(o);
