@@ -6,11 +6,15 @@
 #define LOG_COMPONENT "cri" /* before any header: cri.h includes log.h */
 #include "cri/obs.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -130,6 +134,37 @@ static int parse_address(const char *a, char **ret_host, int *ret_port, struct b
 	return 0;
 }
 
+/* Binds the address once before libwebsockets does: a taken port or a host that
+ * is not an address of this machine is a clear error here (libwebsockets would
+ * log it, and leak, on its way to failing). */
+static int probe(const char *addr, const char *host, int port, struct berr **err)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*in6);
+	} else {
+		return berr_set(err, EINVAL, "metrics.address '%s': '%s' is not an IP address",
+				addr, host);
+	}
+	_cleanup_close_ int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return berr_set_errno(err, errno, "metrics.address '%s': socket", addr);
+	int one = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		return berr_set_errno(err, errno, "metrics.address '%s': bind", addr);
+	return 0;
+}
+
 int cri_obs_http_start(struct berth *b, struct berr **err)
 {
 	const char *addr = b->cfg.metrics_address;
@@ -138,6 +173,8 @@ int cri_obs_http_start(struct berth *b, struct berr **err)
 	_cleanup_free_ char *host = NULL;
 	int port = 0;
 	int r = parse_address(addr, &host, &port, err);
+	if (r == 0)
+		r = probe(addr, host, port, err);
 	if (r < 0)
 		return r;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);

@@ -422,3 +422,20 @@ def test_slow_pull_logs_progress(berthd_factory, net, reg):  # noqa: F811
         assert all(not fin and 0 < done < total and rate > 0 for done, total, rate, fin in mid)
         assert [x[0] for x in mid] == sorted(x[0] for x in mid)
         assert last[3] and last[0] == last[1] and last[2] > 0
+
+
+def test_endpoint_address_taken_or_bad(menv, berthd_factory, net):  # noqa: F811
+    # the port menv's berthd listens on, in the same netns: the second one won't start
+    taken = f"127.0.0.1:{menv.scraper.port}"
+    for addr, want in ((taken, f"metrics.address '{taken}': bind: Address already in use"),
+                       ("localhost:9099", "'localhost' is not an IP address"),
+                       ("127.0.0.1", "metrics.address '127.0.0.1' is not host:port"),
+                       ("127.0.0.1:0", "port must be 1-65535")):
+        d = berthd_factory({"metrics": {"address": addr}}, netns=net, wait=False)
+        rc = d.proc.wait(timeout=30)
+        d.expect_clean_exit = False
+        assert rc == 1, d.stderr()
+        assert want in d.stderr()
+    # the first one is unharmed
+    status, _, _ = menv.scraper.get()
+    assert status == 200
