@@ -203,17 +203,22 @@ def test_container_metrics_follow_the_cgroup(env):
     (dev, (_, used)), = m1["container_fs_usage_bytes"].items()
     assert m1["container_fs_limit_bytes"][dev][1] > used
 
-    # values move: CPU seconds, throttled periods (quota 0.5 CPU), and the layer
+    # values move: CPU seconds and CFS periods, and the layer. (Throttling needs the
+    # burner to get more than its 0.5 CPU, which a loaded machine may not give it: its
+    # counter is held to the cgroup file instead.)
     def moved():
         _, cm = ctr_of(env, cid)
         m = by_name(cm.metrics, keys)[0]
         cpu = m["container_cpu_usage_seconds_total"][("total",)][1]
-        thr = m["container_cpu_cfs_throttled_periods_total"][()][1]
-        return m if cpu > m1["container_cpu_usage_seconds_total"][("total",)][1] and \
-            thr > m1["container_cpu_cfs_throttled_periods_total"][()][1] else None
-    m2 = poll(moved, 90, "CPU seconds and throttling to grow")
+        return m if cpu > m1["container_cpu_usage_seconds_total"][("total",)][1] else None
+    m2 = poll(moved, 180, "CPU seconds to grow")
     assert m2["container_cpu_cfs_periods_total"][()][1] > \
         m1["container_cpu_cfs_periods_total"][()][1]
+    if V1:
+        bracket(lambda: cg_keyed("cpu", rel, "cpu.stat")["nr_throttled"],
+                "container_cpu_cfs_throttled_periods_total")
+        bracket(lambda: cg_keyed("cpu", rel, "cpu.stat")["throttled_time"],
+                "container_cpu_cfs_throttled_seconds_total", scale=10**9)
     r = env.exec(cid, ["sh", "-c", f"head -c {4 * MIB} /dev/urandom > /big"])
     assert r.exit_code == 0, r.stderr
     _, cm = ctr_of(env, cid)
