@@ -117,6 +117,14 @@ const struct cri_metric_desc cri_metric_descs[CRI_M_MAX] = {
       "Memory reservation limit for the container."),
     D(CRI_M_SPEC_MEM_SWAP_LIMIT, "container_spec_memory_swap_limit_bytes", G,
       "Memory swap limit for the container."),
+    D(CRI_M_HUGETLB_USAGE, "container_hugetlb_usage_bytes", G, "Current hugepage usage",
+      "pagesize"),
+    D(CRI_M_HUGETLB_MAX_USAGE, "container_hugetlb_max_usage_bytes", G,
+      "Maximum hugepage usages recorded", "pagesize"),
+    D(CRI_M_ULIMITS_SOFT, "container_ulimits_soft", G,
+      "Soft ulimit values for the container root process. Unlimited if -1, except priority "
+      "and nice",
+      "ulimit"),
 };
 #undef D
 
@@ -225,6 +233,12 @@ static void add_cgroup(struct mlist *l, const struct oci_cgroup_metrics *m)
 	}
 	if (s->has_pids)
 		add(l, CRI_M_THREADS_MAX, m->pids_max);
+	for (size_t i = 0; i < m->n_hugetlb; i++) {
+		add(l, CRI_M_HUGETLB_USAGE, m->hugetlb[i].usage, m->hugetlb[i].pagesize);
+		add(l, CRI_M_HUGETLB_MAX_USAGE, m->hugetlb[i].max_usage, m->hugetlb[i].pagesize);
+	}
+	if (m->has_nofile)
+		add(l, CRI_M_ULIMITS_SOFT, m->nofile_soft, "max_open_files");
 	if (m->has_tasks) {
 		add(l, CRI_M_PROCESSES, m->n_procs);
 		add(l, CRI_M_THREADS, m->n_threads);

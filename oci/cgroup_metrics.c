@@ -100,6 +100,56 @@ static int io_v1(const char *dir, struct oci_cgroup_metrics *m, struct berr **er
 	return 0;
 }
 
+/* "Max open files  1024  1048576  files" of /proc/<pid>/limits: cAdvisor's one ulimit. */
+static void read_nofile(const char *proc_root, long pid, struct oci_cgroup_metrics *m)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%ld/limits", proc_root, pid);
+	_cleanup_free_ char *s = NULL;
+	if (fileio_read_all(path, 1 << 14, &s, NULL, NULL) < 0)
+		return;
+	const char *l = strstr(s, "\nMax open files");
+	if (!l)
+		return;
+	l += strlen("\nMax open files");
+	char *end = NULL;
+	unsigned long long v = strtoull(l, &end, 10);
+	if (end != l) { /* "unlimited" has no number */
+		m->nofile_soft = v;
+		m->has_nofile = true;
+	}
+}
+
+/* hugetlb.<size>.<usage> files of dir: one entry per page size. */
+static int hugetlb(const char *dir, const char *usage, const char *max_usage,
+		   struct oci_cgroup_metrics *m, struct berr **err)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *de;
+	int r = 0;
+	while (r == 0 && (de = readdir(d))) {
+		char size[16], rest[32];
+		if (sscanf(de->d_name, "hugetlb.%15[^.].%31s", size, rest) != 2 ||
+		    strcmp(rest, usage) != 0 || m->n_hugetlb >= 8)
+			continue;
+		struct oci_cgroup_hugetlb h = {0};
+		snprintf(h.pagesize, sizeof(h.pagesize), "%s", size);
+		bool have = false;
+		r = oci_cg_read_u64(dir, de->d_name, &h.usage, &have, err);
+		if (r == 0 && max_usage) {
+			_cleanup_free_ char *mf = xasprintf("hugetlb.%s.%s", size, max_usage);
+			r = oci_cg_read_u64(dir, mf, &h.max_usage, &have, err);
+		}
+		if (r == 0) {
+			m->hugetlb = xreallocarray(m->hugetlb, m->n_hugetlb + 1, sizeof(h));
+			m->hugetlb[m->n_hugetlb++] = h;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
 static void count_fds(const char *proc_root, long pid, struct oci_cgroup_metrics *m)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/%ld/fd", proc_root, pid);
@@ -140,7 +190,8 @@ static int tasks(const char *dir, const char *threads_file, const char *proc_roo
 		long pid = strtol(l, NULL, 10);
 		if (pid <= 0)
 			continue;
-		m->n_procs++;
+		if (m->n_procs++ == 0)
+			read_nofile(proc_root, pid, m);
 		count_fds(proc_root, pid, m);
 	}
 	for (char *p = threads; p && *p; p++)
@@ -224,6 +275,8 @@ static int read_v2(const char *dir, const char *proc_root, struct oci_cgroup_met
 	if (r == 0)
 		r = io_v2(dir, m, err);
 	if (r == 0)
+		r = hugetlb(dir, "current", NULL, m, err);
+	if (r == 0)
 		r = tasks(dir, "cgroup.threads", proc_root, m, err);
 	return r;
 }
@@ -306,6 +359,9 @@ static int read_v1(const char *root, const char *rel, const char *proc_root,
 	_cleanup_free_ char *blkio = xasprintf("%s/blkio/%s", root, rel);
 	if (r == 0)
 		r = io_v1(blkio, m, err);
+	_cleanup_free_ char *huge = xasprintf("%s/hugetlb/%s", root, rel);
+	if (r == 0)
+		r = hugetlb(huge, "usage_in_bytes", "max_usage_in_bytes", m, err);
 	_cleanup_free_ char *pids = xasprintf("%s/pids/%s", root, rel);
 	bool have = false;
 	if (r == 0)
@@ -358,4 +414,7 @@ void oci_cgroup_metrics_done(struct oci_cgroup_metrics *m)
 	free(m->io);
 	m->io = NULL;
 	m->n_io = 0;
+	free(m->hugetlb);
+	m->hugetlb = NULL;
+	m->n_hugetlb = 0;
 }

@@ -386,6 +386,11 @@ struct oci_cgroup_io {
 	unsigned major, minor;
 	uint64_t read_bytes, write_bytes;
 };
+/* Huge page usage of one page size ("2MB", as the cgroup files name it). */
+struct oci_cgroup_hugetlb {
+	char pagesize[16];
+	uint64_t usage, max_usage; /* v2 has no max usage: 0 */
+};
 /* Everything the CRI metrics RPCs serve from a cgroup: the counters of
  * oci_cgroup_stats_read() plus the cAdvisor extras. Each has_* group is false
  * when its files are not there. Times in ns; a limit of 0 means none. */
@@ -406,7 +411,11 @@ struct oci_cgroup_metrics {
 	bool has_tasks;
 	uint64_t n_procs, n_threads; /* cgroup.procs; v1 tasks / v2 cgroup.threads */
 	uint64_t n_fds, n_sockets;   /* of those processes, from /proc/<pid>/fd */
-	struct oci_cgroup_io *io;    /* owned; free with oci_cgroup_metrics_done() */
+	bool has_nofile;
+	uint64_t nofile_soft; /* soft RLIMIT_NOFILE of its first process (none if unlimited) */
+	struct oci_cgroup_hugetlb *hugetlb; /* owned, one per page size */
+	size_t n_hugetlb;
+	struct oci_cgroup_io *io; /* owned; free with oci_cgroup_metrics_done() */
 	size_t n_io;
 };
 /* Reads the cgroup as oci_cgroup_stats_read() (same errors), and the rest;

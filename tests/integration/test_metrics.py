@@ -128,7 +128,9 @@ def test_descriptors_fixed_and_cadvisor_named(env):
         "container_processes": [], "container_threads": [], "container_file_descriptors": [],
         "container_start_time_seconds": [], "container_spec_memory_limit_bytes": [],
         "container_spec_cpu_quota": [], "container_spec_cpu_period": [],
-        "container_spec_cpu_shares": [],
+        "container_spec_cpu_shares": [], "container_ulimits_soft": ["ulimit"],
+        "container_hugetlb_usage_bytes": ["pagesize"],
+        "container_hugetlb_max_usage_bytes": ["pagesize"],
     }
     for name, extra in want.items():
         assert descs.get(name) == extra, name
@@ -193,6 +195,9 @@ def test_container_metrics_follow_the_cgroup(env):
     assert m1["container_threads"][()][1] == len(threads) == 1
     fds = os.listdir(f"/proc/{procs[0]}/fd")
     assert m1["container_file_descriptors"][()][1] == len(fds)
+    with open(f"/proc/{procs[0]}/limits") as f:
+        nofile = [ln.split()[3] for ln in f if ln.startswith("Max open files")][0]
+    assert m1["container_ulimits_soft"][("max_open_files",)][1] == int(nofile)
     assert m1["container_memory_working_set_bytes"][()][1] >= alloc
     assert m1["container_memory_rss"][()][1] >= alloc
     assert m1["container_memory_usage_bytes"][()][1] >= \

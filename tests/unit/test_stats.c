@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -433,6 +434,9 @@ static void test_cgroup_metrics_v2(void **state)
 	_cleanup_free_ char *pid = xasprintf("%d\n", getpid());
 	put(root, d, "cgroup.procs", pid);
 	put(root, d, "cgroup.threads", "1\n2\n3\n");
+	put(root, d, "hugetlb.2MB.current", "4194304\n");
+	put(root, d, "hugetlb.2MB.max", "max\n");
+	put(root, d, "hugetlb.1GB.current", "0\n");
 	struct oci_cgroup_metrics m;
 	assert_int_equal(oci_cgroup_metrics_read(root, NULL, OCI_CGROUP_MODE_V2,
 						 OCI_CGROUP_DRIVER_CGROUPFS,
@@ -469,6 +473,18 @@ static void test_cgroup_metrics_v2(void **state)
 	assert_true(m.has_tasks);
 	assert_int_equal(m.n_procs, 1);
 	assert_int_equal(m.n_threads, 3);
+	/* the first process's soft RLIMIT_NOFILE, from its /proc/<pid>/limits */
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(m.has_nofile);
+	assert_int_equal(m.nofile_soft, rl.rlim_cur);
+	assert_int_equal(m.n_hugetlb, 2);
+	for (size_t i = 0; i < m.n_hugetlb; i++) {
+		bool two = strcmp(m.hugetlb[i].pagesize, "2MB") == 0;
+		assert_true(two || strcmp(m.hugetlb[i].pagesize, "1GB") == 0);
+		assert_int_equal(m.hugetlb[i].usage, two ? 4194304 : 0);
+		assert_int_equal(m.hugetlb[i].max_usage, 0); /* v2 keeps none */
+	}
 	/* stdin/out/err at least; a socket made now is one more of each */
 	uint64_t fds = m.n_fds, socks = m.n_sockets;
 	assert_true(fds >= 3);
@@ -511,6 +527,9 @@ static void test_cgroup_metrics_v1(void **state)
 	    "8:0 Read 100\n8:0 Write 200\n8:0 Sync 300\n8:0 Total 300\nTotal 300\n");
 	put(root, "pids/berth/c1", "pids.current", "0\n");
 	put(root, "pids/berth/c1", "pids.max", "64\n");
+	put(root, "hugetlb/berth/c1", "hugetlb.2MB.usage_in_bytes", "2097152\n");
+	put(root, "hugetlb/berth/c1", "hugetlb.2MB.max_usage_in_bytes", "6291456\n");
+	put(root, "hugetlb/berth/c1", "hugetlb.2MB.limit_in_bytes", "9223372036854771712\n");
 	struct oci_cgroup_metrics m;
 	assert_int_equal(oci_cgroup_metrics_read(root, NULL, OCI_CGROUP_MODE_HYBRID,
 						 OCI_CGROUP_DRIVER_CGROUPFS, cg, &m, NULL),
@@ -534,6 +553,11 @@ static void test_cgroup_metrics_v1(void **state)
 	assert_int_equal(m.pids_max, 64);
 	assert_true(m.has_tasks);
 	assert_int_equal(m.n_procs, 0);
+	assert_false(m.has_nofile); /* no process to ask */
+	assert_int_equal(m.n_hugetlb, 1);
+	assert_string_equal(m.hugetlb[0].pagesize, "2MB");
+	assert_int_equal(m.hugetlb[0].usage, 2097152);
+	assert_int_equal(m.hugetlb[0].max_usage, 6291456);
 	oci_cgroup_metrics_done(&m);
 	/* gone: as the stats reader */
 	_cleanup_berr_ struct berr *e = NULL;
