@@ -125,6 +125,21 @@ const struct cri_metric_desc cri_metric_descs[CRI_M_MAX] = {
       "Soft ulimit values for the container root process. Unlimited if -1, except priority "
       "and nice",
       "ulimit"),
+    D(CRI_M_PSI_CPU_WAITING, "container_pressure_cpu_waiting_seconds_total", C,
+      "Total time duration tasks in the container have waited due to CPU congestion."),
+    D(CRI_M_PSI_CPU_STALLED, "container_pressure_cpu_stalled_seconds_total", C,
+      "Total time duration no tasks in the container could make progress due to CPU "
+      "congestion."),
+    D(CRI_M_PSI_MEM_WAITING, "container_pressure_memory_waiting_seconds_total", C,
+      "Total time duration tasks in the container have waited due to memory congestion."),
+    D(CRI_M_PSI_MEM_STALLED, "container_pressure_memory_stalled_seconds_total", C,
+      "Total time duration no tasks in the container could make progress due to memory "
+      "congestion."),
+    D(CRI_M_PSI_IO_WAITING, "container_pressure_io_waiting_seconds_total", C,
+      "Total time duration tasks in the container have waited due to IO congestion."),
+    D(CRI_M_PSI_IO_STALLED, "container_pressure_io_stalled_seconds_total", C,
+      "Total time duration no tasks in the container could make progress due to IO "
+      "congestion."),
 };
 #undef D
 
@@ -236,6 +251,12 @@ static void add_cgroup(struct mlist *l, const struct oci_cgroup_metrics *m)
 	for (size_t i = 0; i < m->n_hugetlb; i++) {
 		add(l, CRI_M_HUGETLB_USAGE, m->hugetlb[i].usage, m->hugetlb[i].pagesize);
 		add(l, CRI_M_HUGETLB_MAX_USAGE, m->hugetlb[i].max_usage, m->hugetlb[i].pagesize);
+	}
+	if (m->has_psi) {
+		for (int i = 0; i < 3; i++) {
+			add(l, CRI_M_PSI_CPU_WAITING + 2 * i, m->psi_some_ns[i] / NS_PER_S);
+			add(l, CRI_M_PSI_CPU_STALLED + 2 * i, m->psi_full_ns[i] / NS_PER_S);
+		}
 	}
 	if (m->has_nofile)
 		add(l, CRI_M_ULIMITS_SOFT, m->nofile_soft, "max_open_files");

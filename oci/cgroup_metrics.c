@@ -266,6 +266,33 @@ static int v2_memory(const char *dir, struct oci_cgroup_metrics *m, struct berr 
 	return r;
 }
 
+/* PSI: "some avg10=0.00 avg60=0.00 avg300=0.00 total=123" and a "full" line, in us. */
+static int psi(const char *dir, struct oci_cgroup_metrics *m, struct berr **err)
+{
+	static const char *const files[3] = {"cpu.pressure", "memory.pressure", "io.pressure"};
+	for (int i = 0; i < 3; i++) {
+		_cleanup_free_ char *s = NULL;
+		int r = read_file(dir, files[i], 1024, &s, err);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;
+		m->has_psi = true;
+		char *save = NULL;
+		for (char *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			const char *t = strstr(l, " total=");
+			if (!t)
+				continue;
+			uint64_t ns = strtoull(t + 7, NULL, 10) * 1000;
+			if (strncmp(l, "some ", 5) == 0)
+				m->psi_some_ns[i] = ns;
+			else if (strncmp(l, "full ", 5) == 0)
+				m->psi_full_ns[i] = ns;
+		}
+	}
+	return 0;
+}
+
 static int read_v2(const char *dir, const char *proc_root, struct oci_cgroup_metrics *m,
 		   struct berr **err)
 {
@@ -276,6 +303,8 @@ static int read_v2(const char *dir, const char *proc_root, struct oci_cgroup_met
 		r = io_v2(dir, m, err);
 	if (r == 0)
 		r = hugetlb(dir, "current", NULL, m, err);
+	if (r == 0)
+		r = psi(dir, m, err);
 	if (r == 0)
 		r = tasks(dir, "cgroup.threads", proc_root, m, err);
 	return r;

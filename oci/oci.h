@@ -413,7 +413,9 @@ struct oci_cgroup_metrics {
 	uint64_t n_fds, n_sockets;   /* of those processes, from /proc/<pid>/fd */
 	bool has_nofile;
 	uint64_t nofile_soft; /* soft RLIMIT_NOFILE of its first process (none if unlimited) */
-	struct oci_cgroup_hugetlb *hugetlb; /* owned, one per page size */
+	bool has_psi;	      /* v2 only: cpu/memory/io.pressure, "some" and "full" totals in ns */
+	uint64_t psi_some_ns[3], psi_full_ns[3]; /* [0] cpu, [1] memory, [2] io */
+	struct oci_cgroup_hugetlb *hugetlb;	 /* owned, one per page size */
 	size_t n_hugetlb;
 	struct oci_cgroup_io *io; /* owned; free with oci_cgroup_metrics_done() */
 	size_t n_io;

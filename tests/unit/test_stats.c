@@ -437,6 +437,10 @@ static void test_cgroup_metrics_v2(void **state)
 	put(root, d, "hugetlb.2MB.current", "4194304\n");
 	put(root, d, "hugetlb.2MB.max", "max\n");
 	put(root, d, "hugetlb.1GB.current", "0\n");
+	put(root, d, "cpu.pressure",
+	    "some avg10=0.00 avg60=0.00 avg300=0.00 total=2500000\n"
+	    "full avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n");
+	put(root, d, "io.pressure", "some avg10=1.00 avg60=0.00 avg300=0.00 total=7\n");
 	struct oci_cgroup_metrics m;
 	assert_int_equal(oci_cgroup_metrics_read(root, NULL, OCI_CGROUP_MODE_V2,
 						 OCI_CGROUP_DRIVER_CGROUPFS,
@@ -485,6 +489,11 @@ static void test_cgroup_metrics_v2(void **state)
 		assert_int_equal(m.hugetlb[i].usage, two ? 4194304 : 0);
 		assert_int_equal(m.hugetlb[i].max_usage, 0); /* v2 keeps none */
 	}
+	assert_true(m.has_psi);
+	assert_int_equal(m.psi_some_ns[0], 2500000000ULL);
+	assert_int_equal(m.psi_full_ns[0], 1000000);
+	assert_int_equal(m.psi_some_ns[1], 0); /* no memory.pressure here */
+	assert_int_equal(m.psi_some_ns[2], 7000);
 	/* stdin/out/err at least; a socket made now is one more of each */
 	uint64_t fds = m.n_fds, socks = m.n_sockets;
 	assert_true(fds >= 3);
