@@ -206,7 +206,7 @@ int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessag
 	}
 	/* recorded before p is freed: until then img_gc() keeps p's blobs and layers */
 	r = record_image(b, p, err);
-	cri_obs_pull_end(b, t0, r, r >= 0 ? p->size : 0);
+	cri_obs_pull_end(b, t0, r, r >= 0 ? p->fetched : 0);
 	if (r >= 0) {
 		log_info("image=%s id=%.19s size=%llu layers=%zu dur_ms=%lld msg=\"pulled image\"",
 			 ref, p->id, (unsigned long long)p->size, p->n_layers,

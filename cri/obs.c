@@ -77,10 +77,9 @@ struct cri_obs *cri_obs_new(void)
 	    prom_family_new("berth_image_pull_failures_total",
 			    "Image pulls that failed, by reason (the gRPC status they answered).",
 			    PROM_COUNTER, reason, NULL, 0);
-	o->pull_bytes =
-	    prom_family_new("berth_image_pull_bytes_total",
-			    "Bytes of the images pulled (config and compressed layers).",
-			    PROM_COUNTER, NULL, NULL, 0);
+	o->pull_bytes = prom_family_new("berth_image_pull_bytes_total",
+					"Blob bytes downloaded by pulls that succeeded.",
+					PROM_COUNTER, NULL, NULL, 0);
 	o->pull_seconds = prom_family_new("berth_image_pull_duration_seconds",
 					  "Duration of image pulls that succeeded.", PROM_HISTOGRAM,
 					  NULL, pull_buckets, N(pull_buckets));

@@ -228,6 +228,7 @@ char *img_pulled_to_json(const struct img_pulled *p)
 	add_str(o, "repo_digest", p->repo_digest);
 	add_str(o, "manifest_digest", p->manifest_digest);
 	json_object_object_add(o, "size", json_object_new_uint64(p->size));
+	json_object_object_add(o, "fetched", json_object_new_uint64(p->fetched));
 	add_str(o, "config_json", p->config_json);
 	add_strv(o, "layer_digests", p->layer_digests);
 	add_strv(o, "diff_ids", p->diff_ids);
@@ -317,6 +318,8 @@ int img_pull_answer_parse(struct img_ctx *ctx, const char *json, size_t len,
 	p->manifest_digest = xstrdup_null(img_jstr(o, "manifest_digest"));
 	struct json_object *size = img_jget(o, "size", json_type_int);
 	p->size = size ? json_object_get_uint64(size) : 0;
+	struct json_object *fetched = img_jget(o, "fetched", json_type_int);
+	p->fetched = fetched ? json_object_get_uint64(fetched) : 0;
 	p->config_json = xstrdup_null(img_jstr(o, "config_json"));
 	p->layer_digests = jstrv(o, "layer_digests", NULL);
 	p->diff_ids = jstrv(o, "diff_ids", &p->n_layers);

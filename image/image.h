@@ -109,6 +109,7 @@ struct img_pulled {
 	char *repo_digest;     /* "docker.io/library/busybox@sha256:<manifest or index digest>" */
 	char *manifest_digest; /* the platform manifest */
 	uint64_t size;	       /* config + compressed layers */
+	uint64_t fetched;      /* blob bytes this pull downloaded (stored ones cost none) */
 	struct img_config config;
 	char *config_json; /* raw image config */
 	size_t n_layers;

@@ -38,6 +38,7 @@ struct pull {
 	pthread_mutex_t lock; /* guards next, err */
 	size_t next;
 	struct berr *err;
+	_Atomic uint64_t fetched; /* blob bytes downloaded, by every worker */
 };
 
 struct layer_reader {
@@ -50,6 +51,7 @@ struct layer_reader {
 	bool w_open;
 	uint64_t done;
 	int64_t t_start, t_reported; /* monotonic ns */
+	_Atomic uint64_t *fetched;   /* the pull's */
 };
 
 static void report(struct img_ctx *ctx, const char *digest, uint64_t done, uint64_t total,
@@ -92,6 +94,7 @@ static ssize_t layer_read(void *arg, const void **buf, struct berr **err)
 		if (r < 0)
 			return r;
 		lr->done += (uint64_t)n;
+		atomic_fetch_add(lr->fetched, (uint64_t)n);
 		if (lr->d->size && lr->done > lr->d->size)
 			return berr_set(err, EPROTO,
 					"blob '%s' is larger than its manifest size %llu",
@@ -127,7 +130,8 @@ static int layer_fetch(struct pull *p, size_t i, struct berr **err)
 		return 0;
 	}
 	int64_t t0 = time_mono_ns();
-	struct layer_reader lr = {.ctx = ctx, .d = d, .fd = -1, .t_start = t0, .t_reported = t0};
+	struct layer_reader lr = {
+	    .ctx = ctx, .d = d, .fd = -1, .t_start = t0, .t_reported = t0, .fetched = &p->fetched};
 	struct img_reader rd = {.read = layer_read, .arg = &lr};
 	int r;
 	if (have_blob) {
@@ -296,6 +300,7 @@ static int fetch_config(struct pull *p, char **ret, size_t *ret_len, struct berr
 		r = reg_get(&p->s, what, NULL, IMG_CONFIG_MAX, &resp, err);
 		if (r >= 0) {
 			atomic_fetch_add(&ctx->blob_fetches, 1);
+			atomic_fetch_add(&p->fetched, (uint64_t)resp.len);
 			r = img_blob_put(ctx, d->digest, resp.body, resp.len, err);
 		}
 		if (r >= 0) {
@@ -441,6 +446,7 @@ int img_pull_cancellable(struct img_ctx *ctx, const char *ref_s, const struct im
 		berr_wrap(err, "pull '%s'", ref_s);
 		img_pulled_free(out);
 	} else {
+		out->fetched = atomic_load(&p.fetched);
 		*ret = out;
 	}
 	img_ref_done(&ref);

@@ -185,20 +185,25 @@ def test_pull_metrics_and_no_credentials(menv):
     env, sc = menv, menv.scraper
     pb = env.pb
     m0 = sc.scrape()
-    ref = env.image("busybox")  # pulled again: fetched or not, a pull of its size
+    # an image of three 1 MiB layers none of which is stored: every byte of it fetched
+    ref = env.image("concurrent")
     auth = pb.AuthConfig(username=SECRET_USER, password=SECRET_PASS)
     env.call("PullImage", pb.PullImageRequest(image=pb.ImageSpec(image=ref), auth=auth),
              timeout=120)
     size = env.call("ImageStatus", pb.ImageStatusRequest(image=pb.ImageSpec(image=ref))) \
         .image.size
+    assert size > 3 << 20
+    # busybox again: all of it is stored, nothing is fetched
+    env.call("PullImage", pb.PullImageRequest(image=pb.ImageSpec(image=env.image("busybox"))),
+             timeout=120)
     with pytest.raises(grpc.RpcError) as ei:
         env.call("PullImage", pb.PullImageRequest(
             image=pb.ImageSpec(image=f"{env.reg.host}/test/nosuch:1"), auth=auth), timeout=120)
     code = ei.value.code().name
     m1 = sc.scrape()
-    assert delta(m0, m1, "berth_image_pulls_total") == 2
+    assert delta(m0, m1, "berth_image_pulls_total") == 3
     assert delta(m0, m1, "berth_image_pull_failures_total", reason=code) == 1
-    assert delta(m0, m1, "berth_image_pull_duration_seconds_count") == 1
+    assert delta(m0, m1, "berth_image_pull_duration_seconds_count") == 2
     assert delta(m0, m1, "berth_image_pull_bytes_total") == size
     assert m1.get("berth_image_pulls_in_flight") == 0
     log = env.d.stderr()
