@@ -215,11 +215,11 @@ def test_pull_metrics_and_no_credentials(menv):
 def test_endpoint_paths_and_default_off(menv, berthd_factory):
     status, _, body = menv.scraper.get("/other")
     assert status == 404
-    # off by default: the config shows no metrics address
+    # off by default: the config shows a null metrics address
     d = berthd_factory()
     verbose = d.client().call("Status", d.pb.StatusRequest(verbose=True))
     cfg = json.loads(verbose.info["config"])
-    assert "metrics" not in cfg
+    assert cfg["metrics"] == {"address": None}
     assert "metrics endpoint listening" not in d.stderr()
     assert "metrics endpoint listening" in menv.d.stderr()
 
