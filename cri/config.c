@@ -622,6 +622,11 @@ int cri_config_finish(struct berth_config *c, struct berr **err)
 	if (!cri_config_runtime(c, c->default_runtime))
 		return berr_set(err, EINVAL, "config: default_runtime '%s' is not in 'runtimes'",
 				c->default_runtime);
+	if (!c->stream_tls_cert != !c->stream_tls_key)
+		return berr_set(err, EINVAL,
+				"config: 'stream.tls_cert' and 'stream.tls_key' go together (%s "
+				"given alone)",
+				c->stream_tls_cert ? "stream.tls_cert" : "stream.tls_key");
 	for (size_t i = 0; i < c->n_runtimes; i++) {
 		struct berth_runtime *r = &c->runtimes[i];
 		if (!r->root)

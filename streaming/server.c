@@ -334,8 +334,6 @@ static void *conn_main(void *arg)
 {
 	struct conn_arg *a = arg;
 	struct stream_server *s = a->s;
-	struct timeval tv = {.tv_sec = 60};
-	(void)setsockopt(a->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	(void)pthread_setname_np(pthread_self(), "berth-stream");
 	(void)fcntl(a->fd, F_SETFL, fcntl(a->fd, F_GETFL) | O_NONBLOCK);
 	struct stream_io io = {.fd = a->fd};

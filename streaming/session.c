@@ -182,11 +182,9 @@ static void ws_on_close(struct conn *c, const struct ws_frame *f)
 static size_t spdy_parse(struct conn *c, const struct spdy_buf *in, frame_fn fn, void *arg);
 
 /* Tunnel: a message is more of the SPDY byte stream, frames may span them. */
-static void tunnel_on_message(struct conn *c, frame_fn fn, void *arg)
+static void tunnel_on_message(struct conn *c, const uint8_t *p, size_t n, frame_fn fn, void *arg)
 {
-	spdy_buf_put(&c->tin, c->msg.p, c->msg.len);
-	c->msg.len = 0;
-	c->msg_op = 0;
+	spdy_buf_put(&c->tin, p, n);
 	size_t off = spdy_parse(c, &c->tin, fn, arg);
 	if (off) {
 		memmove(c->tin.p, c->tin.p + off, c->tin.len - off);
@@ -196,29 +194,29 @@ static void tunnel_on_message(struct conn *c, frame_fn fn, void *arg)
 		ws_fail(c, WS_CLOSE_BIG, "tunnelled SPDY frame over the size limit");
 }
 
-/* A complete message: its channel, then the handler as a SPDY data frame. */
-static void ws_on_message(struct conn *c, frame_fn fn, void *arg)
+/* A complete message (op TEXT or BINARY): its channel, then the handler as a
+ * SPDY data frame. */
+static void ws_on_message(struct conn *c, unsigned op, const uint8_t *p, size_t n, frame_fn fn,
+			  void *arg)
 {
 	if (c->tunnel) {
-		if (c->msg_op != WS_OP_BINARY) {
+		if (op != WS_OP_BINARY)
 			ws_fail(c, WS_CLOSE_DATA, "text message in a SPDY tunnel");
-			return;
-		}
-		tunnel_on_message(c, fn, arg);
+		else
+			tunnel_on_message(c, p, n, fn, arg);
 		return;
 	}
-	if (c->msg_op == WS_OP_TEXT)
-		for (size_t i = 0; i < c->msg.len; i++)
-			if (c->msg.p[i] >= 0x80) {
+	if (op == WS_OP_TEXT)
+		for (size_t i = 0; i < n; i++)
+			if (p[i] >= 0x80) {
 				ws_fail(c, WS_CLOSE_DATA, "text message not ASCII");
 				return;
 			}
-	c->msg_op = 0;
-	if (c->msg.len == 0)
+	if (n == 0)
 		return; /* as wsstream: empty messages are skipped */
 	struct ws_chan_msg m;
 	_cleanup_berr_ struct berr *e = NULL;
-	if (ws_channel_decode(c->b64, c->msg.p, c->msg.len, &m, &e) < 0) {
+	if (ws_channel_decode(c->b64, p, n, &m, &e) < 0) {
 		ws_fail(c, WS_CLOSE_DATA, berr_msg(e));
 		return;
 	}
@@ -231,7 +229,33 @@ static void ws_on_message(struct conn *c, frame_fn fn, void *arg)
 		fn(arg, c, &f);
 	}
 	free(m.buf);
-	c->msg.len = 0;
+}
+
+/* A data frame: a whole message is handled where it lies, fragments are
+ * gathered first. */
+static void ws_on_data(struct conn *c, const struct ws_frame *f, frame_fn fn, void *arg)
+{
+	if ((f->opcode == WS_OP_CONT) != (c->msg_op != 0)) {
+		ws_fail(c, WS_CLOSE_PROTO, "fragment out of sequence");
+		return;
+	}
+	if (f->fin && f->opcode != WS_OP_CONT) {
+		ws_on_message(c, f->opcode, f->data, f->len, fn, arg);
+		return;
+	}
+	if (f->opcode != WS_OP_CONT)
+		c->msg_op = f->opcode;
+	if (c->msg.len + f->len > WS_MSG_MAX) {
+		ws_fail(c, WS_CLOSE_BIG, "message over the size limit");
+		return;
+	}
+	spdy_buf_put(&c->msg, f->data, f->len);
+	if (f->fin) {
+		unsigned op = c->msg_op;
+		c->msg_op = 0;
+		ws_on_message(c, op, c->msg.p, c->msg.len, fn, arg);
+		c->msg.len = 0;
+	}
 }
 
 static size_t ws_parse(struct conn *c, frame_fn fn, void *arg)
@@ -255,19 +279,7 @@ static size_t ws_parse(struct conn *c, frame_fn fn, void *arg)
 		} else if (f.opcode == WS_OP_CLOSE) {
 			ws_on_close(c, &f);
 		} else if (f.opcode != WS_OP_PONG) {
-			if ((f.opcode == WS_OP_CONT) != (c->msg_op != 0)) {
-				ws_fail(c, WS_CLOSE_PROTO, "fragment out of sequence");
-				break;
-			}
-			if (f.opcode != WS_OP_CONT)
-				c->msg_op = f.opcode;
-			if (c->msg.len + f.len > WS_MSG_MAX) {
-				ws_fail(c, WS_CLOSE_BIG, "message over the size limit");
-				break;
-			}
-			spdy_buf_put(&c->msg, f.data, f.len);
-			if (f.fin)
-				ws_on_message(c, fn, arg);
+			ws_on_data(c, &f, fn, arg);
 		}
 	}
 	return off;

@@ -106,6 +106,19 @@ def test_v5_close_ends_stdin(env):
     assert chans[W.STDOUT] == data and code == 1000
     assert json.loads(chans[W.ERROR])["status"] == "Success"
 
+    # the same with stdin as one message in fragments (a binary frame, continuations)
+    url = exec_url(e, cid, ["sh", "-c", "exec cat"], stdin=True, stdout=True)
+
+    async def fragmented():
+        ws = await W.connect(e.d.netns.path, url, ["v5.channel.k8s.io"])
+        await ws.send([bytes([W.STDIN]) + data[:1000], data[1000:50000], data[50000:]])
+        await W.close_channel(ws, W.STDIN)
+        chans, code = await W.collect(ws)
+        await ws.close()
+        return chans, code
+    chans, code = run(fragmented())
+    assert chans[W.STDOUT] == data and code == 1000
+
 
 def test_exec_tty_stdin_resize(env):
     e = env
@@ -515,6 +528,59 @@ def test_port_forward_spdy_tunnel(env):
     assert ts.close_code == 1000
     assert ts.s.recv(65536) == b""  # no frame after the close
     ts.close()
+
+
+def close_code_after(ts, raw):
+    """Sends raw bytes on a raw WebSocket connection; the close code berth answers
+    with (None when it closed without one)."""
+    ts.s.sendall(raw)
+    ts.s.settimeout(30)
+    buf = ts.buf
+    while True:
+        while len(buf) >= 2:
+            n, hl = buf[1] & 0x7f, 2
+            if n == 126:
+                n, hl = struct.unpack(">H", buf[2:4])[0], 4
+            elif n == 127:
+                n, hl = struct.unpack(">Q", buf[2:10])[0], 10
+            if len(buf) < hl + n:
+                break
+            op, payload, buf = buf[0] & 0x0f, buf[hl:hl + n], buf[hl + n:]
+            if op == 0x8:
+                return struct.unpack(">H", payload[:2])[0] if payload else None
+        chunk = ts.s.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+
+
+def test_bad_frames_close_with_a_code(env):
+    """Malformed client input ends its connection with the RFC 6455 close code for it
+    and kills the exec'd process; berthd stays up."""
+    e = env
+    cid = e.run(e.pod(), "a", SLEEP)
+    F = W.TunnelSocket.frame
+    cases = [
+        ("v5.channel.k8s.io", bytes([0x82, 0x02, 0x00, 0x61]), 1002),  # not masked
+        ("v5.channel.k8s.io", bytes([0x82, 0xff]) + struct.pack(">Q", 1 << 30) + b"k" * 4,
+         1009),  # a frame over 16 MiB, refused from its header
+        ("v5.channel.k8s.io", F(0x0, b"\x00abc"), 1002),  # continuation without a start
+        ("v5.channel.k8s.io", F(0x3, b"x"), 1002),  # reserved opcode
+        ("v5.channel.k8s.io", F(0x8, struct.pack(">H", 999)), 1002),  # bad close code
+        ("v4.base64.channel.k8s.io", F(0x1, "0é".encode()), 1007),  # text not ASCII
+        ("v4.base64.channel.k8s.io", F(0x1, b"0abc"), 1007),  # base64 of a bad length
+    ]
+    for proto, raw, want in cases:
+        url = exec_url(e, cid, ["sh", "-c", "exec sleep 778"], stdin=True, stdout=True)
+        ts, status, hdrs = W.tunnel_connect(e.d.netns.path, url, [proto])
+        assert status == 101 and hdrs["sec-websocket-protocol"] == proto
+        assert close_code_after(ts, raw) == want, (proto, raw[:16])
+        ts.close()
+    deadline = time.monotonic() + 30
+    while "sleep 778" in e.exec(cid, ["sh", "-c", "ps -o args"]).stdout.decode():
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert e.d.running()
 
 
 def tls_exec_echo(e, cid, ctx, word):

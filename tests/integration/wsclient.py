@@ -165,7 +165,8 @@ def tunnel_connect(netns, url, protocols):
     u = urllib.parse.urlparse(url)
     sock = connect_in_netns(netns, u.hostname, u.port)
     key = base64.b64encode(os.urandom(16)).decode()
-    req = (f"GET {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: Upgrade\r\n"
+    path = u.path + (f"?{u.query}" if u.query else "")
+    req = (f"GET {path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: Upgrade\r\n"
            f"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n"
            f"Sec-WebSocket-Protocol: {', '.join(protocols)}\r\n\r\n")
     sock.sendall(req.encode())

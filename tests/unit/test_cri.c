@@ -384,6 +384,27 @@ static void test_config_default_runtime_unknown(void **state)
 	cri_config_done(&c);
 }
 
+static void test_config_stream_tls_pair(void **state)
+{
+	struct berth_config c;
+	cri_config_init(&c);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(cri_config_parse(&c, "{\"stream\": {\"tls_key\": \"/k.pem\"}}", "t", &e),
+			 0);
+	assert_int_equal(cri_config_finish(&c, &e), -EINVAL);
+	assert_non_null(strstr(e->msg, "(stream.tls_key given alone)"));
+	e = berr_free(e);
+	assert_int_equal(cri_config_parse(&c, "{\"stream\": {\"tls_cert\": \"/c.pem\"}}", "t", &e),
+			 0);
+	assert_int_equal(cri_config_finish(&c, &e), 0);
+	assert_string_equal(c.stream_tls_cert, "/c.pem");
+	e = berr_free(e);
+	assert_int_equal(cri_config_parse(&c, "{\"stream\": {\"tls_cert\": \"c.pem\"}}", "t", &e),
+			 -EINVAL);
+	assert_non_null(strstr(e->msg, "'stream.tls_cert' must be an absolute path"));
+	cri_config_done(&c);
+}
+
 static void test_config_load_file(void **state)
 {
 	_cleanup_free_ char *p = xasprintf("%s/berth.json", tmpdir);
@@ -794,6 +815,7 @@ int main(void)
 	    cmocka_unit_test(test_config_observability),
 	    cmocka_unit_test(test_msg_string_at),
 	    cmocka_unit_test(test_config_default_runtime_unknown),
+	    cmocka_unit_test(test_config_stream_tls_pair),
 	    cmocka_unit_test(test_config_load_file),
 	    cmocka_unit_test(test_config_json_roundtrip),
 	    cmocka_unit_test(test_config_dropins_order_and_merge),
