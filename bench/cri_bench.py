@@ -85,8 +85,9 @@ def mem_str(m):
 
 
 class Bench:
-    def __init__(self, build):
+    def __init__(self, build, extra_cfg=None):
         self.build = os.path.abspath(build)
+        self.extra_cfg = extra_cfg or {}
         self.tmp = tempfile.mkdtemp(prefix="berth-bench-", dir="/tmp")
         self.netns = f"berth-bench-{uuid.uuid4().hex[:8]}"
         subprocess.run(["ip", "netns", "add", self.netns], check=True)
@@ -125,7 +126,7 @@ class Bench:
         with open(os.path.join(cni, "10-bench.conflist"), "w") as f:
             json.dump(self.conflist(), f)
         cfg = {"log_level": "warn", "workers": 8, "libexec_dir": lib,
-               "cni": {"conf_dir": cni}}
+               "cni": {"conf_dir": cni}, **self.extra_cfg}
         cfg_path = os.path.join(self.tmp, "berth.json")
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)

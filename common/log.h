@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* log.h - one-line structured log events to stderr (or a set fd).
- * Format: "<RFC3339 UTC ts> <level> <component> key=value... msg=\"...\"".
+ * Format text: "<RFC3339 UTC ts> <level> <component> key=value... msg=\"...\"";
+ *   json: one object a line, {"ts":..., "level":..., "component":..., key: value...}
+ *   made from the same key=value text (a bare integer becomes a number, but for
+ *   name keys: id, sandbox, digest, image, name, method, path, url, status, *_id).
  *   Callers pass the key=value part themselves, e.g.
  *   log_info("method=%s id=%.12s dur_ms=%ld", ...). Values that may hold spaces
  *   are quoted by the caller (msg="%s").
  * Set the component with `#define LOG_COMPONENT "cri"` before including.
  * Threads: log_setup() runs once in main() before any thread starts (the log
- *   configuration is the only mutable global of berth); log_set_level() may run at any
- *   time (an atomic, for SIGHUP); the rest is thread-safe, each event is written with
- *   one write(2).
+ *   configuration is the only mutable global of berth); log_set_level() and
+ *   log_set_format() may run at any time (a config reload): they are atomic
+ *   stores. The rest is thread-safe, each event is written with one write(2).
  * Library code logs at debug level at most; never log between fork and exec,
  *   and never log credentials. */
 #ifndef BERTH_COMMON_LOG_H
@@ -17,15 +20,20 @@
 #include <stdbool.h>
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR, LOG_LEVEL_MAX };
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON, LOG_FORMAT_MAX };
 
 #ifndef LOG_COMPONENT
 #define LOG_COMPONENT "berth"
 #endif
 
 void log_setup(enum log_level min, int fd);
-/* The minimum level, changed live (berthd's SIGHUP reload). */
 void log_set_level(enum log_level min);
+void log_set_format(enum log_format f);
 enum log_level log_get_level(void);
+enum log_format log_get_format(void);
+/* Parses "text", "json"; returns -EINVAL otherwise. */
+int log_format_parse(const char *s, enum log_format *ret_format);
+const char *log_format_name(enum log_format f);
 /* Parses "debug", "info", "warn"/"warning", "error"; returns -EINVAL otherwise. */
 int log_level_parse(const char *s, enum log_level *ret_level);
 const char *log_level_name(enum log_level l);

@@ -116,6 +116,7 @@ void cri_config_init(struct berth_config *c)
 	    .stream_port = 0,
 	    .stream_token_ttl_ms = 60000,
 	    .seccomp_profile = xstrdup(BERTH_SECCOMP_PROFILE),
+	    .image_pull_progress_timeout_ms = 5 * 60 * 1000, /* containerd's default */
 	};
 	struct berth_runtime *r = runtime_get_or_add(c, "runc");
 	r->path = find_in_path("runc");
@@ -146,6 +147,7 @@ void cri_config_done(struct berth_config *c)
 	free(c->stream_tls_key);
 	free(c->libexec_dir);
 	free(c->seccomp_profile);
+	free(c->metrics_address);
 	*c = (struct berth_config){0};
 }
 
@@ -357,6 +359,11 @@ static int parse_section(struct berth_config *c, const char *section, struct jso
 			r = get_string(val, origin, k, false, &c->stream_address, err);
 		else if (strcmp(section, "stream") == 0 && strcmp(key, "port") == 0)
 			r = get_int(val, origin, k, 0, 65535, &c->stream_port, err);
+		else if (strcmp(section, "metrics") == 0 && strcmp(key, "address") == 0 &&
+			 json_object_is_type(val, json_type_null))
+			c->metrics_address = (free(c->metrics_address), NULL); /* off */
+		else if (strcmp(section, "metrics") == 0 && strcmp(key, "address") == 0)
+			r = get_string(val, origin, k, false, &c->metrics_address, err);
 		else if (strcmp(section, "stream") == 0 && strcmp(key, "token_ttl_ms") == 0)
 			r = get_int(val, origin, k, 100, 600000, &c->stream_token_ttl_ms, err);
 		else if (strcmp(section, "stream") == 0 && strcmp(key, "tls_cert") == 0)
@@ -368,6 +375,69 @@ static int parse_section(struct berth_config *c, const char *section, struct jso
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+static int parse_log_format(struct berth_config *c, struct json_object *val, const char *origin,
+			    struct berr **err)
+{
+	_cleanup_free_ char *s = NULL;
+	int r = get_string(val, origin, "log_format", false, &s, err);
+	if (r < 0)
+		return r;
+	if (log_format_parse(s, &c->log_format) < 0)
+		return berr_set(err, EINVAL, "config '%s': bad log_format '%s' (text, json)",
+				origin, s);
+	return 0;
+}
+
+/* containerd's Go durations ("5m", "1m30s", "90s", "500ms", "0") or a number of
+ * seconds; at most a day. */
+static int parse_duration_ms(struct json_object *val, const char *origin, const char *key,
+			     int64_t *ret, struct berr **err)
+{
+	if (json_object_is_type(val, json_type_int)) {
+		int64_t s = json_object_get_int64(val);
+		if (s < 0 || s > 86400)
+			return berr_set(err, EINVAL, "config '%s': '%s' out of range (0-86400 s)",
+					origin, key);
+		*ret = s * 1000;
+		return 0;
+	}
+	_cleanup_free_ char *s = NULL;
+	int r = get_string(val, origin, key, false, &s, err);
+	if (r < 0)
+		return r;
+	int64_t total = 0;
+	const char *p = s;
+	while (*p) {
+		char *end = NULL;
+		errno = 0;
+		long long n = strtoll(p, &end, 10);
+		if (end == p || errno || n < 0)
+			break;
+		int64_t unit = 0;
+		if (strncmp(end, "ms", 2) == 0)
+			unit = 1, end += 2;
+		else if (*end == 's')
+			unit = 1000, end++;
+		else if (*end == 'm')
+			unit = 60000, end++;
+		else if (*end == 'h')
+			unit = 3600000, end++;
+		else if (!*end && n == 0 && p == s)
+			unit = 1; /* a bare "0" */
+		if (!unit || n > 86400000)
+			break;
+		total += n * unit;
+		p = end;
+	}
+	if (*p || !s[0] || total > 86400000)
+		return berr_set(err, EINVAL,
+				"config '%s': bad %s '%s' (a duration like '5m', '90s', '0'; at "
+				"most 24h)",
+				origin, key, s);
+	*ret = total;
 	return 0;
 }
 
@@ -414,8 +484,12 @@ static int parse_top(struct berth_config *c, const char *key, struct json_object
 		}
 		return 0;
 	}
+	if (strcmp(key, "log_format") == 0)
+		return parse_log_format(c, val, origin, err);
+	if (strcmp(key, "image_pull_progress_timeout") == 0)
+		return parse_duration_ms(val, origin, key, &c->image_pull_progress_timeout_ms, err);
 	if (strcmp(key, "runtimes") == 0 || strcmp(key, "registries") == 0 ||
-	    strcmp(key, "cni") == 0 || strcmp(key, "stream") == 0)
+	    strcmp(key, "cni") == 0 || strcmp(key, "stream") == 0 || strcmp(key, "metrics") == 0)
 		return parse_section(c, key, val, origin, err);
 	return unknown_key(origin, NULL, key, err);
 }
@@ -581,6 +655,8 @@ static struct json_object *config_json(const struct berth_config *c)
 	json_object_object_add(o, "run_dir", json_object_new_string(c->run_dir));
 	json_object_object_add(o, "log_level",
 			       json_object_new_string(log_level_name(c->log_level)));
+	json_object_object_add(o, "log_format",
+			       json_object_new_string(log_format_name(c->log_format)));
 	json_object_object_add(o, "workers", json_object_new_int(c->workers));
 	json_object_object_add(o, "cgroup_driver",
 			       json_object_new_string(c->cgroup_driver == BERTH_CGROUP_SYSTEMD
@@ -627,6 +703,19 @@ static struct json_object *config_json(const struct berth_config *c)
 	    o, "libexec_dir",
 	    json_object_new_string(c->libexec_dir ? c->libexec_dir : BERTH_LIBEXECDIR));
 	json_object_object_add(o, "seccomp_profile", json_object_new_string(c->seccomp_profile));
+	/* the largest unit that shows it whole: "5m", "90s", "1500ms", "0" */
+	int64_t ms = c->image_pull_progress_timeout_ms;
+	_cleanup_free_ char *pt = ms == 0 ? xstrdup("0")
+				  : ms % 3600000 == 0
+				      ? xasprintf("%lldh", (long long)(ms / 3600000))
+				  : ms % 60000 == 0 ? xasprintf("%lldm", (long long)(ms / 60000))
+				  : ms % 1000 == 0  ? xasprintf("%llds", (long long)(ms / 1000))
+						    : xasprintf("%lldms", (long long)ms);
+	json_object_object_add(o, "image_pull_progress_timeout", json_object_new_string(pt));
+	struct json_object *mo = json_object_new_object();
+	json_object_object_add(
+	    mo, "address", c->metrics_address ? json_object_new_string(c->metrics_address) : NULL);
+	json_object_object_add(o, "metrics", mo);
 	return o;
 }
 

@@ -39,6 +39,7 @@
 #include "cri/imgvol.h"
 #include "shim/shim.h"
 #include "cri/validate-internal.h"
+#include "cri/obs.h"
 
 #define CREATE_TIMEOUT_MS 240000
 #define SHIM_EXIT_WAIT_MS 3000	/* rollback: how long to wait for the shim's record */
@@ -100,7 +101,11 @@ static int ctr_teardown(struct berth *b, const struct oci_runtime_handler *h, co
 	const struct cri_ops *ops = cri_ops_of(b);
 	struct berr *first = NULL, *e = NULL;
 	int r = 0;
-	if (runtime && ops->oci->delete (h, id, true, &e) < 0) {
+	int64_t t0 = time_mono_ns();
+	int dr = runtime ? ops->oci->delete (h, id, true, &e) : 0;
+	if (runtime)
+		cri_obs_oci(b, "delete", t0, dr);
+	if (dr < 0) {
 		berr_wrap(&e, "delete container '%.12s'", id);
 		berr_move(&first, &e);
 	}
@@ -387,7 +392,9 @@ static int plan_shim(struct berth *b, struct ctr_plan *p, const Runtime__V1__Con
 	    .timeout_ms = CREATE_TIMEOUT_MS,
 	};
 	p->shim_tried = true; /* a failed create may leave a half-made container */
+	int64_t t0 = time_mono_ns();
 	int r = ops->shim_start(&so, &p->shim, err);
+	cri_obs_oci(b, "create", t0, r); /* the shim runs `runtime create` */
 	if (r < 0)
 		return cri_runtime_failure(r, err);
 	p->shim_started = true;

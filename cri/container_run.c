@@ -6,6 +6,7 @@
  * atomically after the log is flushed) by cri_ctr_commit_exit(), called by the
  * monitor thread on inotify events, by Stop/Remove while they wait, and by the
  * restart recovery. The commit is idempotent: the first record wins. */
+#define LOG_COMPONENT "cri" /* before any header: pod.h includes log.h */
 #include "cri/pod.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "common/ids.h"
 #include "shim/shim.h"
 #include "cri/validate-internal.h"
+#include "cri/obs.h"
 
 #define EXEC_MAX_OUT  (CRI_MSG_MAX - 64 * 1024) /* both streams together */
 #define KILL_WAIT_MS  2000 /* a failed kill: how long an exit may take to show */
@@ -102,6 +104,11 @@ int cri_ctr_commit_exit_opt(struct berth *b, struct store_ctr *c, bool durable, 
 	if (r < 0)
 		return r;
 	if (a.committed) {
+		const char *reason = a.oom ? "OOMKilled" : e.exit_code == 0 ? "Completed" : "Error";
+		log_info("id=%.12s sandbox=%.12s name=%s exit_code=%d reason=%s msg=\"container "
+			 "exited\"",
+			 m->id, m->sandbox_id, m->metadata.name, e.exit_code, reason);
+		cri_obs_exit(b, reason);
 		exit_broadcast(b);
 		cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STOPPED);
 	}
@@ -223,7 +230,9 @@ static int ctr_signal(struct berth *b, struct cri_call *call, struct store_ctr *
 		      const struct oci_runtime_handler *h, int sig, struct berr **err)
 {
 	_cleanup_berr_ struct berr *e = NULL;
+	int64_t t0 = time_mono_ns();
 	int r = cri_ops_of(b)->oci->kill(h, store_ctr_id(c), sig, false, &e);
+	cri_obs_oci(b, "kill", t0, r);
 	if (r == 0)
 		return 0;
 	if (cri_ctr_wait_exit(b, call, c, time_mono_ns() + (int64_t)KILL_WAIT_MS * 1000000, NULL) ==
@@ -414,7 +423,9 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 	if (r == 0)
 		r = store_ctr_update(b->store, c, starting_fn, NULL, err);
 	if (r == 0) {
+		int64_t t0 = time_mono_ns();
 		r = cri_ops_of(b)->oci->start(&h, m->id, err);
+		cri_obs_oci(b, "start", t0, r);
 		_cleanup_berr_ struct berr *e = NULL;
 		struct start_failed_arg fa = {NULL, false};
 		if (r == 0) {
@@ -490,7 +501,9 @@ static int exec_run(struct berth *b, struct cri_call *call, struct store_ctr *c,
 	    .timeout_ms = (int)timeout_ms,
 	    .max_out = EXEC_MAX_OUT,
 	};
+	int64_t t0 = time_mono_ns();
 	r = cri_ops_of(b)->oci->exec(&h, &er, res, err);
+	cri_obs_oci(b, "exec", t0, r);
 	(void)fileio_remove_tree(dir, NULL);
 	if (r < 0)
 		return r;
@@ -609,8 +622,11 @@ static int update_claimed(struct berth *b, struct store_ctr *c,
 		r = oci_resources_build(merged, &b->rt->opts, &json, err);
 	if (r == 0 && (state == STORE_CTR_CREATED || state == STORE_CTR_RUNNING)) {
 		r = cri_handler_of(b, m->runtime_handler, &h, err);
-		if (r == 0)
+		int64_t t0 = time_mono_ns();
+		if (r == 0) {
 			r = cri_ops_of(b)->oci->update(&h, m->id, json, err);
+			cri_obs_oci(b, "update", t0, r);
+		}
 		if (r < 0 && ctr_has_exited(b, c)) {
 			if (err)
 				*err = berr_free(*err);

@@ -86,6 +86,9 @@ void cri_call_resp_free(struct cri_call *call, ProtobufCMessage *resp);
 /* Decodes a request of type d. -EINVAL for bad wire data; -ENOSPC when decoding
  * would take more memory than CRI_DECODE_BUDGET(len) (a tiny message of many
  * empty sub-messages inflates a hundredfold in memory). */
+/* The string at a dotted field path of m ("config.metadata.name"), borrowed;
+ * NULL when a field is missing, unset, repeated or not of that kind. */
+const char *cri_msg_string_at(const ProtobufCMessage *m, const char *path);
 ProtobufCMessage *cri_msg_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data,
 				 size_t len, struct berr **err);
 #define CRI_DECODE_BUDGET(len) ((size_t)32 * 1024 * 1024 + (size_t)8 * (len))
@@ -208,6 +211,16 @@ int cri_stream_container_stats(struct berth *b, struct cri_call *call, const Pro
 int cri_stream_pod_sandbox_stats(struct berth *b, struct cri_call *call,
 				 const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
 				 struct berr **err);
+
+/* Handlers of cri/metrics.c: cAdvisor-style metrics (docs/stats.md) */
+int cri_list_metric_descriptors(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
+				ProtobufCMessage **ret_resp, struct berr **err);
+int cri_list_pod_sandbox_metrics(struct berth *b, struct cri_call *call,
+				 const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+				 struct berr **err);
+int cri_stream_pod_sandbox_metrics(struct berth *b, struct cri_call *call,
+				   const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+				   struct berr **err);
 
 /* Handler of cri/events.c: server-streaming, runs for the life of the client
  * (CRI_METHOD_LONG). */

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/log.h"
 
@@ -53,6 +54,7 @@ struct berth_config {
 	char *state_dir;
 	char *run_dir;
 	enum log_level log_level;
+	enum log_format log_format;
 	int workers; /* 1..BERTH_WORKERS_MAX */
 	enum berth_cgroup_driver cgroup_driver;
 	char *default_runtime; /* a key of runtimes */
@@ -70,6 +72,8 @@ struct berth_config {
 	char *stream_tls_key;
 	char *libexec_dir;     /* berth-shim, berth-exec, berth-pinns; NULL: BERTH_LIBEXECDIR */
 	char *seccomp_profile; /* RuntimeDefault seccomp profile (docker/moby format) */
+	char *metrics_address; /* Prometheus /metrics "host:port"; NULL: off */
+	int64_t image_pull_progress_timeout_ms; /* no byte for this long fails a pull; 0: never */
 };
 
 struct cri_method;
@@ -78,6 +82,8 @@ struct cri_runtime;
 struct store;
 struct img_ctx;
 struct stream_server;
+struct cri_obs;
+struct cri_obs_http;
 struct cri_live;
 
 /* The daemon context passed to every handler. Fields are set before the
@@ -99,6 +105,9 @@ struct berth {
 	struct cri_runtime *rt;
 	/* Exec/Attach/PortForward server (streaming/); NULL: not running. */
 	struct stream_server *stream;
+	/* berthd's own metrics (cri/obs.h); NULL: not recorded (unit tests). */
+	struct cri_obs *obs;
+	struct cri_obs_http *obs_http; /* the /metrics endpoint; NULL: off */
 	/* The config in effect after SIGHUP reloads (cri/reload.c); NULL: cfg, as in unit
 	 * tests. cfg itself never changes once the server started. */
 	struct cri_live *live;

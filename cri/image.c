@@ -23,6 +23,7 @@
 #include "image/image.h"
 #include "store/store.h"
 #include "cri/validate-internal.h"
+#include "cri/obs.h"
 
 /* meta->extra keys: every blob digest of the image (comma-separated) for gc */
 #define EXTRA_BLOBS	      "blobs"
@@ -43,7 +44,10 @@ int cri_image_init(struct berth *b, struct berr **err)
 						.insecure = r->insecure};
 	}
 	_cleanup_free_ char *root = xasprintf("%s/image", b->cfg.state_dir);
-	struct img_opts o = {.root = root, .registries = regs, .n_registries = n};
+	struct img_opts o = {.root = root,
+			     .registries = regs,
+			     .n_registries = n,
+			     .stall_timeout_ms = b->cfg.image_pull_progress_timeout_ms};
 	int r = img_ctx_new(&o, &b->img, err);
 	free(regs);
 	const char *dir = b->cfg.libexec_dir ? b->cfg.libexec_dir : BERTH_LIBEXECDIR;
@@ -159,7 +163,9 @@ static int pull_watched(struct berth *b, struct cri_call *call, const char *ref,
 {
 	struct pull_watch w = {.call = call};
 	struct img_spawn_opts o = {.helper = b->pull_helper,
+				   /* the daemon's now: a config reload may change them */
 				   .log_level = log_level_name(log_get_level()),
+				   .log_format = log_format_name(log_get_format()),
 				   .cancelled = call ? pull_cancelled : NULL,
 				   .cancel_arg = &w};
 	int r = img_pull_spawn(b->img, &o, ref, auth, ret, err);
@@ -192,11 +198,15 @@ int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessag
 					 .registry_token = nonempty(a->registry_token)};
 	struct img_pulled *p = NULL;
 	int64_t t0 = time_mono_ns();
+	cri_obs_pull_begin(b);
 	int r = pull_watched(b, call, ref, a ? &auth : NULL, &p, err);
-	if (r < 0)
+	if (r < 0) {
+		cri_obs_pull_end(b, t0, r, 0);
 		return r;
+	}
 	/* recorded before p is freed: until then img_gc() keeps p's blobs and layers */
 	r = record_image(b, p, err);
+	cri_obs_pull_end(b, t0, r, r >= 0 ? p->fetched : 0);
 	if (r >= 0) {
 		log_info("image=%s id=%.19s size=%llu layers=%zu dur_ms=%lld msg=\"pulled image\"",
 			 ref, p->id, (unsigned long long)p->size, p->n_layers,

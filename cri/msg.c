@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/alloc.h"
 #include "common/err.h"
@@ -101,4 +102,28 @@ int cri_send_in_batches(struct cri_call *call, ProtobufCMessage *msg, void ***fi
 		i += k;
 	}
 	return 0;
+}
+
+const char *cri_msg_string_at(const ProtobufCMessage *m, const char *path)
+{
+	char name[64];
+	while (m && *path) {
+		size_t n = strcspn(path, ".");
+		if (n >= sizeof(name))
+			return NULL;
+		memcpy(name, path, n);
+		name[n] = '\0';
+		path += n + (path[n] == '.');
+		const ProtobufCFieldDescriptor *f =
+		    protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+		if (!f || f->label == PROTOBUF_C_LABEL_REPEATED)
+			return NULL;
+		const char *at = (const char *)m + f->offset;
+		if (!*path)
+			return f->type == PROTOBUF_C_TYPE_STRING ? *(char *const *)at : NULL;
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			return NULL;
+		m = *(ProtobufCMessage *const *)at;
+	}
+	return NULL;
 }

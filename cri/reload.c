@@ -51,6 +51,12 @@ static int apply_log_level(struct berth *b, const struct berth_config *next, str
 	return 0;
 }
 
+static int apply_log_format(struct berth *b, const struct berth_config *next, struct berr **err)
+{
+	log_set_format(next->log_format);
+	return 0;
+}
+
 static int apply_registries(struct berth *b, const struct berth_config *next, struct berr **err)
 {
 	if (!b->img)
@@ -89,6 +95,7 @@ static int apply_stream_tls(struct berth *b, const struct berth_config *next, st
  * per entry whose key changed, and must give the same result each time. */
 static const struct reload_entry reload_table[] = {
     {.key = "log_level", .apply = apply_log_level},
+    {.key = "log_format", .apply = apply_log_format},
     {.key = "registries", .apply = apply_registries, .quiet = true},
     {.key = "stream.tls_cert", .apply = apply_stream_tls, .reread = true, .also = "stream.tls_key"},
 };

@@ -41,6 +41,7 @@
 #include "netns/netns.h"
 #include "store/store.h"
 #include "cri/validate-internal.h"
+#include "cri/obs.h"
 
 #define SB_X_NS_DIR	 "ns_dir"
 #define SB_X_SANDBOX_DIR "sandbox_dir"
@@ -171,11 +172,18 @@ static int sb_cni(const struct berth *b, const char *id, const char *netns,
 			      .uid = md ? md->uid : NULL,
 			      .ports = ports,
 			      .n_ports = k};
-	if (ret_add)
-		return cri_ops_of(b)->cni->add(&c, &pod, ret_add, err);
+	int64_t t0 = time_mono_ns();
+	if (ret_add) {
+		int r = cri_ops_of(b)->cni->add(&c, &pod, ret_add, err);
+		cri_obs_cni(b, "ADD", t0, r);
+		return r;
+	}
 	for (int attempt = 1;; attempt++) {
 		_cleanup_berr_ struct berr *e = NULL;
-		if (cri_ops_of(b)->cni->del(&c, &pod, &e) == 0)
+		t0 = time_mono_ns();
+		int r = cri_ops_of(b)->cni->del(&c, &pod, &e);
+		cri_obs_cni(b, "DEL", t0, r);
+		if (r == 0)
 			return 0;
 		if (attempt == CNI_DEL_ATTEMPTS)
 			return berr_move(err, &e);

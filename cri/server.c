@@ -48,6 +48,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "cri/cri-internal.h"
+#include "cri/obs.h"
 
 #define ARMED 2 /* outstanding requests per registered method */
 
@@ -70,6 +71,11 @@ struct cri_call {
 	/* set by a handler whose response borrows memory (cri_call_set_resp_free) */
 	void (*resp_free)(ProtobufCMessage *resp, void *arg);
 	void *resp_free_arg;
+	/* for the log line: "id=\"...\"" or "image=\"...\"" (escaped peer text),
+	 * and the object's name, taken from the request and the response */
+	char *log_target;
+	char *log_name;
+	char *log_sandbox;
 };
 
 struct cri_server {
@@ -127,6 +133,9 @@ static struct cri_call *call_free(struct cri_call *c)
 	grpc_metadata_array_destroy(&c->md);
 	if (!c->m)
 		grpc_call_details_destroy(&c->details);
+	free(c->log_target);
+	free(c->log_name);
+	free(c->log_sandbox);
 	/* Every operation of the call has been plucked, so the queue is empty. */
 	grpc_completion_queue_shutdown(c->cq);
 	grpc_completion_queue_destroy(c->cq);
@@ -298,37 +307,6 @@ static ProtobufCMessage *decode(struct cri_call *c, struct berr **err)
 	return req;
 }
 
-/* Runs the handler; on success *ret_bb holds a packed unary response. */
-static int call_handle(struct cri_call *c, grpc_byte_buffer **ret_bb, struct berr **err)
-{
-	if (!c->m) {
-		_cleanup_free_ char *path = grpc_slice_to_c_string(c->details.method);
-		return berr_set(err, ENOSYS, "unknown method '%s'", path);
-	}
-	if (!c->m->handler)
-		return berr_set(err, ENOSYS, "method '%s' is not implemented", c->m->name);
-	/* A call that waited in the queue past its deadline is not worth starting. */
-	if (cri_call_remaining_ms(c) <= 0)
-		return berr_set(err, ETIMEDOUT, "deadline exceeded before '%s' started",
-				c->m->name);
-	ProtobufCMessage *req = decode(c, err);
-	if (!req)
-		return -(*err)->code;
-	ProtobufCMessage *resp = NULL;
-	int r = c->m->handler(c->srv->b, c, req, &resp, err);
-	cri_msg_free(req);
-	if (r >= 0 && !(c->m->flags & CRI_METHOD_STREAM)) {
-		if (resp)
-			r = msg_pack(resp, ret_bb, err);
-		else
-			r = berr_set(err, EIO, "handler of '%s' returned no response", c->m->name);
-	} else if (r < 0 && !*err) {
-		berr_set(err, -r, "%s failed", c->m->name);
-	}
-	cri_call_resp_free(c, resp);
-	return r;
-}
-
 bool cri_call_set_resp_free(struct cri_call *call, void (*fn)(ProtobufCMessage *resp, void *arg),
 			    void *arg)
 {
@@ -372,6 +350,93 @@ static char *log_escape(const char *s)
 	return out;
 }
 
+/* What a log line says the call was about: the container, else the pod
+ * sandbox, else the image, from the request or (Run/Create) the response. */
+static void log_targets(struct cri_call *c, const ProtobufCMessage *req,
+			const ProtobufCMessage *resp)
+{
+	static const char *const ids[] = {"container_id", "pod_sandbox_id"};
+	const char *v = NULL;
+	for (size_t i = 0; !v && i < 2; i++) {
+		v = cri_msg_string_at(req, ids[i]);
+		if ((!v || !v[0]) && resp)
+			v = cri_msg_string_at(resp, ids[i]);
+		if (v && !v[0])
+			v = NULL;
+	}
+	const char *key = "id";
+	if (!v) {
+		v = cri_msg_string_at(req, "image.image");
+		key = "image";
+	}
+	if (v && v[0]) {
+		_cleanup_free_ char *e = log_escape(v);
+		c->log_target = xasprintf(" %s=\"%s\"", key, e);
+	}
+	/* Create: the pod the container goes in */
+	const char *sb = resp && cri_msg_string_at(resp, "container_id")
+			     ? cri_msg_string_at(req, "pod_sandbox_id")
+			     : NULL;
+	if (sb && sb[0]) {
+		_cleanup_free_ char *e = log_escape(sb);
+		c->log_sandbox = xasprintf(" sandbox=\"%s\"", e);
+	}
+	const char *name = cri_msg_string_at(req, "config.metadata.name");
+	if (name && name[0]) {
+		_cleanup_free_ char *e = log_escape(name);
+		c->log_name = xasprintf(" name=\"%s\"", e);
+	}
+}
+
+/* The state a successful call changed, for its info line; NULL: none. */
+static const char *state_change(const struct cri_method *m)
+{
+	static const struct {
+		const char *method, *what;
+	} t[] = {
+	    {"RunPodSandbox", "pod sandbox ready"},	 {"StopPodSandbox", "pod sandbox stopped"},
+	    {"RemovePodSandbox", "pod sandbox removed"}, {"CreateContainer", "container created"},
+	    {"StartContainer", "container started"},	 {"StopContainer", "container stopped"},
+	    {"RemoveContainer", "container removed"},
+	};
+	for (size_t i = 0; m && i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(m->name, t[i].method) == 0)
+			return t[i].what;
+	return NULL;
+}
+
+/* Runs the handler; on success *ret_bb holds a packed unary response. */
+static int call_handle(struct cri_call *c, grpc_byte_buffer **ret_bb, struct berr **err)
+{
+	if (!c->m) {
+		_cleanup_free_ char *path = grpc_slice_to_c_string(c->details.method);
+		return berr_set(err, ENOSYS, "unknown method '%s'", path);
+	}
+	if (!c->m->handler)
+		return berr_set(err, ENOSYS, "method '%s' is not implemented", c->m->name);
+	/* A call that waited in the queue past its deadline is not worth starting. */
+	if (cri_call_remaining_ms(c) <= 0)
+		return berr_set(err, ETIMEDOUT, "deadline exceeded before '%s' started",
+				c->m->name);
+	ProtobufCMessage *req = decode(c, err);
+	if (!req)
+		return -(*err)->code;
+	ProtobufCMessage *resp = NULL;
+	int r = c->m->handler(c->srv->b, c, req, &resp, err);
+	log_targets(c, req, resp);
+	cri_msg_free(req);
+	if (r >= 0 && !(c->m->flags & CRI_METHOD_STREAM)) {
+		if (resp)
+			r = msg_pack(resp, ret_bb, err);
+		else
+			r = berr_set(err, EIO, "handler of '%s' returned no response", c->m->name);
+	} else if (r < 0 && !*err) {
+		berr_set(err, -r, "%s failed", c->m->name);
+	}
+	cri_call_resp_free(c, resp);
+	return r;
+}
+
 static void call_run(struct cri_call *c)
 {
 	grpc_op close_op = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
@@ -383,6 +448,17 @@ static void call_run(struct cri_call *c)
 	grpc_byte_buffer *bb = NULL;
 	int r = call_handle(c, &bb, &err);
 	grpc_status_code st = r < 0 ? cri_status_from_errno(err->code) : GRPC_STATUS_OK;
+	/* counted and the state change logged before the answer goes out: a client
+	 * that has the answer finds them in /metrics and the log */
+	cri_obs_rpc(c->srv->b, c->m ? c->m->name : NULL, (int)st, time_mono_ns() - c->t0);
+	const char *what = r < 0 ? NULL : state_change(c->m);
+	if (what) {
+		/* no method= key: a call's own line stays the one per call */
+		const char *tgt = c->log_target ? c->log_target : "";
+		log_info("%s%s%s msg=\"%s\"", tgt + (tgt[0] == ' '),
+			 c->log_sandbox ? c->log_sandbox : "", c->log_name ? c->log_name : "",
+			 what);
+	}
 
 	grpc_op ops[3] = {0};
 	size_t n = 0;
@@ -407,15 +483,17 @@ static void call_run(struct cri_call *c)
 	_cleanup_free_ char *path = c->m ? NULL : grpc_slice_to_c_string(c->details.method);
 	_cleanup_free_ char *unknown = c->m ? NULL : log_escape(path); /* peer's text */
 	const char *name = c->m ? c->m->name : unknown;
+	const char *tgt = c->log_target ? c->log_target : "";
 	if (r < 0) {
 		_cleanup_free_ char *msg = log_escape(err->msg);
-		log_warn("method=%s dur_ms=%ld status=%s msg=\"%s\"", name, dur_ms,
+		log_warn("method=%s%s dur_ms=%ld status=%s msg=\"%s\"", name, tgt, dur_ms,
 			 cri_status_name(st), msg);
-	} else if (!sent || c->cancelled)
-		log_debug("method=%s dur_ms=%ld status=CANCELLED msg=\"client went away\"", name,
-			  dur_ms);
-	else
-		log_debug("method=%s dur_ms=%ld status=OK", name, dur_ms);
+	} else if (!sent || c->cancelled) {
+		log_debug("method=%s%s dur_ms=%ld status=CANCELLED msg=\"client went away\"", name,
+			  tgt, dur_ms);
+	} else {
+		log_debug("method=%s%s dur_ms=%ld status=OK", name, tgt, dur_ms);
+	}
 }
 
 /* --- threads ------------------------------------------------------------ */

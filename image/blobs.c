@@ -2,6 +2,7 @@
 /* blobs.c - the content store: blobs/sha256/<hex>, verified while written, renamed into place. */
 #include "image/image-internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +21,25 @@
 char *img_blob_path(struct img_ctx *ctx, const char *digest)
 {
 	return xasprintf("%s/%s", ctx->blobs_dir, digest + 7);
+}
+
+uint64_t img_inflight_bytes(struct img_ctx *ctx)
+{
+	DIR *d = opendir(ctx->blobs_dir);
+	if (!d)
+		return 0;
+	uint64_t sum = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		struct stat st;
+		/* the temp files of img_blob_writer_open(), renamed or removed at the end */
+		if (strncmp(de->d_name, ".tmp-", 5) == 0 &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			sum += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return sum;
 }
 
 bool img_blob_exists(struct img_ctx *ctx, const char *digest)

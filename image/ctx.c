@@ -136,6 +136,7 @@ int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr *
 	ctx->arch = xstrdup(opts->platform_arch ? opts->platform_arch : arch);
 	ctx->variant = xstrdup_null(opts->platform_arch ? opts->platform_variant : variant);
 	ctx->parallel = opts->parallel ? opts->parallel : 3;
+	ctx->stall_timeout_ms = opts->stall_timeout_ms > 0 ? opts->stall_timeout_ms : 0;
 	ctx->progress = opts->progress;
 	ctx->progress_arg = opts->progress_arg;
 	*ret = ctx;

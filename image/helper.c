@@ -74,16 +74,19 @@ static char **jstrv(struct json_object *o, const char *key, size_t *ret_n)
 /* ---- request ---- */
 
 char *img_pull_request_to_json(const struct img_ctx *ctx, const char *ref,
-			       const struct img_auth *auth, const char *log_level)
+			       const struct img_auth *auth, const char *log_level,
+			       const char *log_format)
 {
 	struct json_object *o = json_object_new_object();
 	add_str(o, "ref", ref);
 	add_str(o, "root", ctx->root);
 	add_str(o, "log_level", log_level);
+	add_str(o, "log_format", log_format);
 	add_str(o, "os", ctx->os);
 	add_str(o, "arch", ctx->arch);
 	add_str(o, "variant", ctx->variant);
 	json_object_object_add(o, "parallel", json_object_new_int((int)ctx->parallel));
+	json_object_object_add(o, "stall_timeout_ms", json_object_new_int64(ctx->stall_timeout_ms));
 	struct json_object *regs = json_object_new_array();
 	/* the settings in effect when the pull starts (img_ctx_set_registries swaps them) */
 	pthread_mutex_t *regs_lock = (pthread_mutex_t *)&ctx->regs_lock;
@@ -123,6 +126,7 @@ int img_pull_request_parse(const char *json, size_t len, struct img_pull_request
 		return berr_set(err, EINVAL, "pull request without ref or root");
 	q.ref = xstrdup(ref);
 	q.log_level = xstrdup_null(img_jstr(o, "log_level"));
+	q.log_format = xstrdup_null(img_jstr(o, "log_format"));
 	q.opts.root = xstrdup(root);
 	q.opts.platform_os = xstrdup_null(img_jstr(o, "os"));
 	q.opts.platform_arch = xstrdup_null(img_jstr(o, "arch"));
@@ -130,6 +134,8 @@ int img_pull_request_parse(const char *json, size_t len, struct img_pull_request
 	struct json_object *par = img_jget(o, "parallel", json_type_int);
 	int parallel = par ? json_object_get_int(par) : 0;
 	q.opts.parallel = parallel > 0 && parallel <= 64 ? (unsigned)parallel : 0;
+	struct json_object *stall = img_jget(o, "stall_timeout_ms", json_type_int);
+	q.opts.stall_timeout_ms = stall ? json_object_get_int64(stall) : 0;
 	struct json_object *regs = img_jget(o, "registries", json_type_array);
 	size_t n = regs ? json_object_array_length(regs) : 0;
 	struct img_registry *rv = xcalloc(n + 1, sizeof(*rv));
@@ -178,6 +184,7 @@ void img_pull_request_done(struct img_pull_request *q)
 {
 	free(q->ref);
 	free(q->log_level);
+	free(q->log_format);
 	free_secret(q->auth.username);
 	free_secret(q->auth.password);
 	free_secret(q->auth.auth);
@@ -225,6 +232,7 @@ char *img_pulled_to_json(const struct img_pulled *p)
 	add_str(o, "repo_digest", p->repo_digest);
 	add_str(o, "manifest_digest", p->manifest_digest);
 	json_object_object_add(o, "size", json_object_new_uint64(p->size));
+	json_object_object_add(o, "fetched", json_object_new_uint64(p->fetched));
 	add_str(o, "config_json", p->config_json);
 	add_strv(o, "layer_digests", p->layer_digests);
 	add_strv(o, "diff_ids", p->diff_ids);
@@ -314,6 +322,8 @@ int img_pull_answer_parse(struct img_ctx *ctx, const char *json, size_t len,
 	p->manifest_digest = xstrdup_null(img_jstr(o, "manifest_digest"));
 	struct json_object *size = img_jget(o, "size", json_type_int);
 	p->size = size ? json_object_get_uint64(size) : 0;
+	struct json_object *fetched = img_jget(o, "fetched", json_type_int);
+	p->fetched = fetched ? json_object_get_uint64(fetched) : 0;
 	p->config_json = xstrdup_null(img_jstr(o, "config_json"));
 	p->layer_digests = jstrv(o, "layer_digests", NULL);
 	p->diff_ids = jstrv(o, "diff_ids", &p->n_layers);
@@ -498,7 +508,7 @@ int img_pull_spawn(struct img_ctx *ctx, const struct img_spawn_opts *o, const ch
 	if (r < 0)
 		return r;
 	img_ref_done(&parsed);
-	char *request = img_pull_request_to_json(ctx, ref, auth, o->log_level);
+	char *request = img_pull_request_to_json(ctx, ref, auth, o->log_level, o->log_format);
 	/* pinned before the helper starts: what it stores stays until the image is recorded */
 	img_pin(ctx);
 	struct img_pulled *p = NULL;

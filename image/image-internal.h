@@ -42,6 +42,7 @@ struct img_ctx {
 	char *os, *arch, *variant;
 	img_progress_fn progress;
 	void *progress_arg;
+	int64_t stall_timeout_ms;   /* 0: never */
 	pthread_mutex_t lock;	    /* guards inflight, pins, gc_active */
 	pthread_cond_t cond;	    /* broadcast when any of them changes */
 	struct img_claim *inflight; /* keys being fetched or unpacked */

@@ -67,6 +67,7 @@ struct img_progress {
 	const char *digest; /* layer or config digest */
 	uint64_t done;	    /* bytes received so far */
 	uint64_t total;	    /* size from the manifest */
+	uint64_t rate;	    /* bytes per second since the layer's download began */
 	bool finished;
 };
 
@@ -82,6 +83,9 @@ struct img_opts {
 	const char *platform_variant; /* NULL = host default */
 	img_progress_fn progress;     /* may be NULL */
 	void *progress_arg;
+	/* a transfer with no byte for this long fails with -ETIMEDOUT (containerd's
+	 * image_pull_progress_timeout); 0: never; rounded up to whole seconds */
+	int64_t stall_timeout_ms;
 };
 
 int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr **err);
@@ -111,6 +115,7 @@ struct img_pulled {
 	char *repo_digest;     /* "docker.io/library/busybox@sha256:<manifest or index digest>" */
 	char *manifest_digest; /* the platform manifest */
 	uint64_t size;	       /* config + compressed layers */
+	uint64_t fetched;      /* blob bytes this pull downloaded (stored ones cost none) */
 	struct img_config config;
 	char *config_json; /* raw image config */
 	size_t n_layers;
@@ -149,6 +154,7 @@ typedef bool (*img_cancel_fn)(void *arg);
 struct img_spawn_opts {
 	const char *helper;	 /* path of berth-pull */
 	const char *log_level;	 /* the helper's, NULL = "info" */
+	const char *log_format;	 /* the helper's ("text", "json"), NULL = "text" */
 	img_cancel_fn cancelled; /* asked about every 200 ms; may be NULL */
 	void *cancel_arg;
 	int term_wait_ms; /* after SIGTERM, SIGKILL; 0 = 10 s */
@@ -160,16 +166,21 @@ struct img_spawn_opts {
 int img_pull_spawn(struct img_ctx *ctx, const struct img_spawn_opts *o, const char *ref,
 		   const struct img_auth *auth, struct img_pulled **ret, struct berr **err);
 
+/* Bytes written so far into the blobs being downloaded (their temp files), by every
+ * pull of ctx's root at once: what /metrics shows of pulls in flight. Reads a directory. */
+uint64_t img_inflight_bytes(struct img_ctx *ctx);
+
 /* A pull request as the helper reads it: every string owned. */
 struct img_pull_request {
-	char *ref, *log_level;
+	char *ref, *log_level, *log_format;
 	struct img_auth auth; /* fields malloc'd (cast away const to free) */
 	bool has_auth;
 	struct img_opts opts; /* root, registries (and their mirrors), platform, parallel */
 };
 
 char *img_pull_request_to_json(const struct img_ctx *ctx, const char *ref,
-			       const struct img_auth *auth, const char *log_level);
+			       const struct img_auth *auth, const char *log_level,
+			       const char *log_format);
 int img_pull_request_parse(const char *json, size_t len, struct img_pull_request *ret,
 			   struct berr **err);
 void img_pull_request_done(struct img_pull_request *r);

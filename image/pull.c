@@ -17,6 +17,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/ids.h"
 #include "common/strv.h"
 #include "image/image-internal.h"
 
@@ -25,8 +26,9 @@
 
 #define ACCEPT_MANIFESTS                                                                           \
 	MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST ", " MT_OCI_MANIFEST
-#define FILE_BUF      (256u << 10)
-#define PROGRESS_STEP (4u << 20)
+#define FILE_BUF (256u << 10)
+/* progress is reported every few seconds of a download, and at its end */
+#define PROGRESS_INTERVAL_NS (3 * 1000000000LL)
 
 struct pull {
 	struct img_ctx *ctx;
@@ -36,6 +38,7 @@ struct pull {
 	pthread_mutex_t lock; /* guards next, err */
 	size_t next;
 	struct berr *err;
+	_Atomic uint64_t fetched; /* blob bytes downloaded, by every worker */
 };
 
 struct layer_reader {
@@ -46,19 +49,31 @@ struct layer_reader {
 	char *buf;
 	struct img_blob_writer w;
 	bool w_open;
-	uint64_t done, reported;
+	uint64_t done;
+	int64_t t_start, t_reported; /* monotonic ns */
+	_Atomic uint64_t *fetched;   /* the pull's */
 };
 
 static void report(struct img_ctx *ctx, const char *digest, uint64_t done, uint64_t total,
-		   bool finished)
+		   uint64_t rate, bool finished)
 {
-	log_debug("digest=%.19s done=%llu total=%llu msg=\"%s\"", digest, (unsigned long long)done,
-		  (unsigned long long)total, finished ? "layer done" : "layer progress");
+	log_debug("digest=%.19s done=%llu total=%llu rate=%llu msg=\"%s\"", digest,
+		  (unsigned long long)done, (unsigned long long)total, (unsigned long long)rate,
+		  finished ? "layer done" : "layer progress");
 	if (ctx->progress) {
-		struct img_progress p = {
-		    .digest = digest, .done = done, .total = total, .finished = finished};
+		struct img_progress p = {.digest = digest,
+					 .done = done,
+					 .total = total,
+					 .rate = rate,
+					 .finished = finished};
 		ctx->progress(&p, ctx->progress_arg);
 	}
+}
+
+static uint64_t rate_of(const struct layer_reader *lr, int64_t now)
+{
+	int64_t dt = now - lr->t_start;
+	return dt > 0 ? (uint64_t)((double)lr->done * 1e9 / (double)dt) : 0;
 }
 
 static ssize_t layer_read(void *arg, const void **buf, struct berr **err)
@@ -79,13 +94,16 @@ static ssize_t layer_read(void *arg, const void **buf, struct berr **err)
 		if (r < 0)
 			return r;
 		lr->done += (uint64_t)n;
+		atomic_fetch_add(lr->fetched, (uint64_t)n);
 		if (lr->d->size && lr->done > lr->d->size)
 			return berr_set(err, EPROTO,
 					"blob '%s' is larger than its manifest size %llu",
 					lr->d->digest, (unsigned long long)lr->d->size);
-		if (lr->done - lr->reported >= PROGRESS_STEP) {
-			lr->reported = lr->done;
-			report(lr->ctx, lr->d->digest, lr->done, lr->d->size, false);
+		int64_t now = time_mono_ns();
+		if (now - lr->t_reported >= PROGRESS_INTERVAL_NS) {
+			lr->t_reported = now;
+			report(lr->ctx, lr->d->digest, lr->done, lr->d->size, rate_of(lr, now),
+			       false);
 		}
 		return n;
 	}
@@ -95,7 +113,7 @@ static ssize_t layer_read(void *arg, const void **buf, struct berr **err)
 	int r = img_blob_writer_commit(&lr->w, lr->d->size, err);
 	if (r < 0)
 		return r;
-	report(lr->ctx, lr->d->digest, lr->done, lr->d->size, true);
+	report(lr->ctx, lr->d->digest, lr->done, lr->d->size, rate_of(lr, time_mono_ns()), true);
 	return 0;
 }
 
@@ -108,10 +126,12 @@ static int layer_fetch(struct pull *p, size_t i, struct berr **err)
 	bool have_layer = access(ldir, F_OK) == 0;
 	bool have_blob = img_blob_exists(ctx, d->digest);
 	if (have_layer && have_blob) {
-		report(ctx, d->digest, d->size, d->size, true);
+		report(ctx, d->digest, d->size, d->size, 0, true);
 		return 0;
 	}
-	struct layer_reader lr = {.ctx = ctx, .d = d, .fd = -1};
+	int64_t t0 = time_mono_ns();
+	struct layer_reader lr = {
+	    .ctx = ctx, .d = d, .fd = -1, .t_start = t0, .t_reported = t0, .fetched = &p->fetched};
 	struct img_reader rd = {.read = layer_read, .arg = &lr};
 	int r;
 	if (have_blob) {
@@ -280,6 +300,7 @@ static int fetch_config(struct pull *p, char **ret, size_t *ret_len, struct berr
 		r = reg_get(&p->s, what, NULL, IMG_CONFIG_MAX, &resp, err);
 		if (r >= 0) {
 			atomic_fetch_add(&ctx->blob_fetches, 1);
+			atomic_fetch_add(&p->fetched, (uint64_t)resp.len);
 			r = img_blob_put(ctx, d->digest, resp.body, resp.len, err);
 		}
 		if (r >= 0) {
@@ -425,6 +446,7 @@ int img_pull_cancellable(struct img_ctx *ctx, const char *ref_s, const struct im
 		berr_wrap(err, "pull '%s'", ref_s);
 		img_pulled_free(out);
 	} else {
+		out->fetched = atomic_load(&p.fetched);
 		*ret = out;
 	}
 	img_ref_done(&ref);

@@ -190,8 +190,15 @@ static int cancel_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 	return atomic_load((const atomic_bool *)arg) ? 1 : 0;
 }
 
+/* The stall timeout in whole seconds (curl's unit), 0 for none. */
+static long stall_s(const struct reg_session *s)
+{
+	int64_t ms = s->ctx ? s->ctx->stall_timeout_ms : 0;
+	return ms > 0 ? (long)((ms + 999) / 1000) : 0;
+}
+
 static CURL *easy_new(const char *url, struct curl_slist *headers, struct xfer *x,
-		      const atomic_bool *cancel)
+		      const atomic_bool *cancel, long stall)
 {
 	CURL *c = curl_easy_init();
 	if (!c)
@@ -210,8 +217,12 @@ static CURL *easy_new(const char *url, struct curl_slist *headers, struct xfer *
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 20L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	/* below 1 byte/s for that long: no byte arrived (a paused transfer is not
+	 * checked, so a slow unpack doesn't count) */
+	if (stall > 0) {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall);
+	}
 	curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
@@ -221,7 +232,8 @@ static CURL *easy_new(const char *url, struct curl_slist *headers, struct xfer *
 	return c;
 }
 
-static int curl_error(CURL *c, CURLcode rc, int write_errno, const char *url, struct berr **err)
+static int curl_error(CURL *c, CURLcode rc, int write_errno, const char *url, long stall,
+		      struct berr **err)
 {
 	long oserr = 0;
 	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
@@ -234,9 +246,18 @@ static int curl_error(CURL *c, CURLcode rc, int write_errno, const char *url, st
 	case CURLE_COULDNT_CONNECT:
 		code = oserr == ENETUNREACH || oserr == EHOSTUNREACH ? (int)oserr : ECONNREFUSED;
 		break;
-	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_OPERATION_TIMEDOUT: {
+		/* connected and then nothing came: the stall timeout */
+		curl_off_t connected = 0;
+		curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected);
+		if (connected > 0 && stall > 0)
+			return berr_set(err, ETIMEDOUT,
+					"GET '%s': no data received for %ld s "
+					"(image_pull_progress_timeout), giving up",
+					url, stall);
 		code = ETIMEDOUT;
 		break;
+	}
 	case CURLE_ABORTED_BY_CALLBACK:
 		return berr_set(err, ECANCELED, "GET '%s': cancelled", url);
 	case CURLE_WRITE_ERROR:
@@ -351,14 +372,14 @@ static int fetch_token(struct reg_session *s, const struct img_challenge *ch, ch
 		url = xasprintf("%s%c%s", ch->realm, strchr(ch->realm, '?') ? '&' : '?', params);
 	}
 	struct curl_slist *h = make_headers("application/json", post ? NULL : basic);
-	CURL *c = easy_new(url, h, &x, s->cancel);
+	CURL *c = easy_new(url, h, &x, s->cancel, stall_s(s));
 	if (post)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
 	CURLcode rc = curl_easy_perform(c);
 	long status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (rc != CURLE_OK)
-		r = curl_error(c, rc, x.write_errno, ch->realm, err);
+		r = curl_error(c, rc, x.write_errno, ch->realm, stall_s(s), err);
 	else if (status / 100 != 2)
 		r = reg_http_error(status, x.body, x.len, "fetch registry token", err);
 	else if (!(*ret = json_token(x.body ? x.body : "")))
@@ -421,7 +442,7 @@ int reg_get(struct reg_session *s, const char *what, const char *accept, size_t 
 		_cleanup_free_ char *url = xasprintf("%s/v2/%s/%s", base, s->repo, what);
 		struct xfer x = {.max = max};
 		struct curl_slist *h = make_headers(accept, authz);
-		CURL *c = easy_new(url, h, &x, s->cancel);
+		CURL *c = easy_new(url, h, &x, s->cancel, stall_s(s));
 		CURLcode rc = curl_easy_perform(c);
 		long status = 0;
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -429,7 +450,7 @@ int reg_get(struct reg_session *s, const char *what, const char *accept, size_t 
 		if (rc == CURLE_WRITE_ERROR && x.overflow)
 			r = berr_set(err, E2BIG, "GET '%s': response too large (> %zu)", url, max);
 		else if (rc != CURLE_OK)
-			r = curl_error(c, rc, x.write_errno, url, err);
+			r = curl_error(c, rc, x.write_errno, url, stall_s(s), err);
 		curl_easy_cleanup(c);
 		curl_slist_free_all(h);
 		log_debug("url=%s status=%ld msg=\"registry GET\"", url, status);
@@ -522,7 +543,7 @@ static void stream_start(struct reg_stream *st)
 	st->url = xasprintf("%s/v2/%s/blobs/%s", base, st->s->repo, st->digest);
 	xfer_done(&st->x);
 	st->headers = make_headers(NULL, authz);
-	st->easy = easy_new(st->url, st->headers, &st->x, st->s->cancel);
+	st->easy = easy_new(st->url, st->headers, &st->x, st->s->cancel, stall_s(st->s));
 	curl_easy_setopt(st->easy, CURLOPT_WRITEFUNCTION, stream_cb);
 	curl_easy_setopt(st->easy, CURLOPT_WRITEDATA, st);
 	st->status = 0;
@@ -554,7 +575,7 @@ static void stream_pump(struct reg_stream *st)
 static int stream_error(struct reg_stream *st, struct berr **err)
 {
 	if (st->result != CURLE_OK)
-		return curl_error(st->easy, st->result, 0, st->url, err);
+		return curl_error(st->easy, st->result, 0, st->url, stall_s(st->s), err);
 	_cleanup_free_ char *what = xasprintf("GET '%s'", st->url);
 	return reg_http_error(st->status, st->x.body, st->x.len, what, err);
 }

@@ -41,8 +41,9 @@ static void on_signal(int sig)
 
 static void on_progress(const struct img_progress *p, void *arg)
 {
-	log_info("image=%s digest=%.19s done=%llu total=%llu msg=\"%s\"", (const char *)arg,
-		 p->digest, (unsigned long long)p->done, (unsigned long long)p->total,
+	log_info("image=%s digest=%.19s done=%llu total=%llu rate_bps=%llu msg=\"%s\"",
+		 (const char *)arg, p->digest, (unsigned long long)p->done,
+		 (unsigned long long)p->total, (unsigned long long)p->rate,
 		 p->finished ? "pulled layer" : "pulling layer");
 }
 
@@ -142,6 +143,9 @@ int main(int argc, char **argv)
 	if (r >= 0 && q.log_level)
 		(void)log_level_parse(q.log_level, &level);
 	log_setup(level, STDERR_FILENO);
+	enum log_format format = LOG_FORMAT_TEXT;
+	if (r >= 0 && q.log_format && log_format_parse(q.log_format, &format) == 0)
+		log_set_format(format);
 	if (r >= 0 && atomic_load(&cancel))
 		r = berr_set(&err, ECANCELED, "pull cancelled");
 	if (r >= 0)

@@ -242,6 +242,10 @@ static void link_collect(struct nl_object *o, void *arg)
 	    .rx_errors = rtnl_link_get_stat(link, RTNL_LINK_RX_ERRORS),
 	    .tx_bytes = rtnl_link_get_stat(link, RTNL_LINK_TX_BYTES),
 	    .tx_errors = rtnl_link_get_stat(link, RTNL_LINK_TX_ERRORS),
+	    .rx_packets = rtnl_link_get_stat(link, RTNL_LINK_RX_PACKETS),
+	    .rx_dropped = rtnl_link_get_stat(link, RTNL_LINK_RX_DROPPED),
+	    .tx_packets = rtnl_link_get_stat(link, RTNL_LINK_TX_PACKETS),
+	    .tx_dropped = rtnl_link_get_stat(link, RTNL_LINK_TX_DROPPED),
 	};
 	snprintf(out.name, sizeof(out.name), "%s", name);
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));

@@ -96,6 +96,7 @@ int netns_addrs(const char *path, const char *ifname, struct netns_addr **ret, s
 struct netns_link_stats {
 	char name[16]; /* IFNAMSIZ */
 	uint64_t rx_bytes, rx_errors, tx_bytes, tx_errors;
+	uint64_t rx_packets, rx_dropped, tx_packets, tx_dropped;
 };
 int netns_link_stats(const char *path, struct netns_link_stats **ret, size_t *ret_n,
 		     struct berr **err);

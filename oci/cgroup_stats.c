@@ -25,7 +25,7 @@
 
 /* One number file. A missing file is 0 with *present false; "max" (v2) is
  * UINT64_MAX. */
-static int read_u64(const char *dir, const char *name, uint64_t *ret, bool *present,
+int oci_cg_read_u64(const char *dir, const char *name, uint64_t *ret, bool *present,
 		    struct berr **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
@@ -53,7 +53,7 @@ static int read_u64(const char *dir, const char *name, uint64_t *ret, bool *pres
 
 /* Flat keyed file ("key value\n" lines, cpu.stat, memory.stat): the values of
  * keys[i] into vals[i]; absent keys stay 0. */
-static int read_keyed(const char *dir, const char *name, const char *const *keys, uint64_t *vals,
+int oci_cg_read_keyed(const char *dir, const char *name, const char *const *keys, uint64_t *vals,
 		      size_t n, bool *present, struct berr **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
@@ -106,19 +106,19 @@ static int read_v2(const char *dir, struct oci_cgroup_stats *s, struct berr **er
 		return berr_set(err, ENOENT, "cgroup '%s' not found", dir);
 	static const char *const cpu_keys[] = {"usage_usec"};
 	uint64_t cpu[1];
-	int r = read_keyed(dir, "cpu.stat", cpu_keys, cpu, 1, &s->has_cpu, err);
+	int r = oci_cg_read_keyed(dir, "cpu.stat", cpu_keys, cpu, 1, &s->has_cpu, err);
 	if (r < 0)
 		return r;
 	s->cpu_usage_ns = cpu[0] * 1000;
 
 	bool has_max = false, has_stat = false;
-	r = read_u64(dir, "memory.current", &s->mem_usage, &s->has_memory, err);
+	r = oci_cg_read_u64(dir, "memory.current", &s->mem_usage, &s->has_memory, err);
 	if (r == 0)
-		r = read_u64(dir, "memory.max", &s->mem_limit, &has_max, err);
+		r = oci_cg_read_u64(dir, "memory.max", &s->mem_limit, &has_max, err);
 	static const char *const mem_keys[] = {"anon", "inactive_file", "pgfault", "pgmajfault"};
 	uint64_t mem[4];
 	if (r == 0)
-		r = read_keyed(dir, "memory.stat", mem_keys, mem, 4, &has_stat, err);
+		r = oci_cg_read_keyed(dir, "memory.stat", mem_keys, mem, 4, &has_stat, err);
 	if (r < 0)
 		return r;
 	s->mem_limit = limit_of(s->mem_limit);
@@ -128,13 +128,13 @@ static int read_v2(const char *dir, struct oci_cgroup_stats *s, struct berr **er
 	s->mem_pgmajfault = mem[3];
 
 	bool has_swap_max = false;
-	r = read_u64(dir, "memory.swap.current", &s->swap_usage, &s->has_swap, err);
+	r = oci_cg_read_u64(dir, "memory.swap.current", &s->swap_usage, &s->has_swap, err);
 	if (r == 0)
-		r = read_u64(dir, "memory.swap.max", &s->swap_limit, &has_swap_max, err);
+		r = oci_cg_read_u64(dir, "memory.swap.max", &s->swap_limit, &has_swap_max, err);
 	if (r < 0)
 		return r;
 	s->swap_limit = limit_of(s->swap_limit);
-	return read_u64(dir, "pids.current", &s->pids_current, &s->has_pids, err);
+	return oci_cg_read_u64(dir, "pids.current", &s->pids_current, &s->has_pids, err);
 }
 
 static int read_v1(const char *root, const char *rel, struct oci_cgroup_stats *s, struct berr **err)
@@ -144,21 +144,21 @@ static int read_v1(const char *root, const char *rel, struct oci_cgroup_stats *s
 	_cleanup_free_ char *pids = xasprintf("%s/pids/%s", root, rel);
 	if (!dir_exists(cpu) && !dir_exists(mem) && !dir_exists(pids))
 		return berr_set(err, ENOENT, "cgroup '%s' not found", rel);
-	int r = read_u64(cpu, "cpuacct.usage", &s->cpu_usage_ns, &s->has_cpu, err);
+	int r = oci_cg_read_u64(cpu, "cpuacct.usage", &s->cpu_usage_ns, &s->has_cpu, err);
 	if (r < 0)
 		return r;
 
 	bool has_limit = false, has_stat = false;
-	r = read_u64(mem, "memory.usage_in_bytes", &s->mem_usage, &s->has_memory, err);
+	r = oci_cg_read_u64(mem, "memory.usage_in_bytes", &s->mem_usage, &s->has_memory, err);
 	if (r == 0)
-		r = read_u64(mem, "memory.limit_in_bytes", &s->mem_limit, &has_limit, err);
+		r = oci_cg_read_u64(mem, "memory.limit_in_bytes", &s->mem_limit, &has_limit, err);
 	/* total_*: hierarchical, so a pod cgroup counts its containers (the
 	 * non-total ones cover the cgroup's own tasks only) */
 	static const char *const mem_keys[] = {"total_rss", "total_inactive_file", "total_pgfault",
 					       "total_pgmajfault"};
 	uint64_t m[4];
 	if (r == 0)
-		r = read_keyed(mem, "memory.stat", mem_keys, m, 4, &has_stat, err);
+		r = oci_cg_read_keyed(mem, "memory.stat", mem_keys, m, 4, &has_stat, err);
 	if (r < 0)
 		return r;
 	uint64_t limit = s->mem_limit;
@@ -171,15 +171,15 @@ static int read_v1(const char *root, const char *rel, struct oci_cgroup_stats *s
 	/* memsw counts memory + swap; it exists only with swap accounting on */
 	uint64_t memsw = 0, memsw_limit = 0;
 	bool has_memsw_limit = false;
-	r = read_u64(mem, "memory.memsw.usage_in_bytes", &memsw, &s->has_swap, err);
+	r = oci_cg_read_u64(mem, "memory.memsw.usage_in_bytes", &memsw, &s->has_swap, err);
 	if (r == 0)
-		r = read_u64(mem, "memory.memsw.limit_in_bytes", &memsw_limit, &has_memsw_limit,
-			     err);
+		r = oci_cg_read_u64(mem, "memory.memsw.limit_in_bytes", &memsw_limit,
+				    &has_memsw_limit, err);
 	if (r < 0)
 		return r;
 	s->swap_usage = memsw > s->mem_usage ? memsw - s->mem_usage : 0;
 	s->swap_limit = limit_of(memsw_limit) && memsw_limit > limit ? memsw_limit - limit : 0;
-	return read_u64(pids, "pids.current", &s->pids_current, &s->has_pids, err);
+	return oci_cg_read_u64(pids, "pids.current", &s->pids_current, &s->has_pids, err);
 }
 
 int oci_cgroup_stats_read(const char *cgroup_root, enum oci_cgroup_mode mode,

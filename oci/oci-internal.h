@@ -52,4 +52,12 @@ int oci_seccomp_object(struct json_object *profile, const struct oci_seccomp_hos
 int oci_cgroup_rel_path(enum oci_cgroup_driver d, const char *cgroups_path, char **ret,
 			struct berr **err);
 
+/* cgroup_stats.c: one number file of dir (missing: 0, *present false; "max":
+ * UINT64_MAX), and a flat keyed file ("key value" lines: keys[i] into vals[i],
+ * absent keys 0). -EPROTO for a number that doesn't parse. */
+int oci_cg_read_u64(const char *dir, const char *name, uint64_t *ret, bool *present,
+		    struct berr **err);
+int oci_cg_read_keyed(const char *dir, const char *name, const char *const *keys, uint64_t *vals,
+		      size_t n, bool *present, struct berr **err);
+
 #endif

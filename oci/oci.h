@@ -386,4 +386,53 @@ int oci_cgroup_stats_read(const char *cgroup_root, enum oci_cgroup_mode mode,
 bool oci_cpu_nano_cores(uint64_t prev_usage_ns, int64_t prev_ts_ns, uint64_t usage_ns,
 			int64_t ts_ns, uint64_t *ret);
 
+/* ---- cgroup metrics (cgroup_metrics.c; docs/stats.md "Metrics") ---- */
+/* Bytes read and written on one block device (v2 io.stat rbytes/wbytes; v1
+ * blkio.throttle.io_service_bytes_recursive Read/Write). */
+struct oci_cgroup_io {
+	unsigned major, minor;
+	uint64_t read_bytes, write_bytes;
+};
+/* Huge page usage of one page size ("2MB", as the cgroup files name it). */
+struct oci_cgroup_hugetlb {
+	char pagesize[16];
+	uint64_t usage, max_usage; /* v2 has no max usage: 0 */
+};
+/* Everything the CRI metrics RPCs serve from a cgroup: the counters of
+ * oci_cgroup_stats_read() plus the cAdvisor extras. Each has_* group is false
+ * when its files are not there. Times in ns; a limit of 0 means none. */
+struct oci_cgroup_metrics {
+	struct oci_cgroup_stats base;
+	bool has_cpu_detail; /* user/system split and CFS throttling */
+	uint64_t cpu_user_ns, cpu_system_ns;
+	uint64_t cpu_periods, cpu_throttled_periods, cpu_throttled_ns;
+	bool has_cpu_spec;
+	uint64_t cpu_shares, cpu_period_us, cpu_quota_us; /* quota 0: none; v2 weight as shares */
+	bool has_memory_detail;
+	uint64_t mem_cache, mem_mapped_file, mem_kernel;
+	uint64_t mem_max_usage;	  /* v1 max_usage_in_bytes; v2 memory.peak (0 without it) */
+	uint64_t mem_failcnt;	  /* v1 failcnt; v2 memory.events "max" */
+	uint64_t mem_oom_kills;	  /* v1 oom_control / v2 memory.events "oom_kill" */
+	uint64_t mem_reservation; /* v1 soft_limit_in_bytes; v2 memory.low; 0: none */
+	uint64_t pids_max;	  /* 0: none */
+	bool has_tasks;
+	uint64_t n_procs, n_threads; /* cgroup.procs; v1 tasks / v2 cgroup.threads */
+	uint64_t n_fds, n_sockets;   /* of those processes, from /proc/<pid>/fd */
+	bool has_nofile;
+	uint64_t nofile_soft; /* soft RLIMIT_NOFILE of its first process (none if unlimited) */
+	bool has_psi;	      /* v2 only: cpu/memory/io.pressure, "some" and "full" totals in ns */
+	uint64_t psi_some_ns[3], psi_full_ns[3]; /* [0] cpu, [1] memory, [2] io */
+	struct oci_cgroup_hugetlb *hugetlb;	 /* owned, one per page size */
+	size_t n_hugetlb;
+	struct oci_cgroup_io *io; /* owned; free with oci_cgroup_metrics_done() */
+	size_t n_io;
+};
+/* Reads the cgroup as oci_cgroup_stats_read() (same errors), and the rest;
+ * proc_root (NULL: /proc) is where the cgroup's pids' fds are counted. */
+int oci_cgroup_metrics_read(const char *cgroup_root, const char *proc_root,
+			    enum oci_cgroup_mode mode, enum oci_cgroup_driver d,
+			    const char *cgroups_path, struct oci_cgroup_metrics *ret,
+			    struct berr **err);
+void oci_cgroup_metrics_done(struct oci_cgroup_metrics *m);
+
 #endif

@@ -13,6 +13,7 @@ build_pkgs=(
 	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 	libjson-c-dev libcurl4-openssl-dev libarchive-dev libssl-dev
 	libnl-3-dev libnl-route-3-dev libseccomp-dev libcap-dev
+	libwebsockets-dev
 	runc containernetworking-plugins iptables iproute2
 	golang-github-containers-common
 )
@@ -22,6 +23,7 @@ test_pkgs=(
 	docker-registry skopeo umoci busybox-static apache2-utils jq
 	conmon util-linux procps clang-format
 	python3-cryptography zstd
+	prometheus python3-prometheus-client
 	lintian dpkg-dev file man-db systemd shellcheck
 )
 

@@ -306,6 +306,7 @@ class Registry:
 _PROXY = r"""
 import socket, sys, threading, time
 port, target, delay = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+stall = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 th, tp = target.rsplit(":", 1)
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -314,12 +315,16 @@ ls.listen(16)
 print("ready", flush=True)
 
 def pipe(src, dst, slow):
+    sent = 0
     try:
         while True:
             b = src.recv(16384)
             if not b:
                 break
             dst.sendall(b)
+            sent += len(b)
+            if slow and stall and sent >= stall:
+                time.sleep(3600)  # the connection stays open, and nothing more comes
             if slow:
                 time.sleep(delay)
     except OSError:
@@ -343,8 +348,9 @@ class SlowProxy:
     sends the responses 16 KiB per `delay` seconds: a registry slow enough that a pull can
     be cancelled in the middle."""
 
-    def __init__(self, target, delay=0.05, netns=None):
+    def __init__(self, target, delay=0.05, netns=None, stall_after=0):
         self.target, self.delay, self.netns = target, delay, netns
+        self.stall_after = stall_after  # > 0: each response stops after that many bytes
         self.proc = None
         self.port = None
 
@@ -357,7 +363,8 @@ class SlowProxy:
             self.port = free_port()  # free here; in another netns almost surely free too
             self.proc = subprocess.Popen(
                 _nsenter(self.netns, ["/usr/bin/python3", "-c", _PROXY, str(self.port),
-                                      self.target, str(self.delay)]),
+                                      self.target, str(self.delay),
+                                      str(self.stall_after)]),
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                 text=True)
             if self.proc.stdout.readline().strip() == "ready":

@@ -45,9 +45,12 @@ def test_print_config_defaults_round_trip(confdir):
     assert out.returncode == 0, out.stderr
     cfg = json.loads(out.stdout)
     assert list(cfg) == ["socket", "socket_group", "socket_mode", "state_dir", "run_dir",
-                         "log_level", "workers", "cgroup_driver", "default_runtime",
-                         "runtimes", "cni", "registries", "stream", "libexec_dir",
-                         "seccomp_profile"]
+                         "log_level", "log_format", "workers", "cgroup_driver",
+                         "default_runtime", "runtimes", "cni", "registries", "stream",
+                         "libexec_dir", "seccomp_profile", "image_pull_progress_timeout",
+                         "metrics"]
+    assert cfg["image_pull_progress_timeout"] == "5m"
+    assert cfg["metrics"] == {"address": None}
     assert cfg["socket"] == "/run/berth/berth.sock"
     assert (cfg["socket_group"], cfg["socket_mode"]) == ("root", "0660")
     assert cfg["cni"] == {"conf_dir": "/etc/cni/net.d",
@@ -379,7 +382,7 @@ def test_config_reference_lists_every_key(confdir):
     documented = {line.split("`")[1].replace("<host>", "<name>"): line for line in rows}
     for key in dotted_keys(printed):
         key = key.replace(".<name>.<name>.", ".<name>.")
-        if key.endswith(".<name>") or key in ("cni", "stream"):  # sections: their keys
+        if key.endswith(".<name>") or key in ("cni", "stream", "metrics"):  # sections
             continue
         assert key in documented, f"docs/config.md has no row for '{key}'"
         cells = [c.strip() for c in documented[key].split("|")[1:-1]]

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -25,6 +27,7 @@
 #include "common/idmap.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "common/spawn.h"
 #include "common/strv.h"
 #include "common/sysctl.h"
@@ -377,6 +380,141 @@ static void test_sysctl_ns_of(void **state)
 	}
 }
 
+/* Emits one event through a pipe and returns the line (without its newline). */
+static char *log_line(enum log_format f, enum log_level min, const char *msg)
+{
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	log_setup(min, p[1]);
+	log_set_format(f);
+	log_emit(LOG_LEVEL_INFO, "t\"c", "%s", msg);
+	log_setup(LOG_LEVEL_INFO, STDERR_FILENO);
+	log_set_format(LOG_FORMAT_TEXT);
+	char buf[65536];
+	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	close(p[1]);
+	if (n <= 0)
+		return NULL;
+	assert_int_equal(buf[n - 1], '\n');
+	buf[n - 1] = '\0';
+	return xstrdup(buf);
+}
+
+static void test_log_json(void **state)
+{
+	_cleanup_free_ char *line =
+	    log_line(LOG_FORMAT_JSON, LOG_LEVEL_DEBUG,
+		     "method=Run id=\"a b\" dur_ms=12 neg=-3 big=123456789012345678901 z=007 "
+		     "sandbox=123456789012 pod_id=42 "
+		     "msg=\"say \\\"hi\\\"\\x0a\\\\ done\" stray");
+	assert_non_null(line);
+	struct json_object *o = json_tokener_parse(line);
+	assert_non_null(o);
+	struct json_object *v;
+	assert_true(json_object_object_get_ex(o, "ts", &v));
+	const char *ts = json_object_get_string(v);
+	assert_int_equal(strlen(ts), 27); /* 2026-01-02T03:04:05.123456Z */
+	assert_int_equal(ts[10], 'T');
+	assert_int_equal(ts[26], 'Z');
+	assert_true(json_object_object_get_ex(o, "level", &v));
+	assert_string_equal(json_object_get_string(v), "info");
+	assert_true(json_object_object_get_ex(o, "component", &v));
+	assert_string_equal(json_object_get_string(v), "t\"c");
+	assert_true(json_object_object_get_ex(o, "id", &v));
+	assert_string_equal(json_object_get_string(v), "a b");
+	assert_true(json_object_object_get_ex(o, "dur_ms", &v));
+	assert_true(json_object_is_type(v, json_type_int));
+	assert_int_equal(json_object_get_int(v), 12);
+	assert_true(json_object_object_get_ex(o, "neg", &v));
+	assert_int_equal(json_object_get_int(v), -3);
+	/* too big for a number, and a leading zero: strings */
+	assert_true(json_object_object_get_ex(o, "big", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_true(json_object_object_get_ex(o, "z", &v));
+	assert_string_equal(json_object_get_string(v), "007");
+	assert_true(json_object_object_get_ex(o, "msg", &v));
+	assert_string_equal(json_object_get_string(v), "say \"hi\"\n\\ done");
+	/* an all-digit ID prefix stays a string */
+	assert_true(json_object_object_get_ex(o, "sandbox", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_string_equal(json_object_get_string(v), "123456789012");
+	assert_true(json_object_object_get_ex(o, "pod_id", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_true(json_object_object_get_ex(o, "text", &v));
+	assert_string_equal(json_object_get_string(v), "stray");
+	json_object_put(o);
+
+	/* the longest event, all control bytes: still one object that parses */
+	char big[4200];
+	memset(big, 1, sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	_cleanup_free_ char *msg = xasprintf("msg=\"%s\"", big);
+	_cleanup_free_ char *l2 = log_line(LOG_FORMAT_JSON, LOG_LEVEL_DEBUG, msg);
+	o = json_tokener_parse(l2);
+	assert_non_null(o);
+	json_object_put(o);
+}
+
+static void test_log_text_and_level(void **state)
+{
+	_cleanup_free_ char *line = log_line(LOG_FORMAT_TEXT, LOG_LEVEL_DEBUG, "id=x msg=\"m\"");
+	assert_non_null(strstr(line, "Z info t\"c id=x msg=\"m\""));
+	/* below the level: nothing written */
+	_cleanup_free_ char *none = log_line(LOG_FORMAT_TEXT, LOG_LEVEL_WARN, "id=x");
+	assert_null(none);
+	log_set_level(LOG_LEVEL_ERROR);
+	assert_int_equal(log_get_level(), LOG_LEVEL_ERROR);
+	assert_false(log_enabled(LOG_LEVEL_WARN));
+	log_set_level(LOG_LEVEL_INFO);
+	enum log_format f;
+	assert_int_equal(log_format_parse("json", &f), 0);
+	assert_int_equal(f, LOG_FORMAT_JSON);
+	assert_int_equal(log_format_parse("JSON", &f), 0);
+	assert_int_equal(log_format_parse("yaml", &f), -EINVAL);
+	assert_string_equal(log_format_name(LOG_FORMAT_TEXT), "text");
+}
+
+static void test_prom_text(void **state)
+{
+	const double buckets[] = {0.1, 1};
+	struct prom_family *c = prom_family_new("x_total", "A \\ help\nline.", PROM_COUNTER,
+						(const char *[]){"method", "code", NULL}, NULL, 0);
+	struct prom_family *h = prom_family_new("x_seconds", "H.", PROM_HISTOGRAM,
+						(const char *[]){"op", NULL}, buckets, 2);
+	struct prom_family *g = prom_family_new("x_gauge", "G.", PROM_GAUGE, NULL, NULL, 0);
+	prom_add(c, (const char *[]){"Run", "OK"}, 1);
+	prom_add(c, (const char *[]){"Run", "OK"}, 2);
+	prom_add(c, (const char *[]){"a\"b\\c\nd", NULL}, 1);
+	prom_observe(h, (const char *[]){"start"}, 0.05);
+	prom_observe(h, (const char *[]){"start"}, 0.5);
+	prom_observe(h, (const char *[]){"start"}, 5);
+	prom_set(g, NULL, 2.5);
+	struct prom_buf b = {0};
+	prom_write(&b, c);
+	prom_write(&b, h);
+	prom_write(&b, g);
+	assert_non_null(b.s);
+	assert_string_equal(b.s, "# HELP x_total A \\\\ help\\nline.\n"
+				 "# TYPE x_total counter\n"
+				 "x_total{method=\"Run\",code=\"OK\"} 3\n"
+				 "x_total{method=\"a\\\"b\\\\c\\nd\",code=\"\"} 1\n"
+				 "# HELP x_seconds H.\n"
+				 "# TYPE x_seconds histogram\n"
+				 "x_seconds_bucket{op=\"start\",le=\"0.1\"} 1\n"
+				 "x_seconds_bucket{op=\"start\",le=\"1\"} 2\n"
+				 "x_seconds_bucket{op=\"start\",le=\"+Inf\"} 3\n"
+				 "x_seconds_sum{op=\"start\"} 5.5499999999999998\n"
+				 "x_seconds_count{op=\"start\"} 3\n"
+				 "# HELP x_gauge G.\n"
+				 "# TYPE x_gauge gauge\n"
+				 "x_gauge 2.5\n");
+	prom_buf_done(&b);
+	prom_family_free(c);
+	prom_family_free(h);
+	prom_family_free(g);
+}
+
 /* ---- idmapped mounts ---- */
 
 /* A child in a new user namespace mapping 0..999 to host 100000..; it waits on
@@ -487,6 +625,9 @@ int main(void)
 	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_time_format),
 	    cmocka_unit_test(test_log_level_parse),
+	    cmocka_unit_test(test_log_json),
+	    cmocka_unit_test(test_log_text_and_level),
+	    cmocka_unit_test(test_prom_text),
 	    cmocka_unit_test(test_sysctl_ns_of),
 	    cmocka_unit_test(test_spawn_run_captures),
 	    cmocka_unit_test(test_spawn_run_large_input),

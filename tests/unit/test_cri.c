@@ -284,6 +284,15 @@ static void test_config_bad_values(void **state)
 	    {"{\"seccomp_profile\": \"seccomp.json\"}",
 	     "'seccomp_profile' must be an absolute path (got 'seccomp.json')"},
 	    {"{\"seccomp_profile\": \"\"}", "'seccomp_profile' must not be empty"},
+	    {"{\"log_format\": \"yaml\"}", "bad log_format 'yaml' (text, json)"},
+	    {"{\"log_format\": 1}", "'log_format' must be a string"},
+	    {"{\"metrics\": {\"port\": 9099}}", "unknown key 'metrics.port'"},
+	    {"{\"metrics\": {\"address\": \"\"}}", "'metrics.address' must not be empty"},
+	    {"{\"image_pull_progress_timeout\": \"5 minutes\"}",
+	     "bad image_pull_progress_timeout '5 minutes'"},
+	    {"{\"image_pull_progress_timeout\": \"25h\"}", "at most 24h"},
+	    {"{\"image_pull_progress_timeout\": \"-1s\"}", "bad image_pull_progress_timeout"},
+	    {"{\"image_pull_progress_timeout\": -1}", "out of range (0-86400 s)"},
 	    {"{\"socket_mode\": 660}", "'socket_mode' must be a string of octal digits"},
 	    {"{\"socket_mode\": \"0668\"}", "bad socket_mode '0668' (3 or 4 octal digits"},
 	    {"{\"socket_mode\": \"1660\"}", "bad socket_mode '1660' (permission bits only"},
@@ -305,6 +314,63 @@ static void test_config_bad_values(void **state)
 		assert_non_null(strstr(e->msg, "config 't.json'"));
 		cri_config_done(&c);
 	}
+}
+
+/* The log lines' targets: strings at a field path, nothing for the rest. */
+static void test_msg_string_at(void **state)
+{
+	Runtime__V1__ContainerMetadata md = RUNTIME__V1__CONTAINER_METADATA__INIT;
+	md.name = "c1";
+	Runtime__V1__ContainerConfig cfg = RUNTIME__V1__CONTAINER_CONFIG__INIT;
+	cfg.metadata = &md;
+	Runtime__V1__CreateContainerRequest req = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
+	req.pod_sandbox_id = "pod1";
+	req.config = &cfg;
+	const ProtobufCMessage *m = &req.base;
+	assert_string_equal(cri_msg_string_at(m, "pod_sandbox_id"), "pod1");
+	assert_string_equal(cri_msg_string_at(m, "config.metadata.name"), "c1");
+	assert_null(cri_msg_string_at(m, "container_id"));		   /* no such field */
+	assert_null(cri_msg_string_at(m, "config"));			   /* a message */
+	assert_null(cri_msg_string_at(m, "config.metadata.attempt"));	   /* not a string */
+	assert_null(cri_msg_string_at(m, "config.command"));		   /* repeated */
+	assert_null(cri_msg_string_at(m, "sandbox_config.metadata.name")); /* unset */
+	assert_null(cri_msg_string_at(m, "pod_sandbox_id.x"));
+}
+
+static void test_config_observability(void **state)
+{
+	struct berth_config c;
+	cri_config_init(&c);
+	assert_int_equal(c.log_format, LOG_FORMAT_TEXT);
+	assert_null(c.metrics_address); /* off by default */
+	assert_int_equal(c.image_pull_progress_timeout_ms, 5 * 60 * 1000);
+	static const struct {
+		const char *v;
+		int64_t ms;
+	} d[] = {{"\"90s\"", 90000},  {"\"1m30s\"", 90000}, {"\"500ms\"", 500},
+		 {"\"2h\"", 7200000}, {"\"0\"", 0},	    {"30", 30000}};
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		_cleanup_free_ char *j = xasprintf("{\"image_pull_progress_timeout\": %s}", d[i].v);
+		assert_int_equal(cri_config_parse(&c, j, "t", NULL), 0);
+		assert_int_equal(c.image_pull_progress_timeout_ms, d[i].ms);
+	}
+	assert_int_equal(cri_config_parse(&c,
+					  "{\"log_format\": \"json\", \"metrics\": {\"address\": "
+					  "\"127.0.0.1:9099\"}}",
+					  "t", NULL),
+			 0);
+	assert_int_equal(c.log_format, LOG_FORMAT_JSON);
+	assert_string_equal(c.metrics_address, "127.0.0.1:9099");
+	/* the JSON form reads back the same */
+	_cleanup_free_ char *j = cri_config_to_json(&c);
+	struct berth_config b;
+	cri_config_init(&b);
+	assert_int_equal(cri_config_parse(&b, j, "roundtrip", NULL), 0);
+	assert_int_equal(b.log_format, LOG_FORMAT_JSON);
+	assert_string_equal(b.metrics_address, "127.0.0.1:9099");
+	assert_int_equal(b.image_pull_progress_timeout_ms, 30000);
+	cri_config_done(&b);
+	cri_config_done(&c);
 }
 
 static void test_config_default_runtime_unknown(void **state)
@@ -746,6 +812,8 @@ int main(void)
 	    cmocka_unit_test(test_config_defaults),
 	    cmocka_unit_test(test_config_overrides),
 	    cmocka_unit_test(test_config_bad_values),
+	    cmocka_unit_test(test_config_observability),
+	    cmocka_unit_test(test_msg_string_at),
 	    cmocka_unit_test(test_config_default_runtime_unknown),
 	    cmocka_unit_test(test_config_stream_tls_pair),
 	    cmocka_unit_test(test_config_load_file),

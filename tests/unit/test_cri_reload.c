@@ -66,7 +66,7 @@ static bool live_consistent(struct berth *b)
 /* What a pull starting now would get: no mirrors yet, or one whole set. */
 static bool pull_request_consistent(struct berth *b)
 {
-	_cleanup_free_ char *s = img_pull_request_to_json(b->img, "r.io/x:1", NULL, "info");
+	_cleanup_free_ char *s = img_pull_request_to_json(b->img, "r.io/x:1", NULL, "info", NULL);
 	bool ok = strstr(s, "\"root\"") != NULL;
 	bool a = strstr(s, "http://a") != NULL;
 	bool bb = strstr(s, "http://b\"") != NULL && strstr(s, "http://b2") != NULL;

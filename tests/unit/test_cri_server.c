@@ -120,6 +120,9 @@ static int setup(void **state)
 	set_handler(f->methods, "StreamContainers", fake_stream);
 	set_handler(f->methods, "ListContainers", fake_slow);
 	set_handler(f->methods, "ContainerStatus", fake_not_found);
+	/* every RPC of the real table has a handler: a NULL one is the path of
+	 * the next method added to the proto before it is written */
+	set_handler(f->methods, "CheckpointPod", NULL);
 	f->b.methods = f->methods;
 	f->b.n_methods = cri_n_methods;
 	_cleanup_berr_ struct berr *e = NULL;
@@ -286,6 +289,18 @@ static void test_server_errno_reaches_client(void **state)
 	assert_int_equal(c.nrecv, 1); /* no message, just the status */
 }
 
+static void test_server_null_handler_unimplemented(void **state)
+{
+	struct fixture *f = *state;
+	Runtime__V1__CheckpointPodRequest req = RUNTIME__V1__CHECKPOINT_POD_REQUEST__INIT;
+	struct ccall c;
+	ccall_start(&c, f->ch, RT "CheckpointPod", &req.base, 0);
+	_cleanup_free_ char *details = NULL;
+	assert_int_equal(ccall_finish(&c, &details), GRPC_STATUS_UNIMPLEMENTED);
+	assert_string_equal(details, "method 'CheckpointPod' is not implemented");
+	assert_int_equal(c.nrecv, 1);
+}
+
 static void test_server_streaming(void **state)
 {
 	struct fixture *f = *state;
@@ -441,6 +456,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_server_unary_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_errno_reaches_client, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_null_handler_unimplemented, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_server_streaming, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_cancel_seen_by_handler, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_deadline_seen_by_handler, setup, teardown),

@@ -111,11 +111,12 @@ static void test_request_round_trip(void **state)
 				.auth = "dTpw",
 				.identity_token = "it",
 				.registry_token = "rt"};
-	_cleanup_free_ char *json = img_pull_request_to_json(ctx, "x:1", &auth, "debug");
+	_cleanup_free_ char *json = img_pull_request_to_json(ctx, "x:1", &auth, "debug", "json");
 	struct img_pull_request q;
 	assert_int_equal(img_pull_request_parse(json, strlen(json), &q, NULL), 0);
 	assert_string_equal(q.ref, "x:1");
 	assert_string_equal(q.log_level, "debug");
+	assert_string_equal(q.log_format, "json");
 	assert_string_equal(q.opts.root, ctx->root);
 	assert_string_equal(q.opts.platform_os, "linux");
 	assert_string_equal(q.opts.platform_arch, "arm64");
@@ -139,7 +140,7 @@ static void test_request_round_trip(void **state)
 	img_pull_request_done(&q);
 
 	/* no auth: none read back */
-	_cleanup_free_ char *anon = img_pull_request_to_json(ctx, "x:1", NULL, NULL);
+	_cleanup_free_ char *anon = img_pull_request_to_json(ctx, "x:1", NULL, NULL, NULL);
 	assert_int_equal(img_pull_request_parse(anon, strlen(anon), &q, NULL), 0);
 	assert_false(q.has_auth);
 	assert_null(q.auth.password);

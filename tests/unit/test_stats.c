@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "cri/metrics-internal.h"
 #include "cri/pod.h"
 #include "netns/netns.h"
 #include "oci/oci.h"
@@ -415,6 +418,193 @@ static void test_link_stats(void **state)
 	assert_int_equal(e->code, ENOENT);
 }
 
+/* ---- metrics: the cAdvisor extras (oci/cgroup_metrics.c) ---- */
+
+static void test_cgroup_metrics_v2(void **state)
+{
+	_cleanup_free_ char *root = fresh_root("m2");
+	const char *d = "kubepods/pod1/ctr";
+	put(root, d, "cpu.stat",
+	    "usage_usec 3000000\nuser_usec 2000000\nsystem_usec 1000000\nnr_periods 40\n"
+	    "nr_throttled 7\nthrottled_usec 2500000\n");
+	put(root, d, "cpu.weight", "20\n");
+	put(root, d, "cpu.max", "50000 100000\n");
+	put(root, d, "memory.current", "5242880\n");
+	put(root, d, "memory.max", "max\n");
+	put(root, d, "memory.peak", "6291456\n");
+	put(root, d, "memory.low", "1048576\n");
+	put(root, d, "memory.events", "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n");
+	put(root, d, "memory.stat", v2_memory_stat);
+	put(root, d, "io.stat", "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2\n253:1 rbytes=1\n");
+	put(root, d, "pids.current", "1\n");
+	put(root, d, "pids.max", "max\n");
+	/* the test's own process: its fds are counted from /proc */
+	_cleanup_free_ char *pid = xasprintf("%d\n", getpid());
+	put(root, d, "cgroup.procs", pid);
+	put(root, d, "cgroup.threads", "1\n2\n3\n");
+	put(root, d, "hugetlb.2MB.current", "4194304\n");
+	put(root, d, "hugetlb.2MB.max", "max\n");
+	put(root, d, "hugetlb.1GB.current", "0\n");
+	put(root, d, "cpu.pressure",
+	    "some avg10=0.00 avg60=0.00 avg300=0.00 total=2500000\n"
+	    "full avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n");
+	put(root, d, "io.pressure", "some avg10=1.00 avg60=0.00 avg300=0.00 total=7\n");
+	struct oci_cgroup_metrics m;
+	assert_int_equal(oci_cgroup_metrics_read(root, NULL, OCI_CGROUP_MODE_V2,
+						 OCI_CGROUP_DRIVER_CGROUPFS,
+						 "/"
+						 "kubepods/pod1/ctr",
+						 &m, NULL),
+			 0);
+	assert_int_equal(m.base.cpu_usage_ns, 3000000000ULL);
+	assert_true(m.has_cpu_detail);
+	assert_int_equal(m.cpu_user_ns, 2000000000ULL);
+	assert_int_equal(m.cpu_system_ns, 1000000000ULL);
+	assert_int_equal(m.cpu_periods, 40);
+	assert_int_equal(m.cpu_throttled_periods, 7);
+	assert_int_equal(m.cpu_throttled_ns, 2500000000ULL);
+	assert_true(m.has_cpu_spec);
+	assert_int_equal(m.cpu_shares, 2 + (19 * 262142) / 9999);
+	assert_int_equal(m.cpu_quota_us, 50000);
+	assert_int_equal(m.cpu_period_us, 100000);
+	assert_true(m.has_memory_detail);
+	assert_int_equal(m.mem_cache, 2097152);
+	assert_int_equal(m.mem_kernel, 65536);
+	assert_int_equal(m.mem_max_usage, 6291456);
+	assert_int_equal(m.mem_failcnt, 5);
+	assert_int_equal(m.mem_oom_kills, 1);
+	assert_int_equal(m.mem_reservation, 1048576);
+	assert_int_equal(m.base.mem_limit, 0);
+	assert_int_equal(m.pids_max, 0);
+	assert_int_equal(m.n_io, 2);
+	assert_int_equal(m.io[0].major, 8);
+	assert_int_equal(m.io[0].read_bytes, 4096);
+	assert_int_equal(m.io[0].write_bytes, 8192);
+	assert_int_equal(m.io[1].minor, 1);
+	assert_int_equal(m.io[1].write_bytes, 0);
+	assert_true(m.has_tasks);
+	assert_int_equal(m.n_procs, 1);
+	assert_int_equal(m.n_threads, 3);
+	/* the first process's soft RLIMIT_NOFILE, from its /proc/<pid>/limits */
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(m.has_nofile);
+	assert_int_equal(m.nofile_soft, rl.rlim_cur);
+	assert_int_equal(m.n_hugetlb, 2);
+	for (size_t i = 0; i < m.n_hugetlb; i++) {
+		bool two = strcmp(m.hugetlb[i].pagesize, "2MB") == 0;
+		assert_true(two || strcmp(m.hugetlb[i].pagesize, "1GB") == 0);
+		assert_int_equal(m.hugetlb[i].usage, two ? 4194304 : 0);
+		assert_int_equal(m.hugetlb[i].max_usage, 0); /* v2 keeps none */
+	}
+	assert_true(m.has_psi);
+	assert_int_equal(m.psi_some_ns[0], 2500000000ULL);
+	assert_int_equal(m.psi_full_ns[0], 1000000);
+	assert_int_equal(m.psi_some_ns[1], 0); /* no memory.pressure here */
+	assert_int_equal(m.psi_some_ns[2], 7000);
+	/* stdin/out/err at least; a socket made now is one more of each */
+	uint64_t fds = m.n_fds, socks = m.n_sockets;
+	assert_true(fds >= 3);
+	oci_cgroup_metrics_done(&m);
+	int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(sk >= 0);
+	assert_int_equal(oci_cgroup_metrics_read(root, NULL, OCI_CGROUP_MODE_V2,
+						 OCI_CGROUP_DRIVER_CGROUPFS, "/kubepods/pod1/ctr",
+						 &m, NULL),
+			 0);
+	assert_int_equal(m.n_fds, fds + 1);
+	assert_int_equal(m.n_sockets, socks + 1);
+	close(sk);
+	oci_cgroup_metrics_done(&m);
+}
+
+static void test_cgroup_metrics_v1(void **state)
+{
+	_cleanup_free_ char *root = fresh_root("m1");
+	const char *cg = "/berth/c1";
+	put(root, "cpuacct/berth/c1", "cpuacct.usage", "123456789\n");
+	put(root, "cpuacct/berth/c1", "cpuacct.stat", "user 150\nsystem 50\n");
+	put(root, "cpu/berth/c1", "cpu.stat",
+	    "nr_periods 10\nnr_throttled 3\nthrottled_time 900\n");
+	put(root, "cpu/berth/c1", "cpu.shares", "512\n");
+	put(root, "cpu/berth/c1", "cpu.cfs_period_us", "100000\n");
+	put(root, "cpu/berth/c1", "cpu.cfs_quota_us", "-1\n");
+	put(root, "memory/berth/c1", "memory.usage_in_bytes", "6291456\n");
+	put(root, "memory/berth/c1", "memory.limit_in_bytes", "268435456\n");
+	put(root, "memory/berth/c1", "memory.max_usage_in_bytes", "7340032\n");
+	put(root, "memory/berth/c1", "memory.failcnt", "4\n");
+	put(root, "memory/berth/c1", "memory.kmem.usage_in_bytes", "8192\n");
+	put(root, "memory/berth/c1", "memory.soft_limit_in_bytes", "9223372036854771712\n");
+	put(root, "memory/berth/c1", "memory.oom_control",
+	    "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+	put(root, "memory/berth/c1", "memory.stat", v1_memory_stat);
+	put(root, "memory/berth/c1", "cgroup.procs", "");
+	put(root, "memory/berth/c1", "tasks", "");
+	put(root, "blkio/berth/c1", "blkio.throttle.io_service_bytes_recursive",
+	    "8:0 Read 100\n8:0 Write 200\n8:0 Sync 300\n8:0 Total 300\nTotal 300\n");
+	put(root, "pids/berth/c1", "pids.current", "0\n");
+	put(root, "pids/berth/c1", "pids.max", "64\n");
+	put(root, "hugetlb/berth/c1", "hugetlb.2MB.usage_in_bytes", "2097152\n");
+	put(root, "hugetlb/berth/c1", "hugetlb.2MB.max_usage_in_bytes", "6291456\n");
+	put(root, "hugetlb/berth/c1", "hugetlb.2MB.limit_in_bytes", "9223372036854771712\n");
+	struct oci_cgroup_metrics m;
+	assert_int_equal(oci_cgroup_metrics_read(root, NULL, OCI_CGROUP_MODE_HYBRID,
+						 OCI_CGROUP_DRIVER_CGROUPFS, cg, &m, NULL),
+			 0);
+	long hz = sysconf(_SC_CLK_TCK);
+	assert_int_equal(m.cpu_user_ns, 150 * (1000000000ULL / (uint64_t)hz));
+	assert_int_equal(m.cpu_system_ns, 50 * (1000000000ULL / (uint64_t)hz));
+	assert_int_equal(m.cpu_throttled_periods, 3);
+	assert_int_equal(m.cpu_throttled_ns, 900);
+	assert_int_equal(m.cpu_shares, 512);
+	assert_int_equal(m.cpu_quota_us, 0); /* -1: none */
+	assert_int_equal(m.mem_max_usage, 7340032);
+	assert_int_equal(m.mem_failcnt, 4);
+	assert_int_equal(m.mem_kernel, 8192);
+	assert_int_equal(m.mem_reservation, 0);
+	assert_int_equal(m.mem_oom_kills, 2);
+	assert_int_equal(m.base.mem_limit, 268435456);
+	assert_int_equal(m.n_io, 1);
+	assert_int_equal(m.io[0].read_bytes, 100);
+	assert_int_equal(m.io[0].write_bytes, 200);
+	assert_int_equal(m.pids_max, 64);
+	assert_true(m.has_tasks);
+	assert_int_equal(m.n_procs, 0);
+	assert_false(m.has_nofile); /* no process to ask */
+	assert_int_equal(m.n_hugetlb, 1);
+	assert_string_equal(m.hugetlb[0].pagesize, "2MB");
+	assert_int_equal(m.hugetlb[0].usage, 2097152);
+	assert_int_equal(m.hugetlb[0].max_usage, 6291456);
+	oci_cgroup_metrics_done(&m);
+	/* gone: as the stats reader */
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(oci_cgroup_metrics_read(root, NULL, OCI_CGROUP_MODE_V1,
+						 OCI_CGROUP_DRIVER_CGROUPFS, "/berth/gone", &m, &e),
+			 -ENOENT);
+	assert_non_null(strstr(berr_msg(e), "not found"));
+}
+
+/* The descriptor table: names unique and cAdvisor-shaped, counters named _total. */
+static void test_metric_descriptors(void **state)
+{
+	for (size_t i = 0; i < CRI_M_MAX; i++) {
+		const struct cri_metric_desc *d = &cri_metric_descs[i];
+		assert_non_null(d->name);
+		assert_non_null(d->help);
+		assert_true(strncmp(d->name, "container_", 10) == 0);
+		size_t len = strlen(d->name);
+		/* cAdvisor's two exceptions: failcnt, a counter without the
+		 * suffix, and inodes_total, a gauge with it */
+		bool total = (len > 6 && strcmp(d->name + len - 6, "_total") == 0 &&
+			      strcmp(d->name, "container_fs_inodes_total") != 0) ||
+			     strcmp(d->name, "container_memory_failcnt") == 0;
+		assert_int_equal(total, d->type == RUNTIME__V1__METRIC_TYPE__COUNTER);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(d->name, cri_metric_descs[j].name);
+		assert_true(cri_metric_n_keys(i) >= CRI_METRIC_N_BASE);
+	}
+}
+
 int main(void)
 {
 	/* Before any thread: a private network namespace, gone with the process. */
@@ -433,6 +623,9 @@ int main(void)
 	    cmocka_unit_test(test_disk_usage_deep),
 	    cmocka_unit_test(test_mountpoint),
 	    cmocka_unit_test(test_link_stats),
+	    cmocka_unit_test(test_cgroup_metrics_v2),
+	    cmocka_unit_test(test_cgroup_metrics_v1),
+	    cmocka_unit_test(test_metric_descriptors),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
