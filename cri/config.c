@@ -370,6 +370,11 @@ int cri_config_parse(struct berth_config *c, const char *json, const char *origi
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t off = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
+	/* Given -1, json-c reads the terminating NUL as input too: an unclosed
+	 * comment ends past it. */
+	size_t len = strlen(json);
+	if (off > len)
+		off = len;
 	if (jerr != json_tokener_success)
 		return berr_set(err, EINVAL, "config '%s': invalid JSON at offset %zu: %s", origin,
 				off, json_tokener_error_desc(jerr));

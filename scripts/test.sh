@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the test dependencies, builds berth (ASan+UBSan, and TSan for the
-# stress tests) and runs every test: cmocka unit tests through CTest, then the
-# integration tests (pytest, a real gRPC client against a real berthd).
+# stress tests) and runs every test: cmocka unit tests through CTest, each
+# fuzz target for a bounded time (scripts/fuzz.sh), then the integration tests
+# (pytest, a real gRPC client against a real berthd).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -47,6 +48,9 @@ echo "== unit tests (ASan+UBSan)"
 (cd build-asan && ctest --output-on-failure -LE tsan)
 echo "== unit tests (TSan)"
 (cd build-tsan && ctest --output-on-failure -L tsan)
+
+echo "== fuzz (libFuzzer, ASan+UBSan; ${BERTH_FUZZ_SECONDS:-20} s per target)"
+bash scripts/fuzz.sh "${BERTH_FUZZ_SECONDS:-20}"
 
 echo "== integration tests"
 export BERTH_BUILD="$top/build-asan"
