@@ -19,6 +19,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/fileio.h"
 #include "common/ids.h"
 #include "shim/shim.h"
@@ -229,6 +230,8 @@ int cri_ctr_stop(struct berth *b, struct cri_call *call, struct store_ctr *c, in
 			*err = berr_free(*err);
 	}
 	r = ctr_signal(b, call, c, &h, SIGKILL, err);
+	if (r == 0)
+		r = BERTH_FAULT_POINT("stop.killed", err);
 	if (r < 0)
 		return r;
 	int wait_ms = b->rt ? b->rt->stop_wait_ms : 10000;
@@ -317,6 +320,20 @@ static int start_failed_fn(struct store_ctr_status *st, void *arg, struct berr *
 	return 0;
 }
 
+static int unclaim_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	st->starting = false;
+	return 0;
+}
+
+/* When even the failure can't be recorded: the claim alone is memory only
+ * (no write), so Start can be tried again. */
+static void release_start_claim(struct berth *b, struct store_ctr *c)
+{
+	_cleanup_berr_ struct berr *e = NULL;
+	(void)store_ctr_update(b->store, c, unclaim_fn, NULL, &e);
+}
+
 /* After a failed `runtime start`: did the container's init die before it could
  * be started (killed from outside)? Then its shim writes the exit record: it is
  * committed, waiting up to KILL_WAIT_MS for it when the runtime says the init is
@@ -379,10 +396,26 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 		r = cri_ops_of(b)->oci->start(&h, m->id, err);
 		_cleanup_berr_ struct berr *e = NULL;
 		struct start_failed_arg fa = {NULL, false};
+		if (r == 0)
+			(void)BERTH_FAULT_POINT("start.started", NULL);
 		if (r == 0) {
-			r = store_ctr_update(b->store, c, started_fn, NULL, err);
+			r = BERTH_FAULT_POINT("store.write.started", err);
 			if (r == 0)
+				r = store_ctr_update(b->store, c, started_fn, NULL, err);
+			if (r == 0) {
+				(void)BERTH_FAULT_POINT("start.recorded", NULL);
 				cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STARTED);
+			} else {
+				/* Started, but the record says created (a full or failing
+				 * state dir): kill it and record the failure, so that the
+				 * node and berth's answers agree. */
+				(void)cri_ops_of(b)->oci->kill(&h, m->id, SIGKILL, false, &e);
+				fa.msg = berr_msg(*err);
+				if (store_ctr_update(b->store, c, start_failed_fn, &fa, &e) < 0)
+					release_start_claim(b, c);
+				else if (fa.recorded)
+					cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STOPPED);
+			}
 		} else if (exited_before_start(b, c, &h)) {
 			/* finished_at is set: this only releases the claim */
 			(void)store_ctr_update(b->store, c, start_failed_fn, &fa, &e);
@@ -392,8 +425,9 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 			 * shim records the end and exits. */
 			(void)cri_ops_of(b)->oci->kill(&h, m->id, SIGKILL, false, &e);
 			fa.msg = berr_msg(*err);
-			if (store_ctr_update(b->store, c, start_failed_fn, &fa, &e) == 0 &&
-			    fa.recorded)
+			if (store_ctr_update(b->store, c, start_failed_fn, &fa, &e) < 0)
+				release_start_claim(b, c);
+			else if (fa.recorded)
 				cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STOPPED);
 		}
 	}

@@ -17,6 +17,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/strv.h"
 #include "image/image-internal.h"
 
@@ -76,6 +77,8 @@ static ssize_t layer_read(void *arg, const void **buf, struct berr **err)
 		return n;
 	if (n > 0) {
 		int r = img_blob_writer_write(&lr->w, *buf, (size_t)n, err);
+		if (r == 0) /* berth-pull dies or fails with part of a blob written */
+			r = BERTH_FAULT_POINT("pull.blob", err);
 		if (r < 0)
 			return r;
 		lr->done += (uint64_t)n;

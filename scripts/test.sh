@@ -28,7 +28,7 @@ git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
 
 jobs=$(nproc)
 build() { # build DIR SANITIZE
-	cmake -S . -B "$1" -DSANITIZE="$2" -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake -S . -B "$1" -DSANITIZE="$2" -DCMAKE_BUILD_TYPE=Debug -DBERTH_FAULTS=ON >/dev/null
 	cmake --build "$1" -j"$jobs"
 }
 
