@@ -85,7 +85,8 @@ int fault_point(const char *name, struct berr **err)
 		case FAULT_EIO:
 			return berr_set(err, EIO, "fault point %s: input/output error", name);
 		case FAULT_ENOSPC:
-			return berr_set(err, ENOSPC, "fault point %s: no space left on device", name);
+			return berr_set(err, ENOSPC, "fault point %s: no space left on device",
+					name);
 		}
 	}
 	return 0;

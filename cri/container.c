@@ -176,7 +176,8 @@ int cri_ctr_sweep_orphans(struct berth *b, struct berr **err)
 				log_warn("id=%.12s msg=\"remove what a dead create left: %s\"", id,
 					 berr_msg(e));
 			else
-				log_info("id=%.12s msg=\"removed what a create cut short left\"", id);
+				log_info("id=%.12s msg=\"removed what a create cut short left\"",
+					 id);
 		}
 		closedir(d);
 	}
