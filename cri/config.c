@@ -236,6 +236,8 @@ static int parse_runtime(struct berth_config *c, const char *name, struct json_o
 			r = get_string(val, origin, k, true, &rt->root, err);
 		else if (strcmp(key, "options") == 0)
 			r = get_strv(val, origin, k, false, &rt->options, err);
+		else if (strcmp(key, "timeout_ms") == 0)
+			r = get_int(val, origin, k, 100, 3600000, &rt->timeout_ms, err);
 		else
 			r = unknown_key(origin, base, key, err);
 		if (r < 0)
@@ -455,6 +457,9 @@ char *cri_config_to_json(const struct berth_config *c)
 		if (r->root)
 			json_object_object_add(ro, "root", json_object_new_string(r->root));
 		json_object_object_add(ro, "options", strv_json(r->options));
+		if (r->timeout_ms)
+			json_object_object_add(ro, "timeout_ms",
+					       json_object_new_int(r->timeout_ms));
 		json_object_object_add(rts, r->name, ro);
 	}
 	json_object_object_add(o, "runtimes", rts);

@@ -6,6 +6,7 @@
  * atomically after the log is flushed) by cri_ctr_commit_exit(), called by the
  * monitor thread on inotify events, by Stop/Remove while they wait, and by the
  * restart recovery. The commit is idempotent: the first record wins. */
+#define LOG_COMPONENT "cri"
 #include "cri/pod.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fault.h"
+#include "common/log.h"
 #include "common/fileio.h"
 #include "common/ids.h"
 #include "shim/shim.h"
@@ -108,6 +110,48 @@ static int64_t ms_left(int64_t deadline_ns)
 	return (deadline_ns - time_mono_ns()) / 1000000;
 }
 
+static int shim_lost_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	if (st->finished_at != 0)
+		return 0;
+	st->finished_at = time_now_ns();
+	st->exit_code = 255;
+	free(st->reason);
+	st->reason = xstrdup("Error");
+	free(st->message);
+	st->message = xstrdup("berth-shim died before the container: its exit status is lost");
+	return 0;
+}
+
+/* The shim records the exit; once it is dead (killed from outside) no record
+ * comes. When the runtime then has the container stopped or gone, the exit is
+ * committed without its status, so Stop and Remove end. Cheap while the shim
+ * lives (kill 0). */
+static bool shim_lost(struct berth *b, struct store_ctr *c)
+{
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	int shim = st.shim_pid;
+	store_ctr_status_done(&st);
+	if (shim <= 0 || kill(shim, 0) == 0 || errno != ESRCH)
+		return false;
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct oci_runtime_handler h;
+	struct oci_state os = {0};
+	_cleanup_berr_ struct berr *e = NULL;
+	if (cri_handler_of(b, m->runtime_handler, &h, NULL) < 0)
+		return false;
+	int r = cri_ops_of(b)->oci->state(&h, m->id, &os, &e);
+	if ((r < 0 && r != -ENOENT) || (r == 0 && os.status != OCI_STATUS_STOPPED))
+		return false;
+	if (store_ctr_update(b->store, c, shim_lost_fn, NULL, &e) < 0)
+		return false;
+	log_warn("id=%.12s msg=\"shim gone, container stopped: exit recorded without status\"",
+		 m->id);
+	cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STOPPED);
+	return true;
+}
+
 int cri_ctr_wait_exit(struct berth *b, struct cri_call *call, struct store_ctr *c,
 		      int64_t deadline_ns, struct berr **err)
 {
@@ -133,6 +177,8 @@ int cri_ctr_wait_exit(struct berth *b, struct cri_call *call, struct store_ctr *
 			if (fin != 0)
 				return 0;
 		}
+		if (shim_lost(b, c))
+			return 0;
 		int r = call ? cri_call_check(call, err) : 0;
 		if (r < 0)
 			return r;

@@ -21,7 +21,7 @@ import grpc
 import pytest
 
 from conftest import poll
-from ctrutil import env, net, reg, runc_containers  # noqa: F401 (fixtures)
+from ctrutil import RUNC, env, net, reg, runc_containers  # noqa: F401 (fixtures)
 from ctrutil import Env, bridge_conflist, mountpoints_under, procs_mentioning
 from registry import test_images  # noqa: F401 (fixture)
 
@@ -448,3 +448,109 @@ def test_cni_plugin_fails(env, cmd, times):
         remove_pod(env, sid)
         assert pods(env) == [] and env.list() == []
         finish(env, lambda: env.call("RunPodSandbox", req))
+
+
+# ---- the OCI runtime failing or hanging; a shim killed ----
+
+FLAKY_RUNC = """#!/bin/sh
+# runc, except that the first `{cmd}` {how}
+for a in "$@"; do
+  if [ "$a" = "{cmd}" ] && [ ! -e "{root}/done.{cmd}" ]; then
+    : > "{root}/done.{cmd}"
+    {action}
+  fi
+done
+exec {runc} "$@"
+"""
+ACTIONS = {"fails": 'echo "runtime {cmd} failed on purpose" >&2; exit 1',
+           "hangs": "exec sleep 3600"}
+
+
+@pytest.fixture
+def flaky_runtime(berthd_factory, net, reg):
+    """flaky_runtime(cmd, how) -> an Env whose runtime is runc behind a wrapper whose
+    first `cmd` fails or hangs (timeout_ms 3000)."""
+    made = []
+
+    def make(cmd, how):
+        d = berthd_factory(netns=net, start=False)
+        path = os.path.join(d.root, "flaky-runc")
+        with open(path, "w") as fh:
+            fh.write(FLAKY_RUNC.format(cmd=cmd, how=how, root=d.root, runc=RUNC,
+                                       action=ACTIONS[how].format(cmd=cmd)))
+        os.chmod(path, 0o755)
+        d.config["runtimes"] = {"runc": {"path": path, "timeout_ms": 3000}}
+        with open(d.config_path, "w") as fh:
+            json.dump(d.config, fh)
+        d.start()
+        e = Env(d, reg)
+        made.append(e)
+        e.pull("busybox")
+        return e
+
+    yield make
+    for e in made:
+        leaks = e.cleanup()
+        assert not leaks, leaks
+
+
+@pytest.mark.parametrize("how", ["fails", "hangs"])
+def test_runtime_start_fails_or_hangs(flaky_runtime, how):
+    env = flaky_runtime("start", how)
+    pb = env.pb
+    pod = env.pod("p")
+    cfg = env.ctr_config("c", command=SLEEP)
+    cid = env.create(pod, cfg)
+    with pytest.raises(grpc.RpcError) as ei:
+        env.start(cid)
+    e = ei.value
+    assert e.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.OK), e.details()
+    if how == "fails":
+        assert "runtime start failed on purpose" in e.details(), e.details()
+    else:
+        assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.details()
+        assert "3000 ms" in e.details() or "timed out" in e.details(), e.details()
+    # recorded as a failed start; nothing runs outside berth's answers
+    st = env.status(cid).status
+    assert st.state == pb.CONTAINER_EXITED and st.reason == "StartError", st
+    assert node_matches_list(env) == {}
+    assert not procs_mentioning("sleep 3600")
+    # kubelet's next attempt runs
+    env.remove(cid)
+    cfg.metadata.attempt = 1
+    cid = env.create(pod, cfg)
+    env.start(cid)
+    assert env.state(cid) == pb.CONTAINER_RUNNING
+    finish(env, lambda: None)
+
+
+def test_runtime_delete_fails(flaky_runtime):
+    env = flaky_runtime("delete", "fails")
+    pod = env.pod("p")
+    cid = env.run(pod, "c", SLEEP)
+    with pytest.raises(grpc.RpcError) as ei:
+        env.remove(cid)
+    assert ei.value.code() != grpc.StatusCode.UNKNOWN, ei.value.details()
+    assert "runtime delete failed on purpose" in ei.value.details(), ei.value.details()
+    assert [c.id for c in env.list()] == [cid]  # still listed: kubelet retries
+    env.remove(cid)
+    assert env.list() == []
+    finish(env, lambda: env.run(env.pod("p"), "c", SLEEP))
+
+
+def test_shim_killed(env):
+    pb = env.pb
+    pod = env.pod("p")
+    cid = env.run(pod, "c", SLEEP)
+    pid = env.info(cid)["shimPid"]
+    assert pid > 0
+    os.kill(pid, 9)
+    poll(lambda: not os.path.exists(f"/proc/{pid}/stat") or
+         open(f"/proc/{pid}/stat").read().split()[2] == "Z", 10, "the shim to die")
+    # berth answers for the container; Stop and Remove end it and leave nothing
+    env.status(cid)
+    env.stop(cid)
+    assert env.state(cid) == pb.CONTAINER_EXITED
+    env.remove(cid)
+    assert env.list() == []
+    finish(env, lambda: env.run(env.pod("p"), "c", SLEEP))
