@@ -554,3 +554,91 @@ def test_shim_killed(env):
     env.remove(cid)
     assert env.list() == []
     finish(env, lambda: env.run(env.pod("p"), "c", SLEEP))
+
+
+# ---- a registry closing the connection mid-blob ----
+
+CUTTING_PROXY = r'''
+import os, socket, sys, threading
+lport, rport, ctl = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+CUT_AFTER = 4096  # bytes of a blob response passed on before the close
+
+def pipe(src, dst, conn, upstream):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            if upstream:
+                if b"/blobs/sha256:" in data:
+                    conn["blob"], conn["sent"] = True, 0
+            elif conn["blob"] and not os.path.exists(os.path.join(ctl, "pass")):
+                room = CUT_AFTER - conn["sent"]
+                if len(data) >= room:
+                    dst.sendall(data[:room])
+                    open(os.path.join(ctl, "cut"), "a").write("x")
+                    break
+                conn["sent"] += len(data)
+            dst.sendall(data)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", lport))
+ls.listen(64)
+open(os.path.join(ctl, "ready"), "w").close()
+while True:
+    c, _ = ls.accept()
+    u = socket.create_connection(("127.0.0.1", rport))
+    conn = {"blob": False, "sent": 0}
+    threading.Thread(target=pipe, args=(c, u, conn, True), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c, conn, False), daemon=True).start()
+'''
+
+
+def test_registry_closes_mid_blob(berthd_factory, net, reg, tmp_path):
+    from registry import free_port
+    script = tmp_path / "proxy.py"
+    script.write_text(CUTTING_PROXY)
+    port = free_port()
+    proxy = subprocess.Popen(["nsenter", f"--net={net.path}", "python3", str(script),
+                              str(port), str(reg.port), str(tmp_path)])
+    try:
+        poll(lambda: (tmp_path / "ready").exists(), 20, "the cutting proxy")
+        d = berthd_factory(netns=net)
+        env = Env(d, reg)
+        pb = env.pb
+        ref = f"127.0.0.1:{port}/test/busybox:1"
+        req = pb.PullImageRequest(image=pb.ImageSpec(image=ref))
+        with pytest.raises(grpc.RpcError) as ei:
+            env.call("PullImage", req, timeout=120)
+        e = ei.value
+        assert (tmp_path / "cut").exists()
+        # the connection reset: worth kubelet's retry
+        assert e.code() == grpc.StatusCode.UNAVAILABLE, e.details()
+        assert "blobs/sha256:" in e.details(), e.details()
+        assert d.running()
+        assert list(env.call("ListImages", pb.ListImagesRequest()).images) == []
+        assert partial_image_files(env) == []
+        # the registry behaves again: kubelet's retry pulls it
+        (tmp_path / "pass").touch()
+        env.call("PullImage", req, timeout=120)
+        images = env.call("ListImages", pb.ListImagesRequest()).images
+        assert [list(i.repo_tags) for i in images] == [[ref]]
+        pod = env.pod("p")
+        cid = env.create(pod, env.ctr_config("c", command=SLEEP, image="busybox").__class__(
+            metadata=pb.ContainerMetadata(name="c"), image=pb.ImageSpec(image=ref),
+            command=SLEEP, log_path="c/0.log"))
+        env.start(cid)
+        assert env.state(cid) == pb.CONTAINER_RUNNING
+        finish(env, lambda: None)
+        assert not env.cleanup()
+    finally:
+        proxy.kill()
+        proxy.wait()
