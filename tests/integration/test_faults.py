@@ -240,6 +240,9 @@ def test_killed_in_create_container(faulty, fault):
     req = pb.CreateContainerRequest(pod_sandbox_id=pod[0], config=cfg, sandbox_config=pod[1])
     killed_at(env, fault, lambda: env.call("CreateContainer", req))
     restart(env)
+    if fault == "create.shim":
+        # a shim and a runc container without a record: torn down before serving
+        assert "removed what a create cut short left" in env.d.stderr()
     listed = env.list()
     if listed:  # kubelet counts the listed one: the next attempt
         assert len(listed) == 1 and listed[0].state == pb.CONTAINER_CREATED
@@ -271,6 +274,10 @@ def test_killed_in_container_calls(faulty, fault):
           "remove": lambda: env.remove(cid)}[rpc]
     killed_at(env, fault, fn)
     restart(env)
+    if fault == "start.started":
+        # runc started it, the record said created: recorded as started at restart
+        assert "container was started while berthd went down" in env.d.stderr()
+        assert env.state(cid) == pb.CONTAINER_RUNNING
     if rpc == "start":
         # the runtime ran the start: the restarted berthd says so, and kubelet has
         # nothing to retry; before it, kubelet's retry starts it
