@@ -209,7 +209,29 @@ int cri_ctr_wait_exit(struct berth *b, struct cri_call *call, struct store_ctr *
 
 /* ---- stop ---- */
 
-/* "SIGTERM", "TERM", "15", "RTMIN+3" -> number; 0 if unknown. */
+/* The offset n of "RTMIN+n", "RTMINPLUSn" (the CRI enum's spelling) or
+ * "RTMIN" from base; -1 if s is not that form. */
+static int rt_offset(const char *s, const char *base, const char *const *seps)
+{
+	size_t bl = strlen(base);
+	if (strncmp(s, base, bl) != 0)
+		return -1;
+	s += bl;
+	if (*s == '\0')
+		return 0;
+	for (; *seps; seps++) {
+		size_t sl = strlen(*seps);
+		if (strncmp(s, *seps, sl) != 0 || s[sl] < '0' || s[sl] > '9')
+			continue;
+		char *end;
+		long n = strtol(s + sl, &end, 10);
+		return *end == '\0' && n <= SIGRTMAX - SIGRTMIN ? (int)n : -1;
+	}
+	return -1;
+}
+
+/* "SIGTERM", "TERM", "15", "RTMIN+3", "SIGRTMINPLUS3", "SIGRTMAX-1",
+ * "SIGRTMAXMINUS1" -> number; 0 if unknown. */
 static int signal_parse(const char *s)
 {
 	if (!s || !s[0])
@@ -220,15 +242,18 @@ static int signal_parse(const char *s)
 		return n > 0 && n < NSIG ? (int)n : 0;
 	if (strncmp(s, "SIG", 3) == 0)
 		s += 3;
-	for (int i = 1; i < NSIG; i++) {
+	static const char *const plus[] = {"+", "PLUS", NULL};
+	static const char *const minus[] = {"-", "MINUS", NULL};
+	int off = rt_offset(s, "RTMIN", plus);
+	if (off >= 0)
+		return SIGRTMIN + off;
+	off = rt_offset(s, "RTMAX", minus);
+	if (off >= 0)
+		return SIGRTMAX - off;
+	for (int i = 1; i < SIGRTMIN; i++) {
 		const char *a = sigabbrev_np(i);
 		if (a && strcmp(a, s) == 0)
 			return i;
-	}
-	if (strncmp(s, "RTMIN+", 6) == 0) {
-		n = strtol(s + 6, &end, 10);
-		if (*end == '\0' && n >= 0 && SIGRTMIN + n <= SIGRTMAX)
-			return SIGRTMIN + (int)n;
 	}
 	return 0;
 }

@@ -238,7 +238,9 @@ def test_two_containers_share_net_and_ipc(env):
 def test_stop_signal_and_timeout_honoured(env):
     pod = env.pod()
     # the image's stop signal (SIGUSR1) reaches a trap: a graceful exit
-    g = env.run(pod, "graceful", ["sh", "-c", "trap 'exit 7' USR1; while :; do sleep 0.05; done"])
+    g = env.run(pod, "graceful", ["sh", "-c", "trap 'exit 7' USR1; echo ready; "
+                                  "while :; do sleep 0.05; done"])
+    wait_ready(env, g)
     env.stop(g, timeout=30)
     assert env.status(g).status.exit_code == 7
     # PID 1 without a handler ignores it: SIGKILL after the timeout, not before
@@ -248,6 +250,29 @@ def test_stop_signal_and_timeout_honoured(env):
     assert time.monotonic() - t0 >= 2
     st = env.status(s).status
     assert (st.exit_code, st.reason) == (137, "Error")
+
+
+def wait_ready(env, cid):
+    poll(lambda: any(t == b"ready" for _, _, t in env.log_records(cid)), 10,
+         "the container's trap to be set")
+
+
+def test_real_time_stop_signals(env):
+    """The CRI's real-time stop signals (SIGRTMINPLUSn, SIGRTMAXMINUSn) are sent
+    as the signal they name, not refused or replaced by SIGTERM."""
+    pb = env.pb
+    pod = env.pod()
+    rtmin, rtmax = signal.SIGRTMIN, signal.SIGRTMAX
+    cases = [(pb.SIGNAL_SIGRTMINPLUS3, rtmin + 3, 3), (pb.SIGNAL_SIGRTMAXMINUS1, rtmax - 1, 5),
+             (pb.SIGNAL_SIGRTMIN, rtmin, 6)]
+    for enum, num, code in cases:
+        name = f"rt{num}"
+        cid = env.run(pod, name, ["sh", "-c", f"trap 'exit {code}' {int(num)}; echo ready; "
+                                  "while :; do sleep 0.05; done"], stop_signal=enum)
+        wait_ready(env, cid)
+        env.stop(cid, timeout=30)
+        st = env.status(cid).status
+        assert st.exit_code == code, (name, st.exit_code, st.reason)
 
 
 def test_remove_running_container(env):
