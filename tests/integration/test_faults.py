@@ -135,6 +135,21 @@ def restart(env):
     d.env = None
     d.start()
     env.c = d.client()
+    consistent(env)
+
+
+def restarted(env):
+    """After a fault berthd survived: a clean restart (SIGTERM, exit 0) answers alike."""
+    before = ({p.id: p.state for p in pods(env)}, {c.id: c.state for c in env.list()})
+    env.c.close()
+    env.d.env = None  # the fault fired: the next run goes without it
+    env.d.restart()
+    env.c = env.d.client()
+    consistent(env)
+    assert ({p.id: p.state for p in pods(env)}, {c.id: c.state for c in env.list()}) == before
+
+
+def consistent(env):
     # it answers, and every listed object has a status
     for p in env.call("ListPodSandbox", env.pb.ListPodSandboxRequest()).items:
         env.call("PodSandboxStatus", env.pb.PodSandboxStatusRequest(pod_sandbox_id=p.id))
@@ -382,6 +397,7 @@ def test_state_dir_write_fails(faulty, fault, rpc, code):
     cid = step("CreateContainer", lambda: env.create((sid, cfg), ccfg))
     step("StartContainer", lambda: env.start(cid))
     assert env.d.running()
+    restarted(env)
     finish(env, lambda: None)
 
 
@@ -439,6 +455,7 @@ def test_cni_plugin_fails(env, cmd, times):
         assert pods(env) == [] and node_leaks(env) == []
         sid = env.call("RunPodSandbox", req).pod_sandbox_id
         env.run((sid, cfg), "c", SLEEP)
+        restarted(env)
         finish(env, lambda: None)
     else:
         sid = env.call("RunPodSandbox", req).pod_sandbox_id
@@ -451,6 +468,7 @@ def test_cni_plugin_fails(env, cmd, times):
                 stop()
             assert ei.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, ei.value.details()
             assert "plugin DEL failed on purpose" in ei.value.details()
+        restarted(env)
         # kubelet retries the stop, then removes
         remove_pod(env, sid)
         assert pods(env) == [] and env.list() == []
@@ -522,6 +540,7 @@ def test_runtime_start_fails_or_hangs(flaky_runtime, how):
     assert st.state == pb.CONTAINER_EXITED and st.reason == "StartError", st
     assert node_matches_list(env) == {}
     assert not procs_mentioning("sleep 3600")
+    restarted(env)
     # kubelet's next attempt runs
     env.remove(cid)
     cfg.metadata.attempt = 1
@@ -540,6 +559,7 @@ def test_runtime_delete_fails(flaky_runtime):
     assert ei.value.code() != grpc.StatusCode.UNKNOWN, ei.value.details()
     assert "runtime delete failed on purpose" in ei.value.details(), ei.value.details()
     assert [c.id for c in env.list()] == [cid]  # still listed: kubelet retries
+    restarted(env)
     env.remove(cid)
     assert env.list() == []
     finish(env, lambda: env.run(env.pod("p"), "c", SLEEP))
@@ -556,6 +576,7 @@ def test_shim_killed(env):
          open(f"/proc/{pid}/stat").read().split()[2] == "Z", 10, "the shim to die")
     # berth answers for the container; Stop and Remove end it and leave nothing
     env.status(cid)
+    restarted(env)
     env.stop(cid)
     assert env.state(cid) == pb.CONTAINER_EXITED
     env.remove(cid)
@@ -633,6 +654,7 @@ def test_registry_closes_mid_blob(berthd_factory, net, reg, tmp_path):
         assert d.running()
         assert list(env.call("ListImages", pb.ListImagesRequest()).images) == []
         assert partial_image_files(env) == []
+        restarted(env)
         # the registry behaves again: kubelet's retry pulls it
         (tmp_path / "pass").touch()
         env.call("PullImage", req, timeout=120)
