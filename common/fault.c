@@ -9,7 +9,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -18,7 +17,7 @@
 
 #define FAULTS_MAX 16
 
-enum fault_action { FAULT_KILL, FAULT_EIO, FAULT_ENOSPC, FAULT_HANG };
+enum fault_action { FAULT_KILL, FAULT_EIO, FAULT_ENOSPC };
 
 static struct fault {
 	char *name;
@@ -51,8 +50,6 @@ static void parse(void)
 			f->action = FAULT_EIO;
 		else if (act && strcmp(act, "enospc") == 0)
 			f->action = FAULT_ENOSPC;
-		else if (act && strcmp(act, "hang") == 0)
-			f->action = FAULT_HANG;
 		f->nth = nth ? strtol(nth, NULL, 10) : 1;
 		if (f->nth < 1)
 			f->nth = 1;
@@ -69,19 +66,13 @@ int fault_point(const char *name, struct berr **err)
 		struct fault *f = &faults[i];
 		if (strcmp(f->name, name) != 0 || atomic_fetch_add(&f->hits, 1) + 1 != f->nth)
 			continue;
-		static const char *const names[] = {"kill", "eio", "enospc", "hang"};
+		static const char *const names[] = {"kill", "eio", "enospc"};
 		log_error("msg=\"fault point %s: %s\"", name, names[f->action]);
 		switch (f->action) {
 		case FAULT_KILL:
 			kill(getpid(), SIGKILL);
 			pause();
 			break;
-		case FAULT_HANG: {
-			struct timespec ts = {3600, 0};
-			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-				;
-			break;
-		}
 		case FAULT_EIO:
 			return berr_set(err, EIO, "fault point %s: input/output error", name);
 		case FAULT_ENOSPC:

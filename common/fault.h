@@ -5,8 +5,7 @@
  * BERTH_FAULT in the environment of berthd (or of a helper it starts) names
  * the points that fire: "point[:action[:nth]][,point[:action[:nth]]...]".
  *   action kill (default): SIGKILL the process itself, as a crash would;
- *          eio, enospc: the point fails with that errno (a full or broken disk);
- *          hang: sleep for an hour (a stuck process).
+ *          eio, enospc: the point fails with that errno (a full or broken disk).
  *   nth:   the hit of the point that fires (default 1); it fires once.
  * A firing point logs "fault point <name>: <action>" at error level first.
  * Threads: thread-safe; the variable is read once, at the first hit.
