@@ -30,7 +30,7 @@ int shim_reopen_log_file(struct shim *s, struct berr **err)
 	return n++ % 2 ? berr_set(err, EIO, "reopen failed") : 0;
 }
 
-static int tty_master = -2;
+static int tty_master = -2, tty_slave = -1;
 
 static void drain(int fd)
 {
@@ -52,10 +52,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	if (tty_master == -2) {
-		int slave = -1;
-		if (openpty(&tty_master, &slave, NULL, NULL, NULL) < 0)
+		if (openpty(&tty_master, &tty_slave, NULL, NULL, NULL) < 0)
 			tty_master = -1;
-		/* the slave stays open: the master must not see a hangup */
+		/* non-blocking, as the shim makes the console it receives; the slave stays
+		 * open (the master must not see a hangup) and is drained before each input */
+		if (tty_master >= 0) {
+			fcntl(tty_master, F_SETFL, fcntl(tty_master, F_GETFL) | O_NONBLOCK);
+			fcntl(tty_slave, F_SETFL, fcntl(tty_slave, F_GETFL) | O_NONBLOCK);
+		}
+	}
+	if (tty_slave >= 0) {
+		char junk[4096];
+		while (read(tty_slave, junk, sizeof(junk)) > 0)
+			;
 	}
 	struct shim s = {0};
 	s.cfg.id = "fuzz";
