@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -10,7 +11,7 @@
 #include <unistd.h>
 
 static struct {
-	enum log_level min;
+	atomic_int min; /* changes live on SIGHUP (log_set_level) */
 	int fd;
 } log_cfg = {LOG_LEVEL_INFO, STDERR_FILENO};
 
@@ -18,8 +19,18 @@ static const char *const level_names[LOG_LEVEL_MAX] = {"debug", "info", "warn", 
 
 void log_setup(enum log_level min, int fd)
 {
-	log_cfg.min = min;
+	atomic_store(&log_cfg.min, (int)min);
 	log_cfg.fd = fd;
+}
+
+void log_set_level(enum log_level min)
+{
+	atomic_store_explicit(&log_cfg.min, (int)min, memory_order_relaxed);
+}
+
+enum log_level log_get_level(void)
+{
+	return (enum log_level)atomic_load_explicit(&log_cfg.min, memory_order_relaxed);
 }
 
 int log_level_parse(const char *s, enum log_level *ret_level)
@@ -44,7 +55,7 @@ const char *log_level_name(enum log_level l)
 
 bool log_enabled(enum log_level l)
 {
-	return l >= log_cfg.min;
+	return (int)l >= atomic_load_explicit(&log_cfg.min, memory_order_relaxed);
 }
 
 void log_emit(enum log_level l, const char *component, const char *fmt, ...)

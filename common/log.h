@@ -6,8 +6,9 @@
  *   are quoted by the caller (msg="%s").
  * Set the component with `#define LOG_COMPONENT "cri"` before including.
  * Threads: log_setup() runs once in main() before any thread starts (the log
- *   configuration is the only mutable global of berth); the rest is thread-safe,
- *   each event is written with one write(2).
+ *   configuration is the only mutable global of berth); log_set_level() may run at any
+ *   time (an atomic, for SIGHUP); the rest is thread-safe, each event is written with
+ *   one write(2).
  * Library code logs at debug level at most; never log between fork and exec,
  *   and never log credentials. */
 #ifndef BERTH_COMMON_LOG_H
@@ -22,6 +23,9 @@ enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERRO
 #endif
 
 void log_setup(enum log_level min, int fd);
+/* The minimum level, changed live (berthd's SIGHUP reload). */
+void log_set_level(enum log_level min);
+enum log_level log_get_level(void);
 /* Parses "debug", "info", "warn"/"warning", "error"; returns -EINVAL otherwise. */
 int log_level_parse(const char *s, enum log_level *ret_level);
 const char *log_level_name(enum log_level l);

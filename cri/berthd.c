@@ -25,6 +25,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "netns/netns.h"
 #include "store/store.h"
 
@@ -32,6 +33,8 @@
 
 struct flags {
 	const char *config;
+	const char *config_dir;
+	bool print_config;
 	const char *socket;
 	const char *state_dir;
 	const char *run_dir;
@@ -44,6 +47,10 @@ static void usage(FILE *f)
 		"Usage: berthd [OPTIONS]\n"
 		"CRI v1 runtime daemon.\n\n"
 		"  -c, --config FILE     config file (default " BERTH_DEFAULT_CONFIG ", optional)\n"
+		"      --config-dir DIR  drop-ins, *.json applied in name order (default: the\n"
+		"                        dir " BERTH_DROPIN_DIR_NAME " next to the config file)\n"
+		"      --print-config    print the effective config, every default included,\n"
+		"                        and exit\n"
 		"      --socket PATH     gRPC unix socket (default /run/berth/berth.sock)\n"
 		"      --state-dir DIR   persistent state (default /var/lib/berth)\n"
 		"      --run-dir DIR     runtime state (default /run/berth)\n"
@@ -55,9 +62,11 @@ static void usage(FILE *f)
 /* Returns 0 to run, 1 to exit 0 (help, version), -1 on a usage error. */
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
-	enum { OPT_SOCKET = 256, OPT_STATE, OPT_RUN, OPT_LOG };
+	enum { OPT_SOCKET = 256, OPT_STATE, OPT_RUN, OPT_LOG, OPT_CONFIG_DIR, OPT_PRINT };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
+	    {"config-dir", required_argument, NULL, OPT_CONFIG_DIR},
+	    {"print-config", no_argument, NULL, OPT_PRINT},
 	    {"socket", required_argument, NULL, OPT_SOCKET},
 	    {"state-dir", required_argument, NULL, OPT_STATE},
 	    {"run-dir", required_argument, NULL, OPT_RUN},
@@ -71,6 +80,12 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		switch (c) {
 		case 'c':
 			f->config = optarg;
+			break;
+		case OPT_CONFIG_DIR:
+			f->config_dir = optarg;
+			break;
+		case OPT_PRINT:
+			f->print_config = true;
 			break;
 		case OPT_SOCKET:
 			f->socket = optarg;
@@ -121,10 +136,17 @@ static int apply_flags(struct berth_config *cfg, const struct flags *f, struct b
 	return 0;
 }
 
+/* The file, then its drop-ins, then the flags: at start and again on SIGHUP. */
 static int load_config(struct berth_config *cfg, const struct flags *f, struct berr **err)
 {
 	cri_config_init(cfg);
-	int r = cri_config_load(cfg, f->config ? f->config : BERTH_DEFAULT_CONFIG, !f->config, err);
+	const char *path = f->config ? f->config : BERTH_DEFAULT_CONFIG;
+	int r = cri_config_load(cfg, path, !f->config, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *dir =
+	    f->config_dir ? xstrdup(f->config_dir) : cri_config_dropin_dir(path);
+	r = cri_config_load_dropins(cfg, dir, err);
 	if (r < 0)
 		return r;
 	r = apply_flags(cfg, f, err);
@@ -183,7 +205,32 @@ static int setup_signals(sigset_t *handled, struct berr **err)
 	return fd;
 }
 
-static int wait_for_stop(int sfd)
+static char *sources_string(const struct berth_config *c)
+{
+	_cleanup_free_ char *drop = strv_join(c->dropins, ',');
+	return xasprintf("%s%s%s", c->path ? c->path : "(defaults)", drop[0] ? "," : "", drop);
+}
+
+/* SIGHUP: load everything again as at start; a config that fails to load changes
+ * nothing. */
+static void reload(struct berth *b, const struct flags *f)
+{
+	struct berth_config next;
+	_cleanup_berr_ struct berr *err = NULL;
+	if (load_config(&next, f, &err) < 0) {
+		log_error("msg=\"reload: %s; the running config stays\"", berr_msg(err));
+		cri_config_done(&next);
+		return;
+	}
+	struct cri_reload_result res;
+	cri_config_reload(b, &next, &res);
+	_cleanup_free_ char *src = sources_string(&next);
+	log_info("config=%s applied=%u need_restart=%u failed=%u msg=\"config reloaded\"", src,
+		 res.applied, res.need_restart, res.failed);
+	cri_config_done(&next);
+}
+
+static int wait_for_stop(struct berth *b, const struct flags *f, int sfd)
 {
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -195,7 +242,9 @@ static int wait_for_stop(int sfd)
 			return -1;
 		}
 		if (si.ssi_signo == SIGHUP) {
-			log_info("msg=\"SIGHUP: config reload is not supported, ignoring\"");
+			/* READY is not a notification of each reload: systemd's RELOADING=1
+			 * would need Type=notify-reload, which Debian 12's systemd lacks */
+			reload(b, f);
 			continue;
 		}
 		log_info("msg=\"%s received, shutting down\"", strsignal((int)si.ssi_signo));
@@ -245,7 +294,7 @@ static void release_pin_root(struct berth *b)
 	berr_free(e);
 }
 
-static int run(struct berth *b, struct berr **err)
+static int run(struct berth *b, const struct flags *f, struct berr **err)
 {
 	sigset_t handled;
 	_cleanup_close_ int sfd = setup_signals(&handled, err);
@@ -288,8 +337,10 @@ static int run(struct berth *b, struct berr **err)
 		b->store = store_free(b->store);
 		return berr_wrap(err, "start the streaming server");
 	}
+	cri_reload_init(b);
 	b->server = cri_server_new(b, err);
 	if (!b->server) {
+		cri_reload_done(b);
 		cri_stream_done(b);
 		cri_runtime_done(b);
 		cri_image_done(b);
@@ -301,12 +352,13 @@ static int run(struct berth *b, struct berr **err)
 		log_info("version=%s socket=%s state_dir=%s workers=%d msg=\"berthd listening\"",
 			 BERTH_VERSION, b->cfg.socket, b->cfg.state_dir, b->cfg.workers);
 		notify_systemd("READY=1");
-		if (wait_for_stop(sfd) < 0)
+		if (wait_for_stop(b, f, sfd) < 0)
 			r = berr_set(err, EIO, "signal handling failed");
 		notify_systemd("STOPPING=1");
 	}
 	cri_server_stop(b->server, STOP_GRACE_MS);
 	b->server = cri_server_free(b->server);
+	cri_reload_done(b);
 	cri_stream_done(b);
 	cri_runtime_done(b);
 	cri_image_done(b);
@@ -337,10 +389,18 @@ int main(int argc, char **argv)
 		cri_config_done(&b.cfg);
 		return 1;
 	}
+	if (f.print_config) {
+		_cleanup_free_ char *json = cri_config_to_json_pretty(&b.cfg);
+		_cleanup_free_ char *src = sources_string(&b.cfg);
+		printf("%s\n", json);
+		fprintf(stderr, "berthd: config from %s\n", src);
+		cri_config_done(&b.cfg);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	log_setup(b.cfg.log_level, STDERR_FILENO);
-	log_info("config=%s msg=\"berthd %s starting\"", b.cfg.path ? b.cfg.path : "(defaults)",
-		 BERTH_VERSION);
-	r = run(&b, &err);
+	_cleanup_free_ char *src = sources_string(&b.cfg);
+	log_info("config=%s msg=\"berthd %s starting\"", src, BERTH_VERSION);
+	r = run(&b, &f, &err);
 	if (r < 0)
 		log_error("msg=\"%s\"", berr_msg(err));
 	else

@@ -5,11 +5,14 @@
  * at start rather than when the key is first used. */
 #include "cri/cri.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -18,6 +21,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/strv.h"
 
 static void json_putp(struct json_object **o)
 {
@@ -96,7 +100,10 @@ static struct berth_registry *registry_get_or_add(struct berth_config *c, const 
 void cri_config_init(struct berth_config *c)
 {
 	*c = (struct berth_config){
+	    .dropins = strv_new(NULL),
 	    .socket = xstrdup("/run/berth/berth.sock"),
+	    .socket_group = xstrdup("root"),
+	    .socket_mode = 0660,
 	    .state_dir = xstrdup("/var/lib/berth"),
 	    .run_dir = xstrdup("/run/berth"),
 	    .log_level = LOG_LEVEL_INFO,
@@ -107,6 +114,7 @@ void cri_config_init(struct berth_config *c)
 	    .cni_bin_dirs = strv_new((const char *const[]){"/opt/cni/bin", "/usr/lib/cni", NULL}),
 	    .stream_address = xstrdup("127.0.0.1"),
 	    .stream_port = 0,
+	    .stream_token_ttl_ms = 60000,
 	    .seccomp_profile = xstrdup(BERTH_SECCOMP_PROFILE),
 	};
 	struct berth_runtime *r = runtime_get_or_add(c, "runc");
@@ -118,7 +126,9 @@ void cri_config_init(struct berth_config *c)
 void cri_config_done(struct berth_config *c)
 {
 	free(c->path);
+	strv_free(c->dropins);
 	free(c->socket);
+	free(c->socket_group);
 	free(c->state_dir);
 	free(c->run_dir);
 	free(c->default_runtime);
@@ -132,6 +142,8 @@ void cri_config_done(struct berth_config *c)
 		registry_done(&c->registries[i]);
 	free(c->registries);
 	free(c->stream_address);
+	free(c->stream_tls_cert);
+	free(c->stream_tls_key);
 	free(c->libexec_dir);
 	free(c->seccomp_profile);
 	*c = (struct berth_config){0};
@@ -164,6 +176,45 @@ static int get_string(struct json_object *v, const char *origin, const char *key
 				key, s);
 	free(*dst);
 	*dst = xstrdup(s);
+	return 0;
+}
+
+/* An optional string: null leaves it unset (its default). */
+static int get_opt_string(struct json_object *v, const char *origin, const char *key, char **dst,
+			  struct berr **err)
+{
+	if (json_object_is_type(v, json_type_null)) {
+		free(*dst);
+		*dst = NULL;
+		return 0;
+	}
+	return get_string(v, origin, key, true, dst, err);
+}
+
+/* "0660": octal permission bits as a string (JSON has no octal numbers). */
+static int get_mode(struct json_object *v, const char *origin, const char *key, unsigned *dst,
+		    struct berr **err)
+{
+	const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+	if (!s)
+		return berr_set(err, EINVAL, "config '%s': '%s' must be a string of octal digits",
+				origin, key);
+	size_t n = strlen(s);
+	if (n < 3 || n > 4 || strspn(s, "01234567") != n)
+		return berr_set(err, EINVAL,
+				"config '%s': bad %s '%s' (3 or 4 octal digits, e.g. \"0660\")",
+				origin, key, s);
+	unsigned long m = strtoul(s, NULL, 8);
+	if (m > 0777)
+		return berr_set(err, EINVAL,
+				"config '%s': bad %s '%s' (permission bits only, at most 0777)",
+				origin, key, s);
+	if ((m & 0600) != 0600)
+		return berr_set(
+		    err, EINVAL,
+		    "config '%s': bad %s '%s' (the owner must keep read and write, 06xx)", origin,
+		    key, s);
+	*dst = (unsigned)m;
 	return 0;
 }
 
@@ -303,11 +354,17 @@ static int parse_section(struct berth_config *c, const char *section, struct jso
 		else if (strcmp(section, "cni") == 0 && strcmp(key, "bin_dirs") == 0)
 			r = get_strv(val, origin, k, true, &c->cni_bin_dirs, err);
 		else if (strcmp(section, "cni") == 0 && strcmp(key, "conf_template") == 0)
-			r = get_string(val, origin, k, true, &c->cni_conf_template, err);
+			r = get_opt_string(val, origin, k, &c->cni_conf_template, err);
 		else if (strcmp(section, "stream") == 0 && strcmp(key, "address") == 0)
 			r = get_string(val, origin, k, false, &c->stream_address, err);
 		else if (strcmp(section, "stream") == 0 && strcmp(key, "port") == 0)
 			r = get_int(val, origin, k, 0, 65535, &c->stream_port, err);
+		else if (strcmp(section, "stream") == 0 && strcmp(key, "token_ttl_ms") == 0)
+			r = get_int(val, origin, k, 100, 600000, &c->stream_token_ttl_ms, err);
+		else if (strcmp(section, "stream") == 0 && strcmp(key, "tls_cert") == 0)
+			r = get_string(val, origin, k, true, &c->stream_tls_cert, err);
+		else if (strcmp(section, "stream") == 0 && strcmp(key, "tls_key") == 0)
+			r = get_string(val, origin, k, true, &c->stream_tls_key, err);
 		else
 			r = unknown_key(origin, section, key, err);
 		if (r < 0)
@@ -325,8 +382,12 @@ static int parse_top(struct berth_config *c, const char *key, struct json_object
 		return get_string(val, origin, key, true, &c->state_dir, err);
 	if (strcmp(key, "run_dir") == 0)
 		return get_string(val, origin, key, true, &c->run_dir, err);
+	if (strcmp(key, "socket_group") == 0)
+		return get_string(val, origin, key, false, &c->socket_group, err);
+	if (strcmp(key, "socket_mode") == 0)
+		return get_mode(val, origin, key, &c->socket_mode, err);
 	if (strcmp(key, "libexec_dir") == 0)
-		return get_string(val, origin, key, true, &c->libexec_dir, err);
+		return get_opt_string(val, origin, key, &c->libexec_dir, err);
 	if (strcmp(key, "seccomp_profile") == 0)
 		return get_string(val, origin, key, true, &c->seccomp_profile, err);
 	if (strcmp(key, "workers") == 0)
@@ -394,7 +455,7 @@ int cri_config_parse(struct berth_config *c, const char *json, const char *origi
 	return 0;
 }
 
-int cri_config_load(struct berth_config *c, const char *path, bool missing_ok, struct berr **err)
+static int load_file(struct berth_config *c, const char *path, bool missing_ok, struct berr **err)
 {
 	_cleanup_free_ char *data = NULL;
 	_cleanup_berr_ struct berr *e = NULL;
@@ -407,15 +468,90 @@ int cri_config_load(struct berth_config *c, const char *path, bool missing_ok, s
 	if (strlen(data) != len)
 		return berr_set(err, EINVAL, "config '%s': contains a NUL byte", path);
 	r = cri_config_parse(c, data, path, err);
-	if (r < 0)
+	return r < 0 ? r : 1; /* 1: loaded, 0: missing and missing_ok */
+}
+
+int cri_config_load(struct berth_config *c, const char *path, bool missing_ok, struct berr **err)
+{
+	int r = load_file(c, path, missing_ok, err);
+	if (r <= 0)
 		return r;
 	free(c->path);
 	c->path = xstrdup(path);
 	return 0;
 }
 
+char *cri_config_dropin_dir(const char *config_path)
+{
+	const char *slash = strrchr(config_path, '/');
+	if (!slash)
+		return xstrdup(BERTH_DROPIN_DIR_NAME);
+	return xasprintf("%.*s/" BERTH_DROPIN_DIR_NAME, (int)(slash - config_path), config_path);
+}
+
+static int dropin_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
+}
+
+static void dirents_free(struct dirent **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int cri_config_load_dropins(struct berth_config *c, const char *dir, struct berr **err)
+{
+	struct dirent **names = NULL;
+	/* alphasort compares with strcoll(); berthd never sets a locale, so that is byte order */
+	int n = scandir(dir, &names, dropin_filter, alphasort);
+	if (n < 0)
+		return errno == ENOENT ? 0
+				       : berr_set_errno(err, errno, "config drop-ins '%s'", dir);
+	size_t len = strv_len(c->dropins);
+	int r = 0;
+	for (int i = 0; i < n && r >= 0; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", dir, names[i]->d_name);
+		struct stat st;
+		if (stat(p, &st) < 0)
+			r = berr_set_errno(err, errno, "config drop-in '%s'", p);
+		else if (!S_ISREG(st.st_mode))
+			r = berr_set(err, EINVAL, "config drop-in '%s' is not a regular file", p);
+		else
+			r = load_file(c, p, false, err);
+		if (r >= 0)
+			strv_push(&c->dropins, &len, p);
+	}
+	dirents_free(names, n);
+	return r < 0 ? r : 0;
+}
+
+static int resolve_group(struct berth_config *c, struct berr **err)
+{
+	const char *g = c->socket_group;
+	size_t n = strlen(g);
+	if (strspn(g, "0123456789") == n && n <= 9) {
+		c->socket_gid = (unsigned)strtoul(g, NULL, 10);
+		return 0;
+	}
+	char buf[16384];
+	struct group gr, *res = NULL;
+	int e = getgrnam_r(g, &gr, buf, sizeof(buf), &res);
+	if (e != 0)
+		return berr_set_errno(err, e, "config: socket_group '%s'", g);
+	if (!res)
+		return berr_set(err, EINVAL, "config: socket_group '%s': no such group", g);
+	c->socket_gid = (unsigned)res->gr_gid;
+	return 0;
+}
+
 int cri_config_finish(struct berth_config *c, struct berr **err)
 {
+	int rg = resolve_group(c, err);
+	if (rg < 0)
+		return rg;
 	if (!cri_config_runtime(c, c->default_runtime))
 		return berr_set(err, EINVAL, "config: default_runtime '%s' is not in 'runtimes'",
 				c->default_runtime);
@@ -435,10 +571,14 @@ static struct json_object *strv_json(char **v)
 	return a;
 }
 
-char *cri_config_to_json(const struct berth_config *c)
+static struct json_object *config_json(const struct berth_config *c)
 {
-	_cleanup_json_ struct json_object *o = json_object_new_object();
+	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "socket", json_object_new_string(c->socket));
+	json_object_object_add(o, "socket_group", json_object_new_string(c->socket_group));
+	char mode[8];
+	snprintf(mode, sizeof(mode), "%04o", c->socket_mode & 0777);
+	json_object_object_add(o, "socket_mode", json_object_new_string(mode));
 	json_object_object_add(o, "state_dir", json_object_new_string(c->state_dir));
 	json_object_object_add(o, "run_dir", json_object_new_string(c->run_dir));
 	json_object_object_add(o, "log_level",
@@ -466,9 +606,9 @@ char *cri_config_to_json(const struct berth_config *c)
 	struct json_object *cni = json_object_new_object();
 	json_object_object_add(cni, "conf_dir", json_object_new_string(c->cni_conf_dir));
 	json_object_object_add(cni, "bin_dirs", strv_json(c->cni_bin_dirs));
-	if (c->cni_conf_template)
-		json_object_object_add(cni, "conf_template",
-				       json_object_new_string(c->cni_conf_template));
+	json_object_object_add(cni, "conf_template",
+			       c->cni_conf_template ? json_object_new_string(c->cni_conf_template)
+						    : NULL);
 	json_object_object_add(o, "cni", cni);
 	struct json_object *regs = json_object_new_object();
 	for (size_t i = 0; i < c->n_registries; i++) {
@@ -482,10 +622,30 @@ char *cri_config_to_json(const struct berth_config *c)
 	struct json_object *st = json_object_new_object();
 	json_object_object_add(st, "address", json_object_new_string(c->stream_address));
 	json_object_object_add(st, "port", json_object_new_int(c->stream_port));
+	json_object_object_add(st, "token_ttl_ms", json_object_new_int(c->stream_token_ttl_ms));
+	if (c->stream_tls_cert)
+		json_object_object_add(st, "tls_cert", json_object_new_string(c->stream_tls_cert));
+	if (c->stream_tls_key)
+		json_object_object_add(st, "tls_key", json_object_new_string(c->stream_tls_key));
 	json_object_object_add(o, "stream", st);
-	if (c->libexec_dir)
-		json_object_object_add(o, "libexec_dir", json_object_new_string(c->libexec_dir));
+	json_object_object_add(
+	    o, "libexec_dir",
+	    json_object_new_string(c->libexec_dir ? c->libexec_dir : BERTH_LIBEXECDIR));
 	json_object_object_add(o, "seccomp_profile", json_object_new_string(c->seccomp_profile));
+	return o;
+}
+
+char *cri_config_to_json(const struct berth_config *c)
+{
+	_cleanup_json_ struct json_object *o = config_json(c);
 	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+char *cri_config_to_json_pretty(const struct berth_config *c)
+{
+	_cleanup_json_ struct json_object *o = config_json(c);
+	return xstrdup(json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_PRETTY_TAB |
+		   JSON_C_TO_STRING_NOSLASHESCAPE));
 }

@@ -20,8 +20,10 @@
 struct berr;
 
 #define BERTH_DEFAULT_CONFIG "/etc/berth/berth.json"
-#define BERTH_CONFIG_MAX     (1 << 20) /* config file size limit */
-#define BERTH_WORKERS_MAX    64
+/* Drop-ins: *.json in the directory "berth.d" next to the config file. */
+#define BERTH_DROPIN_DIR_NAME "berth.d"
+#define BERTH_CONFIG_MAX      (1 << 20) /* config file size limit */
+#define BERTH_WORKERS_MAX     64
 /* Debian's golang-github-containers-common: the profile CRI-O and Podman use. */
 #define BERTH_SECCOMP_PROFILE "/usr/share/containers/seccomp.json"
 
@@ -42,8 +44,12 @@ struct berth_registry {
 };
 
 struct berth_config {
-	char *path; /* file it was loaded from, NULL when none */
+	char *path;	/* file it was loaded from, NULL when none */
+	char **dropins; /* drop-in files applied after it, in order; never NULL */
 	char *socket;
+	char *socket_group;   /* group name or number owning the socket */
+	unsigned socket_gid;  /* socket_group resolved by cri_config_finish() */
+	unsigned socket_mode; /* permission bits of the socket, <= 0777 */
 	char *state_dir;
 	char *run_dir;
 	enum log_level log_level;
@@ -58,7 +64,10 @@ struct berth_config {
 	struct berth_registry *registries;
 	size_t n_registries;
 	char *stream_address;
-	int stream_port;       /* 0: pick a free port */
+	int stream_port;	 /* 0: pick a free port */
+	int stream_token_ttl_ms; /* how long an Exec/Attach/PortForward URL is good */
+	char *stream_tls_cert;	 /* PEM chain; with stream_tls_key: https URLs. NULL: none */
+	char *stream_tls_key;
 	char *libexec_dir;     /* berth-shim, berth-exec, berth-pinns; NULL: BERTH_LIBEXECDIR */
 	char *seccomp_profile; /* RuntimeDefault seccomp profile (docker/moby format) */
 };
@@ -69,6 +78,7 @@ struct cri_runtime;
 struct store;
 struct img_ctx;
 struct stream_server;
+struct cri_live;
 
 /* The daemon context passed to every handler. Fields are set before the
  * server starts and read-only afterwards unless their comment names a lock. */
@@ -89,6 +99,9 @@ struct berth {
 	struct cri_runtime *rt;
 	/* Exec/Attach/PortForward server (streaming/); NULL: not running. */
 	struct stream_server *stream;
+	/* The config in effect after SIGHUP reloads (cri/reload.c); NULL: cfg, as in unit
+	 * tests. cfg itself never changes once the server started. */
+	struct cri_live *live;
 };
 
 /* Defaults (see docs/server.md); runc is looked up in PATH, else /usr/sbin/runc. */
@@ -99,10 +112,18 @@ int cri_config_parse(struct berth_config *c, const char *json, const char *origi
 		     struct berr **err);
 /* Loads path; a missing file is success (c unchanged) when missing_ok. */
 int cri_config_load(struct berth_config *c, const char *path, bool missing_ok, struct berr **err);
+/* Applies every "*.json" of dir (not starting with '.') in byte order of their names, each
+ * over the values already in c: objects merge by key, a later file's value wins, arrays are
+ * replaced whole. A missing dir is success. The files applied are added to c->dropins. */
+int cri_config_load_dropins(struct berth_config *c, const char *dir, struct berr **err);
+/* The drop-in dir of a config file: "<its dir>/berth.d"; caller frees. */
+char *cri_config_dropin_dir(const char *config_path);
 /* Checks cross-key rules and fills derived values; call after all overrides. */
 int cri_config_finish(struct berth_config *c, struct berr **err);
-/* The config as a JSON object string (for Status verbose); caller frees. */
+/* The config as a JSON object string with every key, defaults included (Status verbose,
+ * --print-config; pretty: indented); it parses back to the same config. Caller frees. */
 char *cri_config_to_json(const struct berth_config *c);
+char *cri_config_to_json_pretty(const struct berth_config *c);
 void cri_config_done(struct berth_config *c);
 const struct berth_runtime *cri_config_runtime(const struct berth_config *c, const char *name);
 
@@ -126,8 +147,26 @@ void cri_image_done(struct berth *b);
 int cri_stream_init(struct berth *b, struct berr **err);
 void cri_stream_done(struct berth *b);
 
+/* SIGHUP (cri/reload.c). cri_reload_init() records cfg as the config in effect (main(),
+ * before the server starts); cri_reload_done() frees it (NULL-safe). */
+int cri_reload_init(struct berth *b);
+void cri_reload_done(struct berth *b);
+struct cri_reload_result {
+	unsigned applied;      /* reloadable keys changed live */
+	unsigned need_restart; /* changed keys that wait for a restart (logged at warn) */
+	unsigned failed;       /* reloadable keys whose apply failed (logged at error) */
+};
+/* Compares next (loaded and finished as at start) key by key with the config in effect,
+ * applies the reloadable keys that changed and logs every change: applied, or waiting for
+ * a restart. Main thread only. */
+int cri_config_reload(struct berth *b, const struct berth_config *next,
+		      struct cri_reload_result *res);
+/* The config in effect as cri_config_to_json() gives it; caller frees. Any thread. */
+char *cri_config_live_json(struct berth *b);
+
 struct cri_server;
-/* Creates the gRPC server listening on b->cfg.socket (0660, parent created). */
+/* Creates the gRPC server listening on b->cfg.socket (socket_mode, socket_group; parent
+ * created). */
 struct cri_server *cri_server_new(struct berth *b, struct berr **err);
 int cri_server_start(struct cri_server *s, struct berr **err);
 /* Stops accepting, lets in-flight calls finish for up to grace_ms, cancels the

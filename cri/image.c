@@ -160,7 +160,7 @@ static int pull_watched(struct berth *b, struct cri_call *call, const char *ref,
 {
 	struct pull_watch w = {.call = call};
 	struct img_spawn_opts o = {.helper = b->pull_helper,
-				   .log_level = log_level_name(b->cfg.log_level),
+				   .log_level = log_level_name(log_get_level()),
 				   .cancelled = call ? pull_cancelled : NULL,
 				   .cancel_arg = &w};
 	int r = img_pull_spawn(b->img, &o, ref, auth, ret, err);

@@ -175,7 +175,7 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 		Runtime__V1__StatusResponse__InfoEntry *e =
 		    (void *)cri_msg_new(&runtime__v1__status_response__info_entry__descriptor);
 		e->key = xstrdup("config");
-		e->value = cri_config_to_json(&b->cfg);
+		e->value = cri_config_live_json(b);
 		r->info[r->n_info++] = e;
 		_cleanup_free_ char *cidrs = NULL;
 		if (b->rt) {

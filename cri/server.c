@@ -580,8 +580,12 @@ struct cri_server *cri_server_new(struct berth *b, struct berr **err)
 	}
 	_cleanup_free_ char *addr = xasprintf("unix:%s", path);
 	grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-	/* The socket is born 0660: no window in which others may connect. */
-	mode_t old = umask(0117);
+	/* The socket is born with socket_mode and root's group (umask): no window in which
+	 * anyone outside root connects; then it goes to socket_group. The umask is the
+	 * process's: a file another thread creates meanwhile gets at most these bits too,
+	 * which only ever narrows its mode. */
+	mode_t mode = (mode_t)b->cfg.socket_mode;
+	mode_t old = umask(~mode & 0777);
 	int port = grpc_server_add_http2_port(s->server, addr, creds);
 	umask(old);
 	grpc_server_credentials_release(creds);
@@ -589,7 +593,11 @@ struct cri_server *cri_server_new(struct berth *b, struct berr **err)
 		berr_set(err, EADDRNOTAVAIL, "listen on '%s' failed", path);
 		return cri_server_free(s);
 	}
-	if (chmod(path, 0660) < 0) {
+	if (lchown(path, 0, (gid_t)b->cfg.socket_gid) < 0) {
+		berr_set_errno(err, errno, "chown '%s' to group '%s'", path, b->cfg.socket_group);
+		return cri_server_free(s);
+	}
+	if (chmod(path, mode) < 0) {
 		berr_set_errno(err, errno, "chmod '%s'", path);
 		return cri_server_free(s);
 	}

@@ -420,7 +420,12 @@ int cri_stream_init(struct berth *b, struct berr **err)
 				    .resize = be_resize,
 				    .finish = be_finish,
 				    .connect = be_connect};
-	int r = stream_server_new(b->cfg.stream_address, b->cfg.stream_port, &be, &b->stream, err);
+	struct stream_server_opts o = {.address = b->cfg.stream_address,
+				       .port = b->cfg.stream_port,
+				       .token_ttl_ms = b->cfg.stream_token_ttl_ms,
+				       .tls_cert = b->cfg.stream_tls_cert,
+				       .tls_key = b->cfg.stream_tls_key};
+	int r = stream_server_new(&o, &be, &b->stream, err);
 	if (r == 0)
 		r = stream_server_start(b->stream, err);
 	if (r < 0)

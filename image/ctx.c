@@ -102,6 +102,7 @@ int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr *
 	ctx->blobs_dir = xasprintf("%s/blobs/sha256", real);
 	ctx->layers_dir = xasprintf("%s/layers", real);
 	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_mutex_init(&ctx->regs_lock, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
 	if ((r = check_version(real, err)) < 0 ||
 	    (r = fileio_mkdir_p(ctx->blobs_dir, 0700, err)) < 0 ||
@@ -124,24 +125,10 @@ int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr *
 		remove_temps(ctx->layers_dir);
 		close(lock);
 	}
-	ctx->regs = xcalloc(opts->n_registries + 1, sizeof(*ctx->regs));
-	for (size_t i = 0; i < opts->n_registries; i++) {
-		const struct img_registry *g = &opts->registries[i];
-		struct img_registry_cfg *c = &ctx->regs[ctx->n_regs++];
-		c->host = xstrdup(g->host);
-		c->insecure = g->insecure;
-		c->mirrors = xcalloc(g->n_mirrors + 1, sizeof(char *));
-		for (size_t k = 0; k < g->n_mirrors; k++) {
-			if (strncmp(g->mirrors[k], "http://", 7) != 0 &&
-			    strncmp(g->mirrors[k], "https://", 8) != 0) {
-				img_ctx_free(ctx);
-				return berr_set(
-				    err, EINVAL,
-				    "mirror '%s' of '%s' must start with http:// or https://",
-				    g->mirrors[k], g->host);
-			}
-			c->mirrors[c->n_mirrors++] = xstrdup(g->mirrors[k]);
-		}
+	r = img_ctx_set_registries(ctx, opts->registries, opts->n_registries, err);
+	if (r < 0) {
+		img_ctx_free(ctx);
+		return r;
 	}
 	const char *arch, *variant;
 	host_platform(&arch, &variant);
@@ -155,15 +142,53 @@ int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr *
 	return 0;
 }
 
+static void regs_free(struct img_registry_cfg *regs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(regs[i].host);
+		strv_free(regs[i].mirrors);
+	}
+	free(regs);
+}
+
+int img_ctx_set_registries(struct img_ctx *ctx, const struct img_registry *registries, size_t n,
+			   struct berr **err)
+{
+	struct img_registry_cfg *regs = xcalloc(n + 1, sizeof(*regs));
+	for (size_t i = 0; i < n; i++) {
+		const struct img_registry *g = &registries[i];
+		struct img_registry_cfg *c = &regs[i];
+		c->host = xstrdup(g->host);
+		c->insecure = g->insecure;
+		c->mirrors = xcalloc(g->n_mirrors + 1, sizeof(char *));
+		for (size_t k = 0; k < g->n_mirrors; k++) {
+			if (strncmp(g->mirrors[k], "http://", 7) != 0 &&
+			    strncmp(g->mirrors[k], "https://", 8) != 0) {
+				regs_free(regs, i + 1);
+				return berr_set(
+				    err, EINVAL,
+				    "mirror '%s' of '%s' must start with http:// or https://",
+				    g->mirrors[k], g->host);
+			}
+			c->mirrors[c->n_mirrors++] = xstrdup(g->mirrors[k]);
+		}
+	}
+	pthread_mutex_lock(&ctx->regs_lock);
+	struct img_registry_cfg *old = ctx->regs;
+	size_t n_old = ctx->n_regs;
+	ctx->regs = regs;
+	ctx->n_regs = n;
+	pthread_mutex_unlock(&ctx->regs_lock);
+	regs_free(old, n_old);
+	return 0;
+}
+
 struct img_ctx *img_ctx_free(struct img_ctx *ctx)
 {
 	if (!ctx)
 		return NULL;
-	for (size_t i = 0; i < ctx->n_regs; i++) {
-		free(ctx->regs[i].host);
-		strv_free(ctx->regs[i].mirrors);
-	}
-	free(ctx->regs);
+	regs_free(ctx->regs, ctx->n_regs);
+	pthread_mutex_destroy(&ctx->regs_lock);
 	for (size_t i = 0; i < ctx->n_inflight; i++) {
 		free(ctx->inflight[i].key);
 		safe_close(ctx->inflight[i].fd);

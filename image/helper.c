@@ -86,6 +86,9 @@ char *img_pull_request_to_json(const struct img_ctx *ctx, const char *ref,
 	add_str(o, "variant", ctx->variant);
 	json_object_object_add(o, "parallel", json_object_new_int((int)ctx->parallel));
 	struct json_object *regs = json_object_new_array();
+	/* the settings in effect when the pull starts (img_ctx_set_registries swaps them) */
+	pthread_mutex_t *regs_lock = (pthread_mutex_t *)&ctx->regs_lock;
+	pthread_mutex_lock(regs_lock);
 	for (size_t i = 0; i < ctx->n_regs; i++) {
 		struct json_object *g = json_object_new_object();
 		add_str(g, "host", ctx->regs[i].host);
@@ -94,6 +97,7 @@ char *img_pull_request_to_json(const struct img_ctx *ctx, const char *ref,
 				       json_object_new_boolean(ctx->regs[i].insecure));
 		json_object_array_add(regs, g);
 	}
+	pthread_mutex_unlock(regs_lock);
 	json_object_object_add(o, "registries", regs);
 	if (auth) {
 		struct json_object *a = json_object_new_object();

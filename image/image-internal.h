@@ -35,7 +35,8 @@ struct img_registry_cfg {
 
 struct img_ctx {
 	char *root, *blobs_dir, *layers_dir;
-	struct img_registry_cfg *regs;
+	pthread_mutex_t regs_lock; /* guards regs, n_regs: img_ctx_set_registries() swaps them */
+	struct img_registry_cfg *regs; /* copied out under regs_lock at a pull's start */
 	size_t n_regs;
 	unsigned parallel;
 	char *os, *arch, *variant;

@@ -84,6 +84,11 @@ struct img_opts {
 };
 
 int img_ctx_new(const struct img_opts *opts, struct img_ctx **ret, struct berr **err);
+/* Replaces the registry settings (copied) from any thread: a pull that starts afterwards
+ * uses them, one already running keeps those it started with. -EINVAL for a mirror that is
+ * not an http(s) URL, and nothing changes. */
+int img_ctx_set_registries(struct img_ctx *ctx, const struct img_registry *registries, size_t n,
+			   struct berr **err);
 struct img_ctx *img_ctx_free(struct img_ctx *ctx);
 
 struct img_kv {

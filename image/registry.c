@@ -47,6 +47,8 @@ int reg_session_init(struct reg_session *s, struct img_ctx *ctx, const char *hos
 		     const struct img_auth *auth, struct berr **err)
 {
 	*s = (struct reg_session){.ctx = ctx, .auth = auth};
+	/* the settings may be swapped (img_ctx_set_registries): copy them out under the lock */
+	pthread_mutex_lock(&ctx->regs_lock);
 	const struct img_registry_cfg *c = find_cfg(ctx, host);
 	size_t n = (c ? c->n_mirrors : 0) + 1;
 	s->endpoints = xcalloc(n + 1, sizeof(char *));
@@ -57,9 +59,11 @@ int reg_session_init(struct reg_session *s, struct img_ctx *ctx, const char *hos
 			l--;
 		s->endpoints[s->n_endpoints++] = xstrndup(m, l);
 	}
+	bool insecure = c && c->insecure;
+	pthread_mutex_unlock(&ctx->regs_lock);
 	/* Docker allows plain HTTP to loopback registries without configuration; we go there
 	 * directly rather than trying TLS first */
-	bool plain = (c && c->insecure) || reg_host_is_loopback(host);
+	bool plain = insecure || reg_host_is_loopback(host);
 	const char *upstream = strcmp(host, "docker.io") == 0 ? "registry-1.docker.io" : host;
 	s->endpoints[s->n_endpoints++] = xasprintf("%s://%s", plain ? "http" : "https", upstream);
 	s->host = xstrdup(host);

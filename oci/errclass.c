@@ -19,6 +19,8 @@ static const struct {
     {"oom-kill", ENOMEM, "out of memory (memory limit too low?)"},
     {"oom killed", ENOMEM, "out of memory (memory limit too low?)"},
     {"cannot allocate memory", ENOMEM, "out of memory"},
+    {"unable to set memory limit", ENOMEM,
+     "memory limit below what the container already uses (runc's init counts too)"},
     {"resource temporarily unavailable", EAGAIN, "resource exhausted (pids or threads)"},
     {"no space left on device", ENOSPC, "no space left on device"},
     {"disk quota exceeded", EDQUOT, "disk quota exceeded"},

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Installs what berth needs from Debian 12's packages.
+# Installs what berth needs from Debian 12's packages, and only what is missing.
 # golang-github-containers-common is there for /usr/share/containers/seccomp.json,
 # the RuntimeDefault seccomp profile (CRI-O's and Podman's); it pulls in only
 # golang-github-containers-image (config files) with --no-install-recommends.
@@ -22,6 +22,7 @@ test_pkgs=(
 	docker-registry skopeo umoci busybox-static apache2-utils jq
 	conmon util-linux procps clang-format
 	python3-cryptography zstd
+	lintian dpkg-dev file man-db systemd shellcheck
 )
 
 pkgs=("${build_pkgs[@]}")
@@ -35,9 +36,27 @@ for p in "${pkgs[@]}"; do
 		missing+=("$p")
 	fi
 done
-if [ "${#missing[@]}" -gt 0 ]; then
-	echo "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -o DPkg::Lock::Timeout=600 update -qq
-	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "deps: all ${#pkgs[@]} Debian packages berth needs are installed"
+	exit 0
 fi
+
+fail() {
+	cat >&2 <<MSG
+deps: $1 failed. berth still needs these Debian 12 packages:
+  ${missing[*]}
+If the mirror in /etc/apt/sources.list can't be reached (an offline machine, a proxy),
+point apt at one that can, or install those packages from .deb files
+(apt install ./pkg.deb), then run this again.
+MSG
+	exit 1
+}
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing ${missing[*]}; run as root to install them with apt-get" >&2
+	exit 1
+fi
+echo "deps: installing ${#missing[@]} missing Debian package(s) with apt-get: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=600 update -qq || fail "apt-get update"
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" ||
+	fail "apt-get install"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Installs the test dependencies, builds berth (ASan+UBSan, and TSan for the
-# stress tests) and runs every test: cmocka unit tests through CTest, each
-# fuzz target for a bounded time (scripts/fuzz.sh), then the integration tests
-# (pytest, a real gRPC client against a real berthd).
+# Installs the test dependencies, checks format and docs links, builds berth
+# (release, the Debian package, ASan+UBSan, and TSan for the stress tests) and
+# runs every test: cmocka unit tests through CTest, each fuzz target for a
+# bounded time (scripts/fuzz.sh), then the integration tests (pytest, a real
+# gRPC client against a real berthd; the package with lintian and dpkg --root).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -26,6 +27,9 @@ dpkg-query -W -f='containernetworking-plugins ${Version}\n' containernetworking-
 echo "== format (clang-format $(clang-format --version | grep -o '[0-9][0-9.]*' | head -1))"
 git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
 
+echo "== docs (links and path mentions resolve)"
+/usr/bin/python3 scripts/check-docs.py
+
 jobs=$(nproc)
 build() { # build DIR SANITIZE
 	cmake -S . -B "$1" -DSANITIZE="$2" -DCMAKE_BUILD_TYPE=Debug -DBERTH_FAULTS=ON >/dev/null
@@ -35,6 +39,10 @@ build() { # build DIR SANITIZE
 echo "== build (release, as scripts/run.sh builds it)"
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DBERTH_TESTS=OFF >/dev/null
 cmake --build build-release -j"$jobs"
+echo "== Debian package (scripts/package.sh: CPack in build-deb)"
+BERTH_DEB=$(bash scripts/package.sh | tail -1)
+export BERTH_DEB
+echo "$BERTH_DEB"
 echo "== build (address)"
 build build-asan address
 echo "== build (thread)"

@@ -12,12 +12,14 @@
 #include <strings.h>
 
 #include "common/alloc.h"
+#include "common/cleanup.h"
 #include "common/err.h"
 
 void stream_http_req_done(struct stream_http_req *r)
 {
 	free(r->method);
 	free(r->path);
+	free(r->query);
 	spdy_headers_done(&r->headers);
 	memset(r, 0, sizeof(*r));
 }
@@ -48,8 +50,10 @@ int stream_http_parse(const char *head, size_t len, struct stream_http_req *ret,
 	*sp1 = *sp2 = '\0';
 	ret->method = xstrdup(line);
 	char *q = strchr(sp1 + 1, '?');
-	if (q)
+	if (q) {
 		*q = '\0';
+		ret->query = xstrdup(q + 1);
+	}
 	ret->path = xstrdup(sp1 + 1);
 	while ((line = strtok_r(NULL, "\n", &save))) {
 		char *l = trim(line);
@@ -92,6 +96,60 @@ const char *stream_negotiate(const struct spdy_headers *h, const char *const *su
 		free(copy);
 	}
 	return offered ? NULL : "";
+}
+
+const char *stream_negotiate_ws(const struct spdy_headers *h, const char *const *supported)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		if (strcasecmp(h->v[i].name, "sec-websocket-protocol") != 0)
+			continue;
+		_cleanup_free_ char *copy = xstrdup(h->v[i].value);
+		char *save = NULL;
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			t = trim(t);
+			for (size_t k = 0; supported[k]; k++)
+				if (strcmp(t, supported[k]) == 0)
+					return supported[k];
+		}
+	}
+	return NULL;
+}
+
+int stream_ports_parse(const char *query, uint16_t **ret, size_t *ret_n, struct berr **err)
+{
+	_cleanup_free_ uint16_t *v = NULL;
+	size_t n = 0;
+	_cleanup_free_ char *copy = xstrdup(query ? query : "");
+	char *save = NULL;
+	for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+		if (strncmp(kv, "port=", 5) != 0 && strcmp(kv, "port") != 0)
+			continue;
+		char *val = kv[4] ? kv + 5 : kv + 4;
+		if (!*val)
+			return berr_set(err, EINVAL, "query parameter 'port' cannot be empty");
+		char *save2 = NULL;
+		for (char *t = strtok_r(val, ",", &save2); t; t = strtok_r(NULL, ",", &save2)) {
+			char *end = NULL;
+			errno = 0;
+			long p = strtol(t, &end, 10);
+			if (errno || *end || end == t || p < 1 || p > 65535)
+				return berr_set(err, EINVAL,
+						"query parameter 'port': '%.32s' is not a port in "
+						"1..65535",
+						t);
+			if (n >= STREAM_WS_PORTS_MAX)
+				return berr_set(err, E2BIG,
+						"query parameter 'port': more than %d ports",
+						STREAM_WS_PORTS_MAX);
+			v = xreallocarray(v, n + 1, sizeof(*v));
+			v[n++] = (uint16_t)p;
+		}
+	}
+	if (n == 0)
+		return berr_set(err, EINVAL, "query parameter 'port' is required");
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
 }
 
 char *stream_status_json(int exit_code, const char *msg)

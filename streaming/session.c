@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* session.c - the SPDY sessions after the upgrade, mirroring kubelet's
- * pkg/kubelet/cri/streaming/{remotecommand,portforward}/httpstream.go.
+/* session.c - the sessions after the upgrade, mirroring kubelet's
+ * pkg/kubelet/cri/streaming/{remotecommand,portforward}/{httpstream,websocket}.go.
  *
- * Every stream the client opens is answered with an empty SYN_REPLY (as
+ * SPDY: every stream the client opens is answered with an empty SYN_REPLY (as
  * apimachinery's spdy connection does) or reset when its type is unknown.
+ * WebSocket: the channels are fixed by the request (wsstream); a channel
+ * message is handed to the same handlers as a SPDY data frame whose stream id
+ * is the channel + 1 (a v5 CLOSE is a FIN), so both share one relay.
  * Flow control: spdystream neither sends nor honours WINDOW_UPDATE, so neither
- * do we; the TCP window is the only back-pressure. Stdin bytes are queued
- * (at most 1 MiB, then the socket is not read) and written when the process
- * can take them. */
+ * do we; the TCP window is the only back-pressure. No write blocks: output to
+ * the client, stdin to the process and bytes to each pod socket wait in their
+ * own queues for POLLOUT, and a full queue stops reading whatever fills it
+ * (limits below, docs/streaming.md). */
 #include "streaming/session.h"
 
 #include <errno.h>
@@ -32,61 +36,253 @@
 #define IN_MAX		(SPDY_FRAME_MAX + 8)
 #define PAIRS_MAX	128
 #define LINGER_MS	2000
+#define OUT_HIGH	(256 * 1024)	  /* unsent to the client: producers wait */
+#define OUT_MAX		(4 * 1024 * 1024) /* unsent to the client: its input waits */
+#define PAIR_QUEUE_MAX	(4 * 1024 * 1024) /* unsent to one pod socket: client input waits */
+#define SEND_STALL_MS	60000		  /* no progress sending to a peer: it is gone */
 
 struct conn {
 	const struct session_opts *o;
 	int fd;
+	struct stream_io *io;
 	struct spdy_zlib z;
 	struct spdy_buf in, out;
-	bool dead;   /* the client is gone */
-	bool goaway; /* the client said it is done */
+	size_t out_off;	   /* sent part of out */
+	int64_t out_moved; /* when out last went out (or became pending) */
+	bool dead;	   /* the client is gone */
+	bool goaway;	   /* the client said it is done */
+	/* WebSocket */
+	bool ws, b64, v5;
+	bool tunnel;	      /* SPDY inside binary messages (SPDY/3.1+portforward.k8s.io) */
+	struct spdy_buf tin;  /* tunnel: SPDY bytes received, not parsed yet */
+	struct spdy_buf tout; /* tunnel: SPDY frames to send in the next message */
+	bool close_sent;
+	uint8_t msg_op;	     /* opcode of the message being reassembled, 0 when none */
+	struct spdy_buf msg; /* its fragments so far */
 };
 
+/* Sends what the socket takes now; the rest waits for POLLOUT. A client that
+ * takes nothing for SEND_STALL_MS is gone. */
 static void conn_flush(struct conn *c)
 {
-	if (!c->dead && c->out.len && stream_write_all(c->fd, c->out.p, c->out.len) < 0)
+	if (c->tunnel && c->tout.len) {
+		ws_put_frame(&c->out, WS_OP_BINARY, c->tout.p, c->tout.len);
+		c->tout.len = 0;
+	}
+	bool was_pending = c->out_off < c->out.len;
+	while (!c->dead && c->out_off < c->out.len) {
+		ssize_t w = stream_io_send(c->io, c->out.p + c->out_off, c->out.len - c->out_off);
+		if (w == -EAGAIN)
+			break;
+		if (w < 0) {
+			c->dead = true;
+			break;
+		}
+		c->out_off += (size_t)w;
+		c->out_moved = stream_now_ms();
+	}
+	if (c->dead || c->out_off == c->out.len) {
+		c->out.len = c->out_off = 0;
+		return;
+	}
+	if (!was_pending)
+		c->out_moved = stream_now_ms();
+	if (c->out_off >= c->out.len / 2) {
+		memmove(c->out.p, c->out.p + c->out_off, c->out.len - c->out_off);
+		c->out.len -= c->out_off;
+		c->out_off = 0;
+	}
+}
+
+static bool conn_pending(const struct conn *c)
+{
+	return c->out_off < c->out.len;
+}
+
+/* Too much unsent: stop reading what would be sent to the client. */
+static bool conn_backlogged(const struct conn *c)
+{
+	return c->out.len - c->out_off > OUT_HIGH;
+}
+
+/* The client socket's poll events; marks a stalled client dead. */
+static short conn_events(struct conn *c, bool want_input)
+{
+	if (conn_pending(c) && stream_now_ms() - c->out_moved > SEND_STALL_MS) {
+		log_debug("component=streaming client took nothing for %d ms", SEND_STALL_MS);
 		c->dead = true;
-	c->out.len = 0;
+	}
+	bool in = want_input && c->out.len - c->out_off <= OUT_MAX;
+	return (short)((in ? POLLIN : 0) | (conn_pending(c) ? POLLOUT : 0));
+}
+
+/* Poll timeout: 0 when the TLS layer holds decrypted input already. */
+static int conn_timeout(struct conn *c, short events, int ms)
+{
+	return (events & POLLIN) && stream_io_pending(c->io) ? 0 : ms;
+}
+
+/* Where SPDY frames go: the socket's queue, or the next tunnel message. */
+static struct spdy_buf *spdy_out(struct conn *c)
+{
+	return c->tunnel ? &c->tout : &c->out;
 }
 
 static void conn_reply(struct conn *c, uint32_t id)
 {
-	spdy_put_syn_reply(&c->z, &c->out, id, 0, NULL);
+	spdy_put_syn_reply(&c->z, spdy_out(c), id, 0, NULL);
 	conn_flush(c);
 }
 
+/* Data on SPDY stream id, or on WebSocket channel id - 1 (a FIN without data
+ * sends nothing: the channel protocols cannot end one channel). */
 static void conn_data(struct conn *c, uint32_t id, uint8_t flags, const void *p, size_t n)
 {
 	if (!id)
 		return;
-	spdy_put_data(&c->out, id, flags, p, n);
+	if (c->ws && !c->tunnel) {
+		if (n == 0 && (flags & SPDY_FLAG_FIN))
+			return;
+		ws_put_channel(&c->out, c->b64, id - 1, p, n);
+	} else {
+		spdy_put_data(spdy_out(c), id, flags, p, n);
+	}
 	conn_flush(c);
 }
 
 typedef void (*frame_fn)(void *arg, struct conn *c, const struct spdy_frame *f);
 
-/* Reads what the socket has and hands each complete frame to fn. */
-static void conn_read(struct conn *c, frame_fn fn, void *arg)
+/* Fails a WebSocket connection: close frame with code, then nothing more. */
+static void ws_fail(struct conn *c, unsigned code, const char *why)
 {
-	if (c->in.cap < c->in.len + CHUNK) {
-		c->in.cap = c->in.len + CHUNK;
-		c->in.p = xrealloc(c->in.p, c->in.cap);
-	}
-	ssize_t n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
-	if (n <= 0) {
-		if (n == 0 || (errno != EINTR && errno != EAGAIN))
-			c->dead = true;
+	log_debug("component=streaming websocket closed (%u): %s", code, why);
+	if (!c->close_sent)
+		ws_put_close(&c->out, code, why);
+	c->close_sent = true;
+	conn_flush(c);
+	c->dead = true;
+}
+
+static void ws_on_close(struct conn *c, const struct ws_frame *f)
+{
+	unsigned code = f->len >= 2 ? (unsigned)f->data[0] << 8 | f->data[1] : WS_CLOSE_NORMAL;
+	bool ok = f->len != 1 && ((code >= 1000 && code <= 1003) ||
+				  (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999));
+	if (!ok) {
+		ws_fail(c, WS_CLOSE_PROTO, "bad close frame");
 		return;
 	}
-	c->in.len += (size_t)n;
+	if (!c->close_sent)
+		ws_put_close(&c->out, code, NULL);
+	c->close_sent = true;
+	conn_flush(c);
+	c->goaway = true;
+}
+
+static size_t spdy_parse(struct conn *c, const struct spdy_buf *in, frame_fn fn, void *arg);
+
+/* Tunnel: a message is more of the SPDY byte stream, frames may span them. */
+static void tunnel_on_message(struct conn *c, frame_fn fn, void *arg)
+{
+	spdy_buf_put(&c->tin, c->msg.p, c->msg.len);
+	c->msg.len = 0;
+	c->msg_op = 0;
+	size_t off = spdy_parse(c, &c->tin, fn, arg);
+	if (off) {
+		memmove(c->tin.p, c->tin.p + off, c->tin.len - off);
+		c->tin.len -= off;
+	}
+	if (c->tin.len >= IN_MAX)
+		ws_fail(c, WS_CLOSE_BIG, "tunnelled SPDY frame over the size limit");
+}
+
+/* A complete message: its channel, then the handler as a SPDY data frame. */
+static void ws_on_message(struct conn *c, frame_fn fn, void *arg)
+{
+	if (c->tunnel) {
+		if (c->msg_op != WS_OP_BINARY) {
+			ws_fail(c, WS_CLOSE_DATA, "text message in a SPDY tunnel");
+			return;
+		}
+		tunnel_on_message(c, fn, arg);
+		return;
+	}
+	if (c->msg_op == WS_OP_TEXT)
+		for (size_t i = 0; i < c->msg.len; i++)
+			if (c->msg.p[i] >= 0x80) {
+				ws_fail(c, WS_CLOSE_DATA, "text message not ASCII");
+				return;
+			}
+	c->msg_op = 0;
+	if (c->msg.len == 0)
+		return; /* as wsstream: empty messages are skipped */
+	struct ws_chan_msg m;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (ws_channel_decode(c->b64, c->msg.p, c->msg.len, &m, &e) < 0) {
+		ws_fail(c, WS_CLOSE_DATA, berr_msg(e));
+		return;
+	}
+	if (!m.close || c->v5) {
+		struct spdy_frame f = {.type = SPDY_DATA,
+				       .stream_id = m.channel + 1,
+				       .flags = m.close ? SPDY_FLAG_FIN : 0,
+				       .data = m.close ? NULL : m.data,
+				       .len = m.close ? 0 : m.len};
+		fn(arg, c, &f);
+	}
+	free(m.buf);
+	c->msg.len = 0;
+}
+
+static size_t ws_parse(struct conn *c, frame_fn fn, void *arg)
+{
+	size_t off = 0;
+	while (!c->dead && !c->goaway) {
+		struct ws_frame f;
+		size_t used = 0;
+		_cleanup_berr_ struct berr *e = NULL;
+		int r = ws_frame_parse(c->in.p + off, c->in.len - off, &f, &used, &e);
+		if (r < 0) {
+			ws_fail(c, r == -E2BIG ? WS_CLOSE_BIG : WS_CLOSE_PROTO, berr_msg(e));
+			break;
+		}
+		if (!used)
+			break;
+		off += used;
+		if (f.opcode == WS_OP_PING) {
+			ws_put_frame(&c->out, WS_OP_PONG, f.data, f.len);
+			conn_flush(c);
+		} else if (f.opcode == WS_OP_CLOSE) {
+			ws_on_close(c, &f);
+		} else if (f.opcode != WS_OP_PONG) {
+			if ((f.opcode == WS_OP_CONT) != (c->msg_op != 0)) {
+				ws_fail(c, WS_CLOSE_PROTO, "fragment out of sequence");
+				break;
+			}
+			if (f.opcode != WS_OP_CONT)
+				c->msg_op = f.opcode;
+			if (c->msg.len + f.len > WS_MSG_MAX) {
+				ws_fail(c, WS_CLOSE_BIG, "message over the size limit");
+				break;
+			}
+			spdy_buf_put(&c->msg, f.data, f.len);
+			if (f.fin)
+				ws_on_message(c, fn, arg);
+		}
+	}
+	return off;
+}
+
+static size_t spdy_parse(struct conn *c, const struct spdy_buf *in, frame_fn fn, void *arg)
+{
 	size_t off = 0;
 	while (!c->dead) {
 		struct spdy_frame f;
 		size_t used = 0;
 		_cleanup_berr_ struct berr *e = NULL;
-		if (spdy_frame_parse(&c->z, c->in.p + off, c->in.len - off, &f, &used, &e) < 0) {
+		if (spdy_frame_parse(&c->z, in->p + off, in->len - off, &f, &used, &e) < 0) {
 			log_debug("component=streaming bad frame: %s", berr_msg(e));
-			spdy_put_goaway(&c->out, 0, SPDY_RST_PROTOCOL_ERR);
+			spdy_put_goaway(spdy_out(c), 0, SPDY_RST_PROTOCOL_ERR);
 			conn_flush(c);
 			c->dead = true;
 			break;
@@ -95,7 +291,7 @@ static void conn_read(struct conn *c, frame_fn fn, void *arg)
 			break;
 		off += used;
 		if (f.type == SPDY_PING) {
-			spdy_put_ping(&c->out, f.value);
+			spdy_put_ping(spdy_out(c), f.value);
 			conn_flush(c);
 		} else if (f.type == SPDY_GOAWAY) {
 			c->goaway = true;
@@ -105,38 +301,106 @@ static void conn_read(struct conn *c, frame_fn fn, void *arg)
 		}
 		spdy_frame_done(&f);
 	}
-	memmove(c->in.p, c->in.p + off, c->in.len - off);
-	c->in.len -= off;
+	return off;
+}
+
+/* Hands each complete frame of c->in to fn. */
+static void conn_parse(struct conn *c, frame_fn fn, void *arg)
+{
+	size_t off = c->ws ? ws_parse(c, fn, arg) : spdy_parse(c, &c->in, fn, arg);
+	if (off) {
+		memmove(c->in.p, c->in.p + off, c->in.len - off);
+		c->in.len -= off;
+	}
 	if (c->in.len >= IN_MAX)
 		c->dead = true;
 }
 
-/* After the session: GOAWAY, then half-close and let the client read
- * everything before the socket goes away. */
+/* Reads what the socket has (a few chunks at most) and parses it. */
+static void conn_read(struct conn *c, frame_fn fn, void *arg)
+{
+	for (int i = 0; i < 4 && !c->dead; i++) {
+		if (c->in.cap < c->in.len + CHUNK) {
+			c->in.cap = c->in.len + CHUNK;
+			c->in.p = xrealloc(c->in.p, c->in.cap);
+		}
+		ssize_t n = stream_io_recv(c->io, c->in.p + c->in.len, c->in.cap - c->in.len);
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			c->dead = true;
+			break;
+		}
+		c->in.len += (size_t)n;
+		if ((size_t)n < CHUNK)
+			break;
+	}
+	conn_parse(c, fn, arg);
+}
+
+/* One poll round's client side (events as asked, revents as got): sends on
+ * POLLOUT, reads on POLLIN. */
+static void conn_serve(struct conn *c, short events, short revents, frame_fn fn, void *arg)
+{
+	if (revents & POLLOUT)
+		conn_flush(c);
+	if ((revents & (POLLHUP | POLLERR)) ||
+	    ((events & POLLIN) && ((revents & POLLIN) || stream_io_pending(c->io))))
+		conn_read(c, fn, arg);
+}
+
+/* After the session: GOAWAY (SPDY) or a close frame (WebSocket), then
+ * half-close and let the client read everything before the socket goes away. */
 static void conn_end(struct conn *c)
 {
 	if (!c->dead) {
-		spdy_put_goaway(&c->out, 0, 0);
+		if (!c->ws || (c->tunnel && !c->close_sent))
+			spdy_put_goaway(spdy_out(c), 0, 0);
 		conn_flush(c);
-		shutdown(c->fd, SHUT_WR);
+		if (c->ws && !c->close_sent)
+			ws_put_close(&c->out, WS_CLOSE_NORMAL, NULL);
+		c->close_sent = true;
+		conn_flush(c);
+		/* The rest of out, as long as the client takes it (not on stop). */
+		while (!c->dead && conn_pending(c)) {
+			struct pollfd p[2] = {{.fd = c->fd, .events = conn_events(c, false)},
+					      {.fd = c->o->s->stop_fd, .events = POLLIN}};
+			if (c->dead || poll(p, 2, 1000) < 0 || p[1].revents)
+				break;
+			if (p[0].revents)
+				conn_flush(c);
+		}
+		stream_io_shutdown(c->io);
 		int64_t until = stream_now_ms() + LINGER_MS;
 		char buf[4096];
-		for (int64_t left; (left = until - stream_now_ms()) > 0;) {
+		for (int64_t left; !c->dead && (left = until - stream_now_ms()) > 0;) {
 			struct pollfd p = {.fd = c->fd, .events = POLLIN};
-			if (poll(&p, 1, (int)left) <= 0 || recv(c->fd, buf, sizeof(buf), 0) <= 0)
+			if (poll(&p, 1, (int)left) <= 0)
+				break;
+			ssize_t n = stream_io_recv(c->io, buf, sizeof(buf));
+			if (n != -EAGAIN && n <= 0)
 				break;
 		}
 	}
 	spdy_zlib_done(&c->z);
 	spdy_buf_done(&c->in);
 	spdy_buf_done(&c->out);
+	spdy_buf_done(&c->msg);
+	spdy_buf_done(&c->tin);
+	spdy_buf_done(&c->tout);
 }
 
 static void conn_init(struct conn *c, const struct session_opts *o, struct spdy_buf *pending)
 {
 	memset(c, 0, sizeof(*c));
 	c->o = o;
-	c->fd = o->fd;
+	c->fd = o->io->fd;
+	c->io = o->io;
+	(void)fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	c->ws = o->ws;
+	c->b64 = o->ws_b64;
+	c->v5 = o->ws_v5;
+	c->tunnel = o->ws_tunnel;
 	spdy_zlib_init(&c->z);
 	spdy_buf_put(&c->in, pending->p, pending->len);
 }
@@ -189,7 +453,7 @@ static void rc_frame(void *arg, struct conn *c, const struct spdy_frame *f)
 		while (k < RC_MAX && (!t || strcmp(t, rc_names[k]) != 0))
 			k++;
 		if (k == RC_MAX || rc->sid[k] || (k == RC_RESIZE && rc->o->version < 3)) {
-			spdy_put_rst(&c->out, f->stream_id, SPDY_RST_INVALID);
+			spdy_put_rst(spdy_out(c), f->stream_id, SPDY_RST_INVALID);
 			conn_flush(c);
 			return;
 		}
@@ -306,32 +570,36 @@ static int rc_run(struct rc *rc, struct conn *c, bool *ret_killed, struct berr *
 	while (!exited) {
 		struct pollfd pf[7];
 		int n = 0, i_tcp, i_out = -1, i_err = -1, i_shim = -1, i_exit = -1;
-		pf[i_tcp = n++] = (struct pollfd){
-		    .fd = c->fd, .events = (short)(rc->inq.len < STDIN_QUEUE_MAX ? POLLIN : 0)};
+		/* Output waits while the client has too much unsent. */
+		bool produce = !conn_backlogged(c);
+		short ev = conn_events(c, rc->inq.len < STDIN_QUEUE_MAX);
+		if (c->dead) {
+			killed = true;
+			break;
+		}
+		pf[i_tcp = n++] = (struct pollfd){.fd = ev ? c->fd : -1, .events = ev};
 		pf[n++] = (struct pollfd){.fd = s->stop_fd, .events = POLLIN};
-		if (out_open)
+		if (out_open && produce)
 			pf[i_out = n++] = (struct pollfd){.fd = p->out_fd, .events = POLLIN};
-		if (err_open)
+		if (err_open && produce)
 			pf[i_err = n++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
-		if (p->shim_fd >= 0)
+		if (p->shim_fd >= 0 && produce)
 			pf[i_shim = n++] = (struct pollfd){.fd = p->shim_fd, .events = POLLIN};
 		if (p->exit_fd >= 0)
 			pf[i_exit = n++] = (struct pollfd){.fd = p->exit_fd, .events = POLLIN};
 		if (rc->inq.len && p->in_fd >= 0 && p->shim_fd < 0)
 			pf[n++] = (struct pollfd){.fd = p->in_fd, .events = POLLOUT};
-		if (poll(pf, (nfds_t)n, rc->inq.len && p->shim_fd >= 0 ? 50 : 1000) < 0 &&
-		    errno != EINTR)
+		int ms = conn_timeout(c, ev, rc->inq.len && p->shim_fd >= 0 ? 50 : 1000);
+		if (poll(pf, (nfds_t)n, ms) < 0 && errno != EINTR)
 			break;
 		if (pf[1].revents) {
 			killed = true;
 			break;
 		}
-		if (pf[i_tcp].revents) {
-			conn_read(c, rc_frame, rc);
-			if (c->dead || c->goaway) {
-				killed = true;
-				break;
-			}
+		conn_serve(c, ev, pf[i_tcp].revents, rc_frame, rc);
+		if (c->dead || c->goaway) {
+			killed = true;
+			break;
 		}
 		if (rc->inq.len || rc->in_eof)
 			rc_push_stdin(rc);
@@ -400,8 +668,23 @@ void session_remotecommand(const struct session_opts *o, struct spdy_buf *pendin
 	struct stream_server *s = o->s;
 	int64_t deadline = stream_now_ms() + STREAM_WAIT_MS;
 	unsigned want = rc_expected(o);
+	if (o->ws) {
+		/* wsstream's channels: 0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize */
+		static const unsigned ch[RC_MAX] = {3, 0, 1, 2, 4};
+		const bool has[RC_MAX] = {true, o->req->in, o->req->out, o->req->err, true};
+		for (int k = 0; k < RC_MAX; k++)
+			rc.sid[k] = has[k] ? ch[k] + 1 : 0;
+		want = 0;
+		/* kubelet: an empty message on the lowest writable channel says the
+		 * connection is set up */
+		conn_data(&c,
+			  rc.sid[o->req->out   ? RC_STDOUT
+				 : o->req->err ? RC_STDERR
+					       : RC_ERROR],
+			  0, NULL, 0);
+	}
 	if (c.in.len)
-		conn_read(&c, rc_frame, &rc);
+		conn_parse(&c, rc_frame, &rc);
 	for (;;) {
 		unsigned got = 0;
 		for (int k = 0; k < RC_MAX; k++)
@@ -409,13 +692,15 @@ void session_remotecommand(const struct session_opts *o, struct spdy_buf *pendin
 		if (got >= want || c.dead)
 			break;
 		int64_t left = deadline - stream_now_ms();
-		struct pollfd pf[2] = {{.fd = c.fd, .events = POLLIN},
+		short ev = conn_events(&c, true);
+		struct pollfd pf[2] = {{.fd = c.fd, .events = ev},
 				       {.fd = s->stop_fd, .events = POLLIN}};
-		if (left <= 0 || poll(pf, 2, (int)left) <= 0 || pf[1].revents) {
+		if (left <= 0 || poll(pf, 2, conn_timeout(&c, ev, (int)left)) < 0 ||
+		    pf[1].revents) {
 			c.dead = true;
 			break;
 		}
-		conn_read(&c, rc_frame, &rc);
+		conn_serve(&c, ev, pf[0].revents, rc_frame, &rc);
 	}
 	if (c.dead)
 		log_debug("component=streaming client gone before its streams were set up");
@@ -432,22 +717,69 @@ struct pair {
 	char *req_id;
 	uint32_t data_id, err_id;
 	int port; /* from the data stream's header; 0 when bad */
-	int sock;
+	int sock; /* non-blocking */
 	bool started;
+	bool broken;	   /* sending to the pod failed */
+	bool shut;	   /* the client's FIN: half-close once q is sent */
+	struct spdy_buf q; /* client bytes the pod socket has not taken yet */
+	size_t qoff;
 };
 
 struct pf {
 	const struct session_opts *o;
 	struct pair *v;
 	size_t n;
+	size_t queued; /* sum of the pairs' unsent bytes */
 };
 
 static void pair_drop(struct pf *pf, size_t i)
 {
-	if (pf->v[i].sock >= 0)
-		close(pf->v[i].sock);
-	free(pf->v[i].req_id);
+	struct pair *p = &pf->v[i];
+	if (p->sock >= 0)
+		close(p->sock);
+	pf->queued -= p->q.len - p->qoff;
+	spdy_buf_done(&p->q);
+	free(p->req_id);
 	pf->v[i] = pf->v[--pf->n];
+}
+
+/* Sends p's queue as far as the pod socket takes it, never blocking: a pod
+ * that does not read holds up only its own pair (up to PAIR_QUEUE_MAX). */
+static void pair_push(struct pf *pf, struct pair *p)
+{
+	while (p->sock >= 0 && !p->broken && p->qoff < p->q.len) {
+		ssize_t w = send(p->sock, p->q.p + p->qoff, p->q.len - p->qoff,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (w <= 0) {
+			p->broken = true;
+			break;
+		}
+		p->qoff += (size_t)w;
+		pf->queued -= (size_t)w;
+	}
+	if (p->qoff == p->q.len) {
+		p->q.len = p->qoff = 0;
+		if (p->shut && p->sock >= 0)
+			shutdown(p->sock, SHUT_WR);
+		p->shut = false;
+	} else if (p->qoff >= p->q.len / 2) {
+		memmove(p->q.p, p->q.p + p->qoff, p->q.len - p->qoff);
+		p->q.len -= p->qoff;
+		p->qoff = 0;
+	}
+}
+
+/* Client input waits while a pair (or all of them) hold too much. */
+static bool pf_input_ok(const struct pf *pf)
+{
+	if (pf->queued > 4 * PAIR_QUEUE_MAX)
+		return false;
+	for (size_t i = 0; i < pf->n; i++)
+		if (pf->v[i].q.len - pf->v[i].qoff > PAIR_QUEUE_MAX)
+			return false;
+	return true;
 }
 
 static void pair_end(struct pf *pf, struct conn *c, size_t i, const char *msg)
@@ -472,7 +804,10 @@ static void pair_start(struct pf *pf, struct conn *c, size_t i)
 						     p->port, pf->o->req->id, berr_msg(e));
 		p->sock = -1;
 		pair_end(pf, c, i, msg);
+		return;
 	}
+	nonblock(p->sock);
+	pair_push(pf, p); /* what the client sent before the connect */
 }
 
 static void pf_frame(void *arg, struct conn *c, const struct spdy_frame *f)
@@ -494,7 +829,7 @@ static void pf_frame(void *arg, struct conn *c, const struct spdy_frame *f)
 			i++;
 		if ((!data && !error) || (i == pf->n && pf->n >= PAIRS_MAX) ||
 		    (i < pf->n && (data ? pf->v[i].data_id : pf->v[i].err_id))) {
-			spdy_put_rst(&c->out, f->stream_id, SPDY_RST_INVALID);
+			spdy_put_rst(spdy_out(c), f->stream_id, SPDY_RST_INVALID);
 			conn_flush(c);
 			return;
 		}
@@ -523,21 +858,38 @@ static void pf_frame(void *arg, struct conn *c, const struct spdy_frame *f)
 			continue;
 		if (f->type == SPDY_RST_STREAM) {
 			pair_drop(pf, i);
-		} else if (f->type == SPDY_DATA && f->stream_id == p->data_id && p->sock >= 0) {
-			const uint8_t *d = f->data;
-			size_t n = f->len;
-			while (n > 0) {
-				ssize_t w = send(p->sock, d, n, MSG_NOSIGNAL);
-				if (w <= 0)
-					break;
-				d += w;
-				n -= (size_t)w;
-			}
+		} else if (f->type == SPDY_DATA && f->stream_id == p->data_id && !p->broken) {
+			spdy_buf_put(&p->q, f->data, f->len);
+			pf->queued += f->len;
 			if (f->flags & SPDY_FLAG_FIN)
-				shutdown(p->sock, SHUT_WR);
+				p->shut = true;
+			if (p->sock >= 0)
+				pair_push(pf, p);
 		}
 		return;
 	}
+}
+
+/* WebSocket: a data and an error channel per port of the request, each
+ * opened with the port (2 bytes, little-endian), then connected. */
+static void pf_ws_pairs(struct pf *pf, struct conn *c)
+{
+	const struct session_opts *o = pf->o;
+	pf->v = xcalloc(o->nports ? o->nports : 1, sizeof(*pf->v));
+	for (size_t i = 0; i < o->nports; i++) {
+		pf->v[i] = (struct pair){.req_id = xasprintf("%zu", i),
+					 .data_id = (uint32_t)(2 * i + 1),
+					 .err_id = (uint32_t)(2 * i + 2),
+					 .port = o->ports[i],
+					 .sock = -1};
+		uint8_t pb[2] = {(uint8_t)o->ports[i], (uint8_t)(o->ports[i] >> 8)};
+		conn_data(c, pf->v[i].data_id, 0, pb, 2);
+		conn_data(c, pf->v[i].err_id, 0, pb, 2);
+	}
+	pf->n = o->nports;
+	/* Backwards: a failed pair is replaced by the last one, already started. */
+	for (size_t i = pf->n; i > 0; i--)
+		pair_start(pf, c, i - 1);
 }
 
 void session_portforward(const struct session_opts *o, struct spdy_buf *pending)
@@ -546,38 +898,59 @@ void session_portforward(const struct session_opts *o, struct spdy_buf *pending)
 	conn_init(&c, o, pending);
 	struct pf pf = {.o = o};
 	struct stream_server *s = o->s;
+	bool chans = o->ws && !o->ws_tunnel;
+	if (chans)
+		pf_ws_pairs(&pf, &c);
 	if (c.in.len)
-		conn_read(&c, pf_frame, &pf);
-	while (!c.dead && !c.goaway) {
+		conn_parse(&c, pf_frame, &pf);
+	while (!c.dead && !c.goaway && (!chans || pf.n > 0)) {
 		struct pollfd p[2 + PAIRS_MAX];
 		size_t idx[PAIRS_MAX];
 		nfds_t n = 2;
-		p[0] = (struct pollfd){.fd = c.fd, .events = POLLIN};
+		/* Pod output waits while the client has too much unsent. */
+		bool produce = !conn_backlogged(&c);
+		short ev = conn_events(&c, pf_input_ok(&pf));
+		if (c.dead)
+			break;
+		p[0] = (struct pollfd){.fd = ev ? c.fd : -1, .events = ev};
 		p[1] = (struct pollfd){.fd = s->stop_fd, .events = POLLIN};
 		for (size_t i = 0; i < pf.n; i++) {
-			if (pf.v[i].sock < 0)
+			struct pair *pp = &pf.v[i];
+			short pev =
+			    (short)((produce ? POLLIN : 0) | (pp->qoff < pp->q.len ? POLLOUT : 0));
+			if (pp->broken) {
+				pev = POLLOUT; /* reported at once: ended below */
+			} else if (pp->sock < 0 || !pev) {
 				continue;
+			}
 			idx[n - 2] = i;
-			p[n++] = (struct pollfd){.fd = pf.v[i].sock, .events = POLLIN};
+			p[n++] = (struct pollfd){.fd = pp->sock, .events = pev};
 		}
-		if (poll(p, n, 1000) < 0 && errno != EINTR)
+		if (poll(p, n, conn_timeout(&c, ev, 1000)) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
 			break;
 		/* Sockets first (indexes shift when a pair is dropped: go backwards). */
 		for (nfds_t k = n; k > 2; k--) {
-			if (!p[k - 1].revents)
-				continue;
+			short re = p[k - 1].revents;
 			size_t i = idx[k - 3];
+			struct pair *pp = &pf.v[i];
+			if (re & POLLOUT)
+				pair_push(&pf, pp);
+			if (pp->broken) {
+				pair_end(&pf, &c, i, NULL);
+				continue;
+			}
+			if (!(re & (POLLIN | POLLHUP | POLLERR)) || !produce)
+				continue;
 			char buf[CHUNK];
-			ssize_t r = recv(pf.v[i].sock, buf, sizeof(buf), 0);
+			ssize_t r = recv(pp->sock, buf, sizeof(buf), MSG_DONTWAIT);
 			if (r > 0)
-				conn_data(&c, pf.v[i].data_id, 0, buf, (size_t)r);
-			else
+				conn_data(&c, pp->data_id, 0, buf, (size_t)r);
+			else if (r == 0 || (errno != EAGAIN && errno != EINTR))
 				pair_end(&pf, &c, i, NULL);
 		}
-		if (p[0].revents)
-			conn_read(&c, pf_frame, &pf);
+		conn_serve(&c, ev, p[0].revents, pf_frame, &pf);
 	}
 	while (pf.n)
 		pair_drop(&pf, 0);

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* streaming.h - the CRI streaming server: exec, attach and port-forward over
- * HTTP/1.1 upgraded to SPDY/3.1, as kubelet's pkg/kubelet/cri/streaming serves
- * them (docs/streaming.md).
+ * HTTP/1.1 (optionally TLS) upgraded to SPDY/3.1 or WebSocket, as kubelet's
+ * pkg/kubelet/cri/streaming serves them (docs/streaming.md).
  * Ownership: stream_server_new() returns a server freed by stream_server_free()
  *   after stream_server_stop(); a request given to stream_server_register() is
  *   owned by the server from then on (also on failure); URLs are the caller's.
  * Threads: one listener thread plus one thread per connection, none of them a
  *   gRPC worker; every call here is thread-safe. Backend callbacks run on a
  *   connection thread, several at once; they may block (not forever).
- * Errors: -EINVAL bad address, -ENOSPC too many outstanding tokens, -errno of the
- *   failing socket call; backends return their own. */
+ * Errors: -EINVAL bad address or TLS files, -ENOSPC too many outstanding
+ *   tokens, -errno of the failing socket call; backends return their own.
+ * Signals: the process must ignore SIGPIPE (berthd does): TLS writes go through
+ *   OpenSSL's socket BIO, which does not pass MSG_NOSIGNAL. */
 #ifndef BERTH_STREAMING_STREAMING_H
 #define BERTH_STREAMING_STREAMING_H
 
@@ -56,9 +58,17 @@ struct stream_backend {
 		       struct berr **err);
 };
 
+struct stream_server_opts {
+	const char *address;
+	int port;	  /* 0: a free one */
+	int token_ttl_ms; /* 0: one minute */
+	/* TLS (both or neither): PEM certificate chain and key; URLs are https. */
+	const char *tls_cert, *tls_key;
+};
+
 struct stream_server;
-/* Binds address:port (port 0: a free one). */
-int stream_server_new(const char *address, int port, const struct stream_backend *be,
+/* Binds address:port. */
+int stream_server_new(const struct stream_server_opts *o, const struct stream_backend *be,
 		      struct stream_server **ret, struct berr **err);
 int stream_server_start(struct stream_server *s, struct berr **err);
 /* Stops accepting, ends every connection (killing their processes) and joins. */
@@ -68,5 +78,11 @@ struct stream_server *stream_server_free(struct stream_server *s);
  * "http://<address>:<port>/<exec|attach|portforward>/<token>". */
 int stream_server_register(struct stream_server *s, struct stream_req *req, char **ret_url,
 			   struct berr **err);
+/* Loads a new certificate and key (PEM) for the connections accepted from now
+ * on (a configuration reload); open connections keep the old one. Also turns
+ * TLS on for a server started without it. On failure (-EINVAL naming the file
+ * and OpenSSL's reason) nothing changes. */
+int stream_server_set_tls(struct stream_server *s, const char *cert, const char *key,
+			  struct berr **err);
 
 #endif

@@ -23,6 +23,7 @@ struct stream_tokens {
 	pthread_mutex_t lock;
 	struct token_entry *v; /* under lock */
 	size_t n;
+	int64_t ttl_ms;
 };
 
 struct stream_req *stream_req_free(struct stream_req *r)
@@ -35,9 +36,10 @@ struct stream_req *stream_req_free(struct stream_req *r)
 	return NULL;
 }
 
-struct stream_tokens *stream_tokens_new(void)
+struct stream_tokens *stream_tokens_new(int64_t ttl_ms)
 {
 	struct stream_tokens *t = xcalloc(1, sizeof(*t));
+	t->ttl_ms = ttl_ms > 0 ? ttl_ms : STREAM_TOKEN_TTL_MS;
 	pthread_mutex_init(&t->lock, NULL);
 	return t;
 }
@@ -97,7 +99,7 @@ int stream_tokens_insert(struct stream_tokens *t, struct stream_req *req, int64_
 		return berr_set(err, ENOSPC, "too many streaming requests in flight (limit %d)",
 				STREAM_TOKENS_MAX);
 	}
-	struct token_entry e = {.expires_ms = now_ms + STREAM_TOKEN_TTL_MS, .req = req};
+	struct token_entry e = {.expires_ms = now_ms + t->ttl_ms, .req = req};
 	bool dup;
 	do {
 		make_token(e.token);

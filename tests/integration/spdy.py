@@ -8,6 +8,7 @@ import os
 import select
 import socket
 import struct
+import subprocess
 import threading
 import time
 import zlib
@@ -53,6 +54,14 @@ assert len(SPDY_DICT) == 1423
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY = 1, 2, 3, 4, 6, 7
 FLAG_FIN = 1
 CLONE_NEWNET = 0x40000000
+
+
+def shrink_tcp_buffers(netns_path, size=65536):
+    """Caps TCP socket buffers in a (pod's) netns, so that a peer that does not read
+    blocks a writer after about 2 * size bytes instead of megabytes."""
+    val = f"4096 16384 {size}"
+    subprocess.run(["nsenter", f"--net={netns_path}", "sysctl", "-q", "-w",
+                    f"net.ipv4.tcp_rmem={val}", f"net.ipv4.tcp_wmem={val}"], check=True)
 
 
 def connect_in_netns(netns_path, host, port, timeout=10):

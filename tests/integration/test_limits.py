@@ -205,8 +205,10 @@ def test_accepted_edge_values_run(env):
         env.start(cid)
         return cid
 
+    # 16 MiB, not the 6 MiB minimum: runc's init alone can use more than 6 MiB on a
+    # loaded node, which then fails as RESOURCE_EXHAUSTED (test_runtime_error_classes)
     cid = run("low", SLEEP, cpu_shares=2, cpu_period=1000, cpu_quota=1000,
-              memory_limit_in_bytes=6 << 20, oom_score_adj=1000, cpuset_cpus=online_cpus(),
+              memory_limit_in_bytes=16 << 20, oom_score_adj=1000, cpuset_cpus=online_cpus(),
               cpuset_mems="0")
     assert env.state(cid) == pb.CONTAINER_RUNNING
     r = env.exec(cid, ["sh", "-c", "cat /proc/self/oom_score_adj"])
@@ -219,7 +221,7 @@ def test_accepted_edge_values_run(env):
         assert quota == "1000"
     mem = cgroup_file(env, cid, "memory", "memory.limit_in_bytes")
     if mem is not None:
-        assert int(mem) == 6 << 20
+        assert int(mem) == 16 << 20
     cid2 = run("high", SLEEP, cpu_shares=262144, cpu_period=1000000, cpu_quota=-1,
                oom_score_adj=-1000)
     assert env.state(cid2) == pb.CONTAINER_RUNNING

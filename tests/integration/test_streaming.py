@@ -7,6 +7,7 @@ the v4 status on the error stream, or a forwarded TCP connection into the pod.
 Every test ends with the leak check of the container tests (ctrutil.Env.cleanup)."""
 
 import json
+import os
 import time
 import urllib.parse
 
@@ -15,7 +16,7 @@ import pytest
 
 from ctrutil import env, net, reg  # noqa: F401
 from registry import test_images  # noqa: F401
-from spdy import Client, HTTPError, connect_in_netns
+from spdy import Client, HTTPError, connect_in_netns, shrink_tcp_buffers
 
 SLEEP = ["sh", "-c", "exec sleep 1000"]
 V4 = ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"]
@@ -282,3 +283,40 @@ def test_sigterm_with_sessions_open(env):
             assert time.monotonic() < deadline
             time.sleep(0.1)
     assert "sleep 555" not in ps
+
+
+def test_port_forward_stalled_pod_reader(env):
+    """Bytes toward a pod socket nobody reads are queued, not sent with a blocking
+    write: another request on the same connection still echoes 1 MiB."""
+    e = env
+    pod = e.pod()
+    cid = e.run(pod, "srv", ["sh", "-c", "nc -ll -p 9000 -e sleep 1000 & "
+                                         "nc -ll -p 9001 -e cat & wait"])
+    shrink_tcp_buffers(f"/proc/{e.info(cid)['pid']}/ns/net")
+    url = e.call("PortForward", e.pb.PortForwardRequest(pod_sandbox_id=pod[0])).url
+    c, path = connect(e, url)
+    c.upgrade(path, ["portforward.k8s.io"])
+    c.s.settimeout(120)  # a stalled berthd fails the test instead of hanging it
+    deadline = time.monotonic() + 20
+    for rid in range(1000):  # until the echo listens
+        err = c.open({"streamType": "error", "port": "9001", "requestID": f"w{rid}"})
+        data = c.open({"streamType": "data", "port": "9001", "requestID": f"w{rid}"})
+        c.send(data, b"x")
+        c.pump(lambda: data.data == b"x" or err.fin, timeout=20)
+        if data.data == b"x":
+            break
+        assert time.monotonic() < deadline, err.data
+        time.sleep(0.2)
+    sa = c.open({"streamType": "error", "port": "9000", "requestID": "a"})
+    da = c.open({"streamType": "data", "port": "9000", "requestID": "a"})
+    chunk = os.urandom(32768)
+    for _ in range(64):  # 2 MiB: far beyond the socket buffers of a pod that never reads
+        c.send(da, chunk)
+    sb = c.open({"streamType": "error", "port": "9001", "requestID": "b"})
+    db = c.open({"streamType": "data", "port": "9001", "requestID": "b"})
+    b = os.urandom(1 << 20)
+    for i in range(0, len(b), 32768):
+        c.send(db, b[i:i + 32768])
+    c.pump(lambda: len(db.data) >= len(b), timeout=120)
+    assert bytes(db.data) == b and not sb.data and not da.data and not sa.data
+    c.shutdown()

@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/strv.h"
 #include "cri/cri-internal.h"
 
 static char *tmpdir;
@@ -218,7 +219,7 @@ static void test_config_overrides(void **state)
 	    "          \"conf_template\": \"/etc/berth/cni.tpl\"},\n"
 	    "  \"registries\": {\"localhost:5000\": {\"mirrors\":\n"
 	    "     [\"http://127.0.0.1:5001\"], \"insecure\": true}},\n"
-	    "  \"stream\": {\"address\": \"127.0.0.1\", \"port\": 10010},\n"
+	    "  \"stream\": {\"address\": \"127.0.0.1\", \"port\": 10010, \"token_ttl_ms\": 5000},\n"
 	    "  \"seccomp_profile\": \"/etc/berth/seccomp.json\"\n"
 	    "}\n";
 	struct berth_config c;
@@ -248,6 +249,7 @@ static void test_config_overrides(void **state)
 	assert_string_equal(c.registries[0].mirrors[0], "http://127.0.0.1:5001");
 	assert_true(c.registries[0].insecure);
 	assert_int_equal(c.stream_port, 10010);
+	assert_int_equal(c.stream_token_ttl_ms, 5000);
 	assert_string_equal(c.seccomp_profile, "/etc/berth/seccomp.json");
 	cri_config_done(&c);
 }
@@ -286,6 +288,12 @@ static void test_config_bad_values(void **state)
 	    {"{\"seccomp_profile\": \"seccomp.json\"}",
 	     "'seccomp_profile' must be an absolute path (got 'seccomp.json')"},
 	    {"{\"seccomp_profile\": \"\"}", "'seccomp_profile' must not be empty"},
+	    {"{\"socket_mode\": 660}", "'socket_mode' must be a string of octal digits"},
+	    {"{\"socket_mode\": \"0668\"}", "bad socket_mode '0668' (3 or 4 octal digits"},
+	    {"{\"socket_mode\": \"1660\"}", "bad socket_mode '1660' (permission bits only"},
+	    {"{\"socket_mode\": \"0460\"}", "bad socket_mode '0460' (the owner must keep"},
+	    {"{\"socket_group\": \"\"}", "'socket_group' must not be empty"},
+	    {"{\"libexec_dir\": 3}", "'libexec_dir' must be a string"},
 	    {"{\"socket\": ", "invalid JSON"},
 	    {"{} {}", "trailing data"},
 	    {"[]", "top level must be an object"},
@@ -356,6 +364,141 @@ static void test_config_json_roundtrip(void **state)
 	assert_non_null(strstr(ja, "\"seccomp_profile\":\"/s.json\""));
 	cri_config_done(&a);
 	cri_config_done(&b);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
+	assert_int_equal(fileio_write_atomic(p, text, strlen(text), 0600, NULL), 0);
+}
+
+/* Drop-ins apply in byte order of their names over the file: objects merge by key, the
+ * later value wins, arrays are replaced; other names are not read. */
+static void test_config_dropins_order_and_merge(void **state)
+{
+	_cleanup_free_ char *root = xasprintf("%s/dropins", tmpdir);
+	_cleanup_free_ char *main_path = xasprintf("%s/berth.json", root);
+	_cleanup_free_ char *dir = cri_config_dropin_dir(main_path);
+	_cleanup_free_ char *want_dir = xasprintf("%s/berth.d", root);
+	assert_string_equal(dir, want_dir);
+	assert_int_equal(fileio_mkdir_p(dir, 0700, NULL), 0);
+	write_file(root, "berth.json",
+		   "{\"workers\": 2, \"log_level\": \"warn\", \"registries\": {\"r.io\": "
+		   "{\"mirrors\": [\"http://a\", \"http://b\"]}}}");
+	write_file(dir, "20-b.json",
+		   "{\"log_level\": \"error\", \"registries\": {\"r.io\": {\"insecure\": "
+		   "true}, \"q.io\": {\"mirrors\": [\"http://q\"]}}}");
+	write_file(dir, "10-a.json",
+		   "{\"log_level\": \"debug\", \"workers\": 3, \"registries\": {\"r.io\": "
+		   "{\"mirrors\": [\"http://c\"]}}}");
+	write_file(dir, "Z-upper.json", "{\"workers\": 5}"); /* byte order: '1' < '2' < 'Z' */
+	write_file(dir, ".hidden.json", "{\"workers\": 60}");
+	write_file(dir, "30-c.json.dpkg-old", "{\"workers\": 61}");
+	write_file(dir, "notes.txt", "not json");
+	struct berth_config c;
+	cri_config_init(&c);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(cri_config_load(&c, main_path, false, &e), 0);
+	assert_int_equal(cri_config_load_dropins(&c, dir, &e), 0);
+	assert_null(e);
+	assert_int_equal(cri_config_finish(&c, &e), 0);
+	assert_int_equal(c.workers, 5);			/* Z-upper.json last */
+	assert_int_equal(c.log_level, LOG_LEVEL_ERROR); /* 20-b after 10-a */
+	assert_int_equal(c.n_registries, 2);
+	const struct berth_registry *r = &c.registries[0];
+	assert_string_equal(r->host, "r.io");
+	assert_string_equal(r->mirrors[0], "http://c"); /* the array replaced whole */
+	assert_null(r->mirrors[1]);
+	assert_true(r->insecure); /* and the object merged by key */
+	assert_string_equal(c.registries[1].host, "q.io");
+	assert_int_equal(strv_len(c.dropins), 3);
+	assert_true(strstr(c.dropins[0], "/10-a.json") && strstr(c.dropins[1], "/20-b.json") &&
+		    strstr(c.dropins[2], "/Z-upper.json"));
+	assert_string_equal(c.path, main_path);
+	cri_config_done(&c);
+
+	/* a bad drop-in names its file and the key; a missing dir is no drop-in */
+	write_file(dir, "15-bad.json", "{\"cni\": {\"bin_dirs\": [\"relative\"]}}");
+	cri_config_init(&c);
+	assert_int_equal(cri_config_load_dropins(&c, dir, &e), -EINVAL);
+	_cleanup_free_ char *want = xasprintf("config '%s/15-bad.json': 'cni.bin_dirs[0]' must be "
+					      "an absolute path",
+					      dir);
+	assert_non_null(strstr(e->msg, want));
+	assert_int_equal(strv_len(c.dropins), 1); /* 10-a.json applied before it */
+	cri_config_done(&c);
+	e = berr_free(e);
+	cri_config_init(&c);
+	_cleanup_free_ char *none = xasprintf("%s/none.d", root);
+	assert_int_equal(cri_config_load_dropins(&c, none, &e), 0);
+	assert_int_equal(strv_len(c.dropins), 0);
+	cri_config_done(&c);
+}
+
+static void test_config_socket_group_and_mode(void **state)
+{
+	struct berth_config c;
+	cri_config_init(&c);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(cri_config_finish(&c, &e), 0);
+	assert_string_equal(c.socket_group, "root");
+	assert_int_equal(c.socket_gid, 0);
+	assert_int_equal(c.socket_mode, 0660);
+	assert_int_equal(cri_config_parse(&c,
+					  "{\"socket_group\": \"4321\", \"socket_mode\": "
+					  "\"640\"}",
+					  "t", &e),
+			 0);
+	assert_int_equal(cri_config_finish(&c, &e), 0);
+	assert_int_equal(c.socket_gid, 4321);
+	assert_int_equal(c.socket_mode, 0640);
+	_cleanup_free_ char *j = cri_config_to_json(&c);
+	assert_non_null(strstr(j, "\"socket_group\":\"4321\",\"socket_mode\":\"0640\""));
+	assert_int_equal(
+	    cri_config_parse(&c, "{\"socket_group\": \"no-such-group-berth\"}", "t", &e), 0);
+	assert_int_equal(cri_config_finish(&c, &e), -EINVAL);
+	assert_non_null(strstr(e->msg, "socket_group 'no-such-group-berth': no such group"));
+	cri_config_done(&c);
+}
+
+/* SIGHUP's comparison: log_level applies live, a key without an apply function is
+ * counted as waiting for a restart, and the config in effect shows exactly that. */
+static void test_config_reload_table(void **state)
+{
+	struct berth b = {0};
+	cri_config_init(&b.cfg);
+	assert_int_equal(cri_config_finish(&b.cfg, NULL), 0);
+	cri_reload_init(&b);
+	log_set_level(LOG_LEVEL_INFO);
+	struct berth_config next;
+	cri_config_init(&next);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(cri_config_parse(&next,
+					  "{\"log_level\": \"error\", \"workers\": 3, "
+					  "\"registries\": {\"r.io\": {\"mirrors\": "
+					  "[\"http://m\"]}}, \"stream\": {\"port\": 7}}",
+					  "t", &e),
+			 0);
+	assert_int_equal(cri_config_finish(&next, &e), 0);
+	struct cri_reload_result res;
+	assert_int_equal(cri_config_reload(&b, &next, &res), 0);
+	assert_int_equal(log_get_level(), LOG_LEVEL_ERROR);
+	assert_int_equal(res.applied, 2);      /* log_level, registries */
+	assert_int_equal(res.need_restart, 2); /* workers, stream.port */
+	assert_int_equal(res.failed, 0);
+	_cleanup_free_ char *live = cri_config_live_json(&b);
+	assert_non_null(strstr(live, "\"log_level\":\"error\""));
+	assert_non_null(strstr(live, "\"r.io\":{\"mirrors\":[\"http://m\"]"));
+	assert_non_null(strstr(live, "\"workers\":8")); /* still the running value */
+	assert_non_null(strstr(live, "\"port\":0"));
+	/* the same file again: nothing applied, the restart keys still reported */
+	assert_int_equal(cri_config_reload(&b, &next, &res), 0);
+	assert_int_equal(res.applied, 0);
+	assert_int_equal(res.need_restart, 2);
+	log_set_level(LOG_LEVEL_INFO);
+	cri_config_done(&next);
+	cri_reload_done(&b);
+	cri_config_done(&b.cfg);
 }
 
 /* --- handlers ----------------------------------------------------------- */
@@ -582,6 +725,9 @@ int main(void)
 	    cmocka_unit_test(test_config_default_runtime_unknown),
 	    cmocka_unit_test(test_config_load_file),
 	    cmocka_unit_test(test_config_json_roundtrip),
+	    cmocka_unit_test(test_config_dropins_order_and_merge),
+	    cmocka_unit_test(test_config_socket_group_and_mode),
+	    cmocka_unit_test(test_config_reload_table),
 	    cmocka_unit_test(test_handler_version),
 	    cmocka_unit_test(test_handler_status_network_ready),
 	    cmocka_unit_test(test_handler_status_runtime_not_ready),

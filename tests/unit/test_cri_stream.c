@@ -77,7 +77,8 @@ static int setup(void **state)
 	if (store_open(f->b.cfg.state_dir, NULL, &f->b.store, NULL) < 0)
 		return -1;
 	struct stream_backend be = {0};
-	if (stream_server_new("127.0.0.1", 0, &be, &f->b.stream, NULL) < 0)
+	struct stream_server_opts so = {.address = "127.0.0.1"};
+	if (stream_server_new(&so, &be, &f->b.stream, NULL) < 0)
 		return -1;
 	add_sb(f, f->sb_ready, "pod", STORE_SB_READY);
 	add_sb(f, f->sb_down, "down", STORE_SB_NOTREADY);

@@ -1022,6 +1022,9 @@ static void test_runtime_error_classes(void **state)
 	    {"write /sys/fs/cgroup/memory/x/memory.limit_in_bytes: device or resource busy", EBUSY,
 	     0},
 	    {"mkdir /run/x: no space left on device", ENOSPC, 0},
+	    {"error setting cgroup config for procHooks process: unable to set memory limit to "
+	     "6291456 (current usage: 7495680, peak usage: 7495680)",
+	     ENOMEM, 0},
 	    {"container with id exists: x", EEXIST, 0},
 	    {"something else entirely", EIO, 0},
 	};
