@@ -535,9 +535,12 @@ def test_runtime_start_fails_or_hangs(flaky_runtime, how):
     else:
         assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.details()
         assert "3000 ms" in e.details() or "timed out" in e.details(), e.details()
-    # recorded as a failed start; nothing runs outside berth's answers
+    # recorded as exited: a failed start, or (after a hang, when the shim's record of the
+    # kill berth sent is committed first) the init's end; nothing runs outside berth's
+    # answers
     st = env.status(cid).status
-    assert st.state == pb.CONTAINER_EXITED and st.reason == "StartError", st
+    assert st.state == pb.CONTAINER_EXITED, st
+    assert st.reason == "StartError" or (how == "hangs" and st.reason == "Error"), st
     assert node_matches_list(env) == {}
     assert not procs_mentioning("sleep 3600")
     restarted(env)
