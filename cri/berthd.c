@@ -144,6 +144,10 @@ static int load_config(struct berth_config *cfg, const struct flags *f, struct b
 	int r = cri_config_load(cfg, path, !f->config, err);
 	if (r < 0)
 		return r;
+	/* the default drop-in dir may be missing, one named with --config-dir must exist */
+	if (f->config_dir && access(f->config_dir, F_OK) < 0)
+		return berr_set_errno(err, errno, "config drop-in dir '%s' (--config-dir)",
+				      f->config_dir);
 	_cleanup_free_ char *dir =
 	    f->config_dir ? xstrdup(f->config_dir) : cri_config_dropin_dir(path);
 	r = cri_config_load_dropins(cfg, dir, err);

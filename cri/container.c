@@ -23,10 +23,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,7 @@
 #include "common/err.h"
 #include "common/fault.h"
 #include "common/fileio.h"
+#include "common/idmap.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "cri/imgvol.h"
@@ -112,6 +115,14 @@ static int ctr_teardown(struct berth *b, const struct oci_runtime_handler *h, co
 		berr_move(&first, &e);
 	bool unmounted = true;
 	if (rootfs && ops->rootfs_unmount(rootfs, &e) < 0) {
+		unmounted = false;
+		if (!first)
+			berr_move(&first, &e);
+	}
+	/* a user-namespaced container's idmapped layers and bind sources (ctr_idmap.c):
+	 * under the bundle, which is only removed once none of them is mounted */
+	_cleanup_free_ char *idmap = bundle ? xasprintf("%s/idmap", bundle) : NULL;
+	if (idmap && unmounted && idmap_unbind_dir(idmap, &e) < 0) {
 		unmounted = false;
 		if (!first)
 			berr_move(&first, &e);
@@ -208,6 +219,67 @@ static int check_create(const Runtime__V1__CreateContainerRequest *in, struct be
 	return 0;
 }
 
+/* A container runs in its pod's user namespace: kubelet sends the pod's
+ * userns_options with each container; one that differs (or asks for one in a pod
+ * without) is refused. None at all (crictl, older kubelets) takes the pod's. */
+static int check_userns(const Runtime__V1__ContainerConfig *c, const struct cri_pod_info *pod,
+			struct berr **err)
+{
+	const Runtime__V1__LinuxContainerSecurityContext *sc =
+	    c->linux ? c->linux->security_context : NULL;
+	const Runtime__V1__UserNamespace *u =
+	    sc && sc->namespace_options ? sc->namespace_options->userns_options : NULL;
+	const struct oci_sandbox_info *o = &pod->oci;
+	bool pod_ns = o->userns_path != NULL;
+	/* A mount's own mappings: berth idmaps every bind source of such a pod with the
+	 * pod's mapping, and none elsewhere, so only that mapping is taken. */
+	for (size_t i = 0; i < c->n_mounts; i++) {
+		const Runtime__V1__Mount *m = c->mounts[i];
+		if (!m->n_uidmappings && !m->n_gidmappings)
+			continue;
+		if (!pod_ns)
+			return berr_set(err, EINVAL,
+					"config.mounts[%zu].uidMappings/gidMappings: berth idmaps "
+					"mounts only in a pod with a user namespace of its own",
+					i);
+		bool same = m->n_uidmappings == 1 && m->n_gidmappings == 1 &&
+			    m->uidmappings[0]->container_id == 0 &&
+			    m->uidmappings[0]->host_id == o->uid_host &&
+			    m->uidmappings[0]->length == o->uid_len &&
+			    m->gidmappings[0]->container_id == 0 &&
+			    m->gidmappings[0]->host_id == o->gid_host &&
+			    m->gidmappings[0]->length == o->gid_len;
+		if (!same)
+			return berr_set(
+			    err, EINVAL,
+			    "config.mounts[%zu].uidMappings/gidMappings differ from the "
+			    "pod's (uids 0:%u:%u, gids 0:%u:%u), the only mapping berth "
+			    "idmaps a mount with",
+			    i, o->uid_host, o->uid_len, o->gid_host, o->gid_len);
+	}
+	if (!u)
+		return 0;
+	const char *f = "config.linux.security_context.namespace_options.userns_options";
+	if (u->mode == RUNTIME__V1__NAMESPACE_MODE__NODE && pod_ns)
+		return berr_set(err, EINVAL,
+				"%s.mode NODE, but the pod has a user namespace of its own (POD)",
+				f);
+	if (u->mode != RUNTIME__V1__NAMESPACE_MODE__POD)
+		return 0;
+	if (!pod_ns)
+		return berr_set(err, EINVAL,
+				"%s.mode POD, but the pod shares the node's user namespace", f);
+	if (u->uids[0]->host_id != o->uid_host || u->uids[0]->length != o->uid_len ||
+	    u->gids[0]->host_id != o->gid_host || u->gids[0]->length != o->gid_len)
+		return berr_set(err, EINVAL,
+				"%s: mappings (uids 0:%u:%u, gids 0:%u:%u) differ from the pod's "
+				"(0:%u:%u, 0:%u:%u)",
+				f, u->uids[0]->host_id, u->uids[0]->length, u->gids[0]->host_id,
+				u->gids[0]->length, o->uid_host, o->uid_len, o->gid_host,
+				o->gid_len);
+	return 0;
+}
+
 /* "SIGTERM" for the CRI stop signal, else the image's, else NULL. */
 static char *stop_signal_of(const Runtime__V1__ContainerConfig *c, const struct store_img_meta *img)
 {
@@ -242,7 +314,33 @@ static int plan_bundle(struct berth *b, struct ctr_plan *p, const Runtime__V1__C
 	r = fileio_mkdir_p(p->upper, 0700, err);
 	if (r < 0)
 		return r;
-	r = ops->rootfs_mount(b, im, p->upper, p->rootfs, false, err);
+	_cleanup_close_ int userns_fd = -1;
+	if (p->pod.userns_path) {
+		/* The runtime's init mounts the rootfs and the bind sources as the pod's
+		 * root, which is no one on the host: it must get through <run_dir>/c
+		 * (searchable, as <run_dir> is) and the bundle and its idmap dir, which
+		 * only root and the pod's root group may search (0710), so that no other
+		 * host user reaches the idmapped mounts, and the pod can change neither. */
+		_cleanup_free_ char *cdir = xasprintf("%s/c", b->cfg.run_dir);
+		_cleanup_free_ char *idir = xasprintf("%s/idmap", p->bundle);
+		gid_t g = (gid_t)p->pod.oci.gid_host;
+		if (chmod(cdir, 0711) < 0 || chown(p->bundle, 0, g) < 0 ||
+		    chmod(p->bundle, 0710) < 0 || mkdir(idir, 0710) < 0 || chown(idir, 0, g) < 0)
+			return berr_set_errno(err, errno, "prepare '%s' for the pod's root",
+					      p->bundle);
+		userns_fd = open(p->pod.userns_path, O_RDONLY | O_CLOEXEC);
+		if (userns_fd < 0)
+			return berr_set_errno(err, errno, "open the pod's user namespace '%s'",
+					      p->pod.userns_path);
+		if (!ops->rootfs_mount_idmapped)
+			return berr_set(err, EOPNOTSUPP, "no idmapped rootfs here");
+		/* the overlay (target) and its idmapped layers under the bundle's idmap dir */
+		_cleanup_free_ char *dir = xasprintf("%s/idmap", p->bundle);
+		r = ops->rootfs_mount_idmapped(b, im, p->upper, p->rootfs, dir, userns_fd,
+					       p->pod.oci.uid_host, p->pod.oci.gid_host, err);
+	} else {
+		r = ops->rootfs_mount(b, im, p->upper, p->rootfs, false, err);
+	}
 	if (r < 0)
 		return berr_wrap(err, "mount rootfs of image '%s'", im->id);
 	p->mounted = true;
@@ -250,12 +348,27 @@ static int plan_bundle(struct berth *b, struct ctr_plan *p, const Runtime__V1__C
 	const Runtime__V1__LinuxContainerSecurityContext *sc =
 	    c->linux ? c->linux->security_context : NULL;
 	_cleanup_(oci_user_done) struct oci_user user = {0};
-	r = oci_user_resolve(&(struct oci_user_request){p->rootfs, sc, im->user}, &user, err);
+	const Runtime__V1__LinuxPodSandboxConfig *pl = p->pod.config ? p->pod.config->linux : NULL;
+	bool pod_strict = pl && pl->security_context &&
+			  pl->security_context->supplemental_groups_policy ==
+			      RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
+	r = oci_user_resolve(&(struct oci_user_request){p->rootfs, sc, im->user, pod_strict}, &user,
+			     err);
 	if (r < 0)
 		return r;
 	r = oci_mounts_validate(c, NULL, err);
 	if (r < 0)
 		return r;
+	const struct oci_sandbox_info *sb = &p->pod.oci;
+	_cleanup_(cri_ctr_idmap_done) struct cri_ctr_idmap idm = {0};
+	if (userns_fd >= 0) {
+		_cleanup_free_ char *dir = xasprintf("%s/idmap", p->bundle);
+		r = cri_ctr_idmap_prepare(dir, userns_fd, c, sb, &idm, err);
+		if (r < 0)
+			return r;
+		c = &idm.config;
+		sb = &idm.sb;
+	}
 	struct oci_device *dev = NULL;
 	size_t n_dev = 0;
 	r = oci_devices_resolve(c, privileged_of(c), &dev, &n_dev, err);
@@ -266,8 +379,8 @@ static int plan_bundle(struct berth *b, struct ctr_plan *p, const Runtime__V1__C
 	struct oci_image_config ic = {im->user, im->env,	 im->entrypoint,
 				      im->cmd,	im->working_dir, im->stop_signal};
 	_cleanup_free_ char *json = NULL;
-	r = oci_spec_build(&(struct oci_spec_input){p->id, c, p->pod.config, &p->pod.oci, &ic,
-						    &opts, &user, dev, n_dev, &p->seccomp},
+	r = oci_spec_build(&(struct oci_spec_input){p->id, c, p->pod.config, sb, &ic, &opts, &user,
+						    dev, n_dev, &p->seccomp},
 			   &json, err);
 	oci_devices_free(dev, n_dev);
 	if (r < 0)
@@ -456,6 +569,8 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 	if (r < 0)
 		return r;
 	r = pod_accepts(&p.pod.st, in->pod_sandbox_id, err);
+	if (r == 0)
+		r = check_userns(c, &p.pod, err);
 	if (r < 0)
 		goto out;
 	r = id_generate(p.id, err);

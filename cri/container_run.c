@@ -326,9 +326,16 @@ int cri_stop_container(struct berth *b, struct cri_call *call, const ProtobufCMe
 	if (vr < 0)
 		return vr;
 	struct store_ctr *c = NULL;
-	int r = get_ctr(b, in->container_id, &c, err);
+	_cleanup_berr_ struct berr *e = NULL;
+	int r = store_ctr_get(b->store, in->container_id ? in->container_id : "", &c, &e);
+	if (r == -ENOENT) {
+		/* CRI: stopping a container that doesn't exist is not an error, as for
+		 * StopPodSandbox (kubelet retries a stop after the container is gone). */
+		*ret_resp = cri_msg_new(&runtime__v1__stop_container_response__descriptor);
+		return 0;
+	}
 	if (r < 0)
-		return r;
+		return berr_move(err, &e);
 	r = cri_ctr_stop(b, call, c, in->timeout, err);
 	if (r < 0)
 		berr_wrap(err, "stop container '%s'", in->container_id);

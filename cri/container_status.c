@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* container_status.c - ContainerStatus and ListContainers: store records
- * turned into CRI messages. Nothing here calls out. */
+ * turned into CRI messages (and the container's process ids, read from /proc).
+ * Nothing here calls out. */
 #include "cri/pod.h"
 
 #include <errno.h>
@@ -58,6 +59,7 @@ static void mounts_copy(const Runtime__V1__ContainerConfig *cfg, Runtime__V1__Co
 		d->readonly = src->readonly;
 		d->selinux_relabel = src->selinux_relabel;
 		d->propagation = src->propagation;
+		d->recursive_read_only = src->recursive_read_only;
 		if (src->image) { /* an image volume, read-only whatever was asked */
 			d->image = image_msg(src->image->image);
 			d->image_sub_path = xstrdup(src->image_sub_path ? src->image_sub_path : "");
@@ -108,6 +110,30 @@ static char *verbose_info(const struct store_ctr_meta *m, const struct store_ctr
 	return s;
 }
 
+/* The ids of the container's process while it has one (runc sets them before the
+ * container is started); NULL once it has exited or when they can't be read. */
+static Runtime__V1__ContainerUser *user_msg(const struct store_ctr_status *st)
+{
+	enum store_ctr_state s = store_ctr_state(st);
+	struct cri_proc_user u;
+	if ((s != STORE_CTR_CREATED && s != STORE_CTR_RUNNING) || st->pid <= 0 ||
+	    cri_proc_user_read(st->pid, &u, NULL) < 0)
+		return NULL;
+	Runtime__V1__ContainerUser *cu =
+	    (void *)cri_msg_new(&runtime__v1__container_user__descriptor);
+	Runtime__V1__LinuxContainerUser *l =
+	    (void *)cri_msg_new(&runtime__v1__linux_container_user__descriptor);
+	l->uid = u.uid;
+	l->gid = u.gid;
+	l->supplemental_groups = TAKE_PTR(u.groups);
+	l->n_supplemental_groups = u.n_groups;
+	if (!l->supplemental_groups)
+		l->supplemental_groups = xcalloc(1, sizeof(int64_t));
+	cu->linux = l;
+	cri_proc_user_done(&u);
+	return cu;
+}
+
 Runtime__V1__ContainerStatus *cri_ctr_status_msg(const struct store_ctr_meta *m,
 						 const struct store_ctr_status *st)
 {
@@ -140,6 +166,7 @@ Runtime__V1__ContainerStatus *cri_ctr_status_msg(const struct store_ctr_meta *m,
 	mounts_copy(cfg, s);
 	s->log_path = xstrdup(m->log_path && strcmp(m->log_path, "/dev/null") ? m->log_path : "");
 	s->resources = resources_msg(&st->resources);
+	s->user = user_msg(st);
 	if (cfg)
 		runtime__v1__container_config__free_unpacked(cfg, NULL);
 	return s;

@@ -3,7 +3,8 @@
  * Ownership: struct berth and struct berth_config are embedded by berthd's main();
  *   cri_config_*() fill and free the config; cri_server_new() returns a server
  *   owned by the caller and freed by cri_server_free() after cri_server_stop().
- * Threads: config calls run in main() before any thread starts. cri_server_start()
+ * Threads: config calls run on main()'s thread: at start, before any other thread, and on
+ *   SIGHUP (cri_config_reload(), cri/reload.c). cri_server_start()
  *   spawns one acceptor thread plus the worker pool; handlers run on workers with
  *   a shared, read-only struct berth (later fields document their own locks).
  * Errors: -EINVAL bad config (message names the key and the value), -ENOENT
@@ -104,7 +105,7 @@ struct berth {
 	struct cri_live *live;
 };
 
-/* Defaults (see docs/server.md); runc is looked up in PATH, else /usr/sbin/runc. */
+/* Defaults (every key: docs/config.md); runc is looked up in PATH, else /usr/sbin/runc. */
 void cri_config_init(struct berth_config *c);
 /* Parses JSON (comments allowed) over the values already in c. origin names the
  * source in messages. Unknown keys and bad values fail with -EINVAL. */

@@ -2,6 +2,8 @@
 /* pod.c - shared pieces of the sandbox and container handlers: the default
  * ops table, the sandbox as containers see it, runtime handlers, the runtime
  * facts detected at start and the exit monitor's lifetime. */
+#define LOG_COMPONENT "cri" /* before any header: cri.h includes log.h */
+
 #include "cri/pod.h"
 
 #include <errno.h>
@@ -87,6 +89,16 @@ int cri_pod_info_load(struct berth *b, const char *sandbox_id, struct cri_pod_in
 	    .shm_dir = cri_sb_extra(p.meta, CRI_SB_X_SHM),
 	    .cgroup_parent = cri_sb_extra(p.meta, CRI_SB_X_CGROUP),
 	};
+	const char *uids = cri_sb_extra(p.meta, CRI_SB_X_USERNS_UIDS);
+	const char *gids = cri_sb_extra(p.meta, CRI_SB_X_USERNS_GIDS);
+	const char *ns_dir = cri_sb_extra(p.meta, CRI_SB_X_NS_DIR);
+	unsigned c;
+	if (uids && gids && ns_dir &&
+	    sscanf(uids, "%u:%u:%u", &c, &p.oci.uid_host, &p.oci.uid_len) == 3 &&
+	    sscanf(gids, "%u:%u:%u", &c, &p.oci.gid_host, &p.oci.gid_len) == 3) {
+		p.userns_path = xasprintf("%s/user", ns_dir);
+		p.oci.userns_path = p.userns_path;
+	}
 	*ret = p;
 	return 0;
 }
@@ -100,6 +112,7 @@ void cri_pod_info_done(struct cri_pod_info *p)
 	free(p->hostname_file);
 	free(p->hosts_file);
 	free(p->resolv_file);
+	free(p->userns_path);
 	*p = (struct cri_pod_info){0};
 }
 
@@ -186,6 +199,36 @@ static int detect_opts(struct berth *b, struct cri_runtime *rt, struct berr **er
 	return 0;
 }
 
+/* What the kernel and the filesystems of the state and run dirs offer for
+ * recursive read-only mounts and pod user namespaces: checked once, logged, and
+ * advertised per handler in Status (runtime.c). */
+static int kernel_probe(struct berth *b, struct cri_runtime *rt, struct berr **err)
+{
+	_cleanup_free_ char *scratch = xasprintf("%s/idmap-probe", b->cfg.run_dir);
+	_cleanup_free_ char *pin_root = xasprintf("%s/ns", b->cfg.run_dir);
+	struct cri_probe_opts po = {.pinns = rt->pinns_path,
+				    .pin_root = pin_root,
+				    .scratch_dir = scratch,
+				    .state_dir = b->cfg.state_dir,
+				    .run_dir = b->cfg.run_dir};
+	cri_kernel_probe(&po, &rt->kfeat);
+	rt->opts.rro_supported = rt->kfeat.mount_setattr;
+	rt->facts->kernel_known = true;
+	rt->facts->rro_mounts = rt->kfeat.mount_setattr;
+	rt->facts->user_namespaces = rt->kfeat.idmap;
+	if (!rt->kfeat.mount_setattr)
+		log_warn("msg=\"recursive read-only mounts: no mount_setattr(2) in this kernel; "
+			 "they are refused, ignoring\"");
+	if (rt->kfeat.idmap)
+		log_info("msg=\"user namespaces for pods: idmapped mounts work on the state and "
+			 "run dirs\"");
+	else
+		log_warn("msg=\"user namespaces for pods are off: %s, ignoring\"",
+			 rt->kfeat.idmap_missing);
+	(void)err;
+	return 0;
+}
+
 int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err)
 {
 	struct cri_runtime *rt = xcalloc(1, sizeof(*rt));
@@ -211,6 +254,8 @@ int cri_runtime_init(struct berth *b, bool start_monitor, struct berr **err)
 	rt->facts = xcalloc(1, sizeof(*rt->facts));
 	cri_host_facts_detect(NULL, b->cfg.cgroup_driver == BERTH_CGROUP_SYSTEMD,
 			      rt->opts.cgroup_mode == OCI_CGROUP_MODE_V2, rt->facts);
+	if (r >= 0)
+		r = kernel_probe(b, rt, err);
 	if (r >= 0)
 		r = fileio_mkdir_p(rt->exit_dir, 0700, err);
 	/* The watch exists before the scan, so an exit in between is seen by one. */

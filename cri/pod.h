@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "cri/cri-internal.h"
+#include "cri/idmap.h"
 #include "oci/oci.h"
 #include "store/store.h"
 
@@ -42,6 +43,8 @@ struct shim_info;
 #define CRI_SB_X_PID_MODE    "ns_pid"
 #define CRI_SB_X_IPC_MODE    "ns_ipc"
 #define CRI_SB_X_SHM	     "shm"
+#define CRI_SB_X_USERNS_UIDS "userns_uids" /* "0:HOST:LENGTH" of a pod user namespace */
+#define CRI_SB_X_USERNS_GIDS "userns_gids"
 
 /* Container meta->extra keys. */
 #define CRI_CTR_X_UPPER	 "upper_dir" /* <state_dir>/containers/<id> */
@@ -60,6 +63,12 @@ struct cri_ops {
 	int (*rootfs_mount)(struct berth *b, const struct store_img_meta *img,
 			    const char *upper_dir, const char *target, bool readonly,
 			    struct berr **err);
+	/* The same for a pod with its own user namespace: the layers idmapped through
+	 * userns_fd under idmap_dir (img_rootfs_mount_idmapped); NULL: not supported. */
+	int (*rootfs_mount_idmapped)(struct berth *b, const struct store_img_meta *img,
+				     const char *upper_dir, const char *target,
+				     const char *idmap_dir, int userns_fd, uid_t root_uid,
+				     gid_t root_gid, struct berr **err);
 	/* Unmounts target; not mounted or missing is success. */
 	int (*rootfs_unmount)(const char *target, struct berr **err);
 	const struct cni_ops *cni; /* pod networking (netns/netns.h) */
@@ -81,10 +90,11 @@ struct cri_runtime {
 	char *shim_path, *exec_path, *pinns_path;
 	int stop_wait_ms; /* after SIGKILL, how long Stop/Remove wait for the exit */
 	struct cri_monitor *monitor;
-	struct cri_cpu_cache *cpu_cache; /* previous CPU samples (stats.c); own mutex */
-	struct cri_events *events;	 /* GetContainerEvents publisher (events.c); own mutex */
-	struct cri_imgvols *imgvols;	 /* image volume trees and holders (imgvol.c); own mutex */
-	struct cri_host_facts *facts;	 /* what validation checks against (validate-internal.h) */
+	struct cri_cpu_cache *cpu_cache;  /* previous CPU samples (stats.c); own mutex */
+	struct cri_events *events;	  /* GetContainerEvents publisher (events.c); own mutex */
+	struct cri_imgvols *imgvols;	  /* image volume trees and holders (imgvol.c); own mutex */
+	struct cri_host_facts *facts;	  /* what validation checks against (validate-internal.h) */
+	struct cri_kernel_features kfeat; /* probed at start (cri/idmap.h); read-only after */
 	/* Exit generation: bumped (and broadcast) after every committed exit. */
 	pthread_mutex_t exit_mu;
 	pthread_cond_t exit_cond;
@@ -106,6 +116,7 @@ struct cri_pod_info {
 	Runtime__V1__PodSandboxConfig *config; /* unpacked meta config, NULL if none */
 	struct oci_sandbox_info oci;
 	char *hostname_file, *hosts_file, *resolv_file;
+	char *userns_path; /* <ns_dir>/user of a pod with its own user namespace; else NULL */
 };
 int cri_pod_info_load(struct berth *b, const char *sandbox_id, struct cri_pod_info *ret,
 		      struct berr **err);
@@ -116,6 +127,38 @@ const char *cri_ctr_extra(const struct store_ctr_meta *m, const char *key);
 /* The OCI runtime handler of a container or sandbox (name NULL/"": default). */
 int cri_handler_of(struct berth *b, const char *name, struct oci_runtime_handler *ret,
 		   struct berr **err);
+
+/* The bind sources of a container in a pod's user namespace (ctr_idmap.c): config
+ * and sb are shallow copies of the caller's with the host paths of the CRI mounts
+ * (not image volumes) and of the pod's files replaced by idmapped mounts under dir
+ * ("m<i>", "hostname", "hosts", "resolv.conf", "shm"). The mounts stay until
+ * idmap_unbind_dir(dir) (the container's teardown), also after a failure. */
+#define CRI_CTR_IDMAP_FILES 4
+struct cri_ctr_idmap {
+	Runtime__V1__ContainerConfig config;
+	Runtime__V1__Mount **mounts, *copies;
+	char **sources;
+	struct oci_sandbox_info sb;
+	char *files[CRI_CTR_IDMAP_FILES];
+};
+int cri_ctr_idmap_prepare(const char *dir, int userns_fd, const Runtime__V1__ContainerConfig *c,
+			  const struct oci_sandbox_info *sb, struct cri_ctr_idmap *ret,
+			  struct berr **err);
+void cri_ctr_idmap_done(struct cri_ctr_idmap *p);
+
+/* The ids a container's process has, as the container sees them (ctr_user.c). */
+struct cri_proc_user {
+	int64_t uid, gid;
+	int64_t *groups; /* supplemental groups, in the kernel's order */
+	size_t n_groups;
+};
+/* Pure: from a /proc/<pid>/status text and the process's uid_map and gid_map
+ * (as berthd reads them); -EPROTO for text without the ids or an unmapped one. */
+int cri_proc_user_parse(const char *status, const char *uid_map, const char *gid_map,
+			struct cri_proc_user *ret, struct berr **err);
+/* Reads them for pid; -ENOENT once the process is gone. */
+int cri_proc_user_read(pid_t pid, struct cri_proc_user *ret, struct berr **err);
+void cri_proc_user_done(struct cri_proc_user *u);
 
 /* r itself, or for -EIO with an OCI runtime's error text in *err, the errno
  * that text stands for (oci_runtime_errno) and "<cause>: <text>" (failure.c). */

@@ -122,6 +122,22 @@ static Runtime__V1__RuntimeCondition *condition(const char *type, bool ok, const
 	return c;
 }
 
+/* Status verbose "features": what the start-up probe found, and why a feature is off. */
+static char *features_json(const struct cri_kernel_features *kf)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "recursiveReadOnlyMounts",
+			       json_object_new_boolean(kf->mount_setattr));
+	json_object_object_add(o, "userNamespaces", json_object_new_boolean(kf->idmap));
+	if (!kf->idmap)
+		json_object_object_add(o, "userNamespacesMissing",
+				       json_object_new_string(kf->idmap_missing));
+	json_object_object_add(o, "supplementalGroupsPolicy", json_object_new_boolean(true));
+	char *s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
+}
+
 int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *req,
 	       ProtobufCMessage **ret_resp, struct berr **err)
 {
@@ -156,6 +172,7 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 		    condition("NetworkReady", false, "NetworkPluginNotReady", msg);
 	}
 
+	const struct cri_kernel_features *kf = b->rt ? &b->rt->kfeat : NULL;
 	r->runtime_handlers = xcalloc(b->cfg.n_runtimes + 1, sizeof(*r->runtime_handlers));
 	/* The default handler is also reported under the empty name, as kubelet
 	 * looks it up so for pods without a runtime class. */
@@ -166,12 +183,19 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 			h->name = xstrdup(b->cfg.runtimes[i - 1].name);
 		h->features =
 		    (void *)cri_msg_new(&runtime__v1__runtime_handler_features__descriptor);
+		/* Every handler runs an OCI runtime on the same mounts berth makes: the
+		 * kernel decides (rro is the runtime's own mount option, which runc has
+		 * since 1.1; the idmapped mounts are berth's). */
+		h->features->recursive_read_only_mounts = kf && kf->mount_setattr;
+		h->features->user_namespaces = kf && kf->idmap;
 		r->runtime_handlers[r->n_runtime_handlers++] = h;
 	}
 	r->features = (void *)cri_msg_new(&runtime__v1__runtime_features__descriptor);
+	/* ContainerStatus.user is read from the container's process (container_status.c) */
+	r->features->supplemental_groups_policy = true;
 
 	if (in->verbose) {
-		r->info = xcalloc(2, sizeof(*r->info));
+		r->info = xcalloc(3, sizeof(*r->info));
 		Runtime__V1__StatusResponse__InfoEntry *e =
 		    (void *)cri_msg_new(&runtime__v1__status_response__info_entry__descriptor);
 		e->key = xstrdup("config");
@@ -188,6 +212,13 @@ int cri_status(struct berth *b, struct cri_call *call, const ProtobufCMessage *r
 			    &runtime__v1__status_response__info_entry__descriptor);
 			e->key = xstrdup("podCIDRs");
 			e->value = TAKE_PTR(cidrs);
+			r->info[r->n_info++] = e;
+		}
+		if (kf) {
+			e = (void *)cri_msg_new(
+			    &runtime__v1__status_response__info_entry__descriptor);
+			e->key = xstrdup("features");
+			e->value = features_json(kf);
 			r->info[r->n_info++] = e;
 		}
 	}

@@ -51,7 +51,9 @@
 #define SB_X_PID_MODE	 "ns_pid"
 #define SB_X_IPC_MODE	 "ns_ipc"
 #define SB_X_SHM	 "shm"
-#define SB_X_N		 8
+#define SB_X_USERNS_UIDS "userns_uids"
+#define SB_X_USERNS_GIDS "userns_gids"
+#define SB_X_N		 10
 
 #define CNI_DEL_ATTEMPTS 3
 #define MAX_SYSCTLS	 256
@@ -69,6 +71,7 @@ struct sb_plan {
 	bool name_reserved;
 	Runtime__V1__NamespaceMode net, pid, ipc;
 	char *ns_dir, *sandbox_dir, *shm, *cgroup, *hostname;
+	char *uidmap, *gidmap; /* "0:HOST:LENGTH": a user namespace of the pod; NULL: the node's */
 	struct netns_pins pins;
 	bool recorded, pinned, cgroup_made, files_dir, shm_mounted, cni_added;
 	struct store_sb *sb; /* our reference once recorded */
@@ -192,6 +195,8 @@ static void plan_free(struct sb_plan *p)
 	free(p->shm);
 	free(p->cgroup);
 	free(p->hostname);
+	free(p->uidmap);
+	free(p->gidmap);
 	netns_pins_done(&p->pins);
 	cni_result_done(&p->cni);
 	store_sb_unref(p->sb);
@@ -255,6 +260,14 @@ static int plan_decide(struct berth *b, struct sb_plan *p, const Runtime__V1__Po
 		for (size_t n = strlen(p->hostname); n > 1 && strchr("-.", p->hostname[n - 1]); n--)
 			p->hostname[n - 1] = '\0';
 	}
+	const Runtime__V1__UserNamespace *u = o ? o->userns_options : NULL;
+	if (u && u->mode == RUNTIME__V1__NAMESPACE_MODE__POD && u->n_uids == 1 && u->n_gids == 1) {
+		/* validated: one mapping each, from container ID 0 (validate_pod.c) */
+		p->uidmap = xasprintf("%u:%u:%u", u->uids[0]->container_id, u->uids[0]->host_id,
+				      u->uids[0]->length);
+		p->gidmap = xasprintf("%u:%u:%u", u->gids[0]->container_id, u->gids[0]->host_id,
+				      u->gids[0]->length);
+	}
 	p->ns_dir = xasprintf("%s/ns/%s", b->cfg.run_dir, p->id);
 	p->sandbox_dir = xasprintf("%s/sandboxes/%s", b->cfg.run_dir, p->id);
 	/* With the host's IPC namespace containers use the host's /dev/shm. */
@@ -289,6 +302,8 @@ static int plan_namespaces(struct berth *b, struct sb_plan *p,
 	    .sysctls = (const char *const *)sysctls,
 	    .n_sysctls = n_sysctls,
 	    .pinns = pinns,
+	    .uidmap = p->uidmap,
+	    .gidmap = p->gidmap,
 	};
 	if (!po.net && !po.ipc && !po.uts && !po.pid)
 		return 0;
@@ -389,6 +404,8 @@ static int plan_record(struct berth *b, struct sb_plan *p,
 	    {SB_X_PID_MODE, pid},
 	    {SB_X_IPC_MODE, ipc},
 	    {SB_X_SHM, p->shm ? p->shm : ""},
+	    {SB_X_USERNS_UIDS, p->uidmap ? p->uidmap : ""},
+	    {SB_X_USERNS_GIDS, p->gidmap ? p->gidmap : ""},
 	};
 	m.extra = extra;
 	m.n_extra = SB_X_N;
@@ -782,9 +799,13 @@ static char *verbose_info(const struct store_sb_meta *m, const struct store_sb_s
 		const char *v = meta_extra(m, keys[i]);
 		json_object_object_add(o, keys[i], json_object_new_string(v ? v : ""));
 	}
-	const char *ns[] = {st->netns_path, st->ipc_ns_path, st->uts_ns_path, st->pid_ns_path};
-	const char *ns_keys[] = {"netns", "ipcns", "utsns", "pidns"};
-	for (size_t i = 0; i < 4; i++)
+	const char *ns_dir = meta_extra(m, SB_X_NS_DIR);
+	_cleanup_free_ char *user =
+	    meta_extra(m, SB_X_USERNS_UIDS) && ns_dir ? xasprintf("%s/user", ns_dir) : NULL;
+	const char *ns[] = {st->netns_path, st->ipc_ns_path, st->uts_ns_path, st->pid_ns_path,
+			    user};
+	const char *ns_keys[] = {"netns", "ipcns", "utsns", "pidns", "userns"};
+	for (size_t i = 0; i < 5; i++)
 		json_object_object_add(o, ns_keys[i], json_object_new_string(ns[i] ? ns[i] : ""));
 	json_object_object_add(
 	    o, "runtimeHandler",
@@ -793,6 +814,33 @@ static char *verbose_info(const struct store_sb_meta *m, const struct store_sb_s
 	char *s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return s;
+}
+
+static Runtime__V1__IDMapping **mapping_msg(const char *s)
+{
+	Runtime__V1__IDMapping **v = xcalloc(1, sizeof(*v));
+	v[0] = (void *)cri_msg_new(&runtime__v1__idmapping__descriptor);
+	if (sscanf(s, "%u:%u:%u", &v[0]->container_id, &v[0]->host_id, &v[0]->length) != 3)
+		*v[0] = (Runtime__V1__IDMapping)RUNTIME__V1__IDMAPPING__INIT;
+	return v;
+}
+
+/* The pod's user namespace as it was asked for: POD with its mappings, else NODE. */
+static Runtime__V1__UserNamespace *userns_msg(const struct store_sb_meta *m)
+{
+	Runtime__V1__UserNamespace *u =
+	    (void *)cri_msg_new(&runtime__v1__user_namespace__descriptor);
+	const char *uids = meta_extra(m, SB_X_USERNS_UIDS), *gids = meta_extra(m, SB_X_USERNS_GIDS);
+	if (!uids || !gids) {
+		u->mode = RUNTIME__V1__NAMESPACE_MODE__NODE;
+		return u;
+	}
+	u->mode = RUNTIME__V1__NAMESPACE_MODE__POD;
+	u->uids = mapping_msg(uids);
+	u->n_uids = 1;
+	u->gids = mapping_msg(gids);
+	u->n_gids = 1;
+	return u;
 }
 
 Runtime__V1__PodSandboxStatus *cri_sb_status_msg(const struct store_sb_meta *m,
@@ -824,6 +872,7 @@ Runtime__V1__PodSandboxStatus *cri_sb_status_msg(const struct store_sb_meta *m,
 	o->network = mode_of(m, SB_X_NET_MODE);
 	o->pid = mode_of(m, SB_X_PID_MODE);
 	o->ipc = mode_of(m, SB_X_IPC_MODE);
+	o->userns_options = userns_msg(m);
 	s->linux->namespaces->options = o;
 	s->labels = (void *)entries_from_kv(
 	    &runtime__v1__pod_sandbox_status__labels_entry__descriptor, m->labels, m->n_labels);

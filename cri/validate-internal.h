@@ -88,8 +88,11 @@ struct cri_host_facts {
 	uint64_t hugepage_sizes[CRI_V_HUGEPAGES]; /* bytes */
 	size_t n_hugepage_sizes;
 	bool hugepages_known;
-	bool systemd_cgroup; /* cgroup_parent is a systemd slice */
-	bool cgroup_v2;	     /* unified resources need it */
+	bool systemd_cgroup;  /* cgroup_parent is a systemd slice */
+	bool cgroup_v2;	      /* unified resources need it */
+	bool kernel_known;    /* the two below were probed (cri/idmap.h); false: not checked */
+	bool rro_mounts;      /* recursive read-only mounts (mount_setattr) */
+	bool user_namespaces; /* pod user namespaces with idmapped mounts */
 };
 
 /* Reads /sys/devices/system/cpu/online, /sys/devices/system/node/online (a
@@ -166,6 +169,12 @@ void cri_v_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((form
 /* "where.field" into buf. */
 const char *cri_v_path(char *buf, size_t size, const char *where, const char *field);
 bool cri_v_is_ip(const char *s);
+/* namespace_options.userns_options (where names namespace_options): NODE without
+ * mappings or POD with one uid and one gid mapping from container ID 0, and the
+ * pod's network, PID and IPC namespaces (owned by it); -EOPNOTSUPP for POD where
+ * the node has no idmapped mounts. */
+int cri_v_userns(const char *where, const Runtime__V1__NamespaceOption *o,
+		 const struct cri_host_facts *facts, struct berr **err);
 int cri_v_seccomp(const char *where, const Runtime__V1__SecurityProfile *p, struct berr **err);
 int cri_v_apparmor(const char *where, const Runtime__V1__SecurityProfile *p, struct berr **err);
 int cri_v_ids(const char *where, const Runtime__V1__Int64Value *user,

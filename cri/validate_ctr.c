@@ -64,7 +64,37 @@ static int v_mapping(const char *f, const char *field, size_t n, struct berr **e
 	return cri_v_count(f, field, n, CRI_V_ID_MAPPINGS, err);
 }
 
-static int v_mounts(const char *where, const Runtime__V1__ContainerConfig *c, struct berr **err)
+/* Recursive read-only (KEP-3857): read-only and private, where the kernel has
+ * mount_setattr(2). */
+static int v_rro(const struct cri_host_facts *h, const char *f, const Runtime__V1__Mount *m,
+		 struct berr **err)
+{
+	if (!m->recursive_read_only)
+		return 0;
+	if (!m->readonly)
+		return berr_set(err, EINVAL,
+				"%s.recursive_read_only needs readonly: mount '%.64s' is "
+				"read-write",
+				f, m->container_path);
+	if (m->propagation != RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE)
+		return berr_set(err, EINVAL,
+				"%s.recursive_read_only needs propagation PROPAGATION_PRIVATE: "
+				"mount '%.64s' has %s",
+				f, m->container_path,
+				m->propagation ==
+					RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL
+				    ? "PROPAGATION_BIDIRECTIONAL"
+				    : "PROPAGATION_HOST_TO_CONTAINER");
+	if (h && h->kernel_known && !h->rro_mounts)
+		return berr_set(err, EOPNOTSUPP,
+				"%s.recursive_read_only: this kernel has no mount_setattr(2) "
+				"(Linux 5.12)",
+				f);
+	return 0;
+}
+
+static int v_mounts(const struct cri_host_facts *h, const char *where,
+		    const Runtime__V1__ContainerConfig *c, struct berr **err)
 {
 	int r = cri_v_count(where, "mounts", c->n_mounts, CRI_V_MOUNTS, err);
 	for (size_t i = 0; r == 0 && i < c->n_mounts; i++) {
@@ -91,6 +121,8 @@ static int v_mounts(const char *where, const Runtime__V1__ContainerConfig *c, st
 			r = v_mapping(f, "uidMappings", m->n_uidmappings, err);
 		if (r == 0)
 			r = v_mapping(f, "gidMappings", m->n_gidmappings, err);
+		if (r == 0)
+			r = v_rro(h, f, m, err);
 	}
 	return r;
 }
@@ -162,8 +194,8 @@ static int v_apparmor_path(const char *where, const char *s, struct berr **err)
 			where, s);
 }
 
-static int v_ctr_security(const char *where, const Runtime__V1__LinuxContainerSecurityContext *s,
-			  struct berr **err)
+static int v_ctr_security(const struct cri_host_facts *h, const char *where,
+			  const Runtime__V1__LinuxContainerSecurityContext *s, struct berr **err)
 {
 	if (!s)
 		return 0;
@@ -201,11 +233,14 @@ static int v_ctr_security(const char *where, const Runtime__V1__LinuxContainerSe
 		cri_v_fmt(nw, sizeof(nw), "%s.namespace_options", w);
 		r = cri_v_str(nw, "target_id", o->target_id, CRI_V_ID_MAX, CRI_V_NO_SPACE, err);
 		if (r == 0 && o->userns_options) {
-			cri_v_fmt(nw, sizeof(nw), "%s.namespace_options.userns_options", w);
-			r = v_mapping(nw, "uids", o->userns_options->n_uids, err);
+			char uw[600];
+			cri_v_fmt(uw, sizeof(uw), "%s.userns_options", nw);
+			r = v_mapping(uw, "uids", o->userns_options->n_uids, err);
 			if (r == 0)
-				r = v_mapping(nw, "gids", o->userns_options->n_gids, err);
+				r = v_mapping(uw, "gids", o->userns_options->n_gids, err);
 		}
+		if (r == 0)
+			r = cri_v_userns(nw, o, h, err);
 	}
 	if (r == 0)
 		r = cri_v_ids(w, s->run_as_user, s->run_as_group, s->supplemental_groups,
@@ -258,7 +293,7 @@ int cri_validate_ctr_config(const struct cri_host_facts *h, const Runtime__V1__C
 	if (r == 0)
 		r = v_process(where, c, err);
 	if (r == 0)
-		r = v_mounts(where, c, err);
+		r = v_mounts(h, where, c, err);
 	if (r == 0)
 		r = v_devices(where, c, err);
 	if (r == 0)
@@ -276,6 +311,6 @@ int cri_validate_ctr_config(const struct cri_host_facts *h, const Runtime__V1__C
 	cri_v_fmt(rw, sizeof(rw), "%s.resources", w);
 	r = cri_validate_resources(h, c->linux->resources, rw, err);
 	if (r == 0)
-		r = v_ctr_security(w, c->linux->security_context, err);
+		r = v_ctr_security(h, w, c->linux->security_context, err);
 	return r;
 }

@@ -237,8 +237,95 @@ static int v_selinux(const char *where, const Runtime__V1__SELinuxOption *o, str
 	return r;
 }
 
-static int v_pod_security(const char *where, const Runtime__V1__LinuxSandboxSecurityContext *s,
-			  struct berr **err)
+static const char *ns_mode_name(Runtime__V1__NamespaceMode m)
+{
+	switch (m) {
+	case RUNTIME__V1__NAMESPACE_MODE__POD:
+		return "POD";
+	case RUNTIME__V1__NAMESPACE_MODE__CONTAINER:
+		return "CONTAINER";
+	case RUNTIME__V1__NAMESPACE_MODE__NODE:
+		return "NODE";
+	default:
+		return "TARGET";
+	}
+}
+
+/* One mapping of a pod's user namespace: it maps container ID 0 (root in the
+ * pod), is not empty, and neither side runs past 2^32 - 1 ((uid_t)-1 is no id). */
+static int v_id_mapping(const char *f, const char *field, const Runtime__V1__IDMapping *m,
+			struct berr **err)
+{
+	uint64_t end_host = (uint64_t)m->host_id + m->length;
+	uint64_t end_ctr = (uint64_t)m->container_id + m->length;
+	if (m->container_id != 0)
+		return berr_set(err, EINVAL,
+				"%s.%s[0].container_id %u: the mapping must start at container "
+				"ID 0 (root of the pod)",
+				f, field, m->container_id);
+	if (m->length == 0)
+		return berr_set(err, EINVAL, "%s.%s[0].length is 0: the mapping maps no ID", f,
+				field);
+	if (end_host > UINT32_MAX || end_ctr > UINT32_MAX)
+		return berr_set(err, EINVAL,
+				"%s.%s[0]: host_id %u + length %u overflows the ID range (> "
+				"4294967295)",
+				f, field, m->host_id, m->length);
+	return 0;
+}
+
+int cri_v_userns(const char *where, const Runtime__V1__NamespaceOption *o,
+		 const struct cri_host_facts *h, struct berr **err)
+{
+	const Runtime__V1__UserNamespace *u = o ? o->userns_options : NULL;
+	if (!u)
+		return 0;
+	char f[560];
+	cri_v_fmt(f, sizeof(f), "%s.userns_options", where);
+	if (u->mode == RUNTIME__V1__NAMESPACE_MODE__CONTAINER ||
+	    u->mode == RUNTIME__V1__NAMESPACE_MODE__TARGET)
+		return berr_set(err, EINVAL,
+				"%s.mode %s is not supported: a user namespace is the node's "
+				"(NODE) or the pod's (POD)",
+				f, ns_mode_name(u->mode));
+	if (u->mode == RUNTIME__V1__NAMESPACE_MODE__NODE) {
+		if (u->n_uids || u->n_gids)
+			return berr_set(
+			    err, EINVAL,
+			    "%s: mode NODE takes no mappings (%zu uids, %zu gids given)", f,
+			    u->n_uids, u->n_gids);
+		return 0;
+	}
+	if (u->n_uids != 1 || u->n_gids != 1)
+		return berr_set(err, EINVAL,
+				"%s: mode POD needs exactly one uids and one gids mapping (%zu "
+				"uids, %zu gids given)",
+				f, u->n_uids, u->n_gids);
+	int r = v_id_mapping(f, "uids", u->uids[0], err);
+	if (r == 0)
+		r = v_id_mapping(f, "gids", u->gids[0], err);
+	if (r < 0)
+		return r;
+	const struct {
+		const char *name;
+		Runtime__V1__NamespaceMode m;
+	} shared[] = {{"network", o->network}, {"pid", o->pid}, {"ipc", o->ipc}};
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+		if (shared[i].m == RUNTIME__V1__NAMESPACE_MODE__NODE)
+			return berr_set(err, EINVAL,
+					"%s: mode POD with %s NODE: the node's %s namespace is not "
+					"owned by the pod's user namespace",
+					f, shared[i].name, shared[i].name);
+	if (h && h->kernel_known && !h->user_namespaces)
+		return berr_set(err, EOPNOTSUPP,
+				"%s: mode POD: user namespaces are not supported on this node (see "
+				"Status)",
+				f);
+	return 0;
+}
+
+static int v_pod_security(const struct cri_host_facts *h, const char *where,
+			  const Runtime__V1__LinuxSandboxSecurityContext *s, struct berr **err)
 {
 	if (!s)
 		return 0;
@@ -254,6 +341,11 @@ static int v_pod_security(const char *where, const Runtime__V1__LinuxSandboxSecu
 				w);
 	int r = cri_v_ids(w, s->run_as_user, s->run_as_group, s->supplemental_groups,
 			  s->n_supplemental_groups, err);
+	if (r == 0) {
+		char nw[560];
+		cri_v_fmt(nw, sizeof(nw), "%s.namespace_options", w);
+		r = cri_v_userns(nw, o, h, err);
+	}
 	if (r == 0)
 		r = cri_v_seccomp(w, s->seccomp, err);
 	if (r == 0)
@@ -307,7 +399,7 @@ int cri_validate_pod_config(const struct cri_host_facts *h, const Runtime__V1__P
 	    l->security_context ? l->security_context->namespace_options : NULL;
 	r = v_cgroup_parent(h, w, l->cgroup_parent, err);
 	if (r == 0)
-		r = v_pod_security(w, l->security_context, err);
+		r = v_pod_security(h, w, l->security_context, err);
 	if (r == 0)
 		r = v_sysctls(w, l, o ? o->network : RUNTIME__V1__NAMESPACE_MODE__POD,
 			      o ? o->ipc : RUNTIME__V1__NAMESPACE_MODE__POD, err);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct berr;
 struct img_ctx;
@@ -202,6 +203,17 @@ int img_layer_path(struct img_ctx *ctx, const char *chain_id, char **ret, struct
 int img_rootfs_mount(struct img_ctx *ctx, const char *const *chain_ids, size_t n,
 		     const char *upper_work_dir, const char *target, bool readonly,
 		     struct berr **err);
+/* The same for a container in a user namespace (common/idmap.h): each layer gets
+ * an idmapped mount through userns_fd under idmap_dir (made; "l0", "l1", ...) and
+ * the overlay is built over those (an overlay itself can't be idmapped), with its
+ * upper and work dirs on the one plain mount of upper_work_dir, where the files
+ * the container writes are owned by its mapped host ids; the empty upper dir, the
+ * rootfs's root, is given to root_uid:root_gid (the pod's root on the host).
+ * Layers are never chowned.
+ * On failure nothing is left under idmap_dir. */
+int img_rootfs_mount_idmapped(struct img_ctx *ctx, const char *const *chain_ids, size_t n,
+			      const char *upper_work_dir, const char *target, const char *idmap_dir,
+			      int userns_fd, uid_t root_uid, gid_t root_gid, struct berr **err);
 /* Unmounts everything at target; a target that is not mounted (or missing) is success. */
 int img_rootfs_unmount(const char *target, struct berr **err);
 

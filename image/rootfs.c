@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/idmap.h"
 #include "image/image-internal.h"
 
 /* Appends the kernel's fs_context messages (read from the fsopen fd) to a message. */
@@ -136,6 +137,55 @@ int img_rootfs_mount(struct img_ctx *ctx, const char *const *chain_ids, size_t n
 	strv_free(lowers);
 	if (r < 0)
 		berr_wrap(err, "mount rootfs '%s'", target);
+	return r;
+}
+
+static int mount_over(char **lowers, size_t n, const char *upper, const char *work,
+		      const char *target, struct berr **err)
+{
+	int r = mount_new_api(lowers, n, upper, work, target, false, err);
+	if (r == -ENOSYS)
+		r = mount_legacy(lowers, n, upper, work, target, false, err);
+	return r;
+}
+
+int img_rootfs_mount_idmapped(struct img_ctx *ctx, const char *const *chain_ids, size_t n,
+			      const char *upper_work_dir, const char *target, const char *idmap_dir,
+			      int userns_fd, uid_t root_uid, gid_t root_gid, struct berr **err)
+{
+	if (n == 0)
+		return berr_set(err, EINVAL, "rootfs for '%s': image has no layers", target);
+	_cleanup_free_ char *upper = xasprintf("%s/upper", upper_work_dir);
+	_cleanup_free_ char *work = xasprintf("%s/work", upper_work_dir);
+	int r = fileio_mkdir_p(upper, 0755, err);
+	if (r >= 0)
+		r = fileio_mkdir_p(work, 0700, err);
+	if (r >= 0 && chown(upper, root_uid, root_gid) < 0)
+		r = berr_set_errno(err, errno, "chown '%s'", upper);
+	/* searchable by others: the runtime's init, the pod's root, mounts from it */
+	if (r >= 0)
+		r = fileio_mkdir_p(idmap_dir, 0711, err);
+	if (r < 0)
+		return berr_wrap(err, "mount rootfs '%s'", target);
+	char **lowers = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		_cleanup_free_ char *layer = NULL;
+		r = img_layer_path(ctx, chain_ids[i], &layer, err);
+		if (r >= 0) {
+			lowers[i] = xasprintf("%s/l%zu", idmap_dir, i);
+			r = idmap_bind(layer, lowers[i], userns_fd, false, err);
+		}
+	}
+	/* The upper dir is not idmapped: overlayfs works in it with the mounter's
+	 * credentials (host root), which the pod's mapping does not map. What the
+	 * container writes there is owned by its mapped host ids. */
+	if (r >= 0)
+		r = mount_over(lowers, n, upper, work, target, err);
+	strv_free(lowers);
+	if (r < 0) {
+		(void)idmap_unbind_dir(idmap_dir, NULL);
+		berr_wrap(err, "mount idmapped rootfs '%s'", target);
+	}
 	return r;
 }
 

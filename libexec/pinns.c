@@ -6,8 +6,10 @@
  * CRI-O's pinns does. Usage:
  *
  *   berth-pinns --dir DIR [--net] [--ipc] [--uts] [--pid]
+ *               [--uidmap C:H:L --gidmap C:H:L]
  *               [--hostname NAME] [--sysctl KEY=VALUE]...
  *   berth-pinns --pid-init
+ *   berth-pinns --worker ARGS...   (internal, see below)
  *
  * The first form unshares the requested namespaces, sets the hostname and the
  * namespaced sysctls inside them, and bind-mounts each namespace onto DIR/net,
@@ -17,6 +19,19 @@
  * on SIGTERM or SIGINT; it is detached (own session,
  * stdio on /dev/null) and is reparented to the caller's subreaper or PID 1 when
  * berth-pinns exits.
+ *
+ * With --uidmap and --gidmap the pod gets a user namespace of its own that owns
+ * the other namespaces (a container that joins it can join them: setns() into a
+ * namespace needs CAP_SYS_ADMIN in the user namespace owning it). The mapping is
+ * written from outside, by this process, which also does every bind mount (the
+ * pins live in the caller's mount namespace, owned by the initial user
+ * namespace). So a child unshares the user namespace, waits until its uid_map and
+ * gid_map are written and DIR/user pinned, becomes root in it and execs
+ * `berth-pinns --worker` with the same arguments: the worker, with every
+ * capability in the pod's user namespace, unshares the other namespaces, sets the
+ * hostname and sysctls there, starts the pod init, reports "ready <init pid>" (or
+ * "error <errno> <message>") on fd 3 and waits for EOF there; meanwhile this
+ * process pins /proc/<worker>/ns/{net,ipc,uts} and the init's PID namespace.
  *
  * Protocol: on success the exit status is 0 and stdout carries one line per
  * pin, "<ns> <path>", plus "init-pid <pid>" (a pid of the caller's PID
@@ -34,6 +49,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -44,6 +60,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,10 +76,17 @@
 #define INIT_REPORT_FD	 3   /* the init's end of the report pipe */
 #define INIT_READY	 'R' /* what it sends once its signal handlers are in place */
 
-enum pin_ns { PIN_NET, PIN_IPC, PIN_UTS, PIN_PID, PIN_MAX };
+#define WORKER_FD	3   /* the worker's end of its socket */
+#define CHILD_UNSHARED	'U' /* the user namespace exists: write its maps */
+#define CHILD_GO	'G' /* maps written: become root in it and exec the worker */
+#define CHILD_FAILED	'E' /* followed by an int errno */
+#define WORKER_LINE_MAX 1024
 
-static const char *const ns_names[PIN_MAX] = {"net", "ipc", "uts", "pid"};
-static const int ns_flags[PIN_MAX] = {CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWPID};
+enum pin_ns { PIN_NET, PIN_IPC, PIN_UTS, PIN_PID, PIN_USER, PIN_MAX };
+
+static const char *const ns_names[PIN_MAX] = {"net", "ipc", "uts", "pid", "user"};
+static const int ns_flags[PIN_MAX] = {CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWPID,
+				      CLONE_NEWUSER};
 
 struct pinns {
 	const char *dir;
@@ -70,26 +94,53 @@ struct pinns {
 	const char *hostname;
 	const char *sysctls[MAX_SYSCTLS];
 	size_t n_sysctls;
+	const char *uidmap, *gidmap; /* "C:H:L" */
+	bool worker;		     /* this is the worker inside the user namespace */
 	/* progress, for the rollback */
 	bool created_dir;
 	bool pinned[PIN_MAX];
 	pid_t init_pid;
+	pid_t worker_pid; /* the child in the pod's user namespace (then the worker) */
+	int worker_fd;	  /* our end of its socket; -1: none */
 };
 
 static int usage(struct berr **err)
 {
 	return berr_set(err, EINVAL,
 			"usage: berth-pinns --dir DIR [--net] [--ipc] [--uts] [--pid] "
-			"[--hostname NAME] [--sysctl KEY=VALUE]... | --pid-init");
+			"[--uidmap C:H:L --gidmap C:H:L] [--hostname NAME] [--sysctl KEY=VALUE]... "
+			"| --pid-init");
+}
+
+/* "C:H:L" with C 0 (the pod's root), L > 0 and no overflow (berthd checked the
+ * request; this is the helper's own guard). */
+static int check_map(const char *what, const char *m, struct berr **err)
+{
+	unsigned long long c, h, l;
+	char tail;
+	if (sscanf(m, "%llu:%llu:%llu%c", &c, &h, &l, &tail) != 3 || c != 0 || l == 0 ||
+	    h + l > UINT32_MAX || c + l > UINT32_MAX)
+		return berr_set(err, EINVAL,
+				"%s '%s' is not 0:HOST:LENGTH within the 32-bit id range", what, m);
+	return 0;
 }
 
 static int parse_args(struct pinns *p, int argc, char **argv, struct berr **err)
 {
-	for (int i = 1; i < argc; i++) {
+	int i = 1;
+	if (argc > 1 && !strcmp(argv[1], "--worker")) {
+		p->worker = true;
+		i = 2;
+	}
+	for (; i < argc; i++) {
 		const char *a = argv[i];
 		bool has_val = i + 1 < argc;
 		if (!strcmp(a, "--dir") && has_val) {
 			p->dir = argv[++i];
+		} else if (!strcmp(a, "--uidmap") && has_val) {
+			p->uidmap = argv[++i];
+		} else if (!strcmp(a, "--gidmap") && has_val) {
+			p->gidmap = argv[++i];
 		} else if (!strcmp(a, "--hostname") && has_val) {
 			p->hostname = argv[++i];
 		} else if (!strcmp(a, "--sysctl") && has_val) {
@@ -98,7 +149,7 @@ static int parse_args(struct pinns *p, int argc, char **argv, struct berr **err)
 			p->sysctls[p->n_sysctls++] = argv[++i];
 		} else {
 			bool found = false;
-			for (int n = 0; n < PIN_MAX; n++) {
+			for (int n = 0; n < PIN_USER; n++) {
 				if (a[0] == '-' && a[1] == '-' && !strcmp(a + 2, ns_names[n])) {
 					p->want[n] = true;
 					found = true;
@@ -114,6 +165,16 @@ static int parse_args(struct pinns *p, int argc, char **argv, struct berr **err)
 		return berr_set(err, EINVAL, "--hostname needs --uts");
 	if (p->hostname && (strlen(p->hostname) == 0 || strlen(p->hostname) > 64))
 		return berr_set(err, EINVAL, "hostname '%s' must have 1..64 chars", p->hostname);
+	if (!p->uidmap != !p->gidmap)
+		return berr_set(err, EINVAL, "--uidmap and --gidmap go together");
+	if (p->uidmap) {
+		int r = check_map("--uidmap", p->uidmap, err);
+		if (r == 0)
+			r = check_map("--gidmap", p->gidmap, err);
+		if (r < 0)
+			return r;
+		p->want[PIN_USER] = true;
+	}
 	return 0;
 }
 
@@ -246,7 +307,12 @@ static void rollback(struct pinns *p)
 {
 	if (p->init_pid > 0) {
 		kill(p->init_pid, SIGKILL);
+		/* the worker's child, not ours: waitpid() fails with ECHILD there */
 		(void)waitpid(p->init_pid, NULL, 0);
+	}
+	if (p->worker_pid > 0) {
+		kill(p->worker_pid, SIGKILL);
+		(void)waitpid(p->worker_pid, NULL, 0);
 	}
 	for (int ns = 0; ns < PIN_MAX; ns++) {
 		if (!p->pinned[ns])
@@ -377,13 +443,165 @@ static int start_init(struct pinns *p, struct berr **err)
 	p->init_pid = pid;
 	int r = wait_init_ready(fds[0], err);
 	close(fds[0]);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *src = xasprintf("/proc/%d/ns/pid", (int)pid);
-	return pin(p, PIN_PID, src, err);
+	return r;
 }
 
-static int run(struct pinns *p, struct berr **err)
+/* The net, IPC and UTS namespaces, hostname, sysctls and the PID init, made by the
+ * calling process (this one, or the worker inside the pod's user namespace). */
+static int make_namespaces(struct pinns *p, struct berr **err)
+{
+	int flags = 0;
+	for (int ns = PIN_NET; ns <= PIN_UTS; ns++) {
+		if (p->want[ns])
+			flags |= ns_flags[ns];
+	}
+	if (flags && unshare(flags) < 0)
+		return berr_set_errno(err, errno, "unshare namespaces");
+	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+		return berr_set_errno(err, errno, "set hostname '%s'", p->hostname);
+	int r = apply_sysctls(p, err);
+	/* Last, so the init lives in the pod's net, IPC and UTS namespaces too. */
+	if (r == 0 && p->want[PIN_PID])
+		r = start_init(p, err);
+	return r;
+}
+
+/* Child of fork() that becomes the worker: only async-signal-safe calls. It
+ * unshares the user namespace, waits for CHILD_GO (its maps are written), takes
+ * uid and gid 0 there (so the exec keeps every capability in it) and execs the
+ * worker with the socket on WORKER_FD. A failure sends CHILD_FAILED and errno. */
+static _Noreturn void userns_child(int fd, char *const *argv)
+{
+	char c = CHILD_UNSHARED;
+	int e = 0;
+	if (unshare(CLONE_NEWUSER) < 0) {
+		e = errno;
+		goto err_report;
+	}
+	if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1 || c != CHILD_GO)
+		_exit(127);
+	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0) {
+		e = errno;
+		goto err_report;
+	}
+	if (fd == WORKER_FD ? fcntl(fd, F_SETFD, 0) < 0 : dup2(fd, WORKER_FD) < 0) {
+		e = errno;
+		goto err_report;
+	}
+	char *const envp[] = {NULL};
+	execve("/proc/self/exe", argv, envp);
+	e = errno;
+err_report:
+	c = CHILD_FAILED;
+	(void)!write(fd, &c, 1);
+	(void)!write(fd, &e, sizeof(e));
+	_exit(127);
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = read(fd, (char *)buf + got, n - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EPIPE;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+/* CHILD_FAILED + errno from the child, read after its tag byte. */
+static int child_failed(int fd, const char *what, struct berr **err)
+{
+	int e = 0;
+	if (read_full(fd, &e, sizeof(e)) < 0 || e <= 0)
+		e = EIO;
+	return berr_set_errno(err, e, "%s", what);
+}
+
+static int write_map(pid_t pid, const char *file, const char *map, struct berr **err)
+{
+	unsigned long long c, h, l;
+	sscanf(map, "%llu:%llu:%llu", &c, &h, &l);
+	_cleanup_free_ char *path = xasprintf("/proc/%d/%s", (int)pid, file);
+	_cleanup_free_ char *line = xasprintf("%llu %llu %llu\n", c, h, l);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return berr_set_errno(err, errno, "open '%s'", path);
+	/* one write(2): the kernel takes a map only whole, and only once */
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		return berr_set_errno(err, errno, "write %s '%s'", file, map);
+	return 0;
+}
+
+/* The worker's report line: "ready <init pid>" or "error <errno> <message>". */
+static int worker_report(struct pinns *p, struct berr **err)
+{
+	char line[WORKER_LINE_MAX];
+	size_t n = 0;
+	for (;;) {
+		ssize_t k = read(p->worker_fd, line + n, 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return berr_set(err, EIO, "the pod's user namespace worker exited early");
+		if (n == 0 && line[0] == CHILD_FAILED)
+			return child_failed(p->worker_fd, "start the user namespace worker", err);
+		if (line[n] == '\n' || n + 1 == sizeof(line))
+			break;
+		n++;
+	}
+	line[n] = '\0';
+	long pid = 0;
+	int e = 0, off = 0;
+	if (sscanf(line, "ready %ld", &pid) == 1) {
+		p->init_pid = (pid_t)pid;
+		return 0;
+	}
+	if (sscanf(line, "error %d %n", &e, &off) == 1 && off > 0)
+		return berr_set(err, e > 0 && e < 256 ? e : EIO, "in the pod's user namespace: %s",
+				line + off);
+	return berr_set(err, EPROTO, "bad report '%s' from the user namespace worker", line);
+}
+
+/* The pod's user namespace and, through the worker, the namespaces it owns. */
+static int make_in_userns(struct pinns *p, char **argv, struct berr **err)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return berr_set_errno(err, errno, "socketpair");
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return berr_set_errno(err, e, "fork");
+	}
+	if (pid == 0)
+		userns_child(sv[1], argv);
+	close(sv[1]);
+	p->worker_pid = pid;
+	p->worker_fd = sv[0];
+	char c = 0;
+	if (read_full(p->worker_fd, &c, 1) < 0)
+		return berr_set(err, EIO, "the user namespace child exited early");
+	if (c == CHILD_FAILED)
+		return child_failed(p->worker_fd, "unshare user namespace", err);
+	int r = write_map(pid, "uid_map", p->uidmap, err);
+	if (r == 0)
+		r = write_map(pid, "gid_map", p->gidmap, err);
+	_cleanup_free_ char *src = xasprintf("/proc/%d/ns/user", (int)pid);
+	if (r == 0)
+		r = pin(p, PIN_USER, src, err);
+	c = CHILD_GO;
+	if (r == 0 && write(p->worker_fd, &c, 1) != 1)
+		r = berr_set_errno(err, errno, "start the user namespace worker");
+	return r < 0 ? r : worker_report(p, err);
+}
+
+static int run(struct pinns *p, char **worker_argv, struct berr **err)
 {
 	int r = check_sysctls(p, err);
 	if (r < 0)
@@ -401,33 +619,58 @@ static int run(struct pinns *p, struct berr **err)
 	else if (errno != EEXIST)
 		return berr_set_errno(err, errno, "mkdir '%s'", p->dir);
 
-	int flags = 0;
-	for (int ns = PIN_NET; ns <= PIN_UTS; ns++) {
-		if (p->want[ns])
-			flags |= ns_flags[ns];
-	}
-	if (flags && unshare(flags) < 0)
-		return berr_set_errno(err, errno, "unshare namespaces");
-	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
-		return berr_set_errno(err, errno, "set hostname '%s'", p->hostname);
-	r = apply_sysctls(p, err);
+	r = p->want[PIN_USER] ? make_in_userns(p, worker_argv, err) : make_namespaces(p, err);
 	if (r < 0)
 		return r;
-	for (int ns = PIN_NET; ns <= PIN_UTS; ns++) {
+	pid_t src_pid = p->want[PIN_USER] ? p->worker_pid : getpid();
+	for (int ns = PIN_NET; ns <= PIN_UTS && r == 0; ns++) {
 		if (!p->want[ns])
 			continue;
-		_cleanup_free_ char *src = xasprintf("/proc/self/ns/%s", ns_names[ns]);
+		_cleanup_free_ char *src = xasprintf("/proc/%d/ns/%s", (int)src_pid, ns_names[ns]);
 		r = pin(p, ns, src, err);
-		if (r < 0)
-			return r;
 	}
-	/* Last, so the init lives in the pod's net, IPC and UTS namespaces too. */
-	if (p->want[PIN_PID]) {
-		r = start_init(p, err);
-		if (r < 0)
-			return r;
+	if (r == 0 && p->want[PIN_PID]) {
+		_cleanup_free_ char *src = xasprintf("/proc/%d/ns/pid", (int)p->init_pid);
+		r = pin(p, PIN_PID, src, err);
 	}
-	return 0;
+	if (r == 0 && p->worker_pid > 0) {
+		/* EOF lets the worker exit; its init is reparented as ours would be */
+		close(p->worker_fd);
+		p->worker_fd = -1;
+		int st = 0;
+		while (waitpid(p->worker_pid, &st, 0) < 0 && errno == EINTR)
+			;
+		p->worker_pid = 0;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			r = berr_set(err, EIO, "the user namespace worker failed at exit");
+	}
+	return r;
+}
+
+/* berth-pinns --worker: runs in the pod's user namespace as its root (see the top
+ * comment) and reports on WORKER_FD; the pins are the parent's. */
+static _Noreturn void worker_main(struct pinns *p)
+{
+	_cleanup_berr_ struct berr *err = NULL;
+	int r = make_namespaces(p, &err);
+	char line[WORKER_LINE_MAX];
+	if (r == 0)
+		snprintf(line, sizeof(line), "ready %d\n", (int)p->init_pid);
+	else
+		snprintf(line, sizeof(line), "error %d %s\n", err ? err->code : EIO, berr_msg(err));
+	if (write(WORKER_FD, line, strlen(line)) == (ssize_t)strlen(line) && r == 0) {
+		char c;
+		/* until the parent has pinned our namespaces and closes its end */
+		for (;;) {
+			ssize_t k = read(WORKER_FD, &c, 1);
+			if (k == 0 || (k < 0 && errno != EINTR))
+				break;
+		}
+		_exit(0);
+	}
+	if (p->init_pid > 0)
+		kill(p->init_pid, SIGKILL);
+	_exit(r < 0 && err && err->code > 0 && err->code < 256 ? err->code : EIO);
 }
 
 int main(int argc, char **argv)
@@ -435,11 +678,22 @@ int main(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[1], "--pid-init"))
 		pid_init();
 
-	struct pinns p = {0};
+	struct pinns p = {.worker_fd = -1};
 	_cleanup_berr_ struct berr *err = NULL;
 	int r = parse_args(&p, argc, argv, &err);
+	if (r == 0 && p.worker) {
+		if (p.want[PIN_USER])
+			p.want[PIN_USER] = false; /* it is in the user namespace already */
+		worker_main(&p);
+	}
+	/* the worker's argv: ours behind --worker */
+	_cleanup_free_ char **wargv = xcalloc((size_t)argc + 2, sizeof(char *));
+	wargv[0] = "berth-pinns";
+	wargv[1] = "--worker";
+	for (int i = 1; i < argc; i++)
+		wargv[i + 1] = argv[i];
 	if (r == 0)
-		r = run(&p, &err);
+		r = run(&p, wargv, &err);
 	if (r == 0) {
 		for (int ns = 0; ns < PIN_MAX; ns++) {
 			if (p.pinned[ns])

@@ -35,7 +35,7 @@
 #define PINNS_MAX_OUT	 (64 * 1024)
 #define MAX_SYSCTLS	 256
 
-static const char *const pin_names[] = {"net", "ipc", "uts", "pid"};
+static const char *const pin_names[] = {"net", "ipc", "uts", "pid", "user"};
 
 void netns_pins_done(struct netns_pins *p)
 {
@@ -43,6 +43,7 @@ void netns_pins_done(struct netns_pins *p)
 	free(p->ipc);
 	free(p->uts);
 	free(p->pid);
+	free(p->user);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -295,11 +296,12 @@ static int pinns_parse(const struct netns_pin_opts *o, char *out, struct netns_p
 		if (!sp)
 			return berr_set(err, EPROTO, "berth-pinns: bad output line '%s'", line);
 		*sp++ = '\0';
-		char **slot = !strcmp(line, "net")   ? &p->net
-			      : !strcmp(line, "ipc") ? &p->ipc
-			      : !strcmp(line, "uts") ? &p->uts
-			      : !strcmp(line, "pid") ? &p->pid
-						     : NULL;
+		char **slot = !strcmp(line, "net")    ? &p->net
+			      : !strcmp(line, "ipc")  ? &p->ipc
+			      : !strcmp(line, "uts")  ? &p->uts
+			      : !strcmp(line, "pid")  ? &p->pid
+			      : !strcmp(line, "user") ? &p->user
+						      : NULL;
 		if (slot) {
 			free(*slot);
 			*slot = xstrdup(sp);
@@ -312,7 +314,7 @@ static int pinns_parse(const struct netns_pin_opts *o, char *out, struct netns_p
 		}
 	}
 	if ((o->net && !p->net) || (o->ipc && !p->ipc) || (o->uts && !p->uts) ||
-	    (o->pid && (!p->pid || p->init_pid <= 0)))
+	    (o->pid && (!p->pid || p->init_pid <= 0)) || (o->uidmap && !p->user))
 		return berr_set(err, EPROTO, "berth-pinns: incomplete output");
 	return 0;
 }
@@ -324,7 +326,7 @@ static int pin_run(const struct netns_pin_opts *o, struct netns_pins *p, struct 
 	if (o->n_sysctls > MAX_SYSCTLS)
 		return berr_set(err, E2BIG, "too many sysctls (%zu > %d)", o->n_sysctls,
 				MAX_SYSCTLS);
-	size_t max = 12 + 2 * o->n_sysctls;
+	size_t max = 16 + 2 * o->n_sysctls;
 	_cleanup_free_ const char **argv = xcalloc(max, sizeof(char *));
 	size_t n = 0;
 	const char *pinns = o->pinns ? o->pinns : BERTH_LIBEXECDIR "/berth-pinns";
@@ -340,6 +342,12 @@ static int pin_run(const struct netns_pin_opts *o, struct netns_pins *p, struct 
 	if (o->hostname) {
 		argv[n++] = "--hostname";
 		argv[n++] = o->hostname;
+	}
+	if (o->uidmap && o->gidmap) {
+		argv[n++] = "--uidmap";
+		argv[n++] = o->uidmap;
+		argv[n++] = "--gidmap";
+		argv[n++] = o->gidmap;
 	}
 	for (size_t i = 0; i < o->n_sysctls; i++) {
 		argv[n++] = "--sysctl";

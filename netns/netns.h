@@ -12,7 +12,7 @@
  *   plugin or helper output, -EIO plugin failure (the message carries the
  *   plugin's own text), -ETIMEDOUT plugin or helper timeout, -EBUSY cgroup in
  *   use, else the errno of the failing syscall (berth-pinns' exit status).
- * Layout of a pin dir: DIR/{net,ipc,uts,pid} bind mounts of nsfs files and
+ * Layout of a pin dir: DIR/{net,ipc,uts,pid,user} bind mounts of nsfs files and
  *   DIR/init-pid (decimal pid of the pod init); see docs/pods.md. */
 #ifndef BERTH_NETNS_NETNS_H
 #define BERTH_NETNS_NETNS_H
@@ -38,11 +38,14 @@ struct netns_pin_opts {
 	size_t n_sysctls;
 	const char *pinns; /* helper; NULL: BERTH_LIBEXECDIR "/berth-pinns" */
 	int timeout_ms;	   /* <= 0: 30 s */
+	/* "0:HOST:LENGTH" each, or NULL: a user namespace of the pod with these maps,
+	 * owning the other namespaces */
+	const char *uidmap, *gidmap;
 };
 
 struct netns_pins {
-	char *net, *ipc, *uts, *pid; /* pinned paths; NULL for namespaces not created */
-	pid_t init_pid;		     /* the pod init (our PID namespace); 0 without pid */
+	char *net, *ipc, *uts, *pid, *user; /* pinned paths; NULL: not created */
+	pid_t init_pid;			    /* the pod init (our PID namespace); 0 without pid */
 };
 
 /* Creates and pins the namespaces through berth-pinns, brings lo up in a new

@@ -57,6 +57,11 @@ struct oci_sandbox_info {
 	/* cgroupfs: "/kubepods/pod1" (NULL: "/berth"); systemd: a slice name
 	 * "x.slice" (NULL: "system.slice") */
 	const char *cgroup_parent;
+	/* the pod's user namespace (UserNamespace mode POD), joined by path, with its
+	 * one mapping each from container ID 0 (the runtime needs them to know the
+	 * host ids of root); NULL: the node's */
+	const char *userns_path;
+	uint32_t uid_host, uid_len, gid_host, gid_len;
 };
 
 /* The parts of the image config a container spec uses. Vectors are
@@ -169,11 +174,13 @@ bool oci_cap_is_known(const char *name);
  * run_as_user; run_as_group applies to either; else the image's USER. A user
  * or group name must exist in <rootfs>/etc/passwd or /etc/group (read without
  * leaving the rootfs); a numeric uid may be absent (gid 0). Additional gids:
- * the user's /etc/group memberships (not with STRICT policy) + supplemental. */
+ * the user's /etc/group memberships (not with the Strict policy, of the container or
+ * of the pod) + supplemental. */
 struct oci_user_request {
 	const char *rootfs;
 	const Runtime__V1__LinuxContainerSecurityContext *sc; /* may be NULL */
 	const char *image_user;				      /* may be NULL */
+	bool pod_strict; /* the pod's supplemental_groups_policy is Strict */
 };
 int oci_user_resolve(const struct oci_user_request *req, struct oci_user *ret, struct berr **err);
 

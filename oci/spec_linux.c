@@ -477,6 +477,8 @@ static int spec_namespaces(const struct oci_spec_input *in, struct json_object *
 		r = ns_mode(arr, "uts", net, sb->utsns_path, err);
 	if (r < 0)
 		return r;
+	if (sb->userns_path && sb->userns_path[0])
+		ns_add(arr, "user", sb->userns_path);
 	ns_add(arr, "mount", NULL);
 	const Runtime__V1__LinuxContainerSecurityContext *sc =
 	    in->config->linux ? in->config->linux->security_context : NULL;
@@ -587,6 +589,23 @@ int oci_spec_linux(const struct oci_spec_input *in, struct json_object *spec, st
 		return r;
 	oci_json_str(lx, "cgroupsPath", cg);
 	spec_sysctls(in, lx);
+	if (in->sandbox && in->sandbox->userns_path && in->sandbox->userns_path[0]) {
+		const struct oci_sandbox_info *sb = in->sandbox;
+		const struct {
+			const char *key;
+			uint32_t host, len;
+		} maps[] = {{"uidMappings", sb->uid_host, sb->uid_len},
+			    {"gidMappings", sb->gid_host, sb->gid_len}};
+		for (size_t i = 0; i < 2; i++) {
+			struct json_object *a = json_object_new_array();
+			struct json_object *m = json_object_new_object();
+			json_object_object_add(m, "containerID", json_object_new_int64(0));
+			json_object_object_add(m, "hostID", json_object_new_int64(maps[i].host));
+			json_object_object_add(m, "size", json_object_new_int64(maps[i].len));
+			json_object_array_add(a, m);
+			json_object_object_add(lx, maps[i].key, a);
+		}
+	}
 	if (!priv) {
 		paths_add(lx, "maskedPaths", sc ? sc->masked_paths : NULL,
 			  sc ? sc->n_masked_paths : 0, oci_masked_paths_default);

@@ -214,7 +214,7 @@ static bool gr_member(const char *line, size_t n, void *arg)
 /* The primary gid, the user's /etc/group memberships (unless the policy is
  * Strict), then the CRI supplemental groups, without duplicates. */
 static int additional_gids(const char *group_db, const char *pw_name, uint32_t gid,
-			   const Runtime__V1__LinuxContainerSecurityContext *sc,
+			   const Runtime__V1__LinuxContainerSecurityContext *sc, bool pod_strict,
 			   struct oci_user *ret, struct berr **err)
 {
 	/* The primary group leads the list, so that a setgid() alone does not
@@ -222,8 +222,8 @@ static int additional_gids(const char *group_db, const char *pw_name, uint32_t g
 	 * group (containerd's fix of CVE-2023-25173). */
 	struct members m = {.user = pw_name};
 	gids_add(&m.gids, &m.n, gid);
-	bool strict =
-	    sc && sc->supplemental_groups_policy == RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
+	bool strict = pod_strict || (sc && sc->supplemental_groups_policy ==
+					       RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict);
 	if (pw_name && !strict)
 		each_line(group_db, gr_member, &m);
 	for (size_t i = 0; sc && i < sc->n_supplemental_groups; i++) {
@@ -329,7 +329,7 @@ int oci_user_resolve(const struct oci_user_request *req, struct oci_user *ret, s
 			gid = g.found_id;
 		}
 	}
-	r = additional_gids(group, pw_name, gid, req->sc, ret, err);
+	r = additional_gids(group, pw_name, gid, req->sc, req->pod_strict, ret, err);
 	if (r < 0)
 		return r;
 	ret->uid = uid;

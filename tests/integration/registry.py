@@ -15,6 +15,8 @@ busybox-static (tarfile + json, digests computed here):
   list:1       OCI index: linux/amd64 and linux/arm64 manifests (/arch says which)
   corrupt:1    one layer, corrupted in the registry's storage by corrupt_blob()
   concurrent:1 three layers of random data (1 MiB each) only this image has
+  groups:1     busybox:1 + /etc/passwd and /etc/group putting user app (1000, its USER) in
+               groups 2000 and 3000
 Registry.push(layout, name, tag) copies one with skopeo (--all for indexes).
 
 Fixtures: `test_images` (session: the layout and its digests), `registry` (module:
@@ -509,6 +511,16 @@ def build_images(path):
     odd = lay.layer([("corrupt-me", "file", os.urandom(4096), 0o644)])
     out["corrupt"] = lay.image([odd])
     lay.tag(out["corrupt"], "corrupt-1")
+    # a user "app" (1000) the image's /etc/group puts in two more groups (2000, 3000)
+    accounts = lay.layer([
+        ("etc", "dir", None, 0o755),
+        ("etc/passwd", "file", b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n",
+         0o644),
+        ("etc/group", "file", b"root:x:0:\napp:x:1000:\nextra:x:2000:app\nmore:x:3000:root,app\n",
+         0o644),
+    ])
+    out["groups"] = lay.image([base, accounts], config={**BUSYBOX_CONFIG, "User": "app"})
+    lay.tag(out["groups"], "groups-1")
     rand = [lay.layer([(f"r{i}", "file", os.urandom(1 << 20), 0o644)]) for i in range(3)]
     out["concurrent"] = lay.image(rand)
     lay.tag(out["concurrent"], "concurrent-1")
@@ -517,7 +529,7 @@ def build_images(path):
 
 
 def push_all(reg, layout):
-    for name in ("busybox", "multi", "corrupt", "concurrent"):
+    for name in ("busybox", "multi", "corrupt", "concurrent", "groups"):
         reg.push(layout, name, "1")
     reg.push(layout, "list", "1", all_platforms=True)
 

@@ -78,6 +78,8 @@ def test_lifecycle_with_state_checks(env):
     e = rpc_error(env.status, cid)
     assert e.code() == grpc.StatusCode.NOT_FOUND
     env.remove(cid)  # unknown ID: success
+    env.stop(cid, timeout=10)  # CRI: so is a stop of an unknown ID
+    env.stop("f" * 64, timeout=0)
 
 
 def test_exit_codes_and_reasons(env):

@@ -117,7 +117,7 @@ def test_files_and_conffiles(tree):
     assert tops == ["etc", "lib", "usr"]
     # the binaries are the berth built from this tree, for /usr
     out = run([os.path.join(root, "usr/bin/berthd"), "--print-config",
-               "--config-dir", "/nonexistent"])
+               "--config-dir", os.path.join(tree, "control")])  # no *.json there
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["libexec_dir"] == "/usr/libexec/berth"
     # the shipped config is the reference one
@@ -471,3 +471,22 @@ def test_run_sh_without_runc_stops_before_changing_anything():
     assert "apt install runc" in out.stderr
     assert "==> building" not in out.stdout
     assert (os.path.exists(manifest) and os.stat(manifest).st_mtime) == before
+
+
+def test_dpkg_purge_keeps_state_something_is_mounted_in(root, deb):
+    """A pod's mount left under /var/lib/berth (a pod that outlived berthd): purge keeps the
+    state and says why, instead of deleting beneath a mount."""
+    root.dpkg("-i", deb)
+    mnt = root.p("var/lib/berth/image/left")
+    os.makedirs(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "berth-test", mnt], check=True)
+    try:
+        with open(os.path.join(mnt, "data"), "w") as f:
+            f.write("x")
+        out = root.dpkg("-P", "berth")
+        assert "keeping /var/lib/berth and /run/berth" in out
+        assert os.path.exists(os.path.join(mnt, "data"))
+        assert root.status() is None
+        assert not os.path.exists(root.p("etc/berth"))
+    finally:
+        subprocess.run(["umount", mnt], check=False)

@@ -587,6 +587,13 @@ static void test_handler_status_network_ready(void **state)
 	assert_int_equal(r->n_runtime_handlers, b.cfg.n_runtimes + 1);
 	assert_string_equal(r->runtime_handlers[0]->name, "");
 	assert_string_equal(r->runtime_handlers[1]->name, "runc");
+	/* nothing probed (no runtime): no kernel feature is claimed; the policy is berth's */
+	for (size_t i = 0; i < r->n_runtime_handlers; i++) {
+		assert_false(r->runtime_handlers[i]->features->recursive_read_only_mounts);
+		assert_false(r->runtime_handlers[i]->features->user_namespaces);
+	}
+	assert_true(r->features->supplemental_groups_policy);
+	assert_false(r->features->user_namespaces_host_network);
 	cri_msg_free(resp);
 	cri_config_done(&b.cfg);
 }

@@ -803,6 +803,21 @@ static void test_stop_never_exits_times_out(void **state)
 	assert_non_null(strstr(berr_msg(e), "did not exit"));
 }
 
+/* CRI: Stop and Remove of a container that doesn't exist succeed, and call nothing */
+static void test_stop_and_remove_unknown_ok(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(stop(f, "0123456789abcdef", 10, NULL), 0);
+	assert_int_equal(rm(f, "0123456789abcdef", NULL), 0);
+	assert_int_equal(fk.n_kill, 0);
+	/* and once it is gone */
+	_cleanup_free_ char *id = create_ok(f, "c1");
+	fk.kill_exits = true;
+	assert_int_equal(rm(f, id, NULL), 0);
+	assert_int_equal(stop(f, id, 0, NULL), 0);
+	assert_int_equal(rm(f, id, NULL), 0);
+}
+
 static void test_start_failure_records_exit(void **state)
 {
 	struct fx *f = *state;
@@ -1532,6 +1547,48 @@ static void test_events_published(void **state)
 	cri_events_unsubscribe(s);
 }
 
+/* ContainerStatus.user: the effective ids of /proc/<pid>/status, seen through the
+ * process's maps (identity on the host, 0 for the mapped base in a user namespace) */
+static void test_proc_user_parse(void **state)
+{
+	(void)state;
+	const char *status = "Name:\tsleep\nUid:\t1000\t1001\t1000\t1000\n"
+			     "Gid:\t2000\t2001\t2000\t2000\nFDSize:\t64\n"
+			     "Groups:\t2001 3000 \nNStgid:\t1\n";
+	const char *host = "         0          0 4294967295\n";
+	struct cri_proc_user u;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(cri_proc_user_parse(status, host, host, &u, &e), 0);
+	assert_int_equal(u.uid, 1001);
+	assert_int_equal(u.gid, 2001);
+	assert_int_equal(u.n_groups, 2);
+	assert_int_equal(u.groups[0], 2001);
+	assert_int_equal(u.groups[1], 3000);
+	cri_proc_user_done(&u);
+	/* a pod user namespace: host 65536.. is the container's 0..; 3000 is unmapped */
+	const char *ns = "Uid:\t65536\t65536\t65536\t65536\nGid:\t65546\t65546\t65546\t65546\n"
+			 "Groups:\t65546 65537 3000\n";
+	const char *map = "0 65536 2000\n";
+	assert_int_equal(cri_proc_user_parse(ns, map, map, &u, &e), 0);
+	assert_int_equal(u.uid, 0);
+	assert_int_equal(u.gid, 10);
+	assert_int_equal(u.n_groups, 2);
+	assert_int_equal(u.groups[0], 10);
+	assert_int_equal(u.groups[1], 1);
+	cri_proc_user_done(&u);
+	/* no groups at all */
+	assert_int_equal(
+	    cri_proc_user_parse("Uid:\t0 0 0 0\nGid:\t0 0 0 0\nGroups:\t\n", host, host, &u, &e),
+	    0);
+	assert_int_equal(u.n_groups, 0);
+	cri_proc_user_done(&u);
+	assert_int_equal(cri_proc_user_parse("Name:\tx\n", host, host, &u, &e), -EPROTO);
+	assert_non_null(strstr(berr_msg(e), "no Uid or Gid line"));
+	e = berr_free(e);
+	assert_int_equal(cri_proc_user_parse(ns, "0 100000 10\n", map, &u, &e), -EPROTO);
+	assert_non_null(strstr(berr_msg(e), "uid 65536 is not in the process's uid_map"));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1555,6 +1612,8 @@ int main(void)
 	    T(test_stop_timeout_then_kill),
 	    T(test_stop_timeout_zero_kills_at_once),
 	    T(test_stop_never_exits_times_out),
+	    T(test_stop_and_remove_unknown_ok),
+	    cmocka_unit_test(test_proc_user_parse),
 	    T(test_start_failure_records_exit),
 	    T(test_exit_during_create_is_recorded),
 	    T(test_start_after_uncommitted_exit),

@@ -240,6 +240,73 @@ static void test_run_stop_remove(void **state)
 	assert_int_equal(stop(f, id), 0);
 }
 
+static int run_userns(struct fx *f, char **ret_id, struct berr **err)
+{
+	Runtime__V1__RunPodSandboxRequest req = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+	req.config = pod_config(false);
+	Runtime__V1__UserNamespace *u = xcalloc(1, sizeof(*u));
+	runtime__v1__user_namespace__init(u);
+	u->mode = RUNTIME__V1__NAMESPACE_MODE__POD;
+	Runtime__V1__IDMapping **maps[2];
+	for (int i = 0; i < 2; i++) {
+		maps[i] = xcalloc(1, sizeof(*maps[i]));
+		maps[i][0] = xcalloc(1, sizeof(**maps[i]));
+		runtime__v1__idmapping__init(maps[i][0]);
+		maps[i][0]->host_id = 4000000 + 65536 * (uint32_t)i;
+		maps[i][0]->length = 65536;
+	}
+	u->uids = maps[0];
+	u->n_uids = 1;
+	u->gids = maps[1];
+	u->n_gids = 1;
+	req.config->linux->security_context->namespace_options->userns_options = u;
+	ProtobufCMessage *resp = NULL;
+	int r = cri_run_pod_sandbox(&f->b, NULL, &req.base, &resp, err);
+	if (r == 0)
+		*ret_id = xstrdup(((Runtime__V1__RunPodSandboxResponse *)resp)->pod_sandbox_id);
+	cri_msg_free(resp);
+	cri_msg_free(&req.config->base);
+	return r;
+}
+
+/* A pod with a user namespace of its own (on this node's probe: the real kernel and
+ * berth-pinns): pinned with the others, recorded, shown, handed to containers, undone. */
+static void test_run_user_namespace(void **state)
+{
+	struct fx *f = *state;
+	assert_true(f->b.rt->kfeat.idmap); /* root on a kernel with idmapped mounts */
+	_cleanup_free_ char *id = NULL;
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(run_userns(f, &id, &e), 0);
+	struct cri_pod_info pi;
+	assert_int_equal(cri_pod_info_load(&f->b, id, &pi, NULL), 0);
+	assert_non_null(pi.oci.userns_path);
+	assert_int_equal(access(pi.oci.userns_path, F_OK), 0);
+	assert_int_equal(pi.oci.uid_host, 4000000);
+	assert_int_equal(pi.oci.gid_host, 4065536);
+	assert_int_equal(pi.oci.uid_len, 65536);
+	cri_pod_info_done(&pi);
+	Runtime__V1__PodSandboxStatusRequest sr = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
+	sr.pod_sandbox_id = id;
+	ProtobufCMessage *resp = NULL;
+	assert_int_equal(cri_pod_sandbox_status(&f->b, NULL, &sr.base, &resp, NULL), 0);
+	const Runtime__V1__UserNamespace *u =
+	    ((Runtime__V1__PodSandboxStatusResponse *)resp)
+		->status->linux->namespaces->options->userns_options;
+	assert_int_equal(u->mode, RUNTIME__V1__NAMESPACE_MODE__POD);
+	assert_int_equal(u->n_uids, 1);
+	assert_int_equal(u->uids[0]->host_id, 4000000);
+	assert_int_equal(u->gids[0]->host_id, 4065536);
+	cri_msg_free(resp);
+	assert_int_equal(rm(f, id), 0);
+	assert_nothing_left(f);
+	/* a failure after the pins (CNI ADD) undoes the user namespace's pin too */
+	fk.fail_add = 1;
+	char *id2 = NULL;
+	assert_int_equal(run_userns(f, &id2, &e), -EIO);
+	assert_nothing_left(f);
+}
+
 static void test_host_network_makes_no_cni_call(void **state)
 {
 	struct fx *f = *state;
@@ -275,6 +342,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_run_cni_add_fails_rolls_back),
 	    T(test_run_stop_remove),
+	    T(test_run_user_namespace),
 	    T(test_host_network_makes_no_cni_call),
 	    T(test_host_network_hostname_refused),
 	};

@@ -708,6 +708,31 @@ static void test_validate_ctr_mounts_devices(void **state)
 	       "config.mounts[0].propagation 7 is not a MountPropagation (PROPAGATION_PRIVATE",
 	       "propagation");
 	c.m.propagation = 0;
+	/* recursive read-only: read-only, private, and a kernel with mount_setattr */
+	c.m.recursive_read_only = true;
+	expect(ctr_check(&c, &e), &e, EINVAL,
+	       "config.mounts[0].recursive_read_only needs readonly: mount '/data' is read-write",
+	       "rro rw");
+	c.m.readonly = true;
+	c.m.propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER;
+	expect(ctr_check(&c, &e), &e, EINVAL,
+	       "config.mounts[0].recursive_read_only needs propagation PROPAGATION_PRIVATE: "
+	       "mount '/data' has PROPAGATION_HOST_TO_CONTAINER",
+	       "rro slave");
+	c.m.propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL;
+	expect(ctr_check(&c, &e), &e, EINVAL, "has PROPAGATION_BIDIRECTIONAL", "rro shared");
+	c.m.propagation = 0;
+	expect(ctr_check(&c, &e), &e, 0, NULL, "rro ok, kernel not probed");
+	facts.kernel_known = true;
+	facts.rro_mounts = true;
+	expect(ctr_check(&c, &e), &e, 0, NULL, "rro ok");
+	facts.rro_mounts = false;
+	expect(ctr_check(&c, &e), &e, EOPNOTSUPP,
+	       "config.mounts[0].recursive_read_only: this kernel has no mount_setattr(2)",
+	       "rro without mount_setattr");
+	facts.kernel_known = false;
+	c.m.recursive_read_only = false;
+	c.m.readonly = false;
 	Runtime__V1__Mount *v[1025];
 	for (int i = 0; i < 1025; i++)
 		v[i] = &c.m;
@@ -804,6 +829,87 @@ static void test_validate_ctr_security(void **state)
 }
 
 /* ---- the other requests ---- */
+
+/* namespace_options.userns_options of a pod (and, the same rules, of a container) */
+static void test_validate_pod_userns(void **state)
+{
+	struct pod p;
+	struct berr *e = NULL;
+	pod_init(&p);
+	Runtime__V1__UserNamespace u = RUNTIME__V1__USER_NAMESPACE__INIT;
+	Runtime__V1__IDMapping um = RUNTIME__V1__IDMAPPING__INIT, gm = RUNTIME__V1__IDMAPPING__INIT;
+	Runtime__V1__IDMapping *ums[2] = {&um, &gm}, *gms[1] = {&gm};
+	p.ns.userns_options = &u;
+	u.mode = RUNTIME__V1__NAMESPACE_MODE__NODE;
+	expect(pod_check(&p, &e), &e, 0, NULL, "node");
+	um = (Runtime__V1__IDMapping){.base = um.base, .host_id = 65536, .length = 65536};
+	gm = (Runtime__V1__IDMapping){.base = gm.base, .host_id = 65536, .length = 65536};
+	u.uids = ums;
+	u.n_uids = 1;
+	expect(pod_check(&p, &e), &e, EINVAL,
+	       "config.linux.security_context.namespace_options.userns_options: mode NODE takes "
+	       "no mappings (1 uids, 0 gids given)",
+	       "node with mappings");
+	u.mode = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+	expect(pod_check(&p, &e), &e, EINVAL,
+	       "userns_options.mode CONTAINER is not supported: a user namespace is the node's",
+	       "container");
+	u.mode = RUNTIME__V1__NAMESPACE_MODE__TARGET;
+	expect(pod_check(&p, &e), &e, EINVAL, "userns_options.mode TARGET is not supported",
+	       "target");
+	u.mode = RUNTIME__V1__NAMESPACE_MODE__POD;
+	expect(pod_check(&p, &e), &e, EINVAL,
+	       "mode POD needs exactly one uids and one gids mapping (1 uids, 0 gids given)",
+	       "no gids");
+	u.gids = gms;
+	u.n_gids = 1;
+	expect(pod_check(&p, &e), &e, 0, NULL, "pod");
+	u.n_uids = 2;
+	expect(pod_check(&p, &e), &e, EINVAL, "(2 uids, 1 gids given)", "two uid mappings");
+	u.n_uids = 1;
+	um.container_id = 1;
+	expect(pod_check(&p, &e), &e, EINVAL,
+	       "userns_options.uids[0].container_id 1: the mapping must start at container ID 0",
+	       "no root");
+	um.container_id = 0;
+	gm.length = 0;
+	expect(pod_check(&p, &e), &e, EINVAL, "userns_options.gids[0].length is 0", "empty");
+	gm.length = 65536;
+	um.host_id = 4294967295u - 65536; /* the last id is 4294967294: (uid_t)-1 is none */
+	expect(pod_check(&p, &e), &e, 0, NULL, "up to the last id");
+	um.host_id++;
+	expect(pod_check(&p, &e), &e, EINVAL,
+	       "userns_options.uids[0]: host_id 4294901760 + length 65536 overflows the ID range",
+	       "overflow");
+	um.host_id = 65536;
+	p.ns.network = RUNTIME__V1__NAMESPACE_MODE__NODE;
+	expect(pod_check(&p, &e), &e, EINVAL,
+	       "mode POD with network NODE: the node's network namespace is not owned by the "
+	       "pod's user namespace",
+	       "host network");
+	p.ns.network = RUNTIME__V1__NAMESPACE_MODE__POD;
+	p.ns.ipc = RUNTIME__V1__NAMESPACE_MODE__NODE;
+	expect(pod_check(&p, &e), &e, EINVAL, "mode POD with ipc NODE", "host ipc");
+	p.ns.ipc = RUNTIME__V1__NAMESPACE_MODE__POD;
+	/* a node whose probe found no idmapped mounts */
+	struct cri_host_facts no = facts;
+	no.kernel_known = true;
+	expect(cri_validate_pod_config(&no, &p.c, "config", &e), &e, EOPNOTSUPP,
+	       "user namespaces are not supported on this node", "unsupported");
+	no.user_namespaces = true;
+	expect(cri_validate_pod_config(&no, &p.c, "config", &e), &e, 0, NULL, "supported");
+	/* the container's copy, as kubelet sends it, passes the same checks */
+	struct ctr c;
+	ctr_init(&c);
+	c.sc.namespace_options = &p.ns;
+	p.ns.pid = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+	expect(ctr_check(&c, &e), &e, 0, NULL, "container pod");
+	um.container_id = 5;
+	expect(ctr_check(&c, &e), &e, EINVAL,
+	       "config.linux.security_context.namespace_options.userns_options.uids[0]."
+	       "container_id 5",
+	       "container no root");
+}
 
 static void test_validate_exec_and_streams(void **state)
 {
@@ -1089,6 +1195,7 @@ int main(void)
 	    cmocka_unit_test(test_validate_pod_ports),
 	    cmocka_unit_test(test_validate_pod_sysctls),
 	    cmocka_unit_test(test_validate_pod_security_and_cgroup),
+	    cmocka_unit_test(test_validate_pod_userns),
 	    cmocka_unit_test(test_validate_maps),
 	    cmocka_unit_test(test_validate_ctr_process),
 	    cmocka_unit_test(test_validate_ctr_mounts_devices),

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -232,6 +233,96 @@ static void test_pin_hostname_and_sysctls(void **state)
 	assert_string_equal(res.out, "pod-a\n81\n");
 	spawn_result_done(&res);
 	unpin("sysctl1", &p);
+}
+
+/* The user namespace of the pod owns the others: NS_GET_USERNS of each pin is
+ * the pinned user namespace, whose maps are the ones asked for. */
+static void test_pin_user_namespace_owns_the_others(void **state)
+{
+	const char *sysctls[] = {"net.ipv4.ip_unprivileged_port_start=82", "kernel.shmmni=1500"};
+	struct netns_pin_opts o = {.net = true,
+				   .ipc = true,
+				   .uts = true,
+				   .pid = true,
+				   .hostname = "pod-u",
+				   .sysctls = sysctls,
+				   .n_sysctls = 2,
+				   .uidmap = "0:3000000:65536",
+				   .gidmap = "0:3100000:1000"};
+	struct netns_pins p = {0};
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(pin("user1", &o, &p, &e), 0);
+	_cleanup_free_ char *dir = pin_dir("user1");
+	_cleanup_free_ char *user = xasprintf("%s/user", dir);
+	assert_string_equal(p.user, user);
+	struct stat us, self;
+	assert_int_equal(stat(user, &us), 0);
+	assert_int_equal(stat("/proc/self/ns/user", &self), 0);
+	assert_int_not_equal(us.st_ino, self.st_ino);
+	const char *owned[] = {p.net, p.ipc, p.uts, p.pid};
+	for (size_t i = 0; i < 4; i++) {
+		int fd = open(owned[i], O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		int ufd = ioctl(fd, NS_GET_USERNS);
+		assert_true(ufd >= 0);
+		struct stat o_st;
+		assert_int_equal(fstat(ufd, &o_st), 0);
+		assert_int_equal(o_st.st_ino, us.st_ino);
+		close(ufd);
+		close(fd);
+	}
+	/* the init runs as the pod's root: host ids 3000000 and 3100000 */
+	_cleanup_free_ char *status = xasprintf("/proc/%d/status", (int)p.init_pid);
+	_cleanup_free_ char *text = NULL;
+	assert_int_equal(fileio_read_all(status, 1 << 16, &text, NULL, &e), 0);
+	assert_non_null(strstr(text, "Uid:\t3000000\t3000000"));
+	assert_non_null(strstr(text, "Gid:\t3100000\t3100000"));
+	_cleanup_free_ char *map_path = xasprintf("/proc/%d/gid_map", (int)p.init_pid);
+	_cleanup_free_ char *map = NULL;
+	assert_int_equal(fileio_read_all(map_path, 4096, &map, NULL, &e), 0);
+	unsigned in, out, len;
+	assert_int_equal(sscanf(map, "%u %u %u", &in, &out, &len), 3);
+	assert_true(in == 0 && out == 3100000 && len == 1000);
+	/* hostname and sysctls were set inside */
+	char host[66] = {0};
+	assert_int_equal(netns_run(p.uts, read_hostname, host, &e), 0);
+	assert_string_equal(host, "pod-u");
+	_cleanup_free_ char *port =
+	    read_in_ns(p.net, "/proc/sys/net/ipv4/ip_unprivileged_port_start");
+	assert_string_equal(port, "82\n");
+	_cleanup_free_ char *shm = read_in_ns(p.ipc, "/proc/sys/kernel/shmmni");
+	assert_string_equal(shm, "1500\n");
+	unpin("user1", &p);
+	assert_false(test_is_mounted_under(dir));
+	assert_int_equal(access(dir, F_OK), -1);
+}
+
+/* A failure inside the user namespace (a sysctl the kernel refuses there: ids
+ * outside the mapping) and a bad map leave nothing: no pin, no dir, no init. */
+static void test_pin_user_namespace_failures_leave_nothing(void **state)
+{
+	const char *bad[] = {"net.ipv4.ping_group_range=0 2147483647"};
+	struct netns_pin_opts o = {.net = true,
+				   .pid = true,
+				   .sysctls = bad,
+				   .n_sysctls = 1,
+				   .uidmap = "0:3000000:65536",
+				   .gidmap = "0:3000000:65536"};
+	struct netns_pins p = {0};
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(pin("user2", &o, &p, &e), -EINVAL);
+	assert_non_null(strstr(berr_msg(e), "in the pod's user namespace: sysctl "
+					    "'net.ipv4.ping_group_range=0 2147483647'"));
+	_cleanup_free_ char *dir = pin_dir("user2");
+	assert_false(test_is_mounted_under(dir));
+	assert_int_equal(access(dir, F_OK), -1);
+	e = berr_free(e);
+	struct netns_pin_opts o2 = {
+	    .net = true, .uidmap = "1:3000000:65536", .gidmap = "0:3000000:65536"};
+	assert_int_equal(pin("user3", &o2, &p, &e), -EINVAL);
+	assert_non_null(strstr(berr_msg(e), "--uidmap '1:3000000:65536' is not 0:HOST:LENGTH"));
+	_cleanup_free_ char *dir3 = pin_dir("user3");
+	assert_int_equal(access(dir3, F_OK), -1);
 }
 
 static void test_pin_rejects_host_sysctls(void **state)
@@ -822,6 +913,8 @@ int main(void)
 	    cmocka_unit_test(test_pin_root_release),
 	    cmocka_unit_test(test_pin_hostname_and_sysctls),
 	    cmocka_unit_test(test_pin_rejects_host_sysctls),
+	    cmocka_unit_test(test_pin_user_namespace_owns_the_others),
+	    cmocka_unit_test(test_pin_user_namespace_failures_leave_nothing),
 	    cmocka_unit_test(test_pid_init_is_pid1_and_reaps),
 	    cmocka_unit_test(test_pid_init_takes_sigterm_at_once),
 	    cmocka_unit_test(test_unpin_kills_init),

@@ -313,6 +313,21 @@ static void test_spec_golden_pod_pidns(void **state)
 	golden_check("pod_pidns", &f);
 }
 
+/* A pod with its own user namespace: joined by path, with its mappings (runc needs
+ * them for the host ids of root); the bind sources are the caller's idmapped ones. */
+static void test_spec_golden_pod_userns(void **state)
+{
+	struct fx f;
+	fx_init(&f);
+	f.ns.pid = RUNTIME__V1__NAMESPACE_MODE__POD;
+	f.sb.userns_path = "/run/berth/ns/pod1/user";
+	f.sb.uid_host = 131072;
+	f.sb.uid_len = 65536;
+	f.sb.gid_host = 196608;
+	f.sb.gid_len = 1000;
+	golden_check("pod_userns", &f);
+}
+
 static void test_spec_golden_mounts(void **state)
 {
 	struct fx f;
@@ -919,6 +934,23 @@ static void test_user_resolve_table(void **state)
 				 t[i].want_uid, t[i].want_gid, t[i].want_gids);
 		oci_user_done(&u);
 	}
+	/* the pod's Strict applies to a container that leaves the default (Merge) */
+	Runtime__V1__LinuxContainerSecurityContext sc =
+	    RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
+	int64_t supp = 7;
+	sc.supplemental_groups = &supp;
+	sc.n_supplemental_groups = 1;
+	struct oci_user u;
+	struct oci_user_request req = {.rootfs = root, .sc = &sc, .image_user = "app"};
+	assert_int_equal(oci_user_resolve(&req, &u, NULL), 0);
+	assert_int_equal(u.n_additional_gids, 4); /* 1001, 10, 50, 7 */
+	oci_user_done(&u);
+	req.pod_strict = true;
+	assert_int_equal(oci_user_resolve(&req, &u, NULL), 0);
+	assert_int_equal(u.n_additional_gids, 2);
+	assert_int_equal(u.additional_gids[0], 1001);
+	assert_int_equal(u.additional_gids[1], 7);
+	oci_user_done(&u);
 }
 
 static void test_user_resolve_stays_in_rootfs(void **state)
@@ -1294,6 +1326,7 @@ int main(void)
 	    cmocka_unit_test(test_spec_golden_privileged),
 	    cmocka_unit_test(test_spec_golden_host_namespaces),
 	    cmocka_unit_test(test_spec_golden_pod_pidns),
+	    cmocka_unit_test(test_spec_golden_pod_userns),
 	    cmocka_unit_test(test_spec_golden_mounts),
 	    cmocka_unit_test(test_spec_golden_readonly_rootfs),
 	    cmocka_unit_test(test_spec_golden_seccomp_runtime_default),
