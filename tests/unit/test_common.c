@@ -21,8 +21,8 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
-#include "common/fileio.h"
 #include "common/fault.h"
+#include "common/fileio.h"
 #include "common/idmap.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -378,6 +378,101 @@ static void test_sysctl_ns_of(void **state)
 	}
 }
 
+/* ---- idmapped mounts ---- */
+
+/* A child in a new user namespace mapping 0..999 to host 100000..; it waits on
+ * the pipe (closing it ends it). Returns its pid; *ret_fd: its namespace. */
+static pid_t userns_child(int *ret_pipe, int *ret_fd)
+{
+	int go[2], ready[2];
+	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]); /* so that the parent's close is our EOF */
+		char c = unshare(CLONE_NEWUSER) == 0 ? 'U' : 'E';
+		(void)!write(ready[1], &c, 1);
+		(void)!read(go[0], &c, 1);
+		_exit(0);
+	}
+	close(go[0]);
+	close(ready[1]);
+	char c = 0;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	assert_int_equal(c, 'U');
+	const char *files[] = {"uid_map", "gid_map"};
+	for (int i = 0; i < 2; i++) {
+		_cleanup_free_ char *p = xasprintf("/proc/%d/%s", (int)pid, files[i]);
+		_cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "0 100000 1000\n", 14), 14);
+	}
+	_cleanup_free_ char *ns = xasprintf("/proc/%d/ns/user", (int)pid);
+	*ret_fd = open(ns, O_RDONLY | O_CLOEXEC);
+	assert_true(*ret_fd >= 0);
+	*ret_pipe = go[1];
+	return pid;
+}
+
+static void test_idmap_bind_and_unbind(void **state)
+{
+	int go, fd;
+	pid_t pid = userns_child(&go, &fd);
+	_cleanup_free_ char *src = xasprintf("%s/idmap-src", tmpdir);
+	_cleanup_free_ char *dir = xasprintf("%s/idmap", tmpdir);
+	_cleanup_free_ char *f0 = xasprintf("%s/root-file", src);
+	_cleanup_free_ char *f1 = xasprintf("%s/high-file", src);
+	assert_int_equal(fileio_mkdir_p(src, 0755, NULL), 0);
+	assert_int_equal(fileio_mkdir_p(dir, 0711, NULL), 0);
+	assert_int_equal(fileio_write_atomic(f0, "r", 1, 0644, NULL), 0);
+	assert_int_equal(fileio_write_atomic(f1, "h", 1, 0644, NULL), 0);
+	assert_int_equal(chown(f1, 5000, 5000), 0); /* beyond the mapping's 1000 */
+	_cleanup_free_ char *t_dir = xasprintf("%s/d", dir);
+	_cleanup_free_ char *t_file = xasprintf("%s/f", dir);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(idmap_bind(src, t_dir, fd, true, &e), 0);
+	assert_int_equal(idmap_bind(f0, t_file, fd, false, &e), 0);
+	struct stat st;
+	_cleanup_free_ char *seen0 = xasprintf("%s/root-file", t_dir);
+	_cleanup_free_ char *seen1 = xasprintf("%s/high-file", t_dir);
+	assert_int_equal(stat(seen0, &st), 0);
+	assert_int_equal(st.st_uid, 100000);
+	assert_int_equal(st.st_gid, 100000);
+	assert_int_equal(stat(seen1, &st), 0);
+	assert_int_equal(st.st_uid, 65534); /* unmapped: the overflow id */
+	assert_int_equal(stat(t_file, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_uid, 100000);
+	/* the source is untouched */
+	assert_int_equal(stat(f0, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	/* a filesystem without idmapped mounts; a missing source */
+	_cleanup_free_ char *t_proc = xasprintf("%s/p", dir);
+	assert_int_equal(idmap_bind("/proc/sys", t_proc, fd, false, &e), -EINVAL);
+	assert_non_null(strstr(berr_msg(e), "does not support idmapped mounts"));
+	e = berr_free(e);
+	assert_int_equal(access(t_proc, F_OK), -1);
+	assert_int_equal(idmap_bind("/nonexistent/x", t_proc, fd, false, &e), -ENOENT);
+	e = berr_free(e);
+	/* everything unmounted and removed, the sources kept */
+	assert_int_equal(idmap_unbind_dir(dir, &e), 0);
+	assert_int_equal(access(dir, F_OK), -1);
+	assert_int_equal(access(f0, F_OK), 0);
+	assert_int_equal(access(f1, F_OK), 0);
+	assert_int_equal(idmap_unbind_dir(dir, &e), 0); /* missing: success */
+	/* a dir that holds something not mounted is kept, with what it holds */
+	assert_int_equal(fileio_mkdir_p(t_dir, 0711, NULL), 0);
+	_cleanup_free_ char *keep = xasprintf("%s/keep", t_dir);
+	assert_int_equal(fileio_write_atomic(keep, "k", 1, 0644, NULL), 0);
+	assert_true(idmap_unbind_dir(dir, &e) < 0);
+	assert_int_equal(access(keep, F_OK), 0);
+	close(fd);
+	close(go);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
 /* BERTH_FAULT is read at the first hit: set here, before any point was reached. */
 static void test_fault_points(void **state)
 {
@@ -402,128 +497,35 @@ static void test_fault_points(void **state)
 	assert_int_equal(BERTH_FAULT_POINT("t.a", NULL), 0);
 	unsetenv("BERTH_FAULT");
 #endif
-	/* ---- idmapped mounts ---- */
+}
 
-	/* A child in a new user namespace mapping 0..999 to host 100000..; it waits on
-	 * the pipe (closing it ends it). Returns its pid; *ret_fd: its namespace. */
-	static pid_t userns_child(int *ret_pipe, int *ret_fd)
-	{
-		int go[2], ready[2];
-		assert_int_equal(pipe2(go, O_CLOEXEC), 0);
-		assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
-		pid_t pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			close(go[1]); /* so that the parent's close is our EOF */
-			char c = unshare(CLONE_NEWUSER) == 0 ? 'U' : 'E';
-			(void)!write(ready[1], &c, 1);
-			(void)!read(go[0], &c, 1);
-			_exit(0);
-		}
-		close(go[0]);
-		close(ready[1]);
-		char c = 0;
-		assert_int_equal(read(ready[0], &c, 1), 1);
-		close(ready[0]);
-		assert_int_equal(c, 'U');
-		const char *files[] = {"uid_map", "gid_map"};
-		for (int i = 0; i < 2; i++) {
-			_cleanup_free_ char *p = xasprintf("/proc/%d/%s", (int)pid, files[i]);
-			_cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
-			assert_true(fd >= 0);
-			assert_int_equal(write(fd, "0 100000 1000\n", 14), 14);
-		}
-		_cleanup_free_ char *ns = xasprintf("/proc/%d/ns/user", (int)pid);
-		*ret_fd = open(ns, O_RDONLY | O_CLOEXEC);
-		assert_true(*ret_fd >= 0);
-		*ret_pipe = go[1];
-		return pid;
-	}
-
-	static void test_idmap_bind_and_unbind(void **state)
-	{
-		int go, fd;
-		pid_t pid = userns_child(&go, &fd);
-		_cleanup_free_ char *src = xasprintf("%s/idmap-src", tmpdir);
-		_cleanup_free_ char *dir = xasprintf("%s/idmap", tmpdir);
-		_cleanup_free_ char *f0 = xasprintf("%s/root-file", src);
-		_cleanup_free_ char *f1 = xasprintf("%s/high-file", src);
-		assert_int_equal(fileio_mkdir_p(src, 0755, NULL), 0);
-		assert_int_equal(fileio_mkdir_p(dir, 0711, NULL), 0);
-		assert_int_equal(fileio_write_atomic(f0, "r", 1, 0644, NULL), 0);
-		assert_int_equal(fileio_write_atomic(f1, "h", 1, 0644, NULL), 0);
-		assert_int_equal(chown(f1, 5000, 5000), 0); /* beyond the mapping's 1000 */
-		_cleanup_free_ char *t_dir = xasprintf("%s/d", dir);
-		_cleanup_free_ char *t_file = xasprintf("%s/f", dir);
-		_cleanup_berr_ struct berr *e = NULL;
-		assert_int_equal(idmap_bind(src, t_dir, fd, true, &e), 0);
-		assert_int_equal(idmap_bind(f0, t_file, fd, false, &e), 0);
-		struct stat st;
-		_cleanup_free_ char *seen0 = xasprintf("%s/root-file", t_dir);
-		_cleanup_free_ char *seen1 = xasprintf("%s/high-file", t_dir);
-		assert_int_equal(stat(seen0, &st), 0);
-		assert_int_equal(st.st_uid, 100000);
-		assert_int_equal(st.st_gid, 100000);
-		assert_int_equal(stat(seen1, &st), 0);
-		assert_int_equal(st.st_uid, 65534); /* unmapped: the overflow id */
-		assert_int_equal(stat(t_file, &st), 0);
-		assert_true(S_ISREG(st.st_mode));
-		assert_int_equal(st.st_uid, 100000);
-		/* the source is untouched */
-		assert_int_equal(stat(f0, &st), 0);
-		assert_int_equal(st.st_uid, 0);
-		/* a filesystem without idmapped mounts; a missing source */
-		_cleanup_free_ char *t_proc = xasprintf("%s/p", dir);
-		assert_int_equal(idmap_bind("/proc/sys", t_proc, fd, false, &e), -EINVAL);
-		assert_non_null(strstr(berr_msg(e), "does not support idmapped mounts"));
-		e = berr_free(e);
-		assert_int_equal(access(t_proc, F_OK), -1);
-		assert_int_equal(idmap_bind("/nonexistent/x", t_proc, fd, false, &e), -ENOENT);
-		e = berr_free(e);
-		/* everything unmounted and removed, the sources kept */
-		assert_int_equal(idmap_unbind_dir(dir, &e), 0);
-		assert_int_equal(access(dir, F_OK), -1);
-		assert_int_equal(access(f0, F_OK), 0);
-		assert_int_equal(access(f1, F_OK), 0);
-		assert_int_equal(idmap_unbind_dir(dir, &e), 0); /* missing: success */
-		/* a dir that holds something not mounted is kept, with what it holds */
-		assert_int_equal(fileio_mkdir_p(t_dir, 0711, NULL), 0);
-		_cleanup_free_ char *keep = xasprintf("%s/keep", t_dir);
-		assert_int_equal(fileio_write_atomic(keep, "k", 1, 0644, NULL), 0);
-		assert_true(idmap_unbind_dir(dir, &e) < 0);
-		assert_int_equal(access(keep, F_OK), 0);
-		close(fd);
-		close(go);
-		assert_int_equal(waitpid(pid, NULL, 0), pid);
-	}
-
-	int main(void)
-	{
-		const struct CMUnitTest tests[] = {
-		    cmocka_unit_test(test_err_set_and_wrap),
-		    cmocka_unit_test(test_err_set_errno_appends_strerror),
-		    cmocka_unit_test(test_err_move),
-		    cmocka_unit_test(test_fileio_atomic_roundtrip),
-		    cmocka_unit_test(test_fileio_atomic_nosync_roundtrip),
-		    cmocka_unit_test(test_fileio_read_limit),
-		    cmocka_unit_test(test_fileio_read_missing),
-		    cmocka_unit_test(test_fileio_mkdir_and_remove_tree),
-		    cmocka_unit_test(test_fileio_mkdir_over_file),
-		    cmocka_unit_test(test_ids),
-		    cmocka_unit_test(test_time_format),
-		    cmocka_unit_test(test_log_level_parse),
-		    cmocka_unit_test(test_sysctl_ns_of),
-		    cmocka_unit_test(test_spawn_run_captures),
-		    cmocka_unit_test(test_spawn_run_large_input),
-		    cmocka_unit_test(test_spawn_run_truncates),
-		    cmocka_unit_test(test_spawn_run_timeout_kills),
-		    cmocka_unit_test(test_spawn_run_background_child_holds_pipe),
-		    cmocka_unit_test(test_spawn_missing_program),
-		    cmocka_unit_test(test_spawn_fd_map_and_cwd),
-		    cmocka_unit_test(test_spawn_status_str),
-		    cmocka_unit_test(test_strv_push_join_split),
-		    cmocka_unit_test(test_fault_points),
-		    cmocka_unit_test(test_idmap_bind_and_unbind),
-		};
-		return cmocka_run_group_tests(tests, group_setup, group_teardown);
-	}
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_err_set_and_wrap),
+	    cmocka_unit_test(test_err_set_errno_appends_strerror),
+	    cmocka_unit_test(test_err_move),
+	    cmocka_unit_test(test_fileio_atomic_roundtrip),
+	    cmocka_unit_test(test_fileio_atomic_nosync_roundtrip),
+	    cmocka_unit_test(test_fileio_read_limit),
+	    cmocka_unit_test(test_fileio_read_missing),
+	    cmocka_unit_test(test_fileio_mkdir_and_remove_tree),
+	    cmocka_unit_test(test_fileio_mkdir_over_file),
+	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_time_format),
+	    cmocka_unit_test(test_log_level_parse),
+	    cmocka_unit_test(test_sysctl_ns_of),
+	    cmocka_unit_test(test_spawn_run_captures),
+	    cmocka_unit_test(test_spawn_run_large_input),
+	    cmocka_unit_test(test_spawn_run_truncates),
+	    cmocka_unit_test(test_spawn_run_timeout_kills),
+	    cmocka_unit_test(test_spawn_run_background_child_holds_pipe),
+	    cmocka_unit_test(test_spawn_missing_program),
+	    cmocka_unit_test(test_spawn_fd_map_and_cwd),
+	    cmocka_unit_test(test_spawn_status_str),
+	    cmocka_unit_test(test_strv_push_join_split),
+	    cmocka_unit_test(test_fault_points),
+	    cmocka_unit_test(test_idmap_bind_and_unbind),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
