@@ -289,6 +289,8 @@ static int parse_runtime(struct berth_config *c, const char *name, struct json_o
 			r = get_string(val, origin, k, true, &rt->root, err);
 		else if (strcmp(key, "options") == 0)
 			r = get_strv(val, origin, k, false, &rt->options, err);
+		else if (strcmp(key, "timeout_ms") == 0)
+			r = get_int(val, origin, k, 100, 3600000, &rt->timeout_ms, err);
 		else
 			r = unknown_key(origin, base, key, err);
 		if (r < 0)
@@ -505,6 +507,11 @@ int cri_config_parse(struct berth_config *c, const char *json, const char *origi
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t off = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
+	/* Given -1, json-c reads the terminating NUL as input too: an unclosed
+	 * comment ends past it. */
+	size_t len = strlen(json);
+	if (off > len)
+		off = len;
 	if (jerr != json_tokener_success)
 		return berr_set(err, EINVAL, "config '%s': invalid JSON at offset %zu: %s", origin,
 				off, json_tokener_error_desc(jerr));
@@ -671,6 +678,9 @@ static struct json_object *config_json(const struct berth_config *c)
 		if (r->root)
 			json_object_object_add(ro, "root", json_object_new_string(r->root));
 		json_object_object_add(ro, "options", strv_json(r->options));
+		if (r->timeout_ms)
+			json_object_object_add(ro, "timeout_ms",
+					       json_object_new_int(r->timeout_ms));
 		json_object_object_add(rts, r->name, ro);
 	}
 	json_object_object_add(o, "runtimes", rts);

@@ -18,8 +18,10 @@
  * Remove kills what still runs, then runc delete, image volumes released,
  * unmount, dirs, exit record, store record. Both hold no lock while calling out (style §5): Remove
  * claims the container with the `removing` flag first. */
+#define LOG_COMPONENT "cri"
 #include "cri/pod.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -33,9 +35,11 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/fileio.h"
 #include "common/idmap.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "cri/imgvol.h"
 #include "shim/shim.h"
 #include "cri/validate-internal.h"
@@ -145,6 +149,55 @@ static int ctr_teardown(struct berth *b, const struct oci_runtime_handler *h, co
 		berr_free(first);
 	}
 	return r;
+}
+
+int cri_ctr_sweep_orphans(struct berth *b, struct berr **err)
+{
+	_cleanup_free_ char *cdir = xasprintf("%s/c", b->cfg.run_dir);
+	_cleanup_free_ char *udir = xasprintf("%s/containers", b->cfg.state_dir);
+	const char *const dirs[] = {cdir, udir};
+	for (size_t k = 0; k < 2; k++) {
+		DIR *d = opendir(dirs[k]);
+		if (!d) {
+			if (errno == ENOENT)
+				continue;
+			return berr_set_errno(err, errno, "open '%s'", dirs[k]);
+		}
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			struct store_ctr *c = NULL;
+			if (!id_is_valid(de->d_name) ||
+			    store_ctr_get(b->store, de->d_name, &c, NULL) == 0) {
+				store_ctr_unref(c);
+				continue;
+			}
+			/* No record: a Create that died between its shim and its record.
+			 * Which runtime ran it is not known: each configured one is asked. */
+			const char *id = de->d_name;
+			_cleanup_free_ char *bundle = xasprintf("%s/%s", cdir, id);
+			_cleanup_free_ char *rootfs = xasprintf("%s/rootfs", bundle);
+			_cleanup_free_ char *upper = xasprintf("%s/%s", udir, id);
+			_cleanup_berr_ struct berr *e = NULL;
+			for (size_t i = 0; i < b->cfg.n_runtimes; i++) {
+				struct oci_runtime_handler h;
+				if (cri_handler_of(b, b->cfg.runtimes[i].name, &h, NULL) == 0)
+					(void)cri_ops_of(b)->oci->delete (&h, id, true, NULL);
+			}
+			struct oci_runtime_handler h;
+			int r = cri_handler_of(b, NULL, &h, &e);
+			if (r == 0)
+				r = ctr_teardown(b, &h, id, bundle, rootfs, upper, false,
+						 access(bundle, F_OK) == 0, &e);
+			if (r < 0)
+				log_warn("id=%.12s msg=\"remove what a dead create left: %s\"", id,
+					 berr_msg(e));
+			else
+				log_info("id=%.12s msg=\"removed what a create cut short left\"",
+					 id);
+		}
+		closedir(d);
+	}
+	return 0;
 }
 
 static void plan_rollback(struct berth *b, struct ctr_plan *p)
@@ -534,6 +587,8 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 	p.name = store_ctr_name_build(c->metadata->name, sm->metadata.name, sm->metadata.namespace,
 				      sm->metadata.uid, c->metadata->attempt);
 	r = store_ctr_reserve_name(b->store, p.name, p.id, err);
+	if (r == 0)
+		r = BERTH_FAULT_POINT("create.reserved", err);
 	if (r < 0)
 		goto out;
 	p.name_reserved = true;
@@ -557,13 +612,19 @@ int cri_create_container(struct berth *b, struct cri_call *call, const ProtobufC
 	if (r == 0) {
 		p.stop_signal = stop_signal_of(c, store_img_meta(p.img));
 		r = plan_bundle(b, &p, cri_imgvol_config(&p.vols, c), err);
+		if (r == 0)
+			r = BERTH_FAULT_POINT("create.mounted", err);
 	}
 	if (r == 0)
 		r = plan_shim(b, &p, c, err);
 	if (r == 0)
+		r = BERTH_FAULT_POINT("create.shim", err);
+	if (r == 0)
 		r = cri_call_check(call, err);
 	if (r == 0)
 		r = plan_record(b, &p, in, err);
+	if (r == 0)
+		r = BERTH_FAULT_POINT("create.recorded", err);
 	/* Announced once its record is in: a removal by the check below (or an
 	 * exit committed meanwhile) follows it in the stream. */
 	if (r == 0)
@@ -627,8 +688,12 @@ int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c, 
 	if (r == 0)
 		r = cri_handler_of(b, m->runtime_handler, &h, err);
 	if (r == 0)
+		r = BERTH_FAULT_POINT("remove.stopped", err);
+	if (r == 0)
 		r = ctr_teardown(b, &h, m->id, m->bundle_dir, m->rootfs_path,
 				 cri_ctr_extra(m, CRI_CTR_X_UPPER), true, shim_alive, err);
+	if (r == 0)
+		r = BERTH_FAULT_POINT("remove.torn_down", err);
 	if (r == 0) {
 		r = store_ctr_delete(b->store, m->id, err);
 		if (r == 0)

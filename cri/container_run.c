@@ -20,6 +20,8 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fault.h"
+#include "common/log.h"
 #include "common/fileio.h"
 #include "common/ids.h"
 #include "shim/shim.h"
@@ -120,6 +122,48 @@ static int64_t ms_left(int64_t deadline_ns)
 	return (deadline_ns - time_mono_ns()) / 1000000;
 }
 
+static int shim_lost_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	if (st->finished_at != 0)
+		return 0;
+	st->finished_at = time_now_ns();
+	st->exit_code = 255;
+	free(st->reason);
+	st->reason = xstrdup("Error");
+	free(st->message);
+	st->message = xstrdup("berth-shim died before the container: its exit status is lost");
+	return 0;
+}
+
+/* The shim records the exit; once it is dead (killed from outside) no record
+ * comes. When the runtime then has the container stopped or gone, the exit is
+ * committed without its status, so Stop and Remove end. Cheap while the shim
+ * lives (kill 0). */
+static bool shim_lost(struct berth *b, struct store_ctr *c)
+{
+	struct store_ctr_status st;
+	store_ctr_status(c, &st);
+	int shim = st.shim_pid;
+	store_ctr_status_done(&st);
+	if (shim <= 0 || kill(shim, 0) == 0 || errno != ESRCH)
+		return false;
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct oci_runtime_handler h;
+	struct oci_state os = {0};
+	_cleanup_berr_ struct berr *e = NULL;
+	if (cri_handler_of(b, m->runtime_handler, &h, NULL) < 0)
+		return false;
+	int r = cri_ops_of(b)->oci->state(&h, m->id, &os, &e);
+	if ((r < 0 && r != -ENOENT) || (r == 0 && os.status != OCI_STATUS_STOPPED))
+		return false;
+	if (store_ctr_update(b->store, c, shim_lost_fn, NULL, &e) < 0)
+		return false;
+	log_warn("id=%.12s msg=\"shim gone, container stopped: exit recorded without status\"",
+		 m->id);
+	cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STOPPED);
+	return true;
+}
+
 int cri_ctr_wait_exit(struct berth *b, struct cri_call *call, struct store_ctr *c,
 		      int64_t deadline_ns, struct berr **err)
 {
@@ -145,6 +189,8 @@ int cri_ctr_wait_exit(struct berth *b, struct cri_call *call, struct store_ctr *
 			if (fin != 0)
 				return 0;
 		}
+		if (shim_lost(b, c))
+			return 0;
 		int r = call ? cri_call_check(call, err) : 0;
 		if (r < 0)
 			return r;
@@ -269,6 +315,8 @@ int cri_ctr_stop(struct berth *b, struct cri_call *call, struct store_ctr *c, in
 			*err = berr_free(*err);
 	}
 	r = ctr_signal(b, call, c, &h, SIGKILL, err);
+	if (r == 0)
+		r = BERTH_FAULT_POINT("stop.killed", err);
 	if (r < 0)
 		return r;
 	int wait_ms = b->rt ? b->rt->stop_wait_ms : 10000;
@@ -364,6 +412,20 @@ static int start_failed_fn(struct store_ctr_status *st, void *arg, struct berr *
 	return 0;
 }
 
+static int unclaim_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	st->starting = false;
+	return 0;
+}
+
+/* When even the failure can't be recorded: the claim alone is memory only
+ * (no write), so Start can be tried again. */
+static void release_start_claim(struct berth *b, struct store_ctr *c)
+{
+	_cleanup_berr_ struct berr *e = NULL;
+	(void)store_ctr_update(b->store, c, unclaim_fn, NULL, &e);
+}
+
 /* After a failed `runtime start`: did the container's init die before it could
  * be started (killed from outside)? Then its shim writes the exit record: it is
  * committed, waiting up to KILL_WAIT_MS for it when the runtime says the init is
@@ -428,10 +490,26 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 		cri_obs_oci(b, "start", t0, r);
 		_cleanup_berr_ struct berr *e = NULL;
 		struct start_failed_arg fa = {NULL, false};
+		if (r == 0)
+			(void)BERTH_FAULT_POINT("start.started", NULL);
 		if (r == 0) {
-			r = store_ctr_update(b->store, c, started_fn, NULL, err);
+			r = BERTH_FAULT_POINT("store.write.started", err);
 			if (r == 0)
+				r = store_ctr_update(b->store, c, started_fn, NULL, err);
+			if (r == 0) {
+				(void)BERTH_FAULT_POINT("start.recorded", NULL);
 				cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STARTED);
+			} else {
+				/* Started, but the record says created (a full or failing
+				 * state dir): kill it and record the failure, so that the
+				 * node and berth's answers agree. */
+				(void)cri_ops_of(b)->oci->kill(&h, m->id, SIGKILL, false, &e);
+				fa.msg = berr_msg(*err);
+				if (store_ctr_update(b->store, c, start_failed_fn, &fa, &e) < 0)
+					release_start_claim(b, c);
+				else if (fa.recorded)
+					cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STOPPED);
+			}
 		} else if (exited_before_start(b, c, &h)) {
 			/* finished_at is set: this only releases the claim */
 			(void)store_ctr_update(b->store, c, start_failed_fn, &fa, &e);
@@ -441,8 +519,9 @@ int cri_start_container(struct berth *b, struct cri_call *call, const ProtobufCM
 			 * shim records the end and exits. */
 			(void)cri_ops_of(b)->oci->kill(&h, m->id, SIGKILL, false, &e);
 			fa.msg = berr_msg(*err);
-			if (store_ctr_update(b->store, c, start_failed_fn, &fa, &e) == 0 &&
-			    fa.recorded)
+			if (store_ctr_update(b->store, c, start_failed_fn, &fa, &e) < 0)
+				release_start_claim(b, c);
+			else if (fa.recorded)
 				cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STOPPED);
 		}
 	}

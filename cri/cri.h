@@ -36,6 +36,7 @@ struct berth_runtime {
 	char *path;	/* OCI runtime binary */
 	char *root;	/* --root of the runtime; default <run_dir>/runtimes/<name> */
 	char **options; /* NULL-terminated extra global args, never NULL */
+	int timeout_ms; /* each runtime call but exec; 0: 60 s (oci/oci.h) */
 };
 
 struct berth_registry {

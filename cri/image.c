@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/fileio.h"
 #include "common/strv.h"
 #include "common/ids.h"
@@ -200,13 +201,18 @@ int cri_pull_image(struct berth *b, struct cri_call *call, const ProtobufCMessag
 	int64_t t0 = time_mono_ns();
 	cri_obs_pull_begin(b);
 	int r = pull_watched(b, call, ref, a ? &auth : NULL, &p, err);
+	if (r == 0)
+		r = BERTH_FAULT_POINT("pull.answered", err);
 	if (r < 0) {
 		cri_obs_pull_end(b, t0, r, 0);
+		img_pulled_free(p);
 		return r;
 	}
 	/* recorded before p is freed: until then img_gc() keeps p's blobs and layers */
 	r = record_image(b, p, err);
 	cri_obs_pull_end(b, t0, r, r >= 0 ? p->fetched : 0);
+	if (r >= 0)
+		(void)BERTH_FAULT_POINT("pull.recorded", NULL);
 	if (r >= 0) {
 		log_info("image=%s id=%.19s size=%llu layers=%zu dur_ms=%lld msg=\"pulled image\"",
 			 ref, p->id, (unsigned long long)p->size, p->n_layers,

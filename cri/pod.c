@@ -130,6 +130,7 @@ int cri_handler_of(struct berth *b, const char *name, struct oci_runtime_handler
 	    .root = rt->root,
 	    .systemd_cgroup = b->cfg.cgroup_driver == BERTH_CGROUP_SYSTEMD,
 	    .extra_args = rt->options,
+	    .timeout_ms = rt->timeout_ms,
 	    .exec_helper = b->rt ? b->rt->exec_path : NULL,
 	};
 	return 0;

@@ -172,6 +172,12 @@ int cri_ctr_remove(struct berth *b, struct cri_call *call, struct store_ctr *c, 
 int cri_ctr_stop_all(struct berth *b, struct cri_call *call, const char *sandbox_id, bool remove,
 		     struct berr **err);
 
+/* At start, before serving: tears down every bundle and rootfs dir without a
+ * record (a CreateContainer that died between starting its shim and writing
+ * its record): the runtime's container, the shim (it records and exits), the
+ * rootfs mount, the dirs. */
+int cri_ctr_sweep_orphans(struct berth *b, struct berr **err);
+
 /* Commits an exit record of container c if it has none yet (monitor, Stop,
  * recovery); wakes waiters. */
 int cri_ctr_commit_exit(struct berth *b, struct store_ctr *c, struct berr **err);

@@ -14,6 +14,10 @@
  *     saying so.
  * A restart with 1,000 running containers costs one directory listing plus a
  * kill(0) and a read of /proc/PID/cmdline per container (bench/README.md).
+ *   - recorded as created while its shim lives and the runtime runs it (a Start
+ *     that died before its record): recorded as started.
+ * Bundles and rootfs dirs without a record (a Create that died between its
+ * shim and its record) are torn down (cri_ctr_sweep_orphans).
  * Exit records of containers the store doesn't know are removed. Sandboxes
  * keep their pins and need nothing here. The holders of image volume trees are
  * rebuilt from the records (cri/imgvol.c). */
@@ -81,6 +85,33 @@ static int lost_fn(struct store_ctr_status *st, void *arg, struct berr **err)
 	return 0;
 }
 
+static int started_fn(struct store_ctr_status *st, void *arg, struct berr **err)
+{
+	if (st->started_at == 0)
+		st->started_at = time_now_ns();
+	return 0;
+}
+
+/* A StartContainer that died between the runtime's start and its record left
+ * the container running but recorded as created: the runtime knows better. */
+static void recover_started(struct berth *b, struct store_ctr *c)
+{
+	const struct store_ctr_meta *m = store_ctr_meta(c);
+	struct oci_runtime_handler h;
+	struct oci_state os;
+	_cleanup_berr_ struct berr *e = NULL;
+	if (cri_handler_of(b, m->runtime_handler, &h, NULL) < 0 ||
+	    cri_ops_of(b)->oci->state(&h, m->id, &os, NULL) < 0 || os.status != OCI_STATUS_RUNNING)
+		return;
+	if (store_ctr_update(b->store, c, started_fn, NULL, &e) < 0) {
+		log_warn("id=%.12s msg=\"record started container: %s, ignoring\"", m->id,
+			 berr_msg(e));
+		return;
+	}
+	log_warn("id=%.12s msg=\"container was started while berthd went down\"", m->id);
+	cri_event_emit(b, m->sandbox_id, m->id, CRI_EV_STARTED);
+}
+
 static int id_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -92,6 +123,7 @@ static void recover_ctr(struct berth *b, struct store_ctr *c, char **ids, size_t
 	struct store_ctr_status st;
 	store_ctr_status(c, &st);
 	bool done = st.finished_at != 0;
+	bool started = st.started_at != 0;
 	int shim_pid = st.shim_pid;
 	store_ctr_status_done(&st);
 	if (done)
@@ -104,8 +136,11 @@ static void recover_ctr(struct berth *b, struct store_ctr *c, char **ids, size_t
 	 * otherwise, most of a restart's time (bench/README.md). */
 	if (listed && cri_ctr_commit_exit_opt(b, c, false, &e) == 0)
 		return;
-	if (pid_alive(shim_pid, "berth-shim"))
+	if (pid_alive(shim_pid, "berth-shim")) {
+		if (!started)
+			recover_started(b, c);
 		return;
+	}
 	/* Without its shim, a container may still run (the shim was killed): the
 	 * runtime knows. Its pid alone proves nothing after a reboot. */
 	bool alive = runtime_has(b, c);
@@ -144,6 +179,9 @@ int cri_recover(struct berth *b, struct berr **err)
 	for (size_t i = 0; i < n; i++)
 		recover_ctr(b, v[i], ids, (size_t)n_ids);
 	store_ctr_list_free(v, n);
+	r = cri_ctr_sweep_orphans(b, err);
+	if (r < 0)
+		return r;
 	r = cri_imgvol_recover(b, err);
 	if (r < 0)
 		return r;

@@ -33,6 +33,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/fileio.h"
 #include "common/ids.h"
 #include "common/sysctl.h"
@@ -535,13 +536,19 @@ int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCM
 	if (r == 0)
 		r = plan_record(b, &p, in, err);
 	if (r == 0)
+		r = BERTH_FAULT_POINT("run_pod.recorded", err);
+	if (r == 0)
 		r = plan_namespaces(b, &p, cfg, err);
 	if (r == 0)
 		r = plan_cgroup(&p, err);
+	if (r == 0)
+		r = BERTH_FAULT_POINT("run_pod.pinned", err);
 	if (r == 0 && p.pins.net) {
 		r = sb_cni(b, p.id, p.pins.net, cfg, &p.cni, err);
 		if (r == 0)
 			p.cni_added = true;
+		if (r == 0)
+			r = BERTH_FAULT_POINT("run_pod.network", err);
 	}
 	if (r == 0)
 		r = plan_files(&p, cfg, err);
@@ -549,6 +556,8 @@ int cri_run_pod_sandbox(struct berth *b, struct cri_call *call, const ProtobufCM
 		r = cri_call_check(call, err);
 	if (r == 0)
 		r = store_sb_update(b->store, p.sb, ready_fn, &p, err);
+	if (r == 0)
+		(void)BERTH_FAULT_POINT("run_pod.ready", NULL);
 	if (r < 0) {
 		plan_rollback(b, &p, cfg);
 		berr_wrap(err, "run pod sandbox '%s'", cfg->metadata->name);
@@ -620,6 +629,8 @@ static int sb_teardown(struct berth *b, struct store_sb *sb, struct berr **err)
 	r = cri_ctr_stop_all(b, NULL, m->id, false, err);
 	if (r == 0 && ns_dir)
 		r = netns_stop_init(ns_dir, err);
+	if (r == 0)
+		r = BERTH_FAULT_POINT("pod.init_stopped", err);
 	if (r == 0 && st.netns_path) {
 		Runtime__V1__PodSandboxConfig *cfg = sb_config(m);
 		r = sb_cni(b, m->id, st.netns_path, cfg, NULL, err);
@@ -649,7 +660,11 @@ static int sb_stop(struct berth *b, struct cri_call *call, struct store_sb *sb, 
 	if (removing)
 		r = cri_ctr_stop_all(b, call, store_sb_id(sb), true, err);
 	if (r == 0)
+		r = BERTH_FAULT_POINT(removing ? "remove_pod.containers" : "stop_pod.claimed", err);
+	if (r == 0)
 		r = sb_teardown(b, sb, err);
+	if (r == 0)
+		r = BERTH_FAULT_POINT(removing ? "remove_pod.stopped" : "stop_pod.torn_down", err);
 	bool was_ready = false;
 	if (r == 0)
 		r = store_sb_update(b->store, sb, stopped_fn, &was_ready, err);
@@ -729,6 +744,8 @@ int cri_remove_pod_sandbox(struct berth *b, struct cri_call *call, const Protobu
 		r = fileio_remove_tree(sandbox_dir, err);
 	if (r == 0 && cgroup)
 		r = sb_cgroup_remove(cgroup, err);
+	if (r == 0)
+		r = BERTH_FAULT_POINT("remove_pod.torn_down", err);
 	/* The event needs the pod's status, which goes with the record: the
 	 * snapshot is taken before the delete, published after it. */
 	ProtobufCMessage *ev = NULL;

@@ -18,6 +18,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/ids.h"
 #include "common/spawn.h"
 #include "common/strv.h"
@@ -437,6 +438,8 @@ static int run_helper(struct img_ctx *ctx, const struct img_spawn_opts *o, const
 	int term_wait_ms = o->term_wait_ms > 0 ? o->term_wait_ms : TERM_WAIT_MS;
 	struct berr *e = NULL;
 	int r = spawn_start(&so, &h.pid, &e);
+	if (r == 0) /* berthd dies with the pull under way */
+		(void)BERTH_FAULT_POINT("pull.spawned", NULL);
 	close(pin[0]);
 	close(pout[1]);
 	if (r < 0) {

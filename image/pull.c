@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/ids.h"
+#include "common/fault.h"
 #include "common/strv.h"
 #include "image/image-internal.h"
 
@@ -91,6 +92,8 @@ static ssize_t layer_read(void *arg, const void **buf, struct berr **err)
 		return n;
 	if (n > 0) {
 		int r = img_blob_writer_write(&lr->w, *buf, (size_t)n, err);
+		if (r == 0) /* berth-pull dies or fails with part of a blob written */
+			r = BERTH_FAULT_POINT("pull.blob", err);
 		if (r < 0)
 			return r;
 		lr->done += (uint64_t)n;

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs the test dependencies, checks format and docs links, builds berth
 # (release, the Debian package, ASan+UBSan, and TSan for the stress tests) and
-# runs every test: cmocka unit tests through CTest, then the integration tests
-# (pytest, a real gRPC client against a real berthd; the package with lintian and
-# dpkg --root).
+# runs every test: cmocka unit tests through CTest, each fuzz target for a
+# bounded time (scripts/fuzz.sh), then the integration tests (pytest, a real
+# gRPC client against a real berthd; the package with lintian and dpkg --root).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -32,7 +32,7 @@ echo "== docs (links and path mentions resolve)"
 
 jobs=$(nproc)
 build() { # build DIR SANITIZE
-	cmake -S . -B "$1" -DSANITIZE="$2" -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake -S . -B "$1" -DSANITIZE="$2" -DCMAKE_BUILD_TYPE=Debug -DBERTH_FAULTS=ON >/dev/null
 	cmake --build "$1" -j"$jobs"
 }
 
@@ -56,6 +56,9 @@ echo "== unit tests (ASan+UBSan)"
 (cd build-asan && ctest --output-on-failure -LE tsan)
 echo "== unit tests (TSan)"
 (cd build-tsan && ctest --output-on-failure -L tsan)
+
+echo "== fuzz (libFuzzer, ASan+UBSan; ${BERTH_FUZZ_SECONDS:-20} s per target)"
+bash scripts/fuzz.sh "${BERTH_FUZZ_SECONDS:-20}"
 
 echo "== integration tests"
 export BERTH_BUILD="$top/build-asan"

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/fileio.h"
 
 void sobj_init(struct sobj *o, const struct store_kind *kind, const char *id, const char *name)
@@ -91,9 +93,16 @@ int sobj_checkpoint(struct store *s, struct tbl *t, struct sobj *o, const void *
 		      STORE_RECORD_VERSION, o->kind->noun, o->meta_json, status);
 	_cleanup_free_ char *path = tbl_record_path(t, o->id);
 	size_t len = strlen(rec);
-	int r = s->write_hook ? s->write_hook(path, rec, len, err)
-		: durable     ? fileio_write_atomic(path, rec, len, 0600, err)
-			      : fileio_write_atomic_nosync(path, rec, len, 0600, err);
+	int r = 0;
+#ifdef BERTH_FAULTS
+	char point[64]; /* "store.write.container": a full or failing state dir */
+	snprintf(point, sizeof(point), "store.write.%s", o->kind->noun);
+	r = fault_point(point, err);
+#endif
+	if (r == 0)
+		r = s->write_hook ? s->write_hook(path, rec, len, err)
+		    : durable	  ? fileio_write_atomic(path, rec, len, 0600, err)
+				  : fileio_write_atomic_nosync(path, rec, len, 0600, err);
 	if (r < 0)
 		return berr_wrap(err, "checkpoint %s '%s'", o->kind->noun, o->id);
 	free(o->disk_status);

@@ -165,6 +165,11 @@ static int parse_headers(struct spdy_zlib *z, const uint8_t *in, size_t n, struc
 			r = berr_set(err, EPROTO, "spdy: empty header name");
 			break;
 		}
+		/* read as a C string, a name with a NUL would be cut short */
+		if (memchr(name, 0, nl)) {
+			r = berr_set(err, EPROTO, "spdy: NUL in header name");
+			break;
+		}
 		char *nm = xstrndup((const char *)name, nl);
 		/* Several values of one name are NUL-separated. */
 		size_t start = 0;

@@ -178,7 +178,7 @@ def test_pull_failures(berthd_factory, net, reg, auth_reg, test_images):  # noqa
     e = rpc_error(pull, d, ref, username=AUTH_USER, password="wrong")
     assert e.code() == grpc.StatusCode.PERMISSION_DENIED and "HTTP 401" in e.details()
     e = rpc_error(pull, d, "127.0.0.1:1/test/busybox:1")
-    assert e.code() == grpc.StatusCode.INTERNAL and "127.0.0.1:1" in e.details()
+    assert e.code() == grpc.StatusCode.UNAVAILABLE and "127.0.0.1:1" in e.details()
     # nothing half-done is visible
     assert list_images(d) == []
     assert image_dir_entries(d, "layers") == []

@@ -23,6 +23,7 @@
 #include "common/alloc.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/fileio.h"
 #include "common/idmap.h"
 #include "common/ids.h"
@@ -610,6 +611,32 @@ static void test_idmap_bind_and_unbind(void **state)
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
 }
 
+/* BERTH_FAULT is read at the first hit: set here, before any point was reached. */
+static void test_fault_points(void **state)
+{
+#ifdef BERTH_FAULTS
+	setenv("BERTH_FAULT", "t.a:eio,t.b:enospc:2,t.c:bogus:x", 1);
+	_cleanup_berr_ struct berr *e = NULL;
+	assert_int_equal(BERTH_FAULT_POINT("t.none", &e), 0);
+	assert_int_equal(BERTH_FAULT_POINT("t.a", &e), -EIO);
+	assert_non_null(strstr(berr_msg(e), "fault point t.a"));
+	e = berr_free(e);
+	assert_int_equal(BERTH_FAULT_POINT("t.a", &e), 0); /* fires once */
+	assert_int_equal(BERTH_FAULT_POINT("t.b", &e), 0); /* the second hit fires */
+	assert_int_equal(BERTH_FAULT_POINT("t.b", &e), -ENOSPC);
+	e = berr_free(e);
+	assert_int_equal(BERTH_FAULT_POINT("t.b", &e), 0);
+	/* an unknown action is "kill": not hit here; "t" alone is no point of it */
+	assert_int_equal(BERTH_FAULT_POINT("t", &e), 0);
+	unsetenv("BERTH_FAULT");
+#else
+	/* compiled out: every point passes, whatever the environment says */
+	setenv("BERTH_FAULT", "t.a:eio", 1);
+	assert_int_equal(BERTH_FAULT_POINT("t.a", NULL), 0);
+	unsetenv("BERTH_FAULT");
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -638,6 +665,7 @@ int main(void)
 	    cmocka_unit_test(test_spawn_fd_map_and_cwd),
 	    cmocka_unit_test(test_spawn_status_str),
 	    cmocka_unit_test(test_strv_push_join_split),
+	    cmocka_unit_test(test_fault_points),
 	    cmocka_unit_test(test_idmap_bind_and_unbind),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

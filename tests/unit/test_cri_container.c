@@ -510,6 +510,37 @@ static void test_create_ok_writes_bundle_and_record(void **state)
 	assert_int_equal(fk.n_shim, 1);
 }
 
+/* A Create killed between its shim and its record leaves a bundle, a rootfs
+ * mount and an upper dir that no record names: the restart tears them down
+ * (runtime delete, unmount, dirs) and leaves recorded containers alone. */
+static void test_restart_sweeps_a_dead_creates_leftovers(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *kept = create_ok(f, "kept");
+	char id[ID_LEN + 1];
+	assert_int_equal(id_generate(id, NULL), 0);
+	_cleanup_free_ char *bundle = xasprintf("%s/run/c/%s", f->dir, id);
+	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs", bundle);
+	_cleanup_free_ char *upper = xasprintf("%s/state/containers/%s/upper", f->dir, id);
+	_cleanup_free_ char *exitf = xasprintf("%s/%s", bundle, SHIM_EXIT_FILE);
+	assert_int_equal(fileio_mkdir_p(rootfs, 0755, NULL), 0);
+	assert_int_equal(fileio_mkdir_p(upper, 0755, NULL), 0);
+	/* the shim's record, as it writes it once the runtime's delete killed the init */
+	assert_int_equal(fileio_write_atomic(exitf, "x", 1, 0600, NULL), 0);
+	int deletes = fk.n_delete, unmounts = fk.n_unmount;
+	assert_int_equal(cri_ctr_sweep_orphans(&f->b, NULL), 0);
+	assert_int_equal(access(bundle, F_OK), -1);
+	_cleanup_free_ char *udir = xasprintf("%s/state/containers/%s", f->dir, id);
+	assert_int_equal(access(udir, F_OK), -1);
+	assert_true(fk.n_delete > deletes);
+	assert_int_equal(fk.n_unmount, unmounts + 1);
+	/* the recorded one keeps its bundle */
+	struct store_ctr *c = get(f, kept);
+	assert_int_equal(access(store_ctr_meta(c)->bundle_dir, F_OK), 0);
+	store_ctr_unref(c);
+	assert_int_equal(n_containers(f), 1);
+}
+
 static void test_create_unknown_image(void **state)
 {
 	struct fx *f = *state;
@@ -1565,6 +1596,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_create_ok_writes_bundle_and_record),
 	    T(test_create_unknown_image),
+	    T(test_restart_sweeps_a_dead_creates_leftovers),
 	    T(test_create_unknown_sandbox),
 	    T(test_create_rootfs_mount_fails),
 	    T(test_create_bad_mount_source),
