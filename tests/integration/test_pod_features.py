@@ -41,7 +41,22 @@ def src_with_submount():
         yield d
     finally:
         subprocess.run(["umount", "-l", sub], check=False)
-        shutil.rmtree(d, ignore_errors=True)
+        try:
+            shutil.rmtree(d)
+        except OSError:  # sub/ stays busy while a container of the test still holds it
+            _submount_dirs.append(d)
+
+
+_submount_dirs = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _submount_dirs_removed():
+    """Removes the dirs src_with_submount could not, once every container of the module's
+    tests is gone (module fixtures end after each test's env); a dir still busy then fails."""
+    yield
+    while _submount_dirs:
+        shutil.rmtree(_submount_dirs.pop())
 
 
 def test_status_features_as_kubelet_reads_them(env):
